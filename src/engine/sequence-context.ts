@@ -1,0 +1,53 @@
+// One sequence and its own KV cache: the simplest way to drive the model (the CLI's generate and the
+// correctness tests). Many sequences sharing one cache is the engine's job; both speak the same
+// flat-batch forward.
+
+import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
+import { UsageError } from '../model/errors.js';
+import { KVCacheStorage } from './kv-cache/kv-cache-storage.js';
+
+export class SequenceContext {
+  private readonly cache: KVCacheStorage;
+  private readonly blockTable: Int32Array;
+  /** Tokens whose K/V are in the cache. */
+  readonly tokens: number[] = [];
+
+  constructor(
+    readonly model: CausalLM,
+    readonly maxTokens: number,
+    readonly blockSize = 16,
+  ) {
+    const c = model.config;
+    const numBlocks = Math.ceil(maxTokens / blockSize);
+    this.cache = new KVCacheStorage(c.numLayers, numBlocks, blockSize, c.numKvHeads * c.headDim);
+    this.blockTable = Int32Array.from({ length: numBlocks }, (_, i) => i);
+  }
+
+  reset(): void {
+    this.tokens.length = 0;
+  }
+
+  /**
+   * Appends `ids` to the sequence and returns logits [vocab] of the last one, or [ids.length, vocab]
+   * of every one when `allLogits` is set.
+   */
+  eval(ids: readonly number[], allLogits = false): Float32Array {
+    if (ids.length === 0) throw new UsageError('nothing to evaluate: empty token list');
+    const start = this.tokens.length;
+    const end = start + ids.length;
+    if (end > this.maxTokens) {
+      throw new UsageError(`sequence of ${end} tokens exceeds the context length of ${this.maxTokens}`);
+    }
+    const positions = Int32Array.from({ length: ids.length }, (_, i) => start + i);
+    const batch: ForwardBatch = {
+      tokenIds: Int32Array.from(ids),
+      positions,
+      slotMapping: Int32Array.from(positions, (p) => this.blockTable[Math.floor(p / this.blockSize)]! * this.blockSize + (p % this.blockSize)),
+      seqs: [{ queryStart: 0, queryLen: ids.length, contextLen: end, blockTable: this.blockTable }],
+      logitsRows: allLogits ? Int32Array.from({ length: ids.length }, (_, i) => i) : Int32Array.of(ids.length - 1),
+    };
+    const logits = this.model.forward(batch, this.cache.layers, this.blockSize);
+    this.tokens.push(...ids);
+    return logits;
+  }
+}

@@ -1,0 +1,81 @@
+// The kernel interface every backend implements. Batch-first: activations are flat row-major
+// Float32Arrays of `rows` tokens (tokens from many sequences side by side); weights are `[out, in]`
+// in their storage format. Model code calls only these ops and never names a device.
+
+import type { WeightTensor } from './tensor.js';
+
+export type RopeStyle = 'neox' | 'interleaved';
+
+/** Precomputed rotary frequencies for one model. */
+export interface RopeSpec {
+  style: RopeStyle;
+  /** Rotated dimensions per head (<= headDim); the rest pass through. */
+  rotaryDim: number;
+  /** rotaryDim / 2 inverse frequencies, already scaled (llama3, linear). */
+  invFreq: Float32Array;
+}
+
+/** One sequence's slice of a flat attention batch (vLLM's varlen layout). */
+export interface AttentionSeq {
+  /** First row of this sequence's queries in the flat batch. */
+  queryStart: number;
+  /** Number of new tokens (queries) of this sequence in the batch. */
+  queryLen: number;
+  /** Tokens in the cache after this step, new ones included; query i sits at position contextLen - queryLen + i. */
+  contextLen: number;
+  /** Physical block of each logical block of this sequence. */
+  blockTable: Int32Array;
+}
+
+export interface AttentionShape {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  blockSize: number;
+  scale: number;
+  /** Keys j visible to a query at position i satisfy i - slidingWindow < j <= i; 0 = no window. */
+  slidingWindow: number;
+}
+
+/** One layer's paged cache: [numBlocks, blockSize, numKvHeads, headDim] each. */
+export interface LayerKV {
+  k: Float32Array;
+  v: Float32Array;
+}
+
+export interface Backend {
+  readonly name: string;
+
+  /** out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]) */
+  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void;
+
+  /** out[rows, dim] = x / rms(x) * gain */
+  rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void;
+
+  /** out[rows, dim] = (x - mean) / std * gain + bias */
+  layerNorm(out: Float32Array, x: Float32Array, gain: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
+
+  /** In place on x[rows, numHeads, headDim], row r at position positions[r]. */
+  rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, spec: RopeSpec): void;
+
+  /** out[n] = silu(gate[n]) * up[n] */
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+
+  /** In place: x[n] = gelu_tanh(x[n]) (GPT-2's gelu_new). */
+  gelu(x: Float32Array, n: number): void;
+
+  /** out[rows, dim] = table[ids[r], :] */
+  embedding(out: Float32Array, table: WeightTensor, ids: Int32Array): void;
+
+  /** x[n] += y[n] */
+  add(x: Float32Array, y: Float32Array, n: number): void;
+
+  /** Writes k/v[rows, numKvHeads * headDim] into the cache slots slotMapping[r] (block * blockSize + offset). */
+  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, kvDim: number): void;
+
+  /**
+   * out[rows, numHeads * headDim] = causal softmax(q k^T * scale) v over each sequence's cached keys,
+   * GQA (query head h reads KV head floor(h / (numHeads / numKvHeads))) and sliding window.
+   */
+  attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], shape: AttentionShape): void;
+}

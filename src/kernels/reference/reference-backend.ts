@@ -1,0 +1,149 @@
+// The reference backend: plain TypeScript, float32 storage with float64 accumulation, written to be
+// read as the specification of each op. Optimized backends are tested against it.
+
+import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
+import { dequantize, type WeightTensor } from '../tensor.js';
+
+export class ReferenceBackend implements Backend {
+  readonly name = 'reference';
+
+  // ---- matmul: out[rows, n] = x[rows, k] @ w[n, k]^T -------------------------------------------
+  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
+    const [n, k] = w.shape as [number, number];
+    const wRow = new Float32Array(k);
+    for (let j = 0; j < n; j++) {
+      dequantize(w, j * k, k, wRow);
+      const b = bias ? bias[j]! : 0;
+      for (let r = 0; r < rows; r++) {
+        const xo = r * k;
+        let acc = 0;
+        for (let i = 0; i < k; i++) acc += x[xo + i]! * wRow[i]!;
+        out[r * n + j] = acc + b;
+      }
+    }
+  }
+
+  // ---- normalization ---------------------------------------------------------------------------
+  rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * dim;
+      let ss = 0;
+      for (let i = 0; i < dim; i++) ss += x[o + i]! * x[o + i]!;
+      const inv = 1 / Math.sqrt(ss / dim + eps);
+      for (let i = 0; i < dim; i++) out[o + i] = x[o + i]! * inv * gain[i]!;
+    }
+  }
+
+  layerNorm(out: Float32Array, x: Float32Array, gain: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * dim;
+      let mean = 0;
+      for (let i = 0; i < dim; i++) mean += x[o + i]!;
+      mean /= dim;
+      let variance = 0;
+      for (let i = 0; i < dim; i++) variance += (x[o + i]! - mean) ** 2;
+      const inv = 1 / Math.sqrt(variance / dim + eps);
+      for (let i = 0; i < dim; i++) out[o + i] = (x[o + i]! - mean) * inv * gain[i]! + bias[i]!;
+    }
+  }
+
+  // ---- rotary position embedding ---------------------------------------------------------------
+  // neox (HF rotate_half) pairs dims (j, j + rotaryDim/2); interleaved (llama.cpp, llama2.c) pairs
+  // (2j, 2j + 1). Angles are rounded to float32 as transformers computes them.
+  rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, spec: RopeSpec): void {
+    const half = spec.rotaryDim / 2;
+    for (let r = 0; r < rows; r++) {
+      const pos = positions[r]!;
+      for (let h = 0; h < numHeads; h++) {
+        const base = (r * numHeads + h) * headDim;
+        for (let j = 0; j < half; j++) {
+          const angle = Math.fround(pos * spec.invFreq[j]!);
+          const cos = Math.fround(Math.cos(angle));
+          const sin = Math.fround(Math.sin(angle));
+          const a = spec.style === 'neox' ? base + j : base + 2 * j;
+          const b = spec.style === 'neox' ? base + j + half : base + 2 * j + 1;
+          const x0 = x[a]!;
+          const x1 = x[b]!;
+          x[a] = x0 * cos - x1 * sin;
+          x[b] = x1 * cos + x0 * sin;
+        }
+      }
+    }
+  }
+
+  // ---- activations -----------------------------------------------------------------------------
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const g = gate[i]!;
+      out[i] = (g / (1 + Math.exp(-g))) * up[i]!;
+    }
+  }
+
+  gelu(x: Float32Array, n: number): void {
+    const c = Math.sqrt(2 / Math.PI);
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      x[i] = 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v)));
+    }
+  }
+
+  embedding(out: Float32Array, table: WeightTensor, ids: Int32Array): void {
+    const dim = table.shape[1]!;
+    const vocab = table.shape[0]!;
+    for (let r = 0; r < ids.length; r++) {
+      const id = ids[r]!;
+      if (id < 0 || id >= vocab) throw new RangeError(`token id ${id} is outside the vocabulary (0..${vocab - 1})`);
+      dequantize(table, id * dim, dim, out.subarray(r * dim, (r + 1) * dim));
+    }
+  }
+
+  add(x: Float32Array, y: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) x[i] = x[i]! + y[i]!;
+  }
+
+  // ---- paged KV cache --------------------------------------------------------------------------
+  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, kvDim: number): void {
+    for (let r = 0; r < rows; r++) {
+      const slot = slotMapping[r]!;
+      if (slot < 0) continue; // padding rows write nothing
+      cache.k.set(k.subarray(r * kvDim, (r + 1) * kvDim), slot * kvDim);
+      cache.v.set(v.subarray(r * kvDim, (r + 1) * kvDim), slot * kvDim);
+    }
+  }
+
+  // Online softmax (one pass over the keys, running max and sum), so no score matrix is built.
+  attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], s: AttentionShape): void {
+    const { numHeads, numKvHeads, headDim, blockSize, scale, slidingWindow } = s;
+    const group = numHeads / numKvHeads;
+    const kvDim = numKvHeads * headDim;
+    const acc = new Float64Array(headDim);
+    for (const seq of seqs) {
+      for (let i = 0; i < seq.queryLen; i++) {
+        const row = seq.queryStart + i;
+        const pos = seq.contextLen - seq.queryLen + i;
+        const first = slidingWindow > 0 ? Math.max(0, pos - slidingWindow + 1) : 0;
+        for (let h = 0; h < numHeads; h++) {
+          const kvh = Math.floor(h / group);
+          const qo = (row * numHeads + h) * headDim;
+          let max = -Infinity;
+          let sum = 0;
+          acc.fill(0);
+          for (let j = first; j <= pos; j++) {
+            const slot = seq.blockTable[Math.floor(j / blockSize)]! * blockSize + (j % blockSize);
+            const ko = slot * kvDim + kvh * headDim;
+            let dot = 0;
+            for (let d = 0; d < headDim; d++) dot += q[qo + d]! * cache.k[ko + d]!;
+            const score = dot * scale;
+            const newMax = Math.max(max, score);
+            const correction = Math.exp(max - newMax);
+            const p = Math.exp(score - newMax);
+            sum = sum * correction + p;
+            for (let d = 0; d < headDim; d++) acc[d] = acc[d]! * correction + p * cache.v[ko + d]!;
+            max = newMax;
+          }
+          for (let d = 0; d < headDim; d++) out[qo + d] = acc[d]! / sum;
+        }
+      }
+    }
+  }
+}

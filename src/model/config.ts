@@ -1,0 +1,204 @@
+// One normalized description of a decoder, read from any source format. Architectures differ only
+// in these fields; the forward pass reads them, it is never copied per architecture.
+
+import { ModelLoadError } from './errors.js';
+import type { RopeStyle } from '../kernels/backend.js';
+
+export const SUPPORTED_ARCHITECTURES = ['llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'gpt2'] as const;
+export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
+
+export type RopeScaling =
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  | { type: 'linear'; factor: number };
+
+export interface RopeConfig {
+  theta: number;
+  style: RopeStyle;
+  rotaryDim: number;
+  scaling: RopeScaling | null;
+}
+
+export interface MoeConfig {
+  numExperts: number;
+  topK: number;
+  /** Renormalize the top-k routing weights to sum to 1. */
+  normTopK: boolean;
+  expertIntermediateSize: number;
+  /** 0 when there is no shared expert. */
+  sharedExpertIntermediateSize: number;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositions: number;
+  norm: 'rms' | 'layer';
+  normEps: number;
+  /** null: learned absolute positions (GPT-2). */
+  rope: RopeConfig | null;
+  /** Tokens a query sees, itself included; 0 = unlimited. */
+  slidingWindow: number;
+  qkvBias: boolean;
+  /** Biases on the attention output and MLP projections (GPT-2). */
+  outputBias: boolean;
+  qkNorm: boolean;
+  mlp: 'gated-silu' | 'gelu';
+  moe: MoeConfig | null;
+  tieEmbeddings: boolean;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+type Json = Record<string, unknown>;
+
+function num(cfg: Json, key: string, file: string, fallback?: number): number {
+  const v = cfg[key];
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (v === undefined || v === null) {
+    if (fallback !== undefined) return fallback;
+    throw new ModelLoadError(file, `missing numeric field "${key}"`);
+  }
+  throw new ModelLoadError(file, `field "${key}" must be a number, got ${JSON.stringify(v)}`);
+}
+
+function idList(v: unknown): number[] {
+  if (typeof v === 'number') return [v];
+  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number');
+  return [];
+}
+
+function ropeScaling(cfg: Json, file: string): RopeScaling | null {
+  const s = cfg['rope_scaling'] as Json | null | undefined;
+  if (!s) return null;
+  const type = (s['rope_type'] ?? s['type']) as string | undefined;
+  if (type === 'llama3') {
+    return {
+      type: 'llama3',
+      factor: num(s, 'factor', file),
+      lowFreqFactor: num(s, 'low_freq_factor', file),
+      highFreqFactor: num(s, 'high_freq_factor', file),
+      originalMaxPositions: num(s, 'original_max_position_embeddings', file),
+    };
+  }
+  if (type === 'linear') return { type: 'linear', factor: num(s, 'factor', file) };
+  if (type === 'default') return null;
+  throw new ModelLoadError(file, `unsupported rope_scaling type "${type}" (supported: llama3, linear)`);
+}
+
+export function unsupportedArchitecture(file: string, name: string): ModelLoadError {
+  return new ModelLoadError(file, `unknown architecture "${name}"; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`);
+}
+
+/** Reads a Hugging Face config.json object. */
+export function configFromHf(cfg: Json, file: string): ModelConfig {
+  const modelType = cfg['model_type'];
+  if (typeof modelType !== 'string') throw new ModelLoadError(file, 'missing "model_type"');
+  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(modelType)) throw unsupportedArchitecture(file, modelType);
+  const architecture = modelType as Architecture;
+  const eosTokenIds = idList(cfg['eos_token_id']);
+  const bos = cfg['bos_token_id'];
+  const bosTokenId = typeof bos === 'number' ? bos : null;
+
+  if (architecture === 'gpt2') {
+    const hidden = num(cfg, 'n_embd', file);
+    const heads = num(cfg, 'n_head', file);
+    const act = cfg['activation_function'] ?? 'gelu_new';
+    if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
+      throw new ModelLoadError(file, `unsupported GPT-2 activation_function "${String(act)}" (supported: gelu_new)`);
+    }
+    return {
+      architecture, vocabSize: num(cfg, 'vocab_size', file), hiddenSize: hidden,
+      intermediateSize: num(cfg, 'n_inner', file, 4 * hidden), numLayers: num(cfg, 'n_layer', file),
+      numHeads: heads, numKvHeads: heads, headDim: hidden / heads, maxPositions: num(cfg, 'n_positions', file),
+      norm: 'layer', normEps: num(cfg, 'layer_norm_epsilon', file, 1e-5), rope: null, slidingWindow: 0,
+      qkvBias: true, outputBias: true, qkNorm: false, mlp: 'gelu', moe: null,
+      tieEmbeddings: cfg['tie_word_embeddings'] !== false, bosTokenId, eosTokenIds,
+    };
+  }
+
+  const hidden = num(cfg, 'hidden_size', file);
+  const heads = num(cfg, 'num_attention_heads', file);
+  const headDim = num(cfg, 'head_dim', file, hidden / heads);
+  const act = cfg['hidden_act'] ?? 'silu';
+  if (act !== 'silu') throw new ModelLoadError(file, `unsupported hidden_act "${String(act)}" (supported: silu)`);
+
+  // Qwen configs carry a sliding_window value that only applies when use_sliding_window is true.
+  let slidingWindow = 0;
+  const sw = cfg['sliding_window'];
+  if (typeof sw === 'number' && sw > 0 && cfg['use_sliding_window'] !== false) slidingWindow = sw;
+
+  let moe: MoeConfig | null = null;
+  if (architecture === 'mixtral') {
+    moe = {
+      numExperts: num(cfg, 'num_local_experts', file), topK: num(cfg, 'num_experts_per_tok', file), normTopK: true,
+      expertIntermediateSize: num(cfg, 'intermediate_size', file), sharedExpertIntermediateSize: 0,
+    };
+  } else if (architecture === 'qwen2_moe' || architecture === 'qwen3_moe') {
+    const mlpOnly = cfg['mlp_only_layers'];
+    const sparseStep = num(cfg, 'decoder_sparse_step', file, 1);
+    if ((Array.isArray(mlpOnly) && mlpOnly.length > 0) || sparseStep !== 1) {
+      throw new ModelLoadError(file, 'MoE models with dense layers (mlp_only_layers, decoder_sparse_step != 1) are not supported');
+    }
+    moe = {
+      numExperts: num(cfg, 'num_experts', file), topK: num(cfg, 'num_experts_per_tok', file),
+      normTopK: cfg['norm_topk_prob'] === true, expertIntermediateSize: num(cfg, 'moe_intermediate_size', file),
+      sharedExpertIntermediateSize: architecture === 'qwen2_moe' ? num(cfg, 'shared_expert_intermediate_size', file, 0) : 0,
+    };
+  }
+
+  const isQwen2 = architecture === 'qwen2' || architecture === 'qwen2_moe';
+  return {
+    architecture, vocabSize: num(cfg, 'vocab_size', file), hiddenSize: hidden,
+    intermediateSize: num(cfg, 'intermediate_size', file), numLayers: num(cfg, 'num_hidden_layers', file),
+    numHeads: heads, numKvHeads: num(cfg, 'num_key_value_heads', file, heads), headDim,
+    maxPositions: num(cfg, 'max_position_embeddings', file, 2048), norm: 'rms',
+    normEps: num(cfg, 'rms_norm_eps', file, 1e-6),
+    rope: { theta: num(cfg, 'rope_theta', file, 10000), style: 'neox', rotaryDim: headDim, scaling: ropeScaling(cfg, file) },
+    slidingWindow, qkvBias: isQwen2 || cfg['attention_bias'] === true, outputBias: false,
+    qkNorm: architecture === 'qwen3' || architecture === 'qwen3_moe', mlp: 'gated-silu', moe,
+    tieEmbeddings: cfg['tie_word_embeddings'] === true, bosTokenId, eosTokenIds,
+  };
+}
+
+export function validateConfig(c: ModelConfig, file: string): void {
+  const positive: (keyof ModelConfig)[] = ['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim'];
+  for (const k of positive) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v <= 0) throw new ModelLoadError(file, `${k} must be a positive integer, got ${v}`);
+  }
+  if (c.numHeads % c.numKvHeads !== 0) {
+    throw new ModelLoadError(file, `num_attention_heads (${c.numHeads}) must be a multiple of num_key_value_heads (${c.numKvHeads})`);
+  }
+  if (c.rope && (c.rope.rotaryDim % 2 !== 0 || c.rope.rotaryDim > c.headDim)) {
+    throw new ModelLoadError(file, `rotary dimension ${c.rope.rotaryDim} must be even and at most head_dim ${c.headDim}`);
+  }
+}
+
+/** Inverse rotary frequencies, with the model's scaling applied (Meta's apply_scaling for llama3). */
+export function ropeInvFreq(rope: RopeConfig): Float32Array {
+  const half = rope.rotaryDim / 2;
+  const out = new Float32Array(half);
+  for (let j = 0; j < half; j++) {
+    let f = Math.fround(1 / Math.fround(rope.theta ** Math.fround((2 * j) / rope.rotaryDim)));
+    const s = rope.scaling;
+    if (s?.type === 'linear') f /= s.factor;
+    else if (s?.type === 'llama3') {
+      const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
+      const highWavelen = s.originalMaxPositions / s.highFreqFactor;
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen > lowWavelen) f /= s.factor;
+      else if (wavelen >= highWavelen) {
+        const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+        f = (1 - smooth) * (f / s.factor) + smooth * f;
+      }
+    }
+    out[j] = f;
+  }
+  return out;
+}

@@ -1,0 +1,126 @@
+// Hugging Face tensor names -> ModelWeights, with every shape checked against the config.
+
+import type { ModelConfig } from '../config.js';
+import { ModelLoadError } from '../errors.js';
+import type { LayerWeights, MlpWeights, ModelWeights, MoeWeights } from '../weights.js';
+import { expectTensor, expectVector, rowSlice, transpose2d, type TensorSource } from './tensor-source.js';
+
+export function assembleHfWeights(c: ModelConfig, src: TensorSource): ModelWeights {
+  return c.architecture === 'gpt2' ? gpt2Weights(c, src) : llamaFamilyWeights(c, src);
+}
+
+function llamaFamilyWeights(c: ModelConfig, src: TensorSource): ModelWeights {
+  const H = c.hiddenSize;
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const mat = (name: string, rows: number, cols: number) => expectTensor(src, name, [rows, cols]);
+  const vec = (name: string, n: number) => expectVector(src, name, n);
+  const gated = (p: string, inter: string[], size: number): MlpWeights => ({
+    gate: mat(`${p}.${inter[0]}.weight`, size, H),
+    up: mat(`${p}.${inter[1]}.weight`, size, H),
+    down: mat(`${p}.${inter[2]}.weight`, H, size),
+  });
+  const PROJ = ['gate_proj', 'up_proj', 'down_proj'];
+
+  const embed = mat('model.embed_tokens.weight', c.vocabSize, H);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    const layer: LayerWeights = {
+      attnNorm: vec(`${p}.input_layernorm.weight`, H),
+      q: mat(`${p}.self_attn.q_proj.weight`, qDim, H),
+      k: mat(`${p}.self_attn.k_proj.weight`, kvDim, H),
+      v: mat(`${p}.self_attn.v_proj.weight`, kvDim, H),
+      o: mat(`${p}.self_attn.o_proj.weight`, H, qDim),
+      mlpNorm: vec(`${p}.post_attention_layernorm.weight`, H),
+    };
+    if (c.qkvBias) {
+      layer.qBias = vec(`${p}.self_attn.q_proj.bias`, qDim);
+      layer.kBias = vec(`${p}.self_attn.k_proj.bias`, kvDim);
+      layer.vBias = vec(`${p}.self_attn.v_proj.bias`, kvDim);
+    }
+    if (c.qkNorm) {
+      layer.qNorm = vec(`${p}.self_attn.q_norm.weight`, c.headDim);
+      layer.kNorm = vec(`${p}.self_attn.k_norm.weight`, c.headDim);
+    }
+    const moe = c.moe;
+    if (!moe) {
+      layer.mlp = gated(`${p}.mlp`, PROJ, c.intermediateSize);
+    } else if (c.architecture === 'mixtral') {
+      layer.moe = {
+        router: mat(`${p}.block_sparse_moe.gate.weight`, moe.numExperts, H),
+        experts: Array.from({ length: moe.numExperts }, (_, e) =>
+          gated(`${p}.block_sparse_moe.experts.${e}`, ['w1', 'w3', 'w2'], moe.expertIntermediateSize)),
+      };
+    } else {
+      const m: MoeWeights = {
+        router: mat(`${p}.mlp.gate.weight`, moe.numExperts, H),
+        experts: Array.from({ length: moe.numExperts }, (_, e) => gated(`${p}.mlp.experts.${e}`, PROJ, moe.expertIntermediateSize)),
+      };
+      if (moe.sharedExpertIntermediateSize > 0) {
+        m.shared = gated(`${p}.mlp.shared_expert`, PROJ, moe.sharedExpertIntermediateSize);
+        m.sharedGate = mat(`${p}.mlp.shared_expert_gate.weight`, 1, H);
+      }
+      layer.moe = m;
+    }
+    layers.push(layer);
+  }
+  return {
+    embed,
+    layers,
+    finalNorm: vec('model.norm.weight', H),
+    lmHead: lmHead(c, src, 'lm_head.weight', embed),
+  };
+}
+
+function lmHead(c: ModelConfig, src: TensorSource, name: string, embed: ModelWeights['embed']): ModelWeights['embed'] {
+  if (src.has(name)) return expectTensor(src, name, [c.vocabSize, c.hiddenSize]);
+  if (c.tieEmbeddings) return embed;
+  throw new ModelLoadError(src.fileOf(name), `missing tensor "${name}" (tie_word_embeddings is false)`);
+}
+
+// GPT-2 uses Conv1D ([in, out]) weights, a fused q/k/v projection, LayerNorm with biases and
+// learned positions. Checkpoints name tensors with or without the "transformer." prefix.
+function gpt2Weights(c: ModelConfig, src: TensorSource): ModelWeights {
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  const prefix = src.has('transformer.wte.weight') ? 'transformer.' : '';
+  const conv = (name: string, inDim: number, outDim: number) => transpose2d(expectTensor(src, prefix + name, [inDim, outDim]));
+  const vec = (name: string, n: number) => expectVector(src, prefix + name, n);
+
+  const embed = expectTensor(src, `${prefix}wte.weight`, [c.vocabSize, H]);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `h.${i}`;
+    const qkv = conv(`${p}.attn.c_attn.weight`, H, 3 * H);
+    const qkvBias = vec(`${p}.attn.c_attn.bias`, 3 * H);
+    layers.push({
+      attnNorm: vec(`${p}.ln_1.weight`, H),
+      attnNormBias: vec(`${p}.ln_1.bias`, H),
+      q: rowSlice(qkv, 0, H),
+      k: rowSlice(qkv, H, 2 * H),
+      v: rowSlice(qkv, 2 * H, 3 * H),
+      qBias: qkvBias.subarray(0, H),
+      kBias: qkvBias.subarray(H, 2 * H),
+      vBias: qkvBias.subarray(2 * H, 3 * H),
+      o: conv(`${p}.attn.c_proj.weight`, H, H),
+      oBias: vec(`${p}.attn.c_proj.bias`, H),
+      mlpNorm: vec(`${p}.ln_2.weight`, H),
+      mlpNormBias: vec(`${p}.ln_2.bias`, H),
+      mlp: {
+        up: conv(`${p}.mlp.c_fc.weight`, H, I),
+        upBias: vec(`${p}.mlp.c_fc.bias`, I),
+        down: conv(`${p}.mlp.c_proj.weight`, I, H),
+        downBias: vec(`${p}.mlp.c_proj.bias`, H),
+      },
+    });
+  }
+  return {
+    embed,
+    posEmbed: expectTensor(src, `${prefix}wpe.weight`, [c.maxPositions, H]),
+    layers,
+    finalNorm: vec('ln_f.weight', H),
+    finalNormBias: vec('ln_f.bias', H),
+    lmHead: lmHead(c, src, 'lm_head.weight', embed),
+  };
+}

@@ -1,0 +1,73 @@
+// The decoder's weights under one naming, whatever file they came from. Loaders map their own tensor
+// names (HF, GGUF, llama2.c) onto this shape; matrices stay in their storage format, small vectors
+// (norm gains, biases) are float32.
+
+import type { WeightTensor } from '../kernels/tensor.js';
+
+export interface MlpWeights {
+  /** Absent for plain (non-gated) MLPs such as GPT-2's. */
+  gate?: WeightTensor;
+  up: WeightTensor;
+  down: WeightTensor;
+  upBias?: Float32Array;
+  downBias?: Float32Array;
+}
+
+export interface MoeWeights {
+  /** [numExperts, hidden] */
+  router: WeightTensor;
+  experts: MlpWeights[];
+  shared?: MlpWeights;
+  /** [1, hidden]: sigmoid gate on the shared expert's output. */
+  sharedGate?: WeightTensor;
+}
+
+export interface LayerWeights {
+  attnNorm: Float32Array;
+  attnNormBias?: Float32Array;
+  q: WeightTensor;
+  k: WeightTensor;
+  v: WeightTensor;
+  o: WeightTensor;
+  qBias?: Float32Array;
+  kBias?: Float32Array;
+  vBias?: Float32Array;
+  oBias?: Float32Array;
+  qNorm?: Float32Array;
+  kNorm?: Float32Array;
+  mlpNorm: Float32Array;
+  mlpNormBias?: Float32Array;
+  mlp?: MlpWeights;
+  moe?: MoeWeights;
+}
+
+export interface ModelWeights {
+  /** [vocab, hidden] */
+  embed: WeightTensor;
+  /** [maxPositions, hidden]: learned positions (GPT-2). */
+  posEmbed?: WeightTensor;
+  layers: LayerWeights[];
+  finalNorm: Float32Array;
+  finalNormBias?: Float32Array;
+  /** [vocab, hidden]; the embedding itself when tied. */
+  lmHead: WeightTensor;
+}
+
+/** Bytes of weight data, counting a tied head once. */
+export function weightBytes(w: ModelWeights): number {
+  const seen = new Set<Uint8Array>();
+  let total = 0;
+  const visit = (x: unknown): void => {
+    if (x instanceof Float32Array) total += x.byteLength;
+    else if (x && typeof x === 'object' && 'data' in x && (x as WeightTensor).data instanceof Uint8Array) {
+      const d = (x as WeightTensor).data;
+      if (!seen.has(d)) {
+        seen.add(d);
+        total += d.byteLength;
+      }
+    } else if (Array.isArray(x)) x.forEach(visit);
+    else if (x && typeof x === 'object') Object.values(x).forEach(visit);
+  };
+  visit(w);
+  return total;
+}
