@@ -1,0 +1,157 @@
+// tsllm generate: one prompt in, streamed text (or one JSON object) out.
+
+import fs from 'node:fs';
+import { Command } from 'commander';
+import { CausalLM } from '../model/architectures/decoder.js';
+import { UsageError } from '../model/errors.js';
+import { DEMO_MODEL, LOAD_FORMATS, loadModel, type LoadFormat, type LoadedModel } from '../model/load-model.js';
+import { renderChatTemplate, type ChatMessage } from '../model/tokenizer/chat-template.js';
+import { ReferenceBackend } from '../kernels/reference/reference-backend.js';
+import { TextGenerator, type GenerationResult } from '../engine/text-generator.js';
+import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
+import { resolveHubModel } from '../model/hub/hub-download.js';
+import { collect, parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
+
+interface GenerateFlags {
+  model?: string;
+  loadFormat: LoadFormat;
+  tokenizer?: string;
+  prompt?: string;
+  promptIds?: number[];
+  chat?: string;
+  system?: string;
+  user?: string;
+  maxTokens: number;
+  maxModelLen?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  seed?: number;
+  minTokens?: number;
+  stop?: string[];
+  stopTokenIds?: number[];
+  ignoreEos?: boolean;
+  logprobs?: number;
+  n: number;
+  kvCache: boolean;
+  json?: boolean;
+}
+
+export function generateCommand(): Command {
+  return new Command('generate')
+    .description('generate text from one prompt, streaming it to stdout')
+    .option('-m, --model <model>', 'Hugging Face folder, .gguf file, llama2.c .bin, or Hub id ORG/NAME[@REV] (default: the built-in demo model)')
+    .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')} (dummy: random weights of a preset)`, 'auto')
+    .option('--tokenizer <path>', 'tokenizer folder (tokenizer.json) or llama2.c tokenizer.bin, instead of the model\'s own')
+    .option('-p, --prompt <text>', 'prompt text (BOS added as the tokenizer config says)')
+    .option('--prompt-ids <ids>', 'prompt as comma-separated token ids', parseIdList('--prompt-ids'))
+    .option('--chat <file>', 'JSON file with a list of {role, content} messages, rendered with the chat template')
+    .option('--system <text>', 'system message (chat)')
+    .option('--user <text>', 'user message (chat)')
+    .option('--max-tokens <n>', 'most tokens to generate', parseIntArg('--max-tokens'), 128)
+    .option('--max-model-len <n>', 'longest prompt + output (default: the model\'s context)', parseIntArg('--max-model-len'))
+    .option('--temperature <t>', '0 = greedy (default: generation_config.json, else 1)', parseFloatArg('--temperature'))
+    .option('--top-k <k>', '0 = off', parseIntArg('--top-k'))
+    .option('--top-p <p>', 'nucleus sampling', parseFloatArg('--top-p'))
+    .option('--min-p <p>', 'drop tokens below p x the top probability', parseFloatArg('--min-p'))
+    .option('--repetition-penalty <r>', 'penalize tokens of the prompt and output (1 = off)', parseFloatArg('--repetition-penalty'))
+    .option('--presence-penalty <v>', 'OpenAI presence penalty', parseFloatArg('--presence-penalty'))
+    .option('--frequency-penalty <v>', 'OpenAI frequency penalty', parseFloatArg('--frequency-penalty'))
+    .option('--seed <n>', 'same seed, same tokens', parseIntArg('--seed'))
+    .option('--min-tokens <n>', 'generate at least n tokens before EOS or stops count', parseIntArg('--min-tokens'))
+    .option('--stop <text>', 'stop string (repeatable); never part of the output', collect)
+    .option('--stop-token-ids <ids>', 'comma-separated token ids that end generation', parseIdList('--stop-token-ids'))
+    .option('--ignore-eos', 'keep generating past EOS')
+    .option('--logprobs <n>', 'report the top-n logprobs of each generated token (with --json)', parseIntArg('--logprobs'))
+    .option('-n, --n <n>', 'completions to generate', parseIntArg('--n'), 1)
+    .option('--no-kv-cache', 'recompute the whole sequence for every token (slow: shows what the KV cache buys)')
+    .option('--json', 'print one JSON object per completion instead of streaming text')
+    .action((flags: GenerateFlags) => runCommand(() => generate(flags)));
+}
+
+async function generate(f: GenerateFlags): Promise<void> {
+  const inputs = [f.prompt !== undefined, f.promptIds !== undefined, f.chat !== undefined, f.user !== undefined].filter(Boolean).length;
+  if (inputs !== 1) throw new UsageError('give exactly one of --prompt, --prompt-ids, --chat FILE, or --user (with optional --system)');
+
+  const demo = f.model === undefined;
+  if (demo) {
+    process.stderr.write(
+      'tsllm: no --model given, so this is the built-in demo model: a Llama-shaped network with random weights ' +
+      'and a byte-level tokenizer. Its text is random. Pass --model with a Hugging Face folder, a .gguf file, ' +
+      'a llama2.c .bin or a Hub id (ORG/NAME) for real text.\n');
+  }
+  const loaded = await loadModel(demo ? DEMO_MODEL : f.model!, {
+    loadFormat: demo ? 'dummy' : f.loadFormat, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), resolveHubId: resolveHubModel,
+  });
+  const promptIds = buildPrompt(f, loaded);
+  const params = makeSamplingParams({ ...loaded.generationDefaults, ...samplingFlags(f) });
+  const model = new CausalLM(loaded.config, loaded.weights, new ReferenceBackend());
+  const generator = new TextGenerator(model, loaded.tokenizer, { kvCache: f.kvCache, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}) });
+
+  for (let i = 0; i < params.n; i++) {
+    if (f.json) {
+      process.stdout.write(JSON.stringify(toJson(generator.complete(promptIds, params, i), params.n > 1 ? i : undefined)) + '\n');
+      continue;
+    }
+    if (params.n > 1) process.stdout.write(`${i > 0 ? '\n' : ''}--- completion ${i + 1} of ${params.n} ---\n`);
+    const it = generator.generate(promptIds, params, i);
+    for (let r = it.next(); !r.done; r = it.next()) {
+      process.stdout.write(loaded.tokenizer ? r.value.text : `${r.value.tokenId} `);
+    }
+    process.stdout.write('\n');
+  }
+}
+
+function samplingFlags(f: GenerateFlags): SamplingParamsInput {
+  const s: SamplingParamsInput = { maxTokens: f.maxTokens, n: f.n };
+  const copy = <K extends keyof SamplingParamsInput & keyof GenerateFlags>(k: K) => {
+    if (f[k] !== undefined) (s as Record<string, unknown>)[k] = f[k];
+  };
+  for (const k of ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'minTokens', 'stop', 'stopTokenIds', 'logprobs'] as const) copy(k);
+  if (f.ignoreEos) s.ignoreEos = true;
+  return s;
+}
+
+function buildPrompt(f: GenerateFlags, m: LoadedModel): number[] {
+  if (f.promptIds) return f.promptIds;
+  const tok = m.tokenizer;
+  if (!tok) throw new UsageError(`${m.source} has no tokenizer: pass --tokenizer, or give the prompt as --prompt-ids`);
+  if (f.prompt !== undefined) return tok.encode(f.prompt);
+  let messages: ChatMessage[];
+  if (f.chat) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(f.chat, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--chat ${f.chat}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`);
+    }
+    const list = Array.isArray(parsed) ? parsed : (parsed as { messages?: unknown })?.messages;
+    if (!Array.isArray(list) || list.some((x) => typeof x?.role !== 'string' || typeof x?.content !== 'string')) {
+      throw new UsageError(`--chat ${f.chat}: expected a list of {"role": ..., "content": ...} messages`);
+    }
+    messages = list as ChatMessage[];
+  } else {
+    messages = [...(f.system !== undefined ? [{ role: 'system', content: f.system }] : []), { role: 'user', content: f.user! }];
+  }
+  if (!tok.chatTemplate) throw new UsageError(`${m.source} has no chat template: use --prompt instead`);
+  const text = renderChatTemplate(tok.chatTemplate, messages, { addGenerationPrompt: true, bosToken: tok.bosToken, eosToken: tok.eosToken });
+  return tok.encode(text, { addSpecialTokens: false });
+}
+
+function toJson(r: GenerationResult, index?: number) {
+  return {
+    ...(index !== undefined ? { index } : {}),
+    text: r.text,
+    token_ids: r.tokenIds,
+    logprobs: r.logprobs ?? null,
+    finish_reason: r.finishReason,
+    usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens },
+    timings: { ttft_ms: round(r.timings.ttftMs), tpot_ms: round(r.timings.tpotMs), total_ms: round(r.timings.totalMs) },
+  };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// tsllm's command line.
+
+import { Command } from 'commander';
+import { generateCommand } from './generate-command.js';
+import { pullCommand } from './pull-command.js';
+
+const program = new Command('tsllm')
+  .description('LLM inference in TypeScript: load a model (HF folder, GGUF, llama2.c, Hub id) and generate')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addCommand(generateCommand())
+  .addCommand(pullCommand());
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,26 @@
+// Architecture shapes for --load-format dummy (random weights, as vLLM offers for benchmarking) and
+// the built-in demo model. The shapes are the public configs of those models.
+
+import type { ModelConfig } from './config.js';
+
+const llamaLike = (o: Partial<ModelConfig> & Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads'>): ModelConfig => ({
+  architecture: 'llama', headDim: o.hiddenSize / o.numHeads, maxPositions: 2048, norm: 'rms', normEps: 1e-5,
+  rope: { theta: 10000, style: 'neox', rotaryDim: o.hiddenSize / o.numHeads, scaling: null }, slidingWindow: 0,
+  qkvBias: false, outputBias: false, qkNorm: false, mlp: 'gated-silu', moe: null, tieEmbeddings: false,
+  bosTokenId: 1, eosTokenIds: [2], ...o,
+});
+
+export const PRESETS: Record<string, () => ModelConfig> = {
+  // Small enough to answer instantly in pure TypeScript; vocabulary = the demo byte tokenizer's.
+  demo: () => llamaLike({ vocabSize: 258, hiddenSize: 128, intermediateSize: 344, numLayers: 4, numHeads: 4, numKvHeads: 2, bosTokenId: 256, eosTokenIds: [257], tieEmbeddings: true }),
+  'tinyllama-1.1b': () => llamaLike({ vocabSize: 32000, hiddenSize: 2048, intermediateSize: 5632, numLayers: 22, numHeads: 32, numKvHeads: 4 }),
+  'llama-3.2-1b': () => {
+    const c = llamaLike({ vocabSize: 128256, hiddenSize: 2048, intermediateSize: 8192, numLayers: 16, numHeads: 32, numKvHeads: 8, tieEmbeddings: true, maxPositions: 131072, bosTokenId: 128000, eosTokenIds: [128001] });
+    c.rope = { theta: 500000, style: 'neox', rotaryDim: 64, scaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } };
+    return c;
+  },
+  'qwen2.5-0.5b': () => ({
+    ...llamaLike({ vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, tieEmbeddings: true, maxPositions: 32768, bosTokenId: null, eosTokenIds: [151643] }),
+    architecture: 'qwen2', normEps: 1e-6, qkvBias: true, rope: { theta: 1000000, style: 'neox', rotaryDim: 64, scaling: null },
+  }),
+};
