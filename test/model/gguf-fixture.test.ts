@@ -1,0 +1,39 @@
+// The llama-gqa fixture written as a llama.cpp GGUF (q/k rows in llama.cpp's interleaved order, GGUF
+// tensor names and metadata) gives transformers' logits and greedy tokens.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, it } from 'node:test';
+import { CausalLM } from '../../src/model/architectures/decoder.js';
+import { loadModel } from '../../src/model/load-model.js';
+import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
+import { SequenceContext } from '../../src/engine/sequence-context.js';
+import { argmax } from '../../src/engine/sampling/logprobs.js';
+import { maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/make-model.js';
+import { llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
+
+const dir = tempDir();
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+it('llama-gqa from GGUF matches the HF goldens', async () => {
+  const file = path.join(dir, 'llama-gqa.gguf');
+  llamaGqaAsGguf(file);
+  const m = await loadModel(file);
+  assert.equal(m.config.rope!.style, 'interleaved');
+  assert.equal(m.config.numKvHeads, 2);
+  const model = new CausalLM(m.config, m.weights, new ReferenceBackend());
+  const golden = readJson<ModelGolden>(path.join(modelDir('llama-gqa'), 'golden.json'));
+  for (const p of golden.prompts) {
+    const ctx = new SequenceContext(model, p.input_ids.length + 32);
+    let logits = ctx.eval(p.input_ids);
+    assert.ok(maxAbsDiff(logits, p.last_logits) < 1e-4, p.name);
+    const out: number[] = [];
+    for (let i = 0; i < 32; i++) {
+      out.push(argmax(logits));
+      logits = ctx.eval([out[i]!]);
+    }
+    assert.deepEqual(out, p.greedy_new_tokens, p.name);
+  }
+});
