@@ -58,11 +58,11 @@ export class SafetensorsFile {
       for (const [name, raw] of Object.entries(header)) {
         if (name === '__metadata__') continue;
         const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-        const kind = DTYPES[info.dtype ?? ''];
-        if (!kind) throw new ModelLoadError(path, `tensor "${name}" has unsupported dtype ${info.dtype} (supported: F32, F16, BF16)`);
-        if (!Array.isArray(info.shape) || !Array.isArray(info.data_offsets) || info.data_offsets.length !== 2) {
+        if (typeof info?.dtype !== 'string' || !Array.isArray(info.shape) || !Array.isArray(info.data_offsets) || info.data_offsets.length !== 2) {
           throw new ModelLoadError(path, `corrupted safetensors header entry for "${name}"`);
         }
+        const kind = DTYPES[info.dtype];
+        if (!kind) throw new ModelLoadError(path, `tensor "${name}" has unsupported dtype ${info.dtype} (supported: F32, F16, BF16)`);
         const [start, end] = info.data_offsets;
         if (end - start !== numel(info.shape) * kind.bytes || start < 0 || end < start) {
           throw new ModelLoadError(path, `tensor "${name}": byte range ${start}..${end} does not match shape [${info.shape}] of ${info.dtype}`);
