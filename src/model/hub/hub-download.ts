@@ -36,16 +36,17 @@ export function parseHubId(id: string): HubRef {
 }
 
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env['HF_HUB_CACHE'] ?? env['HUGGINGFACE_HUB_CACHE'] ??
-    path.join(env['HF_HOME'] ?? path.join(env['XDG_CACHE_HOME'] ?? path.join(os.homedir(), '.cache'), 'huggingface'), 'hub');
+  // Empty variables count as unset, as in huggingface_hub.
+  return env['HF_HUB_CACHE'] || env['HUGGINGFACE_HUB_CACHE'] ||
+    path.join(env['HF_HOME'] || path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'huggingface'), 'hub');
 }
 
 function defaults(opts: HubOptions): Required<Omit<HubOptions, 'token'>> & { token: string | undefined } {
   const offline = opts.offline ?? ['1', 'true', 'yes', 'on'].includes((process.env['HF_HUB_OFFLINE'] ?? '').toLowerCase());
   return {
     cacheDir: opts.cacheDir ?? hubCacheDir(),
-    endpoint: (opts.endpoint ?? process.env['HF_ENDPOINT'] ?? 'https://huggingface.co').replace(/\/$/, ''),
-    token: opts.token ?? process.env['HF_TOKEN'],
+    endpoint: (opts.endpoint ?? (process.env['HF_ENDPOINT'] || 'https://huggingface.co')).replace(/\/$/, ''),
+    token: opts.token ?? (process.env['HF_TOKEN'] || undefined),
     offline,
     progress: opts.progress ?? process.stderr.isTTY === true,
   };
@@ -138,7 +139,12 @@ async function downloadBlob(url: string, blob: string, size: number, token: stri
   const headers: Record<string, string> = {};
   if (token) headers['Authorization'] = `Bearer ${token}`;
   if (have > 0) headers['Range'] = `bytes=${have}-`;
-  const res = await fetch(url, { headers, redirect: 'follow' });
+  let res: Response;
+  try {
+    res = await fetch(url, { headers, redirect: 'follow' });
+  } catch (e) {
+    throw new ModelLoadError(url, `download failed: ${(e as Error).message}`);
+  }
   if (res.status === 416 && have === size) {
     fs.renameSync(partial, blob);
     return;
@@ -153,6 +159,8 @@ async function downloadBlob(url: string, blob: string, size: number, token: stri
       written += chunk.length;
       progress(written);
     }
+  } catch (e) {
+    throw new ModelLoadError(url, `download interrupted after ${written} of ${size} bytes (${(e as Error).message}); run again to resume`);
   } finally {
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   }

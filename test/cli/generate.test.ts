@@ -1,0 +1,64 @@
+// The main job as a user runs it: the demo model with no --model, --json output, chat input, and the
+// same weights from a real folder.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { it } from 'node:test';
+import { FIXTURES, modelDir, readJson } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/make-model.js';
+import { tsllm } from '../helpers/cli.js';
+
+it('with no --model, runs the demo model and says its text is random', () => {
+  const r = tsllm(['generate', '--prompt', 'Hello', '--max-tokens', '8', '--seed', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /demo model.*random weights.*Its text is random.*--model/s);
+  assert.ok(r.stdout.length > 0);
+  assert.equal(tsllm(['generate', '--prompt', 'Hello', '--max-tokens', '8', '--seed', '3']).stdout, r.stdout, 'seeded: same text');
+});
+
+it('--json prints the documented object, with logprobs and timings', () => {
+  const r = tsllm(['generate', '--model', modelDir('stories260K'), '--tokenizer', path.join(FIXTURES, 'tokenizers', 'tok512'),
+    '--prompt', 'Once upon a time', '--max-tokens', '16', '--temperature', '0', '--logprobs', '2', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const golden = readJson(path.join(modelDir('stories260K'), 'golden.json'));
+  assert.deepEqual(out.token_ids, golden.prompted[0].runc_greedy_new_tokens.slice(0, 16));
+  assert.match(out.text, /^, there was a little girl/);
+  assert.equal(out.finish_reason, 'length');
+  assert.deepEqual(out.usage, { prompt_tokens: 5, completion_tokens: 16 });
+  assert.equal(out.logprobs.length, 16);
+  assert.deepEqual(Object.keys(out.logprobs[0]).sort(), ['logprob', 'token_id', 'top']);
+  assert.equal(out.logprobs[0].top.length, 2);
+  for (const k of ['ttft_ms', 'tpot_ms', 'total_ms']) assert.ok(out.timings[k] >= 0, k);
+});
+
+it('--chat renders the chat template and --stop ends the text', () => {
+  const dir = tempDir();
+  try {
+    const chat = path.join(dir, 'chat.json');
+    fs.writeFileSync(chat, JSON.stringify([{ role: 'user', content: 'hi' }]));
+    const r = tsllm(['generate', '--chat', chat, '--max-tokens', '4', '--seed', '1', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).usage.prompt_tokens, Buffer.byteLength('user: hi\nassistant: '));
+    const stopped = tsllm(['generate', '--model', modelDir('stories260K'), '--tokenizer', path.join(FIXTURES, 'tokenizers', 'tok512'),
+      '--prompt', 'Once upon a time', '--temperature', '0', '--stop', 'girl', '--json']);
+    const out = JSON.parse(stopped.stdout);
+    assert.equal(out.text, ', there was a little ');
+    assert.equal(out.finish_reason, 'stop');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('rejects bad flags with one line', () => {
+  const r = tsllm(['generate', '--prompt', 'x', '--temperature', 'hot']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--temperature must be a number/);
+  const both = tsllm(['generate', '--prompt', 'x', '--prompt-ids', '1']);
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /^tsllm: error: give exactly one of --prompt/);
+  const topP = tsllm(['generate', '--prompt', 'x', '--top-p', '2']);
+  assert.equal(topP.code, 1);
+  assert.match(topP.stderr, /invalid sampling parameter topP/);
+});
