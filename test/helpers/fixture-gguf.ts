@@ -18,7 +18,7 @@ export function permuteForInterleavedRope(w: Float32Array, heads: number, cols: 
   return out;
 }
 
-export function llamaGqaAsGguf(file: string, overrides: { arch?: string; typeId?: number } = {}): void {
+export function llamaGqaAsGguf(file: string, overrides: { arch?: string; typeId?: number; meta?: [string, MetaValue][] } = {}): void {
   const st = SafetensorsFile.open(path.join(modelDir('llama-gqa'), 'model.safetensors'));
   const t = (name: string) => toFloat32(st.read(name));
   const tensors: GgufTensor[] = [
@@ -55,5 +55,5 @@ export function llamaGqaAsGguf(file: string, overrides: { arch?: string; typeId?
     [`${arch}.rope.freq_base`, { f32: 10000 }],
     [`${arch}.rope.dimension_count`, { u32: 16 }],
   ];
-  writeGguf(file, meta, tensors);
+  writeGguf(file, [...meta, ...(overrides.meta ?? [])], tensors);
 }

@@ -10,7 +10,7 @@ import { loadModel } from '../../src/model/load-model.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { SequenceContext } from '../../src/engine/sequence-context.js';
 import { argmax } from '../../src/engine/sampling/logprobs.js';
-import { maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
+import { FIXTURES, maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';
 import { llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
 
@@ -36,4 +36,33 @@ it('llama-gqa from GGUF matches the HF goldens', async () => {
     }
     assert.deepEqual(out, p.greedy_new_tokens, p.name);
   }
+});
+
+it('a byte-level (gpt2) GGUF vocabulary reproduces the GPT-2 goldens, and its chat template is used', async () => {
+  const tokDir = path.join(FIXTURES, 'tokenizers', 'gpt2');
+  const vocab = readJson<Record<string, number>>(path.join(tokDir, 'vocab.json'));
+  const tokens: string[] = [];
+  for (const [piece, id] of Object.entries(vocab)) tokens[id] = piece;
+  const merges = fs.readFileSync(path.join(tokDir, 'merges.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#version'));
+  const file = path.join(dir, 'gpt2-vocab.gguf');
+  const template = '{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}';
+  llamaGqaAsGguf(file, {
+    meta: [
+      ['tokenizer.ggml.model', { str: 'gpt2' }],
+      ['tokenizer.ggml.tokens', { strs: tokens }],
+      ['tokenizer.ggml.token_type', { i32s: tokens.map((_, i) => (i === 50256 ? 3 : 1)) }],
+      ['tokenizer.ggml.merges', { strs: merges }],
+      ['tokenizer.ggml.eos_token_id', { u32: 50256 }],
+      ['tokenizer.chat_template', { str: template }],
+    ],
+  });
+  const m = await loadModel(file);
+  const cases = readJson(path.join(tokDir, 'golden.json')).cases as { text: string; ids: number[]; [k: string]: unknown }[];
+  for (const c of cases) {
+    if (Object.keys(c).some((k) => k.endsWith('_DIFFER'))) continue;
+    assert.deepEqual(m.tokenizer!.encode(c.text), c.ids, JSON.stringify(c.text));
+    assert.equal(m.tokenizer!.decode(c.ids), c.text);
+  }
+  assert.deepEqual(m.tokenizer!.eosTokenIds, [50256]);
+  assert.equal(m.tokenizer!.chatTemplate, template);
 });
