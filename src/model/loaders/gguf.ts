@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import { ModelLoadError } from '../errors.js';
+import { openForRead, readExact } from './file-io.js';
 import { byteSize, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
 import type { TensorSource } from './tensor-source.js';
 
@@ -98,12 +99,7 @@ export class GgufFile implements TensorSource {
   ) {}
 
   static open(path: string): GgufFile {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new ModelLoadError(path, `cannot open: ${(e as Error).message}`);
-    }
+    const fd = openForRead(path);
     try {
       const size = fs.fstatSync(fd).size;
       const r = new HeaderReader(fd, size, path);
@@ -156,12 +152,7 @@ export class GgufFile implements TensorSource {
     const t = this.tensors.get(name);
     if (!t) throw new ModelLoadError(this.path, `missing tensor "${name}"`);
     const data = new Uint8Array(new ArrayBuffer(byteSize(t.dtype, t.shape.reduce((a, b) => a * b, 1))));
-    let done = 0;
-    while (done < data.length) {
-      const n = fs.readSync(this.fd, data, done, data.length - done, this.dataStart + t.offset + done);
-      if (n === 0) throw new ModelLoadError(this.path, `truncated while reading tensor "${name}"`);
-      done += n;
-    }
+    readExact(this.fd, data, this.dataStart + t.offset, this.path, `tensor "${name}"`);
     return { dtype: t.dtype, shape: t.shape, data };
   }
 

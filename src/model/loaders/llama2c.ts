@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type { ModelConfig } from '../config.js';
 import { validateConfig } from '../config.js';
 import { ModelLoadError } from '../errors.js';
+import { openForRead, readExact } from './file-io.js';
 import type { LayerWeights, ModelWeights } from '../weights.js';
 import { toFloat32, type WeightTensor } from '../../kernels/tensor.js';
 import { sentencePieceTokenizerJson, type VocabPiece } from '../tokenizer/tokenizer-json.js';
@@ -19,12 +20,7 @@ export interface Llama2cModel {
 }
 
 export function loadLlama2c(file: string): Llama2cModel {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new ModelLoadError(file, `cannot open: ${(e as Error).message}`);
-  }
+  const fd = openForRead(file);
   try {
     const size = fs.fstatSync(fd).size;
     if (size < HEADER_BYTES) throw new ModelLoadError(file, `not a llama2.c checkpoint (only ${size} bytes)`);
@@ -61,7 +57,7 @@ export function loadLlama2c(file: string): Llama2cModel {
     const take = (shape: number[]): WeightTensor => {
       const bytes = shape.reduce((a, b) => a * b, 1) * 4;
       const data = new Uint8Array(new ArrayBuffer(bytes));
-      fs.readSync(fd, data, 0, bytes, offset);
+      readExact(fd, data, offset, file, 'weights');
       offset += bytes;
       return { dtype: 'f32', shape, data };
     };

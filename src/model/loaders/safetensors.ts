@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { ModelLoadError } from '../errors.js';
+import { openForRead, readExact } from './file-io.js';
 import { numel, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
 import type { TensorSource } from './tensor-source.js';
 
@@ -29,12 +30,7 @@ export class SafetensorsFile {
   ) {}
 
   static open(path: string): SafetensorsFile {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new ModelLoadError(path, `cannot open: ${(e as Error).message}`);
-    }
+    const fd = openForRead(path);
     try {
       const size = fs.fstatSync(fd).size;
       if (size < 8) throw new ModelLoadError(path, `not a safetensors file (only ${size} bytes)`);
@@ -84,12 +80,7 @@ export class SafetensorsFile {
     if (!e) throw new ModelLoadError(this.path, `missing tensor "${name}"`);
     // A fresh ArrayBuffer keeps float32 views aligned whatever the offset in the file.
     const data = new Uint8Array(new ArrayBuffer(e.end - e.start));
-    let done = 0;
-    while (done < data.length) {
-      const n = fs.readSync(this.fd, data, done, data.length - done, this.dataStart + e.start + done);
-      if (n === 0) throw new ModelLoadError(this.path, `truncated while reading tensor "${name}"`);
-      done += n;
-    }
+    readExact(this.fd, data, this.dataStart + e.start, this.path, `tensor "${name}"`);
     return { dtype: e.dtype, shape: e.shape, data };
   }
 
