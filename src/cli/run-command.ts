@@ -11,9 +11,7 @@ export async function runCommand(action: () => Promise<void> | void): Promise<vo
     const known = e instanceof ModelLoadError || e instanceof UsageError;
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`tsllm: error: ${message}\n`);
-    if (!known || process.env['TSLLM_DEBUG']) {
-      if (process.env['TSLLM_DEBUG'] && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
-    }
+    if (process.env['TSLLM_DEBUG'] && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = known ? 1 : 2;
   }
 }

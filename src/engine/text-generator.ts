@@ -37,6 +37,8 @@ export interface TextGeneratorOptions {
 
 export class TextGenerator {
   readonly maxModelLen: number;
+  /** Tokenizer and model EOS ids together. */
+  readonly eosTokenIds: number[];
   private readonly kvCache: boolean;
 
   constructor(
@@ -46,10 +48,7 @@ export class TextGenerator {
   ) {
     this.maxModelLen = opts.maxModelLen ?? model.config.maxPositions;
     this.kvCache = opts.kvCache ?? true;
-  }
-
-  get eosTokenIds(): number[] {
-    return [...new Set([...(this.tokenizer?.eosTokenIds ?? []), ...this.model.config.eosTokenIds])];
+    this.eosTokenIds = [...new Set([...(tokenizer?.eosTokenIds ?? []), ...model.config.eosTokenIds])];
   }
 
   /**

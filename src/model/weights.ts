@@ -53,21 +53,3 @@ export interface ModelWeights {
   lmHead: WeightTensor;
 }
 
-/** Bytes of weight data, counting a tied head once. */
-export function weightBytes(w: ModelWeights): number {
-  const seen = new Set<Uint8Array>();
-  let total = 0;
-  const visit = (x: unknown): void => {
-    if (x instanceof Float32Array) total += x.byteLength;
-    else if (x && typeof x === 'object' && 'data' in x && (x as WeightTensor).data instanceof Uint8Array) {
-      const d = (x as WeightTensor).data;
-      if (!seen.has(d)) {
-        seen.add(d);
-        total += d.byteLength;
-      }
-    } else if (Array.isArray(x)) x.forEach(visit);
-    else if (x && typeof x === 'object') Object.values(x).forEach(visit);
-  };
-  visit(w);
-  return total;
-}

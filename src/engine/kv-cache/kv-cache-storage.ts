@@ -15,12 +15,4 @@ export class KVCacheStorage {
     const size = numBlocks * blockSize * kvDim;
     this.layers = Array.from({ length: numLayers }, () => ({ k: new Float32Array(size), v: new Float32Array(size) }));
   }
-
-  get capacityTokens(): number {
-    return this.numBlocks * this.blockSize;
-  }
-
-  static bytesPerToken(numLayers: number, kvDim: number): number {
-    return 2 * numLayers * kvDim * 4;
-  }
 }

@@ -8,7 +8,7 @@ import { ModelLoadError } from '../errors.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 import { toFloat32, type WeightTensor } from '../../kernels/tensor.js';
 import { expectTensor, expectVector } from './tensor-source.js';
-import type { GgufFile, GgufValue } from './gguf.js';
+import type { GgufFile } from './gguf.js';
 
 // GGUF architecture name -> ours (a llama GGUF with experts is Mixtral).
 const GGUF_ARCHITECTURES: Record<string, Architecture> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe' };
@@ -132,7 +132,3 @@ export function ggufWeights(c: ModelConfig, g: GgufFile): ModelWeights {
   };
 }
 
-export function metaString(g: GgufFile, key: string): string | null {
-  const v: GgufValue | undefined = g.meta(key);
-  return typeof v === 'string' ? v : null;
-}

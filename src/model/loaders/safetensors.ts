@@ -111,10 +111,6 @@ export class SafetensorsSource implements TensorSource {
     return f.read(name);
   }
 
-  names(): string[] {
-    return [...this.byName.keys()];
-  }
-
   close(): void {
     for (const f of this.files) f.close();
   }

@@ -2,16 +2,11 @@
 // and EOS, then unused specials up to the model's vocabulary. Real text in, real text out, with no
 // files to ship.
 
+import { BYTE_LEVEL_CHARS } from './byte-level.js';
 import { Tokenizer } from './tokenizer.js';
 
 export function byteTokenizer(vocabSize = 258): Tokenizer {
-  const printable: number[] = [];
-  for (let b = 33; b <= 126; b++) printable.push(b);
-  for (let b = 161; b <= 172; b++) printable.push(b);
-  for (let b = 174; b <= 255; b++) printable.push(b);
-  const vocab: Record<string, number> = {};
-  let extra = 0;
-  for (let b = 0; b < 256; b++) vocab[String.fromCodePoint(printable.includes(b) ? b : 256 + extra++)] = b;
+  const vocab: Record<string, number> = Object.fromEntries(BYTE_LEVEL_CHARS.map((ch, b) => [ch, b]));
   const added = [
     { id: 256, content: '<s>' },
     { id: 257, content: '</s>' },

@@ -5,6 +5,7 @@
 // and drops a leading BOM, so it serves neither.)
 
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { BYTE_OF_CHAR } from './byte-level.js';
 import { pickChatTemplate } from './chat-template.js';
 
 type Json = Record<string, any>;
@@ -19,21 +20,6 @@ export interface TokenizerOptions {
   addBosToken?: boolean;
   chatTemplate?: string | null;
 }
-
-const BYTE_LEVEL_DECODE: Map<string, number> = (() => {
-  // GPT-2's reversible byte <-> printable-character table.
-  const printable: number[] = [];
-  for (let b = 33; b <= 126; b++) printable.push(b);
-  for (let b = 161; b <= 172; b++) printable.push(b);
-  for (let b = 174; b <= 255; b++) printable.push(b);
-  const map = new Map<string, number>();
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    if (printable.includes(b)) map.set(String.fromCodePoint(b), b);
-    else map.set(String.fromCodePoint(256 + extra++), b);
-  }
-  return map;
-})();
 
 function tokenContent(t: unknown): string | null {
   if (typeof t === 'string') return t;
@@ -112,10 +98,6 @@ export class Tokenizer {
     return i >= 0 ? i : null;
   }
 
-  pieceOf(id: number): string | undefined {
-    return this.pieces[id];
-  }
-
   isSpecial(id: number): boolean {
     return this.special.has(id);
   }
@@ -137,7 +119,7 @@ export class Tokenizer {
     const piece = this.pieces[id];
     if (piece === undefined) b = new Uint8Array(0);
     else if (this.special.has(id)) b = Buffer.from(piece, 'utf8');
-    else if (this.byteLevel) b = Uint8Array.from(Array.from(piece, (ch) => BYTE_LEVEL_DECODE.get(ch) ?? 63));
+    else if (this.byteLevel) b = Uint8Array.from(Array.from(piece, (ch) => BYTE_OF_CHAR.get(ch) ?? 63));
     else if (/^<0x[0-9A-Fa-f]{2}>$/.test(piece)) b = Uint8Array.of(parseInt(piece.slice(3, 5), 16));
     else b = Buffer.from(piece.replaceAll('\u2581', ' '), 'utf8');
     this.bytesCache.set(id, b);
