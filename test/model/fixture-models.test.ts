@@ -6,18 +6,18 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CausalLM } from '../../src/model/architectures/decoder.js';
 import { loadHfWeights, readHfConfig } from '../../src/model/loaders/hf-folder.js';
-import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { SequenceContext } from '../../src/engine/sequence-context.js';
 import { logSoftmax, argmax } from '../../src/engine/sampling/logprobs.js';
+import { testBackends } from '../helpers/backends.js';
 import { MODEL_FIXTURES, maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 
 const TOL = 1e-4;
 
-for (const name of MODEL_FIXTURES) {
-  describe(`fixture ${name}`, () => {
+for (const backend of testBackends()) for (const name of MODEL_FIXTURES) {
+  describe(`fixture ${name} on ${backend.name}`, () => {
     const dir = modelDir(name);
     const config = readHfConfig(dir);
-    const model = new CausalLM(config, loadHfWeights(dir, config), new ReferenceBackend());
+    const model = new CausalLM(config, loadHfWeights(dir, config), backend.make());
     const golden = readJson<ModelGolden>(path.join(dir, 'golden.json'));
 
     for (const p of golden.prompts) {

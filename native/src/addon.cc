@@ -1,0 +1,372 @@
+// The Node-API surface: a `Kernels` object (one thread pool, one kernel table, its scratch) whose
+// methods are the Backend ops, plus `mapFile` for zero-copy weights. Arguments are typed arrays and
+// numbers; every array's length is checked against the shape before a kernel touches it, so a wrong
+// call from JavaScript is a RangeError, never a crash.
+
+#include <napi.h>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernels.h"
+#include "mapped-file.h"
+#include "thread-pool.h"
+
+namespace tsllm {
+namespace {
+
+struct ArrayView {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
+
+bool viewOf(napi_env env, napi_value value, ArrayView& out) {
+  napi_typedarray_type type;
+  size_t length;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &type, &length, &out.data, &buffer, &offset) != napi_ok) return false;
+  size_t elementBytes = 1;
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: elementBytes = 2; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elementBytes = 4; break;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elementBytes = 8; break;
+    default: break;
+  }
+  out.bytes = length * elementBytes;
+  return true;
+}
+
+class Args {
+ public:
+  explicit Args(const Napi::CallbackInfo& info) : info_(info), env_(info.Env()) {}
+
+  template <class T>
+  T* array(size_t index, size_t minElements, const char* name) {
+    ArrayView v;
+    if (!ok_) return nullptr;
+    if (!viewOf(env_, info_[index], v)) return fail(name, "is not a typed array");
+    if (v.bytes < minElements * sizeof(T)) return fail(name, "is too short for the given shape");
+    return static_cast<T*>(v.data);
+  }
+
+  template <class T>
+  T* optionalArray(size_t index, size_t minElements, const char* name) {
+    if (info_.Length() <= index || info_[index].IsUndefined() || info_[index].IsNull()) return nullptr;
+    return array<T>(index, minElements, name);
+  }
+
+  int i32(size_t index) {
+    int32_t v = 0;
+    if (ok_ && napi_get_value_int32(env_, info_[index], &v) != napi_ok) fail("argument", "is not a number");
+    return v;
+  }
+
+  double f64(size_t index) {
+    double v = 0;
+    if (ok_ && napi_get_value_double(env_, info_[index], &v) != napi_ok) fail("argument", "is not a number");
+    return v;
+  }
+
+  int64_t nonNegative(size_t index, const char* name) {
+    const double v = f64(index);
+    if (ok_ && !(v >= 0 && v <= 9.007199254740991e15)) fail(name, "must be a non-negative integer");
+    return static_cast<int64_t>(v);
+  }
+
+  bool ok() const { return ok_; }
+
+ private:
+  std::nullptr_t fail(const char* name, const char* problem) {
+    if (ok_) Napi::RangeError::New(env_, std::string(name) + " " + problem).ThrowAsJavaScriptException();
+    ok_ = false;
+    return nullptr;
+  }
+
+  const Napi::CallbackInfo& info_;
+  Napi::Env env_;
+  bool ok_ = true;
+};
+
+bool validDType(int code) { return code >= 0 && code <= 4; }
+
+class Kernels : public Napi::ObjectWrap<Kernels> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Kernels", {
+        InstanceAccessor<&Kernels::threads>("threads"),
+        InstanceAccessor<&Kernels::isa>("isa"),
+        InstanceMethod<&Kernels::matmul>("matmul"),
+        InstanceMethod<&Kernels::rmsNorm>("rmsNorm"),
+        InstanceMethod<&Kernels::layerNorm>("layerNorm"),
+        InstanceMethod<&Kernels::rope>("rope"),
+        InstanceMethod<&Kernels::siluMul>("siluMul"),
+        InstanceMethod<&Kernels::gelu>("gelu"),
+        InstanceMethod<&Kernels::add>("add"),
+        InstanceMethod<&Kernels::embedding>("embedding"),
+        InstanceMethod<&Kernels::quantizeRows>("quantizeRows"),
+        InstanceMethod<&Kernels::writeKV>("writeKV"),
+        InstanceMethod<&Kernels::attention>("attention"),
+    });
+  }
+
+  // new Kernels(threads, portable)
+  explicit Kernels(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Kernels>(info) {
+    int threads = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const bool portable = info.Length() > 1 && info[1].ToBoolean().Value();
+    table_ = portable ? &portableKernels() : &bestKernels();
+    pool_ = std::make_unique<ThreadPool>(threads);
+  }
+
+ private:
+  Napi::Value threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_->size()); }
+  Napi::Value isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), table_->isa); }
+
+  // matmul(out, x, w, dtype, n, k, rows, bias?)
+  void matmul(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int dtype = a.i32(3), n = a.i32(4), k = a.i32(5), rows = a.i32(6);
+    if (!a.ok()) return;
+    if (!validDType(dtype) || n <= 0 || k <= 0 || rows < 0 || (dtype >= 3 && k % 32 != 0)) {
+      Napi::RangeError::New(info.Env(), "matmul: bad dtype or shape").ThrowAsJavaScriptException();
+      return;
+    }
+    const DType dt = static_cast<DType>(dtype);
+    float* out = a.array<float>(0, static_cast<size_t>(rows) * n, "out");
+    const float* x = a.array<float>(1, static_cast<size_t>(rows) * k, "x");
+    const uint8_t* w = a.array<uint8_t>(2, rowBytes(dt, k) * n, "weight");
+    const float* bias = a.optionalArray<float>(7, n, "bias");
+    if (!a.ok() || rows == 0) return;
+    if (dtype >= 3) {
+      scratchQ_.resize(static_cast<size_t>(rows) * k);
+      scratchD_.resize(static_cast<size_t>(rows) * (k / 32));
+    }
+    table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data()});
+  }
+
+  // rmsNorm(out, x, gain, rows, dim, eps)
+  void rmsNorm(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t rows = a.nonNegative(3, "rows"), dim = a.nonNegative(4, "dim");
+    const float eps = static_cast<float>(a.f64(5));
+    float* out = a.array<float>(0, rows * dim, "out");
+    const float* x = a.array<float>(1, rows * dim, "x");
+    const float* gain = a.array<float>(2, dim, "gain");
+    if (a.ok()) table_->rmsNorm(*pool_, out, x, gain, static_cast<int>(rows), static_cast<int>(dim), eps);
+  }
+
+  // layerNorm(out, x, gain, bias, rows, dim, eps)
+  void layerNorm(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t rows = a.nonNegative(4, "rows"), dim = a.nonNegative(5, "dim");
+    const float eps = static_cast<float>(a.f64(6));
+    float* out = a.array<float>(0, rows * dim, "out");
+    const float* x = a.array<float>(1, rows * dim, "x");
+    const float* gain = a.array<float>(2, dim, "gain");
+    const float* bias = a.array<float>(3, dim, "bias");
+    if (a.ok()) table_->layerNorm(*pool_, out, x, gain, bias, static_cast<int>(rows), static_cast<int>(dim), eps);
+  }
+
+  // rope(x, positions, rows, numHeads, headDim, style, rotaryDim, invFreq)
+  void rope(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t rows = a.nonNegative(2, "rows"), heads = a.nonNegative(3, "numHeads"), hd = a.nonNegative(4, "headDim");
+    const int style = a.i32(5);
+    const int64_t rotary = a.nonNegative(6, "rotaryDim");
+    float* x = a.array<float>(0, rows * heads * hd, "x");
+    const int32_t* pos = a.array<int32_t>(1, rows, "positions");
+    const float* invFreq = a.array<float>(7, rotary / 2, "invFreq");
+    if (!a.ok()) return;
+    if (rotary > hd || rotary % 2 != 0 || (style != 0 && style != 1)) {
+      Napi::RangeError::New(info.Env(), "rope: bad rotaryDim or style").ThrowAsJavaScriptException();
+      return;
+    }
+    table_->rope(*pool_, x, pos, static_cast<int>(rows), static_cast<int>(heads), static_cast<int>(hd), style,
+                 static_cast<int>(rotary), invFreq);
+  }
+
+  // siluMul(out, gate, up, n)
+  void siluMul(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(3, "n");
+    float* out = a.array<float>(0, n, "out");
+    const float* gate = a.array<float>(1, n, "gate");
+    const float* up = a.array<float>(2, n, "up");
+    if (a.ok()) table_->siluMul(*pool_, out, gate, up, n);
+  }
+
+  // gelu(x, n)
+  void gelu(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(1, "n");
+    float* x = a.array<float>(0, n, "x");
+    if (a.ok()) table_->gelu(*pool_, x, n);
+  }
+
+  // add(x, y, n)
+  void add(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(2, "n");
+    float* x = a.array<float>(0, n, "x");
+    const float* y = a.array<float>(1, n, "y");
+    if (a.ok()) table_->add(*pool_, x, y, n);
+  }
+
+  // embedding(out, table, dtype, dim, vocab, ids, rows)
+  void embedding(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int dtype = a.i32(2);
+    const int64_t dim = a.nonNegative(3, "dim"), vocab = a.nonNegative(4, "vocab"), rows = a.nonNegative(6, "rows");
+    if (!a.ok()) return;
+    if (!validDType(dtype) || (dtype >= 3 && dim % 32 != 0)) {
+      Napi::RangeError::New(info.Env(), "embedding: bad dtype or shape").ThrowAsJavaScriptException();
+      return;
+    }
+    const DType dt = static_cast<DType>(dtype);
+    float* out = a.array<float>(0, rows * dim, "out");
+    const uint8_t* table = a.array<uint8_t>(1, rowBytes(dt, dim) * vocab, "table");
+    const int32_t* ids = a.array<int32_t>(5, rows, "ids");
+    if (!a.ok()) return;
+    for (int64_t r = 0; r < rows; r++) {
+      if (ids[r] < 0 || ids[r] >= vocab) {
+        Napi::RangeError::New(info.Env(), "embedding: token id " + std::to_string(ids[r]) + " is outside the vocabulary")
+            .ThrowAsJavaScriptException();
+        return;
+      }
+    }
+    table_->embedding(*pool_, out, table, dt, static_cast<int>(dim), ids, static_cast<int>(rows));
+  }
+
+  // quantizeRows(dst, dtype, src, rows, k)
+  void quantizeRows(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int dtype = a.i32(1);
+    const int64_t rows = a.nonNegative(3, "rows"), k = a.nonNegative(4, "k");
+    if (!a.ok()) return;
+    if (!validDType(dtype) || (dtype >= 3 && k % 32 != 0)) {
+      Napi::RangeError::New(info.Env(), "quantizeRows: bad dtype or shape").ThrowAsJavaScriptException();
+      return;
+    }
+    const DType dt = static_cast<DType>(dtype);
+    uint8_t* dst = a.array<uint8_t>(0, rowBytes(dt, k) * rows, "dst");
+    const float* src = a.array<float>(2, rows * k, "src");
+    if (a.ok()) table_->quantizeRows(*pool_, dst, dt, src, static_cast<int>(rows), static_cast<int>(k));
+  }
+
+  // writeKV(kCache, vCache, k, v, slots, rows, kvDim)
+  void writeKV(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t rows = a.nonNegative(5, "rows"), kvDim = a.nonNegative(6, "kvDim");
+    const int32_t* slots = a.array<int32_t>(4, rows, "slotMapping");
+    const float* k = a.array<float>(2, rows * kvDim, "k");
+    const float* v = a.array<float>(3, rows * kvDim, "v");
+    ArrayView kc, vc;
+    if (!a.ok()) return;
+    if (!viewOf(info.Env(), info[0], kc) || !viewOf(info.Env(), info[1], vc)) {
+      Napi::RangeError::New(info.Env(), "writeKV: cache is not a typed array").ThrowAsJavaScriptException();
+      return;
+    }
+    const int64_t slotsInCache = kvDim > 0 ? static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / 4 / kvDim) : 0;
+    for (int64_t r = 0; r < rows; r++) {
+      if (slots[r] < 0 || slots[r] >= slotsInCache) {
+        Napi::RangeError::New(info.Env(), "writeKV: slot " + std::to_string(slots[r]) + " is outside the cache")
+            .ThrowAsJavaScriptException();
+        return;
+      }
+    }
+    table_->writeKV(*pool_, static_cast<float*>(kc.data), static_cast<float*>(vc.data), k, v, slots,
+                    static_cast<int>(rows), static_cast<int>(kvDim));
+  }
+
+  // attention(out, q, kCache, vCache, seqDesc, blockTables, rows, numHeads, numKvHeads, headDim, blockSize,
+  //           slidingWindow, scale); seqDesc holds [queryStart, queryLen, contextLen, tableOffset] per sequence.
+  void attention(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t rows = a.nonNegative(6, "rows");
+    AttentionParams p;
+    p.numHeads = a.i32(7);
+    p.numKvHeads = a.i32(8);
+    p.headDim = a.i32(9);
+    p.blockSize = a.i32(10);
+    p.slidingWindow = a.i32(11);
+    p.scale = static_cast<float>(a.f64(12));
+    if (!a.ok()) return;
+    if (p.numHeads <= 0 || p.numKvHeads <= 0 || p.numHeads % p.numKvHeads != 0 || p.headDim <= 0 || p.blockSize <= 0) {
+      Napi::RangeError::New(info.Env(), "attention: bad shape").ThrowAsJavaScriptException();
+      return;
+    }
+    const int64_t qDim = static_cast<int64_t>(p.numHeads) * p.headDim, kvDim = static_cast<int64_t>(p.numKvHeads) * p.headDim;
+    float* out = a.array<float>(0, rows * qDim, "out");
+    const float* q = a.array<float>(1, rows * qDim, "q");
+    ArrayView kc, vc, desc, tables;
+    if (!a.ok()) return;
+    const napi_env env = info.Env();
+    if (!viewOf(env, info[2], kc) || !viewOf(env, info[3], vc) || !viewOf(env, info[4], desc) || !viewOf(env, info[5], tables)) {
+      Napi::RangeError::New(env, "attention: arguments 2-5 must be typed arrays").ThrowAsJavaScriptException();
+      return;
+    }
+    const int64_t numBlocks = static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / 4 / (kvDim * p.blockSize));
+    const int32_t* d = static_cast<const int32_t*>(desc.data);
+    const int32_t* t = static_cast<const int32_t*>(tables.data);
+    const int64_t numSeqs = static_cast<int64_t>(desc.bytes / 16), tableLen = static_cast<int64_t>(tables.bytes / 4);
+    std::vector<AttentionSeqDesc> seqs(numSeqs);
+    for (int64_t s = 0; s < numSeqs; s++) {
+      const int32_t qs = d[4 * s], ql = d[4 * s + 1], cl = d[4 * s + 2], off = d[4 * s + 3];
+      const int64_t blocks = (static_cast<int64_t>(cl) + p.blockSize - 1) / p.blockSize;
+      bool valid = qs >= 0 && ql >= 0 && ql <= cl && qs + ql <= rows && off >= 0 && off + blocks <= tableLen;
+      for (int64_t b = 0; valid && b < blocks; b++) valid = t[off + b] >= 0 && t[off + b] < numBlocks;
+      if (!valid) {
+        Napi::RangeError::New(env, "attention: sequence " + std::to_string(s) + " has an inconsistent query range or block table")
+            .ThrowAsJavaScriptException();
+        return;
+      }
+      seqs[s] = {qs, ql, cl, t + off};
+    }
+    table_->attention(*pool_, out, q, static_cast<const float*>(kc.data), static_cast<const float*>(vc.data), seqs.data(),
+                      static_cast<int>(numSeqs), p);
+  }
+
+  const KernelTable* table_ = nullptr;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<int8_t> scratchQ_;
+  std::vector<float> scratchD_;
+};
+
+// mapFile(path) -> ArrayBuffer over a read-only private mapping, unmapped when the buffer is collected.
+Napi::Value mapFileJs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "mapFile(path): path must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  MappedFile file;
+  std::string error;
+  if (!mapFile(path, file, error)) {
+    Napi::Error::New(env, "cannot map " + path + ": " + error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (file.size == 0) return Napi::ArrayBuffer::New(env, 0);
+  auto* keep = new MappedFile(file);
+  return Napi::ArrayBuffer::New(env, file.data, file.size, [](Napi::Env, void*, MappedFile* f) {
+    unmapFile(*f);
+    delete f;
+  }, keep);
+}
+
+Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), bestKernels().isa); }
+
+}  // namespace
+}  // namespace tsllm
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  exports.Set("Kernels", tsllm::Kernels::define(env));
+  exports.Set("mapFile", Napi::Function::New(env, tsllm::mapFileJs));
+  exports.Set("cpuIsa", Napi::Function::New(env, tsllm::cpuIsa));
+  return exports;
+}
+
+NODE_API_MODULE(tsllm_native, InitAddon)

@@ -1,0 +1,33 @@
+// Picks the kernel table for this CPU once, by CPUID.
+#include "kernels.h"
+
+namespace tsllm {
+
+size_t rowBytes(DType dtype, int64_t elements) {
+  switch (dtype) {
+    case DType::F32: return static_cast<size_t>(elements) * 4;
+    case DType::F16:
+    case DType::BF16: return static_cast<size_t>(elements) * 2;
+    case DType::Q8_0: return static_cast<size_t>(elements / 32) * 34;
+    case DType::Q4_0: return static_cast<size_t>(elements / 32) * 18;
+  }
+  return 0;
+}
+
+static bool cpuHasAvx2Fma() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+const KernelTable& bestKernels() {
+  static const KernelTable& table = cpuHasAvx2Fma() ? avx2::kernels() : generic::kernels();
+  return table;
+}
+
+const KernelTable& portableKernels() { return generic::kernels(); }
+
+}  // namespace tsllm

@@ -1,0 +1,72 @@
+// The kernel table: every op the Backend interface needs, with one implementation per instruction set
+// (kernels-impl.inc compiled as kernels-avx2.cc and kernels-generic.cc). Kernels take raw pointers and
+// trust their shapes: the addon checks lengths before calling them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tsllm {
+
+class ThreadPool;
+
+// Storage formats, numbered as in src/kernels/native/native-backend.ts.
+enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
+
+size_t rowBytes(DType dtype, int64_t elements);
+
+// Activations quantized per block of 32 for integer dot products: q[rows][k] int8, d[rows][k/32] scales.
+struct QuantizedActivations {
+  int8_t* q;
+  float* d;
+};
+
+struct AttentionSeqDesc {
+  int32_t queryStart;
+  int32_t queryLen;
+  int32_t contextLen;
+  const int32_t* blockTable;
+};
+
+struct AttentionParams {
+  int numHeads, numKvHeads, headDim, blockSize, slidingWindow;
+  float scale;
+};
+
+struct KernelTable {
+  const char* isa;
+
+  // out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]); scratch holds rows x k int8 and rows x k/32 floats.
+  void (*matmul)(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
+                 const float* bias, QuantizedActivations scratch);
+
+  void (*rmsNorm)(ThreadPool& pool, float* out, const float* x, const float* gain, int rows, int dim, float eps);
+  void (*layerNorm)(ThreadPool& pool, float* out, const float* x, const float* gain, const float* bias, int rows, int dim,
+                    float eps);
+  // style 0 = neox (pairs i, i + rotaryDim/2), 1 = interleaved (pairs 2i, 2i + 1)
+  void (*rope)(ThreadPool& pool, float* x, const int32_t* positions, int rows, int numHeads, int headDim, int style,
+               int rotaryDim, const float* invFreq);
+  void (*siluMul)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
+  void (*gelu)(ThreadPool& pool, float* x, int64_t n);
+  void (*add)(ThreadPool& pool, float* x, const float* y, int64_t n);
+  void (*embedding)(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);
+  // Rows of `src` (f32) written to `dst` in a block format (q8_0, q4_0, f16, bf16), as llama.cpp rounds them.
+  void (*quantizeRows)(ThreadPool& pool, uint8_t* dst, DType dtype, const float* src, int rows, int k);
+  void (*writeKV)(ThreadPool& pool, float* kCache, float* vCache, const float* k, const float* v, const int32_t* slots,
+                  int rows, int kvDim);
+  void (*attention)(ThreadPool& pool, float* out, const float* q, const float* kCache, const float* vCache,
+                    const AttentionSeqDesc* seqs, int numSeqs, AttentionParams params);
+};
+
+namespace generic {
+const KernelTable& kernels();
+}
+namespace avx2 {
+const KernelTable& kernels();
+}
+
+// The fastest table this CPU supports (AVX2 + FMA + F16C, else the portable one).
+const KernelTable& bestKernels();
+const KernelTable& portableKernels();
+
+}  // namespace tsllm

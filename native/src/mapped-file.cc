@@ -1,0 +1,44 @@
+#include "mapped-file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tsllm {
+
+bool mapFile(const std::string& path, MappedFile& out, std::string& error) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    error = std::strerror(errno);
+    close(fd);
+    return false;
+  }
+  out.size = static_cast<size_t>(st.st_size);
+  if (out.size == 0) {
+    close(fd);
+    out.data = nullptr;
+    return true;
+  }
+  void* p = mmap(nullptr, out.size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);  // the mapping keeps the file open
+  if (p == MAP_FAILED) {
+    error = std::strerror(errno);
+    return false;
+  }
+  out.data = p;
+  return true;
+}
+
+void unmapFile(const MappedFile& file) {
+  if (file.data) munmap(file.data, file.size);
+}
+
+}  // namespace tsllm

@@ -1,0 +1,25 @@
+// `npm install` hook: builds the native kernels addon with node-gyp. A machine without a C++ toolchain
+// still installs: tsllm then runs on the TypeScript backend and says so once when a model loads.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const nativeDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'native');
+
+if (process.env.TSLLM_SKIP_NATIVE === '1') {
+  console.log('tsllm: TSLLM_SKIP_NATIVE=1, not building the native kernels');
+  process.exit(0);
+}
+
+// npm puts its own node-gyp on PATH for lifecycle scripts and names it in npm_config_node_gyp.
+const gyp = process.env.npm_config_node_gyp;
+const [cmd, args] = gyp && existsSync(gyp) ? [process.execPath, [gyp]] : ['node-gyp', []];
+const started = Date.now();
+const result = spawnSync(cmd, [...args, 'rebuild', '--jobs=max'], { cwd: nativeDir, stdio: 'inherit' });
+if (result.status === 0) {
+  console.log(`tsllm: native kernels built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+} else {
+  const why = result.error ? result.error.message : `node-gyp exited with ${result.status}`;
+  console.warn(`tsllm: warning: the native kernels could not be built (${why}); tsllm will run on the slow TypeScript backend`);
+}

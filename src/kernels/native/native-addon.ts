@@ -1,0 +1,57 @@
+// Loads the compiled kernels addon (native/build/Release/tsllm_native.node). When it is missing (no
+// compiler at install time) or fails to load, callers get the reason instead and fall back to the
+// TypeScript backend.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's Kernels object: each method is one op of the Backend interface on raw arrays. */
+export interface NativeKernels {
+  readonly threads: number;
+  readonly isa: string;
+  matmul(out: Float32Array, x: Float32Array, w: Uint8Array, dtype: number, n: number, k: number, rows: number, bias?: Float32Array): void;
+  rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void;
+  layerNorm(out: Float32Array, x: Float32Array, gain: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
+  rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, style: number, rotaryDim: number, invFreq: Float32Array): void;
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  gelu(x: Float32Array, n: number): void;
+  add(x: Float32Array, y: Float32Array, n: number): void;
+  embedding(out: Float32Array, table: Uint8Array, dtype: number, dim: number, vocab: number, ids: Int32Array, rows: number): void;
+  quantizeRows(dst: Uint8Array, dtype: number, src: Float32Array, rows: number, k: number): void;
+  writeKV(kCache: Float32Array, vCache: Float32Array, k: Float32Array, v: Float32Array, slots: Int32Array, rows: number, kvDim: number): void;
+  attention(
+    out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, seqDesc: Int32Array, blockTables: Int32Array,
+    rows: number, numHeads: number, numKvHeads: number, headDim: number, blockSize: number, slidingWindow: number, scale: number,
+  ): void;
+}
+
+export interface NativeAddon {
+  Kernels: new (threads: number, portable: boolean) => NativeKernels;
+  mapFile(path: string): ArrayBuffer;
+  /** Instruction set of the fastest kernels this CPU runs: 'avx2' or 'generic'. */
+  cpuIsa(): string;
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+
+const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../native/build/Release/tsllm_native.node');
+
+let cached: AddonLoad | undefined;
+
+export function loadNativeAddon(): AddonLoad {
+  if (cached) return cached;
+  if (process.env.TSLLM_NO_NATIVE === '1') {
+    cached = { ok: false, reason: 'disabled by TSLLM_NO_NATIVE=1' };
+  } else if (!existsSync(ADDON_PATH)) {
+    cached = { ok: false, reason: `not built (no ${path.relative(process.cwd(), ADDON_PATH) || ADDON_PATH}; run npm install with a C++ compiler)` };
+  } else {
+    try {
+      cached = { ok: true, addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
+    } catch (e) {
+      cached = { ok: false, reason: `failed to load: ${(e as Error).message}` };
+    }
+  }
+  return cached;
+}

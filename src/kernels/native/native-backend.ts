@@ -1,0 +1,105 @@
+// The Backend interface on the C++ kernels addon: AVX2/FMA/F16C kernels (or their portable build)
+// on a persistent thread pool. Weights are passed as they are stored, never widened.
+
+import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
+import type { WeightDType, WeightTensor } from '../tensor.js';
+import type { NativeAddon, NativeKernels } from './native-addon.js';
+
+/** Numbering shared with native/src/kernels.h. */
+export const NATIVE_DTYPE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4 };
+
+export interface NativeBackendOptions {
+  /** Threads of the pool, the calling thread included. */
+  threads: number;
+  /** Use the portable kernels even where AVX2 is available (for tests of the fallback). */
+  portable?: boolean;
+}
+
+interface PackedSeqs {
+  desc: Int32Array;
+  tables: Int32Array;
+}
+
+export class NativeBackend implements Backend {
+  readonly name: string;
+  readonly kernels: NativeKernels;
+  // The decoder passes the same seqs array to every layer; pack it once per forward pass.
+  private packed = new WeakMap<readonly AttentionSeq[], PackedSeqs>();
+
+  constructor(addon: NativeAddon, options: NativeBackendOptions) {
+    this.kernels = new addon.Kernels(options.threads, options.portable ?? false);
+    this.name = `native-${this.kernels.isa}`;
+  }
+
+  get threads(): number {
+    return this.kernels.threads;
+  }
+
+  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
+    const [n, k] = w.shape as [number, number];
+    this.kernels.matmul(out, x, w.data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
+  }
+
+  rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void {
+    this.kernels.rmsNorm(out, x, gain, rows, dim, eps);
+  }
+
+  layerNorm(out: Float32Array, x: Float32Array, gain: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void {
+    this.kernels.layerNorm(out, x, gain, bias, rows, dim, eps);
+  }
+
+  rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, spec: RopeSpec): void {
+    this.kernels.rope(x, positions, rows, numHeads, headDim, spec.style === 'neox' ? 0 : 1, spec.rotaryDim, spec.invFreq);
+  }
+
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.kernels.siluMul(out, gate, up, n);
+  }
+
+  gelu(x: Float32Array, n: number): void {
+    this.kernels.gelu(x, n);
+  }
+
+  embedding(out: Float32Array, table: WeightTensor, ids: Int32Array): void {
+    const [vocab, dim] = table.shape as [number, number];
+    this.kernels.embedding(out, table.data, NATIVE_DTYPE[table.dtype], dim, vocab, ids, ids.length);
+  }
+
+  add(x: Float32Array, y: Float32Array, n: number): void {
+    this.kernels.add(x, y, n);
+  }
+
+  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, kvDim: number): void {
+    this.kernels.writeKV(cache.k, cache.v, k, v, slotMapping, rows, kvDim);
+  }
+
+  attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], shape: AttentionShape): void {
+    let p = this.packed.get(seqs);
+    if (!p) {
+      p = packSeqs(seqs);
+      this.packed.set(seqs, p);
+    }
+    const rows = q.length / (shape.numHeads * shape.headDim);
+    this.kernels.attention(
+      out, q, cache.k, cache.v, p.desc, p.tables, rows,
+      shape.numHeads, shape.numKvHeads, shape.headDim, shape.blockSize, shape.slidingWindow, shape.scale,
+    );
+  }
+
+  /** Rows of float32 `src` [rows, k] written into `dst` in `dtype`'s layout, rounded as llama.cpp does. */
+  quantizeRows(dst: Uint8Array, dtype: WeightDType, src: Float32Array, rows: number, k: number): void {
+    this.kernels.quantizeRows(dst, NATIVE_DTYPE[dtype], src, rows, k);
+  }
+}
+
+function packSeqs(seqs: readonly AttentionSeq[]): PackedSeqs {
+  const desc = new Int32Array(seqs.length * 4);
+  const tables = new Int32Array(seqs.reduce((n, s) => n + s.blockTable.length, 0));
+  let off = 0;
+  seqs.forEach((s, i) => {
+    desc.set([s.queryStart, s.queryLen, s.contextLen, off], i * 4);
+    tables.set(s.blockTable, off);
+    off += s.blockTable.length;
+  });
+  return { desc, tables };
+}
