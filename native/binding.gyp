@@ -2,7 +2,7 @@
 # static libraries so that only kernels-avx2 sees -mavx2; cpu-dispatch picks one at run time.
 {
   "variables": {
-    "common_cflags": ["-O3", "-std=c++17", "-fno-exceptions", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    "common_cflags": ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-exceptions", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
   },
   "targets": [
     {

@@ -12,11 +12,17 @@ if (process.env.TSLLM_SKIP_NATIVE === '1') {
   process.exit(0);
 }
 
-// npm puts its own node-gyp on PATH for lifecycle scripts and names it in npm_config_node_gyp.
-const gyp = process.env.npm_config_node_gyp;
-const [cmd, args] = gyp && existsSync(gyp) ? [process.execPath, [gyp]] : ['node-gyp', []];
+// npm names its own node-gyp in npm_config_node_gyp for lifecycle scripts; run by hand, use the copy
+// bundled with npm beside this Node, else whatever node-gyp is on PATH.
+const prefix = path.resolve(path.dirname(process.execPath), '..');
+const gyp = [process.env.npm_config_node_gyp, path.join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')]
+  .find((p) => p && existsSync(p));
+const [cmd, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []];
+// Build against the running Node's own headers when it has them, so no header download is needed.
+const localHeaders = existsSync(path.join(prefix, 'include', 'node', 'node_api.h'));
+const nodedir = process.env.npm_config_nodedir || (localHeaders ? prefix : undefined);
 const started = Date.now();
-const result = spawnSync(cmd, [...args, 'rebuild', '--jobs=max'], { cwd: nativeDir, stdio: 'inherit' });
+const result = spawnSync(cmd, [...args, 'rebuild', '--jobs=max', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { cwd: nativeDir, stdio: 'inherit' });
 if (result.status === 0) {
   console.log(`tsllm: native kernels built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } else {

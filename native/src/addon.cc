@@ -143,8 +143,9 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (dtype >= 3) {
       scratchQ_.resize(static_cast<size_t>(rows) * k);
       scratchD_.resize(static_cast<size_t>(rows) * (k / 32));
+      scratchM_.resize(static_cast<size_t>(rows) * (k / 32) * 8);
     }
-    table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data()});
+    table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data(), scratchM_.data()});
   }
 
   // rmsNorm(out, x, gain, rows, dim, eps)
@@ -333,6 +334,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
   std::unique_ptr<ThreadPool> pool_;
   std::vector<int8_t> scratchQ_;
   std::vector<float> scratchD_;
+  std::vector<int32_t> scratchM_;
 };
 
 // mapFile(path) -> ArrayBuffer over a read-only private mapping, unmapped when the buffer is collected.

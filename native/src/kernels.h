@@ -15,10 +15,12 @@ enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
 
 size_t rowBytes(DType dtype, int64_t elements);
 
-// Activations quantized per block of 32 for integer dot products: q[rows][k] int8, d[rows][k/32] scales.
+// Activations quantized per block of 32 for integer dot products: q[rows][k] int8, d[rows][k/32] scales,
+// m[rows][k/32][8] the offset term of unsigned weight formats (see quantizeActivationRow).
 struct QuantizedActivations {
   int8_t* q;
   float* d;
+  int32_t* m;
 };
 
 struct AttentionSeqDesc {
@@ -36,7 +38,7 @@ struct AttentionParams {
 struct KernelTable {
   const char* isa;
 
-  // out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]); scratch holds rows x k int8 and rows x k/32 floats.
+  // out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]); scratch is sized for rows x k (see QuantizedActivations).
   void (*matmul)(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
                  const float* bias, QuantizedActivations scratch);
 

@@ -27,7 +27,8 @@ bool mapFile(const std::string& path, MappedFile& out, std::string& error) {
     out.data = nullptr;
     return true;
   }
-  void* p = mmap(nullptr, out.size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Copy-on-write: a stray write lands in a private page, never in the file.
+  void* p = mmap(nullptr, out.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   close(fd);  // the mapping keeps the file open
   if (p == MAP_FAILED) {
     error = std::strerror(errno);

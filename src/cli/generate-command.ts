@@ -6,13 +6,13 @@ import { CausalLM } from '../model/architectures/decoder.js';
 import { UsageError } from '../model/errors.js';
 import { DEMO_MODEL, LOAD_FORMATS, loadModel, type LoadFormat, type LoadedModel } from '../model/load-model.js';
 import { renderChatTemplate, type ChatMessage } from '../model/tokenizer/chat-template.js';
-import { ReferenceBackend } from '../kernels/reference/reference-backend.js';
+import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
 import { TextGenerator, type GenerationResult } from '../engine/text-generator.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { collect, parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
 
-interface GenerateFlags {
+interface GenerateFlags extends BackendFlags {
   model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
@@ -42,7 +42,7 @@ interface GenerateFlags {
 }
 
 export function generateCommand(): Command {
-  return new Command('generate')
+  return addBackendOptions(new Command('generate'))
     .description('generate text from one prompt, streaming it to stdout')
     .option('-m, --model <model>', 'Hugging Face folder, .gguf file, llama2.c .bin, or Hub id ORG/NAME[@REV] (default: the built-in demo model)')
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')} (dummy: random weights of a preset)`, 'auto')
@@ -86,10 +86,11 @@ async function generate(f: GenerateFlags): Promise<void> {
   }
   const loaded = await loadModel(demo ? DEMO_MODEL : f.model!, {
     loadFormat: demo ? 'dummy' : f.loadFormat, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), resolveHubId: resolveHubModel,
+    ...(f.quantization ? { quantization: f.quantization } : {}),
   });
   const promptIds = buildPrompt(f, loaded);
   const params = makeSamplingParams({ ...loaded.generationDefaults, ...samplingFlags(f) });
-  const model = new CausalLM(loaded.config, loaded.weights, new ReferenceBackend());
+  const model = new CausalLM(loaded.config, loaded.weights, backendFromFlags(f));
   const generator = new TextGenerator(model, loaded.tokenizer, { kvCache: f.kvCache, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}) });
 
   for (let i = 0; i < params.n; i++) {

@@ -17,6 +17,8 @@ import { byteTokenizer } from './tokenizer/byte-tokenizer.js';
 import { Tokenizer } from './tokenizer/tokenizer.js';
 import type { SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 
+import { quantizeWeights, type Quantization } from './quantize-weights.js';
+
 export const LOAD_FORMATS = ['auto', 'safetensors', 'gguf', 'llama2c', 'dummy'] as const;
 export type LoadFormat = (typeof LOAD_FORMATS)[number];
 
@@ -36,22 +38,29 @@ export interface LoadOptions {
   tokenizer?: string;
   /** Resolves a Hub id to a local folder (downloading it); absent = Hub ids are not accepted. */
   resolveHubId?: (id: string) => Promise<string>;
+  /** Re-encode the matrices at load (Hugging Face weights into llama.cpp's block formats). */
+  quantization?: Quantization;
 }
 
 export const DEMO_MODEL = 'demo';
 
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const loaded = await loadUnquantized(spec, opts);
+  return opts.quantization ? { ...loaded, weights: quantizeWeights(loaded.weights, opts.quantization) } : loaded;
+}
+
+async function loadUnquantized(spec: string, opts: LoadOptions): Promise<LoadedModel> {
   const format = opts.loadFormat ?? 'auto';
   if (format === 'dummy') return loadDummy(spec);
   if (!fs.existsSync(spec)) {
-    if (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(spec) && opts.resolveHubId) return loadModel(await opts.resolveHubId(spec), opts);
+    if (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(spec) && opts.resolveHubId) return loadUnquantized(await opts.resolveHubId(spec), opts);
     throw new ModelLoadError(spec, 'no such file or folder (give a model folder, a .gguf or llama2.c .bin file, or a Hub id ORG/NAME)');
   }
   const isDir = fs.statSync(spec).isDirectory();
   if (isDir) {
     if (format !== 'auto' && format !== 'safetensors') throw new UsageError(`--load-format ${format} needs a file, not a folder`);
     const ggufs = fs.existsSync(path.join(spec, 'config.json')) ? [] : fs.readdirSync(spec).filter((f) => f.endsWith('.gguf'));
-    if (ggufs.length === 1) return loadModel(path.join(spec, ggufs[0]!), opts);
+    if (ggufs.length === 1) return loadUnquantized(path.join(spec, ggufs[0]!), opts);
     return loadHfFolder(spec, opts);
   }
   const kind = format !== 'auto' ? format : spec.endsWith('.gguf') || sniffGguf(spec) ? 'gguf' : spec.endsWith('.bin') ? 'llama2c' : null;

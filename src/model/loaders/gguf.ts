@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { ModelLoadError } from '../errors.js';
-import { openForRead, readExact } from './file-io.js';
+import { mapReadOnly, openForRead, readExact } from './file-io.js';
 import { byteSize, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
 import type { TensorSource } from './tensor-source.js';
 
@@ -96,6 +96,7 @@ export class GgufFile implements TensorSource {
     readonly metadata: Map<string, GgufValue>,
     readonly tensors: Map<string, TensorInfo>,
     private readonly dataStart: number,
+    private readonly mapped: ArrayBuffer | null,
   ) {}
 
   static open(path: string): GgufFile {
@@ -133,7 +134,7 @@ export class GgufFile implements TensorSource {
         const end = dataStart + t.offset + byteSize(t.dtype, t.shape.reduce((a, b) => a * b, 1));
         if (end > size) throw new ModelLoadError(path, `truncated: tensor "${t.name}" ends at byte ${end} but the file has ${size} bytes`);
       }
-      return new GgufFile(path, fd, version, metadata, tensors, dataStart);
+      return new GgufFile(path, fd, version, metadata, tensors, dataStart, mapReadOnly(path));
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -151,7 +152,9 @@ export class GgufFile implements TensorSource {
   get(name: string): WeightTensor {
     const t = this.tensors.get(name);
     if (!t) throw new ModelLoadError(this.path, `missing tensor "${name}"`);
-    const data = new Uint8Array(new ArrayBuffer(byteSize(t.dtype, t.shape.reduce((a, b) => a * b, 1))));
+    const bytes = byteSize(t.dtype, t.shape.reduce((a, b) => a * b, 1));
+    if (this.mapped) return { dtype: t.dtype, shape: t.shape, data: new Uint8Array(this.mapped, this.dataStart + t.offset, bytes) };
+    const data = new Uint8Array(new ArrayBuffer(bytes));
     readExact(this.fd, data, this.dataStart + t.offset, this.path, `tensor "${name}"`);
     return { dtype: t.dtype, shape: t.shape, data };
   }

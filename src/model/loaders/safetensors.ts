@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { ModelLoadError } from '../errors.js';
-import { openForRead, readExact } from './file-io.js';
+import { mapReadOnly, openForRead, readExact } from './file-io.js';
 import { numel, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
 import type { TensorSource } from './tensor-source.js';
 
@@ -27,6 +27,7 @@ export class SafetensorsFile {
     private readonly fd: number,
     readonly entries: Map<string, Entry>,
     private readonly dataStart: number,
+    private readonly mapped: ArrayBuffer | null,
   ) {}
 
   static open(path: string): SafetensorsFile {
@@ -68,7 +69,7 @@ export class SafetensorsFile {
         }
         entries.set(name, { dtype: kind.dtype, shape: info.shape, start, end });
       }
-      return new SafetensorsFile(path, fd, entries, dataStart);
+      return new SafetensorsFile(path, fd, entries, dataStart, mapReadOnly(path));
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -78,6 +79,7 @@ export class SafetensorsFile {
   read(name: string): WeightTensor {
     const e = this.entries.get(name);
     if (!e) throw new ModelLoadError(this.path, `missing tensor "${name}"`);
+    if (this.mapped) return { dtype: e.dtype, shape: e.shape, data: new Uint8Array(this.mapped, this.dataStart + e.start, e.end - e.start) };
     // A fresh ArrayBuffer keeps float32 views aligned whatever the offset in the file.
     const data = new Uint8Array(new ArrayBuffer(e.end - e.start));
     readExact(this.fd, data, this.dataStart + e.start, this.path, `tensor "${name}"`);

@@ -1,0 +1,31 @@
+// The flags every command that runs a model shares: which kernels, how many threads, and
+// quantization at load.
+
+import { Option, type Command } from 'commander';
+import { BACKEND_KINDS, createBackend, type BackendKind } from '../kernels/create-backend.js';
+import type { Backend } from '../kernels/backend.js';
+import { QUANTIZATIONS, type Quantization } from '../model/quantize-weights.js';
+import { UsageError } from '../model/errors.js';
+import { parseIntArg } from './run-command.js';
+
+export interface BackendFlags {
+  backend: BackendKind;
+  threads?: number;
+  quantization?: Quantization;
+}
+
+export function addBackendOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--backend <kind>', 'kernels: native (C++ addon) when built, else the TypeScript reference').choices(BACKEND_KINDS).default('auto'))
+    .option('--threads <n>', 'threads for the native kernels (default: physical cores)', parseIntArg('--threads'))
+    .addOption(new Option('--quantization <format>', 'quantize the weights at load (for Hugging Face models)').choices(QUANTIZATIONS));
+}
+
+export function backendFromFlags(f: BackendFlags): Backend {
+  if (f.threads !== undefined && f.threads < 1) throw new UsageError('--threads must be at least 1');
+  try {
+    return createBackend({ backend: f.backend, ...(f.threads ? { threads: f.threads } : {}) });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

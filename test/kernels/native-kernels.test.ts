@@ -1,0 +1,202 @@
+// Every native kernel (AVX2 and portable builds) against the reference backend, op by op, on shapes
+// that hit the tile edges (rows not a multiple of the tile, odd n, k with a tail). Float formats must
+// agree to float32 rounding; q8_0 and q4_0 differ from the reference (which multiplies the dequantized
+// weights with the exact activations) only by the per-block quantization of the activations, whose
+// error is bounded below.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../src/kernels/backend.js';
+import { NativeBackend } from '../../src/kernels/native/native-backend.js';
+import { quantizeRowsReference } from '../../src/kernels/quantize.js';
+import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
+import { dequantize, type WeightDType } from '../../src/kernels/tensor.js';
+import { Rng } from '../../src/engine/sampling/rng.js';
+import { nativeAddon } from '../helpers/backends.js';
+
+const addon = nativeAddon();
+const ref = new ReferenceBackend();
+
+function randn(rng: Rng, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (rng.next() + rng.next() + rng.next() - 1.5) * 2 * scale;
+  return out;
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, tol: (i: number) => number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i]! - expected[i]!);
+    if (!(d <= tol(i))) assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (tolerance ${tol(i)})`);
+  }
+}
+
+const variants = addon ? (addon.cpuIsa() === 'generic' ? [false] : [false, true]) : [];
+
+for (const portable of variants) {
+  const be = new NativeBackend(addon!, { threads: 2, portable });
+  describe(`native kernels (${be.name})`, () => {
+    const rng = new Rng(1234);
+
+    for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as WeightDType[]) {
+      it(`matmul ${dtype} matches the reference on the dequantized weights`, () => {
+        const quantized = dtype === 'q8_0' || dtype === 'q4_0';
+        const k = quantized ? 96 : 83;
+        for (const rows of [1, 2, 3, 4, 7, 70]) {
+          for (const n of [1, 6, 37]) {
+            const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
+            const x = randn(rng, rows * k);
+            const bias = rows % 2 ? randn(rng, n) : undefined;
+            const expected = new Float32Array(rows * n);
+            const actual = new Float32Array(rows * n);
+            ref.matmul(expected, x, w, rows, bias);
+            be.matmul(actual, x, w, rows, bias);
+            const wf = new Float32Array(n * k);
+            dequantize(w, 0, n * k, wf);
+            assertClose(actual, expected, (i) => {
+              const r = Math.floor(i / n), j = i % n;
+              let mag = 0;
+              let quantErr = 0;
+              for (let b = 0; b < k; b += 32) {
+                // Activations round to steps of max|x| / 127 per block: at most half a step each.
+                let amax = 0;
+                for (let t = b; t < Math.min(k, b + 32); t++) amax = Math.max(amax, Math.abs(x[r * k + t]!));
+                for (let t = b; t < Math.min(k, b + 32); t++) {
+                  mag += Math.abs(wf[j * k + t]! * x[r * k + t]!);
+                  quantErr += Math.abs(wf[j * k + t]!) * (amax / 127) * 0.5;
+                }
+              }
+              return (quantized ? quantErr * 1.001 : 0) + 1e-6 * mag + 1e-6;
+            }, `${dtype} rows=${rows} n=${n}`);
+          }
+        }
+      });
+
+      it(`embedding gathers ${dtype} rows exactly`, () => {
+        const dim = 64, vocab = 11;
+        const table = quantizeRowsReference(randn(rng, vocab * dim), [vocab, dim], dtype);
+        const ids = Int32Array.of(3, 0, 10, 3);
+        const expected = new Float32Array(ids.length * dim);
+        const actual = new Float32Array(ids.length * dim);
+        ref.embedding(expected, table, ids);
+        be.embedding(actual, table, ids);
+        assert.deepEqual(actual, expected);
+      });
+
+      it(`quantizes float32 rows to ${dtype} with the reference's bytes`, () => {
+        const src = randn(rng, 5 * 64, 0.3);
+        src[7] = 0; // a block with zeros, and one all zero
+        src.fill(0, 64, 96);
+        const expected = quantizeRowsReference(src, [5, 64], dtype);
+        const actual = new Uint8Array(expected.data.length);
+        be.quantizeRows(actual, dtype, src, 5, 64);
+        assert.deepEqual(actual, expected.data);
+      });
+    }
+
+    it('rmsNorm, layerNorm, siluMul, gelu and add match the reference', () => {
+      const rows = 5, dim = 300;
+      const x = randn(rng, rows * dim), up = randn(rng, rows * dim), gain = randn(rng, dim), bias = randn(rng, dim);
+      const pairs: [string, (b: Backend, out: Float32Array) => void][] = [
+        ['rmsNorm', (b, out) => b.rmsNorm(out, x, gain, rows, dim, 1e-5)],
+        ['layerNorm', (b, out) => b.layerNorm(out, x, gain, bias, rows, dim, 1e-5)],
+        ['siluMul', (b, out) => b.siluMul(out, x, up, rows * dim)],
+        ['gelu', (b, out) => { out.set(x); b.gelu(out, rows * dim); }],
+        ['add', (b, out) => { out.set(x); b.add(out, x.map((v) => v * 3), rows * dim); }],
+      ];
+      for (const [name, run] of pairs) {
+        const expected = new Float32Array(rows * dim);
+        const actual = new Float32Array(rows * dim);
+        run(ref, expected);
+        run(be, actual);
+        assertClose(actual, expected, (i) => 2e-6 * (1 + Math.abs(expected[i]!)), name);
+      }
+    });
+
+    it('large element-wise ops split over threads give the same result', () => {
+      const n = 200_003;
+      const x = randn(rng, n), y = randn(rng, n);
+      const expected = new Float32Array(n), actual = new Float32Array(n);
+      ref.siluMul(expected, x, y, n);
+      be.siluMul(actual, x, y, n);
+      assertClose(actual, expected, (i) => 2e-6 * (1 + Math.abs(expected[i]!)), 'siluMul');
+    });
+
+    for (const style of ['neox', 'interleaved'] as const) {
+      it(`rope (${style}, full and partial rotary) matches the reference at large positions`, () => {
+        for (const rotaryDim of [16, 8]) {
+          const heads = 3, hd = 16, rows = 4;
+          const spec: RopeSpec = { style, rotaryDim, invFreq: Float32Array.from({ length: rotaryDim / 2 }, (_, i) => 10000 ** (-(2 * i) / rotaryDim)) };
+          const positions = Int32Array.of(0, 1, 777, 32767);
+          const x = randn(rng, rows * heads * hd);
+          const expected = x.slice(), actual = x.slice();
+          ref.rope(expected, positions, rows, heads, hd, spec);
+          be.rope(actual, positions, rows, heads, hd, spec);
+          assertClose(actual, expected, () => 1e-5, `rope ${style} rotary ${rotaryDim}`);
+        }
+      });
+    }
+
+    it('paged attention over scattered blocks: GQA, sliding window, prefill chunk and decode rows in one batch', () => {
+      for (const slidingWindow of [0, 5]) {
+        const shape: AttentionShape = { numHeads: 6, numKvHeads: 2, headDim: 8, blockSize: 4, scale: 1 / Math.sqrt(8), slidingWindow };
+        const kvDim = shape.numKvHeads * shape.headDim;
+        const numBlocks = 12;
+        const cache: LayerKV = { k: randn(rng, numBlocks * shape.blockSize * kvDim), v: randn(rng, numBlocks * shape.blockSize * kvDim) };
+        // A decode row with 9 tokens of context, a 6-token chunk after 3 cached tokens, a fresh 1-token prompt.
+        const seqs: AttentionSeq[] = [
+          { queryStart: 0, queryLen: 1, contextLen: 9, blockTable: Int32Array.of(7, 2, 11) },
+          { queryStart: 1, queryLen: 6, contextLen: 9, blockTable: Int32Array.of(0, 5, 9) },
+          { queryStart: 7, queryLen: 1, contextLen: 1, blockTable: Int32Array.of(4) },
+        ];
+        const rows = 8;
+        const q = randn(rng, rows * shape.numHeads * shape.headDim);
+        const expected = new Float32Array(q.length), actual = new Float32Array(q.length);
+        ref.attention(expected, q, cache, seqs, shape);
+        be.attention(actual, q, cache, seqs, shape);
+        assertClose(actual, expected, () => 1e-5, `attention window ${slidingWindow}`);
+      }
+    });
+
+    it('writeKV writes each row to its slot', () => {
+      const kvDim = 8, slots = Int32Array.of(5, 0, 13);
+      const k = randn(rng, 3 * kvDim), v = randn(rng, 3 * kvDim);
+      const a: LayerKV = { k: new Float32Array(16 * kvDim), v: new Float32Array(16 * kvDim) };
+      const b: LayerKV = { k: new Float32Array(16 * kvDim), v: new Float32Array(16 * kvDim) };
+      ref.writeKV(a, k, v, slots, 3, kvDim);
+      be.writeKV(b, k, v, slots, 3, kvDim);
+      assert.deepEqual(b, a);
+    });
+
+    it('refuses shapes that do not fit the arrays instead of reading past them', () => {
+      const w = quantizeRowsReference(new Float32Array(4 * 64), [4, 64], 'q8_0');
+      assert.throws(() => be.matmul(new Float32Array(4), new Float32Array(32), w, 1), /x is too short/);
+      assert.throws(() => be.embedding(new Float32Array(64), { ...w, shape: [4, 64] }, Int32Array.of(9)), /outside the vocabulary/);
+      const cache: LayerKV = { k: new Float32Array(32), v: new Float32Array(32) };
+      assert.throws(() => be.writeKV(cache, new Float32Array(8), new Float32Array(8), Int32Array.of(4), 1, 8), /outside the cache/);
+      const shape: AttentionShape = { numHeads: 1, numKvHeads: 1, headDim: 8, blockSize: 4, scale: 1, slidingWindow: 0 };
+      assert.throws(
+        () => be.attention(new Float32Array(8), new Float32Array(8), cache, [{ queryStart: 0, queryLen: 1, contextLen: 5, blockTable: Int32Array.of(0, 3) }], shape),
+        /inconsistent/,
+      );
+    });
+  });
+}
+
+describe('native thread pool', { skip: !addon }, () => {
+  it('gives the same matmul result with 1, 2 and 3 threads', () => {
+    const rng = new Rng(9);
+    const n = 300, k = 256, rows = 33;
+    const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], 'q4_0');
+    const x = randn(rng, rows * k);
+    const results = [1, 2, 3].map((threads) => {
+      const be = new NativeBackend(addon!, { threads });
+      assert.equal(be.threads, threads);
+      const out = new Float32Array(rows * n);
+      for (let rep = 0; rep < 20; rep++) be.matmul(out, x, w, rows);
+      return out;
+    });
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
+  });
+});
