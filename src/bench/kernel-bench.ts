@@ -1,0 +1,67 @@
+// Kernel throughput at model sizes: matrix-vector GB/s of each weight format (one token, weights larger
+// than the last-level cache, so memory speed shows) and matrix-matrix GFLOP/s (a 512-token prefill
+// through a TinyLlama-sized MLP matrix).
+
+import { NativeBackend } from '../kernels/native/native-backend.js';
+import { byteSize, type WeightDType, type WeightTensor } from '../kernels/tensor.js';
+import { Rng } from '../engine/sampling/rng.js';
+import { median } from './stats.js';
+
+export const KERNEL_BENCH_FORMATS: WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
+
+export interface KernelBenchRow {
+  dtype: WeightDType;
+  matvecGBps: number;
+  matmulGflops: number;
+}
+
+function randomWeight(be: NativeBackend, dtype: WeightDType, n: number, k: number, rng: Rng): WeightTensor {
+  const data = new Uint8Array(byteSize(dtype, n * k));
+  const slab = 256;
+  const src = new Float32Array(slab * k);
+  const rowBytes = byteSize(dtype, k);
+  for (let r0 = 0; r0 < n; r0 += slab) {
+    const rows = Math.min(slab, n - r0);
+    for (let i = 0; i < rows * k; i++) src[i] = (rng.next() - 0.5) * 0.05;
+    be.quantizeRows(data.subarray(r0 * rowBytes, (r0 + rows) * rowBytes), dtype, src.subarray(0, rows * k), rows, k);
+  }
+  return { dtype, shape: [n, k], data };
+}
+
+function time(fn: () => void, reps: number): number {
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    fn();
+    samples.push((performance.now() - t) / 1000);
+  }
+  return median(samples);
+}
+
+export function benchKernels(be: NativeBackend, formats = KERNEL_BENCH_FORMATS, onRow?: (r: KernelBenchRow) => void): KernelBenchRow[] {
+  const rng = new Rng(7);
+  const k = 2048;
+  const rows: KernelBenchRow[] = [];
+  for (const dtype of formats) {
+    // matrix-vector: ~512 MB of weights, far beyond the L3 cache.
+    const n = Math.floor((512 << 20) / byteSize(dtype, k) / 64) * 64;
+    const big = randomWeight(be, dtype, n, k, rng);
+    const x1 = Float32Array.from({ length: k }, () => rng.next() - 0.5);
+    const y1 = new Float32Array(n);
+    be.matmul(y1, x1, big, 1);
+    const mv = time(() => be.matmul(y1, x1, big, 1), 7);
+
+    // matrix-matrix: 512 tokens x [5632, 2048] (TinyLlama's gate/up projection).
+    const w = randomWeight(be, dtype, 5632, k, rng);
+    const m = 512;
+    const x = Float32Array.from({ length: m * k }, () => rng.next() - 0.5);
+    const y = new Float32Array(m * 5632);
+    be.matmul(y, x, w, m);
+    const mm = time(() => be.matmul(y, x, w, m), 3);
+
+    const row = { dtype, matvecGBps: big.data.length / mv / 1e9, matmulGflops: (2 * m * 5632 * k) / mm / 1e9 };
+    rows.push(row);
+    onRow?.(row);
+  }
+  return rows;
+}

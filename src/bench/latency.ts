@@ -1,0 +1,124 @@
+// `bench latency`: prefill and decode speed of one batch of B sequences, I prompt tokens then O new
+// tokens each, greedy. Each iteration times the prefill (every prompt, one forward pass per sequence)
+// and the O decode steps (all B sequences in one forward pass per step) separately; the report gives
+// medians over iterations.
+
+import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
+import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
+import { argmax } from '../engine/sampling/logprobs.js';
+import { Rng } from '../engine/sampling/rng.js';
+import { median } from './stats.js';
+
+export interface LatencyOptions {
+  inputLen: number;
+  outputLen: number;
+  batchSize: number;
+  numIters: number;
+  warmupIters: number;
+}
+
+/** One timed iteration: seconds spent in prefill (inputTokens of them) and in the decode steps. */
+export interface LatencySample {
+  prefillSeconds: number;
+  prefillTokens: number;
+  decodeSeconds: number;
+  decodeSteps: number;
+}
+
+/** An engine under test: runs one iteration on the same prompts as every other runner. */
+export interface LatencyRunner {
+  readonly name: string;
+  runOnce(prompts: number[][], outputLen: number): Promise<LatencySample>;
+  close?(): Promise<void>;
+}
+
+export interface LatencyResult {
+  engine: string;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  /** Decode steps per second: each step reads every weight once, whatever the batch. */
+  decodeStepsPerSecond: number;
+  samples: LatencySample[];
+}
+
+/** The same prompts for every engine: ids drawn uniformly from [3, vocab), seeded. */
+export function benchPrompts(vocabSize: number, inputLen: number, batchSize: number, seed = 0): number[][] {
+  const rng = new Rng(seed);
+  return Array.from({ length: batchSize }, () => Array.from({ length: inputLen }, () => 3 + Math.floor(rng.next() * (vocabSize - 3))));
+}
+
+export function summarize(engine: string, samples: LatencySample[], batchSize: number): LatencyResult {
+  const prefill = median(samples.map((s) => s.prefillTokens / s.prefillSeconds));
+  const steps = median(samples.map((s) => s.decodeSteps / s.decodeSeconds));
+  return { engine, prefillTokensPerSecond: prefill, decodeTokensPerSecond: steps * batchSize, decodeStepsPerSecond: steps, samples };
+}
+
+/** Runs every runner on the same prompts, iterations interleaved so drift in machine load hits all alike. */
+export async function benchLatency(runners: LatencyRunner[], prompts: number[][], opts: LatencyOptions, onSample?: (name: string, s: LatencySample) => void): Promise<LatencyResult[]> {
+  const samples = runners.map(() => [] as LatencySample[]);
+  for (let it = 0; it < opts.warmupIters + opts.numIters; it++) {
+    for (let r = 0; r < runners.length; r++) {
+      const s = await runners[r]!.runOnce(prompts, opts.outputLen);
+      if (it >= opts.warmupIters) {
+        samples[r]!.push(s);
+        onSample?.(runners[r]!.name, s);
+      }
+    }
+  }
+  return runners.map((r, i) => summarize(r.name, samples[i]!, opts.batchSize));
+}
+
+/** tsllm's own model: a paged cache with a contiguous block table per sequence. */
+export class TsllmLatencyRunner implements LatencyRunner {
+  private static readonly BLOCK = 16;
+
+  constructor(
+    readonly name: string,
+    private readonly model: CausalLM,
+  ) {}
+
+  async runOnce(prompts: number[][], outputLen: number): Promise<LatencySample> {
+    const c = this.model.config;
+    const B = prompts.length;
+    const bs = TsllmLatencyRunner.BLOCK;
+    const perSeq = Math.ceil((prompts[0]!.length + outputLen + 1) / bs);
+    const cache = new KVCacheStorage(c.numLayers, B * perSeq, bs, c.numKvHeads * c.headDim);
+    const tables = prompts.map((_, b) => Int32Array.from({ length: perSeq }, (_, i) => b * perSeq + i));
+    const slot = (b: number, pos: number) => tables[b]![Math.floor(pos / bs)]! * bs + (pos % bs);
+
+    const next: number[] = [];
+    const lengths: number[] = [];
+    let t = performance.now();
+    prompts.forEach((p, b) => {
+      const batch: ForwardBatch = {
+        tokenIds: Int32Array.from(p),
+        positions: Int32Array.from(p, (_, i) => i),
+        slotMapping: Int32Array.from(p, (_, i) => slot(b, i)),
+        seqs: [{ queryStart: 0, queryLen: p.length, contextLen: p.length, blockTable: tables[b]! }],
+        logitsRows: Int32Array.of(p.length - 1),
+      };
+      next.push(argmax(this.model.forward(batch, cache.layers, bs)));
+      lengths.push(p.length);
+    });
+    const prefillSeconds = (performance.now() - t) / 1000;
+
+    t = performance.now();
+    const V = c.vocabSize;
+    for (let step = 0; step < outputLen; step++) {
+      const batch: ForwardBatch = {
+        tokenIds: Int32Array.from(next),
+        positions: Int32Array.from(lengths),
+        slotMapping: Int32Array.from(lengths, (pos, b) => slot(b, pos)),
+        seqs: lengths.map((pos, b) => ({ queryStart: b, queryLen: 1, contextLen: pos + 1, blockTable: tables[b]! })),
+        logitsRows: Int32Array.from({ length: B }, (_, b) => b),
+      };
+      const logits = this.model.forward(batch, cache.layers, bs);
+      for (let b = 0; b < B; b++) {
+        next[b] = argmax(logits.subarray(b * V, (b + 1) * V));
+        lengths[b] = lengths[b]! + 1;
+      }
+    }
+    const decodeSeconds = (performance.now() - t) / 1000;
+    return { prefillSeconds, prefillTokens: B * prompts[0]!.length, decodeSeconds, decodeSteps: outputLen };
+  }
+}

@@ -1,0 +1,35 @@
+// What one forward pass reads and computes: the weight bytes every decode step streams from memory
+// (all layer matrices and the output head; an embedding lookup reads one row) and the matmul
+// parameters that cost 2 FLOPs per token each.
+
+import { numel, byteSize, type WeightTensor } from '../kernels/tensor.js';
+import type { MlpWeights, ModelWeights } from '../model/weights.js';
+
+export interface ModelFootprint {
+  /** Bytes of matrices read per decode step (MoE: all experts, an upper bound). */
+  weightBytes: number;
+  /** Parameters multiplied per token (MoE: the active experts only). */
+  matmulParams: number;
+}
+
+export function modelFootprint(w: ModelWeights, activeExperts = 0): ModelFootprint {
+  let bytes = 0;
+  let params = 0;
+  const add = (t: WeightTensor | undefined, active = true) => {
+    if (!t) return;
+    bytes += byteSize(t.dtype, numel(t.shape));
+    if (active) params += numel(t.shape);
+  };
+  const mlp = (m: MlpWeights, active = true) => [m.gate, m.up, m.down].forEach((t) => add(t, active));
+  for (const l of w.layers) {
+    [l.q, l.k, l.v, l.o].forEach((t) => add(t));
+    if (l.mlp) mlp(l.mlp);
+    if (l.moe) {
+      add(l.moe.router);
+      l.moe.experts.forEach((e, i) => mlp(e, i < activeExperts));
+      if (l.moe.shared) mlp(l.moe.shared);
+    }
+  }
+  add(w.lmHead);
+  return { weightBytes: bytes, matmulParams: params };
+}

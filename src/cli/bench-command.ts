@@ -1,0 +1,9 @@
+// tsllm bench: performance measurements.
+
+import { Command } from 'commander';
+import { benchLatencyCommand } from './bench-latency-command.js';
+import { benchKernelsCommand } from './bench-kernels-command.js';
+
+export function benchCommand(): Command {
+  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchKernelsCommand());
+}

@@ -1,0 +1,88 @@
+// tsllm bench latency: prefill and decode tokens/s of one batch, with the achieved decode bandwidth and
+// prefill GFLOP/s, optionally side by side with llama.cpp on the same GGUF file in the same run.
+
+import { Command, Option } from 'commander';
+import { CausalLM } from '../model/architectures/decoder.js';
+import { loadModel } from '../model/load-model.js';
+import { UsageError } from '../model/errors.js';
+import { resolveHubModel } from '../model/hub/hub-download.js';
+import { physicalCores } from '../kernels/create-backend.js';
+import { benchLatency, benchPrompts, TsllmLatencyRunner, type LatencyResult, type LatencyRunner } from '../bench/latency.js';
+import { LlamaCppLatencyRunner } from '../bench/peer-llama-cpp.js';
+import { modelFootprint } from '../bench/model-footprint.js';
+import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
+import { parseIntArg, runCommand } from './run-command.js';
+
+interface LatencyFlags extends BackendFlags {
+  model: string;
+  inputLen: number;
+  outputLen: number;
+  batchSize: number;
+  numIters: number;
+  warmupIters: number;
+  peer: 'none' | 'llama.cpp';
+  json?: boolean;
+}
+
+export function benchLatencyCommand(): Command {
+  return addBackendOptions(new Command('latency'))
+    .description('prefill and decode speed of one batch (medians over iterations), optionally against llama.cpp')
+    .requiredOption('-m, --model <model>', 'model folder, .gguf file or Hub id')
+    .option('--input-len <n>', 'prompt tokens per sequence', parseIntArg('--input-len'), 512)
+    .option('--output-len <n>', 'decode steps per sequence', parseIntArg('--output-len'), 128)
+    .option('--batch-size <n>', 'sequences decoded together', parseIntArg('--batch-size'), 1)
+    .option('--num-iters <n>', 'timed iterations', parseIntArg('--num-iters'), 3)
+    .option('--warmup-iters <n>', 'untimed iterations first', parseIntArg('--warmup-iters'), 1)
+    .addOption(new Option('--peer <engine>', 'also measure this engine on the same GGUF file, iterations interleaved').choices(['none', 'llama.cpp']).default('none'))
+    .option('--json', 'print the results as JSON')
+    .action((flags: LatencyFlags) => runCommand(() => latency(flags)));
+}
+
+async function latency(f: LatencyFlags): Promise<void> {
+  for (const [name, v] of [['--input-len', f.inputLen], ['--output-len', f.outputLen], ['--batch-size', f.batchSize], ['--num-iters', f.numIters]] as const) {
+    if (v < 1) throw new UsageError(`${name} must be at least 1`);
+  }
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const loaded = await loadModel(f.model, { resolveHubId: resolveHubModel, ...(f.quantization ? { quantization: f.quantization } : {}) });
+  const backend = backendFromFlags(f);
+  const model = new CausalLM(loaded.config, loaded.weights, backend);
+  const threads = f.threads ?? physicalCores();
+  const runners: LatencyRunner[] = [new TsllmLatencyRunner(`tsllm (${backend.name}, ${threads} threads)`, model)];
+  if (f.peer === 'llama.cpp') {
+    if (loaded.format !== 'gguf') throw new UsageError('--peer llama.cpp needs a .gguf model, so both engines read the same file');
+    runners.push(await LlamaCppLatencyRunner.create(loaded.source, {
+      threads, batchSize: f.batchSize, contextPerSequence: f.inputLen + f.outputLen + 8, log,
+    }));
+  }
+  const prompts = benchPrompts(loaded.config.vocabSize, f.inputLen, f.batchSize);
+  log(`bench latency: ${loaded.source}, batch ${f.batchSize}, ${f.inputLen} prompt tokens, ${f.outputLen} decode steps, ${f.warmupIters} warm-up + ${f.numIters} timed iterations`);
+  const results = await benchLatency(runners, prompts, f, (name, s) =>
+    log(`  ${name}: prefill ${(s.prefillTokens / s.prefillSeconds).toFixed(1)} tok/s, decode ${((s.decodeSteps * f.batchSize) / s.decodeSeconds).toFixed(1)} tok/s`));
+  for (const r of runners) await r.close?.();
+
+  const fp = modelFootprint(loaded.weights, loaded.config.moe?.topK ?? 0);
+  const rows = results.map((r) => ({
+    ...r,
+    decodeGBps: (fp.weightBytes * r.decodeStepsPerSecond) / 1e9,
+    prefillGflops: (2 * fp.matmulParams * r.prefillTokensPerSecond) / 1e9,
+  }));
+  if (f.json) {
+    process.stdout.write(JSON.stringify({
+      model: loaded.source, inputLen: f.inputLen, outputLen: f.outputLen, batchSize: f.batchSize, threads,
+      weightBytes: fp.weightBytes, matmulParams: fp.matmulParams, results: rows,
+    }, null, 2) + '\n');
+    return;
+  }
+  printTable(rows, f.batchSize);
+}
+
+function printTable(rows: (LatencyResult & { decodeGBps: number; prefillGflops: number })[], batch: number): void {
+  const header = ['engine', 'prefill tok/s', `decode tok/s (batch ${batch})`, 'decode GB/s', 'prefill GFLOP/s'];
+  const body = rows.map((r) => [r.engine, r.prefillTokensPerSecond.toFixed(1), r.decodeTokensPerSecond.toFixed(1), r.decodeGBps.toFixed(1), r.prefillGflops.toFixed(1)]);
+  if (rows.length === 2) {
+    const [a, b] = [rows[0]!, rows[1]!];
+    body.push(['ratio tsllm / peer', `${(a.prefillTokensPerSecond / b.prefillTokensPerSecond).toFixed(2)}x`, `${(a.decodeTokensPerSecond / b.decodeTokensPerSecond).toFixed(2)}x`, '', '']);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  for (const r of [header, ...body]) process.stdout.write(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + '\n');
+}
