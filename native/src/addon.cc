@@ -359,6 +359,26 @@ Napi::Value mapFileJs(const Napi::CallbackInfo& info) {
   }, keep);
 }
 
+// allocate(bytes) -> zero-filled ArrayBuffer in native memory (the KV cache), freed when collected.
+Napi::Value allocateJs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1) {
+    Napi::TypeError::New(env, "allocate(bytes): bytes must be a positive number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  MappedFile region;
+  std::string error;
+  if (!mapAnonymous(static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()), region, error)) {
+    Napi::Error::New(env, "cannot allocate the KV cache: " + error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* keep = new MappedFile(region);
+  return Napi::ArrayBuffer::New(env, region.data, region.size, [](Napi::Env, void*, MappedFile* f) {
+    unmapFile(*f);
+    delete f;
+  }, keep);
+}
+
 Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), bestKernels().isa); }
 
 }  // namespace
@@ -367,6 +387,7 @@ Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(in
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Kernels", tsllm::Kernels::define(env));
   exports.Set("mapFile", Napi::Function::New(env, tsllm::mapFileJs));
+  exports.Set("allocate", Napi::Function::New(env, tsllm::allocateJs));
   exports.Set("cpuIsa", Napi::Function::New(env, tsllm::cpuIsa));
   return exports;
 }

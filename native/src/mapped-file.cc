@@ -42,4 +42,16 @@ void unmapFile(const MappedFile& file) {
   if (file.data) munmap(file.data, file.size);
 }
 
+
+bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    error = std::strerror(errno);
+    return false;
+  }
+  out.data = p;
+  out.size = bytes;
+  return true;
+}
+
 }  // namespace tsllm

@@ -1,4 +1,5 @@
-// Read-only memory maps of model files, so weights are paged in from the OS cache instead of copied.
+// Memory maps: model files, so weights are paged in from the OS cache instead of copied, and
+// anonymous regions for the KV cache.
 #pragma once
 
 #include <cstddef>
@@ -14,5 +15,8 @@ struct MappedFile {
 // Returns false and sets `error` when the file cannot be opened or mapped.
 bool mapFile(const std::string& path, MappedFile& out, std::string& error);
 void unmapFile(const MappedFile& file);
+
+// Zero-filled anonymous memory (the KV cache): page-aligned, committed only as pages are touched.
+bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error);
 
 }  // namespace tsllm

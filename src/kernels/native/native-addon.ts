@@ -30,6 +30,8 @@ export interface NativeKernels {
 export interface NativeAddon {
   Kernels: new (threads: number, portable: boolean) => NativeKernels;
   mapFile(path: string): ArrayBuffer;
+  /** Zero-filled native memory, committed as it is touched, released when the buffer is collected. */
+  allocate(bytes: number): ArrayBuffer;
   /** Instruction set of the fastest kernels this CPU runs: 'avx2' or 'generic'. */
   cpuIsa(): string;
 }

@@ -1,0 +1,83 @@
+// The engine's knobs, their defaults, and how a memory budget becomes a number of KV blocks.
+
+import os from 'node:os';
+import type { ModelConfig } from '../model/config.js';
+import { UsageError } from '../model/errors.js';
+import { KVCacheStorage } from './kv-cache/kv-cache-storage.js';
+import type { SchedulerKind, SchedulingPolicy } from './scheduler/scheduler.js';
+
+export interface EngineConfigInput {
+  /** Bytes for K and V of all layers; default: KV_CACHE_FRACTION_OF_FREE_RAM of the free RAM at start-up. */
+  kvCacheMemory?: number;
+  /** Tokens per KV block. */
+  blockSize?: number;
+  /** Longest prompt + output; default: the model's context. */
+  maxModelLen?: number;
+  maxNumBatchedTokens?: number;
+  maxNumSeqs?: number;
+  enablePrefixCaching?: boolean;
+  scheduler?: SchedulerKind;
+  schedulingPolicy?: SchedulingPolicy;
+}
+
+export interface EngineConfig {
+  numBlocks: number;
+  blockSize: number;
+  kvCacheBytes: number;
+  maxModelLen: number;
+  maxNumBatchedTokens: number;
+  maxNumSeqs: number;
+  enablePrefixCaching: boolean;
+  scheduler: SchedulerKind;
+  schedulingPolicy: SchedulingPolicy;
+}
+
+/** The default KV budget's share of free RAM (the weights are memory-mapped and mostly page cache). */
+export const KV_CACHE_FRACTION_OF_FREE_RAM = 0.3;
+export const DEFAULT_BLOCK_SIZE = 16;
+export const DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048;
+export const DEFAULT_MAX_NUM_SEQS = 256;
+
+export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput = {}): EngineConfig {
+  const blockSize = input.blockSize ?? DEFAULT_BLOCK_SIZE;
+  positiveInt('blockSize', blockSize);
+  const maxModelLen = input.maxModelLen ?? model.maxPositions;
+  positiveInt('maxModelLen', maxModelLen);
+  if (maxModelLen > model.maxPositions) {
+    throw new UsageError(`maxModelLen ${maxModelLen} is longer than the model's context of ${model.maxPositions} tokens`);
+  }
+  const maxNumBatchedTokens = input.maxNumBatchedTokens ?? DEFAULT_MAX_NUM_BATCHED_TOKENS;
+  positiveInt('maxNumBatchedTokens', maxNumBatchedTokens);
+  const maxNumSeqs = input.maxNumSeqs ?? DEFAULT_MAX_NUM_SEQS;
+  positiveInt('maxNumSeqs', maxNumSeqs);
+
+  const bytesPerBlock = KVCacheStorage.bytesPerToken(model.numLayers, model.numKvHeads * model.headDim) * blockSize;
+  const budget = input.kvCacheMemory ?? Math.floor(os.freemem() * KV_CACHE_FRACTION_OF_FREE_RAM);
+  if (!(budget > 0)) throw new UsageError(`kvCacheMemory must be a positive number of bytes, got ${budget}`);
+  // More blocks than max-num-seqs full-length sequences can use would only waste address space.
+  const usefulBlocks = maxNumSeqs * Math.ceil(maxModelLen / blockSize);
+  const numBlocks = Math.min(Math.floor(budget / bytesPerBlock), usefulBlocks);
+  if (numBlocks < 1) {
+    throw new UsageError(`kvCacheMemory of ${budget} bytes holds no block: one block of ${blockSize} tokens needs ${bytesPerBlock} bytes`);
+  }
+  return {
+    numBlocks,
+    blockSize,
+    kvCacheBytes: numBlocks * bytesPerBlock,
+    maxModelLen,
+    maxNumBatchedTokens,
+    maxNumSeqs,
+    enablePrefixCaching: (input.enablePrefixCaching ?? true) && (input.scheduler ?? 'continuous') === 'continuous',
+    scheduler: input.scheduler ?? 'continuous',
+    schedulingPolicy: input.schedulingPolicy ?? 'fcfs',
+  };
+}
+
+function positiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name} must be a positive integer, got ${v}`);
+}
+
+/** "1234 blocks of 16 tokens (19744 tokens, 1.2 GiB)": what the start-up log prints. */
+export function describeCapacity(c: EngineConfig): string {
+  return `${c.numBlocks} blocks of ${c.blockSize} tokens (${c.numBlocks * c.blockSize} tokens, ${(c.kvCacheBytes / 2 ** 30).toFixed(2)} GiB)`;
+}

@@ -1,0 +1,197 @@
+// The step loop: schedule, run the model, sample, update. It owns the model, the KV cache and every
+// request's state, and runs synchronously (in the engine worker, or directly in tests). Each step
+// returns what changed for each request: new tokens, the text they made final, and finish reasons.
+
+import type { CausalLM } from '../model/architectures/decoder.js';
+import { UsageError } from '../model/errors.js';
+import { IncrementalDetokenizer, type Tokenizer } from '../model/tokenizer/tokenizer.js';
+import type { EngineConfig } from './engine-config.js';
+import { KVCacheManager } from './kv-cache/kv-cache-manager.js';
+import { ModelRunner } from './model-runner.js';
+import { Request, epochMs, type RequestFinishReason, type RequestTimeline } from './request.js';
+import { Rng } from './sampling/rng.js';
+import { sampleToken, type TokenLogprobs } from './sampling/sampler.js';
+import type { SamplingParams } from './sampling/sampling-params.js';
+import { ContinuousScheduler } from './scheduler/continuous-scheduler.js';
+import type { Scheduler } from './scheduler/scheduler.js';
+import { StaticScheduler } from './scheduler/static-scheduler.js';
+import { StopChecker } from './stop-checker.js';
+
+export interface NewRequest {
+  id: string;
+  promptIds: readonly number[];
+  params: SamplingParams;
+  /** Lower is served first under the priority policy. */
+  priority?: number;
+  /** Which of n samples this is: sample i of a seeded request draws from seed + i. */
+  sampleIndex?: number;
+  /** Epoch ms the request reached the engine (defaults to now). */
+  arrival?: number;
+}
+
+/** What one step changed for one request. */
+export interface RequestOutput {
+  requestId: string;
+  /** Tokens generated in this step (none for an abort). */
+  tokenIds: number[];
+  /** Text that became final in this step. */
+  text: string;
+  logprobs?: TokenLogprobs[];
+  finishReason: RequestFinishReason | null;
+  stopReason: string | number | null;
+  numPromptTokens: number;
+  numCachedTokens: number;
+  /** Present once the request has finished. */
+  timeline?: RequestTimeline;
+  numPreemptions?: number;
+}
+
+export interface EngineStats {
+  numRunning: number;
+  numWaiting: number;
+  kvCacheUsage: number;
+  prefixCacheQueries: number;
+  prefixCacheHits: number;
+  numPreemptions: number;
+  /** Tokens computed in the last step (prompt and decode). */
+  numBatchedTokens: number;
+}
+
+export class EngineCore {
+  readonly kv: KVCacheManager;
+  readonly scheduler: Scheduler;
+  readonly runner: ModelRunner;
+  readonly eosTokenIds: number[];
+  /** Longest prompt + output a request may reach: the model's context, or the whole cache if smaller. */
+  readonly maxSequenceTokens: number;
+  private readonly requests = new Map<string, Request>();
+  private readonly pendingAborts = new Set<string>();
+  private arrivals = 0;
+  private lastBatchedTokens = 0;
+
+  constructor(
+    readonly model: CausalLM,
+    readonly tokenizer: Tokenizer | null,
+    readonly config: EngineConfig,
+  ) {
+    this.kv = new KVCacheManager(config.numBlocks, config.blockSize, config.enablePrefixCaching);
+    this.runner = new ModelRunner(model, config.numBlocks, config.blockSize);
+    this.maxSequenceTokens = Math.min(config.maxModelLen, config.numBlocks * config.blockSize);
+    const schedulerConfig = { maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy };
+    this.scheduler =
+      config.scheduler === 'static'
+        ? new StaticScheduler(schedulerConfig, this.kv, (r) => Math.min(this.maxSequenceTokens, r.numPromptTokens + r.params.maxTokens))
+        : new ContinuousScheduler(schedulerConfig, this.kv);
+    this.eosTokenIds = [...new Set([...(tokenizer?.eosTokenIds ?? []), ...model.config.eosTokenIds])];
+  }
+
+  get hasWork(): boolean {
+    return this.requests.size > 0 || this.pendingAborts.size > 0;
+  }
+
+  get numRequests(): number {
+    return this.requests.size;
+  }
+
+  /** Admits a request, or throws a UsageError saying why it can never run. */
+  addRequest(r: NewRequest): void {
+    if (this.requests.has(r.id)) throw new UsageError(`request id ${r.id} is already in use`);
+    const n = r.promptIds.length;
+    if (n === 0) throw new UsageError('the prompt is empty: give at least one token');
+    const vocab = this.model.config.vocabSize;
+    const bad = r.promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (bad !== undefined) throw new UsageError(`prompt token id ${bad} is outside the vocabulary (0..${vocab - 1})`);
+    if (n >= this.config.maxModelLen) {
+      throw new UsageError(`the prompt has ${n} tokens, but the maximum context length is ${this.config.maxModelLen} tokens (prompt plus at least one generated token)`);
+    }
+    if (n >= this.maxSequenceTokens) {
+      throw new UsageError(
+        `the prompt has ${n} tokens, but the whole KV cache holds ${this.maxSequenceTokens} tokens; raise --kv-cache-memory or shorten the prompt`,
+      );
+    }
+    const tokenizer = this.tokenizer;
+    const req = new Request(r.id, r.promptIds, r.params, r.priority ?? 0, this.arrivals++, {
+      rng: new Rng(r.params.seed !== undefined ? r.params.seed + (r.sampleIndex ?? 0) : Rng.randomSeed()),
+      stop: new StopChecker(r.params, this.eosTokenIds, this.maxSequenceTokens - n),
+      detokenizer: tokenizer ? new IncrementalDetokenizer(tokenizer, { skipSpecialTokens: r.params.skipSpecialTokens }) : null,
+    }, r.arrival);
+    this.requests.set(r.id, req);
+    this.scheduler.add(req);
+  }
+
+  /** Ends a request at the start of the next step, freeing its blocks; unknown ids are ignored. */
+  abort(id: string): void {
+    if (this.requests.has(id)) this.pendingAborts.add(id);
+  }
+
+  step(): RequestOutput[] {
+    const outputs: RequestOutput[] = [];
+    for (const id of this.pendingAborts) {
+      const req = this.requests.get(id);
+      if (req) outputs.push(this.finish(req, 'abort', null, [], '', undefined));
+    }
+    this.pendingAborts.clear();
+
+    const plan = this.scheduler.schedule();
+    this.lastBatchedTokens = plan.scheduled.reduce((n, s) => n + s.numNewTokens, 0);
+    if (plan.scheduled.length === 0) return outputs;
+
+    const { sampled, logits } = this.runner.run(plan.scheduled, plan.paddingRows);
+    for (const { req, numNewTokens } of plan.scheduled) req.numComputedTokens += numNewTokens;
+    const V = this.model.config.vocabSize;
+    sampled.forEach((req, i) => outputs.push(this.sample(req, logits.subarray(i * V, (i + 1) * V))));
+    return outputs;
+  }
+
+  stats(): EngineStats {
+    return {
+      numRunning: this.scheduler.numRunning,
+      numWaiting: this.scheduler.numWaiting,
+      kvCacheUsage: this.kv.usage,
+      prefixCacheQueries: this.kv.stats.queries,
+      prefixCacheHits: this.kv.stats.hits,
+      numPreemptions: this.scheduler.numPreemptions,
+      numBatchedTokens: this.lastBatchedTokens,
+    };
+  }
+
+  private sample(req: Request, logits: Float32Array): RequestOutput {
+    const { rng, stop, detokenizer } = req.sampling;
+    const s = sampleToken(logits, { params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng });
+    const now = epochMs();
+    req.timeline.firstToken ??= now;
+    req.timeline.tokens.push(now);
+    req.appendOutput(s.token);
+    const newText = detokenizer ? detokenizer.push(s.token) : '';
+    let text = stop.update(s.token, newText, req.outputIds.length, this.tokenizer?.isSpecial(s.token) ?? false);
+    const logprobs = s.logprobs ? [s.logprobs] : undefined;
+    if (!stop.state.finishReason) return this.output(req, [s.token], text, logprobs);
+    // Bytes of an unfinished character end the text as U+FFFD, unless a stop string cut it earlier.
+    if (detokenizer && typeof stop.state.stopReason !== 'string') text += stop.appendTail(detokenizer.flush());
+    return this.finish(req, stop.state.finishReason, stop.state.stopReason, [s.token], text, logprobs);
+  }
+
+  private finish(req: Request, reason: RequestFinishReason, stopReason: string | number | null, tokens: number[], text: string, logprobs: TokenLogprobs[] | undefined): RequestOutput {
+    req.status = 'finished';
+    req.finishReason = reason;
+    req.stopReason = stopReason;
+    req.timeline.finished = epochMs();
+    this.scheduler.remove(req);
+    this.kv.free(req);
+    this.requests.delete(req.id);
+    return { ...this.output(req, tokens, text, logprobs), timeline: req.timeline, numPreemptions: req.numPreemptions };
+  }
+
+  private output(req: Request, tokenIds: number[], text: string, logprobs: TokenLogprobs[] | undefined): RequestOutput {
+    return {
+      requestId: req.id,
+      tokenIds,
+      text,
+      ...(logprobs ? { logprobs } : {}),
+      finishReason: req.finishReason,
+      stopReason: req.stopReason,
+      numPromptTokens: req.numPromptTokens,
+      numCachedTokens: req.numCachedTokens,
+    };
+  }
+}

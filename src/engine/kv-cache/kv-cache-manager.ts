@@ -1,0 +1,117 @@
+// Which blocks each request holds. Admission looks up the longest cached prefix of full blocks;
+// every step then makes sure a request's block table covers the tokens scheduled for it, and
+// registers the blocks those tokens fill, so later requests (and this one, after preemption) can
+// reuse them.
+
+import type { Request } from '../request.js';
+import { extendBlockHashes } from './block-hash.js';
+import { BlockPool, type KVBlock } from './block-pool.js';
+
+export interface PrefixCacheStats {
+  /** Prompt tokens looked up in the prefix cache. */
+  queries: number;
+  /** Of those, tokens found. */
+  hits: number;
+}
+
+export interface CachedPrefix {
+  blocks: KVBlock[];
+  numTokens: number;
+}
+
+const NO_PREFIX: CachedPrefix = { blocks: [], numTokens: 0 };
+
+export class KVCacheManager {
+  readonly pool: BlockPool;
+  readonly stats: PrefixCacheStats = { queries: 0, hits: 0 };
+  private readonly held = new Map<Request, KVBlock[]>();
+
+  constructor(
+    readonly numBlocks: number,
+    readonly blockSize: number,
+    readonly enablePrefixCaching: boolean,
+  ) {
+    this.pool = new BlockPool(numBlocks);
+  }
+
+  /** Fraction of blocks in use by some request (cached-but-free blocks count as free). */
+  get usage(): number {
+    return 1 - this.pool.numFree / this.numBlocks;
+  }
+
+  get capacityTokens(): number {
+    return this.numBlocks * this.blockSize;
+  }
+
+  /**
+   * The longest run of the request's leading full blocks already in the cache. At least one token is
+   * always left to compute, because the step that computes it produces the logits to sample from.
+   */
+  findCachedPrefix(req: Request): CachedPrefix {
+    if (!this.enablePrefixCaching) return NO_PREFIX;
+    extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize);
+    const maxBlocks = Math.floor((req.numTokens - 1) / this.blockSize);
+    const blocks: KVBlock[] = [];
+    for (let i = 0; i < maxBlocks; i++) {
+      const b = this.pool.lookup(req.blockHashes[i]!);
+      if (!b) break;
+      blocks.push(b);
+    }
+    return { blocks, numTokens: blocks.length * this.blockSize };
+  }
+
+  /** Counts one admission's lookup (only admissions count, not retries of a request that did not fit). */
+  recordLookup(queriedTokens: number, hitTokens: number): void {
+    if (!this.enablePrefixCaching) return;
+    this.stats.queries += queriedTokens;
+    this.stats.hits += hitTokens;
+  }
+
+  /**
+   * Grows the request's block table to hold `numNewTokens` more tokens (after `prefix`, on admission).
+   * Returns false, changing nothing, when the pool cannot supply the blocks.
+   */
+  allocateSlots(req: Request, numNewTokens: number, prefix: CachedPrefix = NO_PREFIX): boolean {
+    const held = this.held.get(req) ?? [];
+    const computedAfterPrefix = prefix.blocks.length > 0 ? prefix.numTokens : req.numComputedTokens;
+    const total = computedAfterPrefix + numNewTokens;
+    const needed = Math.ceil(total / this.blockSize) - held.length - prefix.blocks.length;
+    const prefixFromFree = prefix.blocks.filter((b) => b.refCount === 0).length;
+    if (needed > this.pool.numFree - prefixFromFree) return false;
+
+    this.pool.touch(prefix.blocks);
+    held.push(...prefix.blocks);
+    if (needed > 0) held.push(...this.pool.allocate(needed)!);
+    this.held.set(req, held);
+    req.blockTable = held.map((b) => b.id);
+
+    if (this.enablePrefixCaching) {
+      // Hashes depend only on token ids, so a block can be registered as soon as the tokens that
+      // fill it are scheduled: the step writes their K/V before any attention reads them.
+      extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize);
+      const full = Math.min(Math.floor(total / this.blockSize), req.blockHashes.length);
+      for (let i = 0; i < full; i++) this.pool.register(held[i]!, req.blockHashes[i]!);
+    }
+    return true;
+  }
+
+  /**
+   * Releases all of the request's blocks, tail first (the tail is the least likely to be shared).
+   * Blocks registered for tokens that were scheduled but never computed (a request preempted in the
+   * step that scheduled them) are dropped from the index, so nobody reuses K/V that was never written.
+   */
+  free(req: Request): void {
+    const held = this.held.get(req);
+    if (held) {
+      this.pool.release([...held].reverse());
+      const computedBlocks = Math.floor(req.numComputedTokens / this.blockSize);
+      for (let i = computedBlocks; i < held.length; i++) if (held[i]!.refCount === 0) this.pool.forget(held[i]!);
+    }
+    this.held.delete(req);
+    req.blockTable = [];
+  }
+
+  get numRequestsHoldingBlocks(): number {
+    return this.held.size;
+  }
+}

@@ -1,0 +1,107 @@
+// Iteration-level scheduling (vLLM v1's shape): every step first gives each running request its next
+// tokens (one decode token, or the next chunk of a long prompt), then admits waiting requests while
+// the token budget, the sequence cap and the free blocks allow. A prompt larger than what is left of
+// the budget is split across steps (chunked prefill), so running decodes never stall behind it.
+// When a running request needs a block and none is free, the newest (or lowest-priority) running
+// request is preempted: its blocks go back to the pool and it waits to be recomputed.
+
+import type { KVCacheManager } from '../kv-cache/kv-cache-manager.js';
+import { epochMs, type Request } from '../request.js';
+import { RequestQueue, comesBefore } from './request-queue.js';
+import type { Scheduler, SchedulerConfig, SchedulerOutput } from './scheduler.js';
+
+export class ContinuousScheduler implements Scheduler {
+  private readonly waiting: RequestQueue;
+  private readonly running: Request[] = [];
+  numPreemptions = 0;
+
+  constructor(
+    private readonly config: SchedulerConfig,
+    private readonly kv: KVCacheManager,
+  ) {
+    this.waiting = new RequestQueue(config.policy);
+  }
+
+  get numWaiting(): number {
+    return this.waiting.length;
+  }
+
+  get numRunning(): number {
+    return this.running.length;
+  }
+
+  add(req: Request): void {
+    this.waiting.insert(req);
+  }
+
+  remove(req: Request): void {
+    const i = this.running.indexOf(req);
+    if (i >= 0) this.running.splice(i, 1);
+    else this.waiting.remove(req);
+  }
+
+  schedule(): SchedulerOutput {
+    let budget = this.config.maxNumBatchedTokens;
+    const scheduled = new Map<Request, number>();
+    const preempted: Request[] = [];
+
+    for (const req of [...this.running]) {
+      if (budget === 0) break;
+      if (req.status !== 'running') continue; // preempted earlier in this loop
+      const n = Math.min(req.numPendingTokens, budget);
+      for (;;) {
+        if (this.kv.allocateSlots(req, n)) {
+          scheduled.set(req, n);
+          budget -= n;
+          break;
+        }
+        const victim = this.pickVictim();
+        const given = scheduled.get(victim);
+        if (given !== undefined) {
+          budget += given;
+          scheduled.delete(victim);
+        }
+        this.preempt(victim);
+        preempted.push(victim);
+        if (victim === req) break;
+      }
+    }
+
+    // Nothing new joins a step that had to preempt: the pool is already short.
+    while (preempted.length === 0 && budget > 0 && this.running.length < this.config.maxNumSeqs && this.waiting.length > 0) {
+      const req = this.waiting.peek()!;
+      const prefix = this.kv.findCachedPrefix(req);
+      const n = Math.min(req.numTokens - prefix.numTokens, budget);
+      if (!this.kv.allocateSlots(req, n, prefix)) break;
+      this.waiting.shift();
+      this.kv.recordLookup(req.numTokens, prefix.numTokens);
+      if (req.timeline.firstScheduled === null) {
+        req.timeline.firstScheduled = epochMs();
+        req.numCachedTokens = prefix.numTokens;
+      }
+      req.numComputedTokens = prefix.numTokens;
+      req.status = 'running';
+      this.running.push(req);
+      scheduled.set(req, n);
+      budget -= n;
+    }
+
+    return { scheduled: [...scheduled].map(([req, numNewTokens]) => ({ req, numNewTokens })), preempted, paddingRows: 0 };
+  }
+
+  private pickVictim(): Request {
+    let victim = this.running[this.running.length - 1]!;
+    if (this.config.policy === 'priority') for (const r of this.running) if (comesBefore('priority', victim, r)) victim = r;
+    return victim;
+  }
+
+  private preempt(req: Request): void {
+    this.kv.free(req);
+    req.numComputedTokens = 0;
+    req.status = 'preempted';
+    req.numPreemptions++;
+    this.numPreemptions++;
+    this.running.splice(this.running.indexOf(req), 1);
+    this.waiting.insert(req);
+  }
+}
