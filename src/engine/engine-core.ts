@@ -124,6 +124,14 @@ export class EngineCore {
     if (this.requests.has(id)) this.pendingAborts.add(id);
   }
 
+  /** Ends every request at once (after a failed step), freeing all their blocks; returns their ids. */
+  abortAll(): string[] {
+    const reqs = [...this.requests.values()];
+    for (const req of reqs) this.finish(req, 'abort', null, [], '', undefined);
+    this.pendingAborts.clear();
+    return reqs.map((r) => r.id);
+  }
+
   step(): RequestOutput[] {
     const outputs: RequestOutput[] = [];
     for (const id of this.pendingAborts) {

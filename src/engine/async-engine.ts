@@ -1,0 +1,221 @@
+// The engine as the main thread sees it: the engine core runs in a worker thread; requests go in with
+// `generate`, which returns an async iterable of outputs, and `abort` (or leaving the iteration early)
+// ends a request at the worker's next step. n samples of one prompt run as n requests, tagged with
+// their index.
+
+import { Worker } from 'node:worker_threads';
+import { UsageError } from '../model/errors.js';
+import type { EngineStats, RequestOutput } from './engine-core.js';
+import type { EngineInfo, EngineOptions } from './engine-options.js';
+import { deserializeError, type FromWorker, type ToWorker, type WorkerData } from './engine-protocol.js';
+import { epochMs } from './request.js';
+import type { SamplingParams } from './sampling/sampling-params.js';
+
+export interface SampleOutput extends RequestOutput {
+  /** Which of the n samples this output belongs to. */
+  index: number;
+  /** The prompt's token ids, on each sample's first output. */
+  promptTokenIds?: number[];
+}
+
+export interface GenerateOptions {
+  requestId?: string;
+  priority?: number;
+}
+
+/** One request's outputs, in arrival order, for one consumer. */
+class OutputStream implements AsyncIterable<SampleOutput> {
+  private readonly queue: SampleOutput[] = [];
+  private waiter: { resolve: (r: IteratorResult<SampleOutput>) => void; reject: (e: Error) => void } | null = null;
+  private error: Error | null = null;
+  private unfinished: number;
+  private readonly promptIds = new Map<number, number[]>();
+  done = false;
+
+  constructor(
+    readonly ids: string[],
+    private readonly onEarlyExit: () => void,
+  ) {
+    this.unfinished = ids.length;
+  }
+
+  admitted(index: number, promptTokenIds: number[]): void {
+    this.promptIds.set(index, promptTokenIds);
+  }
+
+  push(out: SampleOutput): void {
+    const ids = this.promptIds.get(out.index);
+    if (ids) {
+      out.promptTokenIds = ids;
+      this.promptIds.delete(out.index);
+    }
+    if (out.finishReason) this.unfinished--;
+    this.queue.push(out);
+    this.flush();
+  }
+
+  fail(error: Error): void {
+    this.error ??= error;
+    this.done = true;
+    this.flush();
+  }
+
+  get finished(): boolean {
+    return this.unfinished === 0;
+  }
+
+  private flush(): void {
+    if (!this.waiter) return;
+    const w = this.waiter;
+    if (this.queue.length > 0) {
+      this.waiter = null;
+      w.resolve({ value: this.queue.shift()!, done: false });
+    } else if (this.error) {
+      this.waiter = null;
+      w.reject(this.error);
+    } else if (this.finished) {
+      this.waiter = null;
+      w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<SampleOutput> {
+    return {
+      next: () => new Promise((resolve, reject) => {
+        this.waiter = { resolve, reject };
+        this.flush();
+      }),
+      return: async () => {
+        if (!this.finished && !this.error) this.onEarlyExit();
+        this.done = true;
+        return { value: undefined, done: true };
+      },
+    };
+  }
+}
+
+export class AsyncEngine {
+  private readonly streams = new Map<string, { stream: OutputStream; index: number }>();
+  private nextId = 0;
+  private closed: Promise<void> | null = null;
+  private exitError: Error | null = null;
+  /** The engine's gauges and counters after its latest step. */
+  stats: EngineStats | null = null;
+  /** Called with each step's outputs (the server's metrics hook). */
+  onOutputs: ((outputs: readonly RequestOutput[], stats: EngineStats) => void) | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly info: EngineInfo,
+  ) {
+    worker.on('message', (m: FromWorker) => this.receive(m));
+    worker.on('error', (e) => this.failAll(e));
+    worker.on('exit', (code) => this.failAll(new Error(`the engine worker exited (code ${code})`)));
+    worker.unref();
+  }
+
+  /** Starts the worker and waits until the model is loaded. */
+  static start(options: EngineOptions): Promise<AsyncEngine> {
+    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: { options } satisfies WorkerData });
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: FromWorker) => {
+        if (m.type === 'ready') {
+          worker.off('message', onMessage).off('error', reject).off('exit', onExit);
+          resolve(new AsyncEngine(worker, m.info));
+        } else if (m.type === 'load-failed') {
+          worker.off('exit', onExit);
+          reject(deserializeError(m.error));
+        }
+      };
+      const onExit = (code: number) => reject(new Error(`the engine worker exited during start-up (code ${code})`));
+      worker.on('message', onMessage).on('error', reject).on('exit', onExit);
+    });
+  }
+
+  get numInFlight(): number {
+    return new Set([...this.streams.values()].map((s) => s.stream)).size;
+  }
+
+  /**
+   * Submits one prompt (text, or token ids) and returns its outputs as they are produced. Admission
+   * errors (an overlong prompt, a prompt larger than the KV cache) end the iteration with a UsageError.
+   */
+  generate(prompt: string | number[], params: SamplingParams, opts: GenerateOptions = {}): AsyncIterable<SampleOutput> {
+    if (this.closed || this.exitError) throw this.exitError ?? new UsageError('the engine is closed');
+    const base = opts.requestId ?? `req-${this.nextId++}`;
+    const ids = params.n === 1 ? [base] : Array.from({ length: params.n }, (_, i) => `${base}#${i}`);
+    for (const id of ids) if (this.streams.has(id)) throw new UsageError(`request id ${id} is already in use`);
+    const stream = new OutputStream(ids, () => this.abort(base));
+    const arrival = epochMs();
+    ids.forEach((id, index) => {
+      this.streams.set(id, { stream, index });
+      this.send({ type: 'add', id, prompt, params, priority: opts.priority ?? 0, sampleIndex: index, arrival });
+    });
+    this.worker.ref();
+    return stream;
+  }
+
+  /** Ends a request (all of its samples) at the worker's next step; its blocks are freed there. */
+  abort(requestId: string): void {
+    const ids = [...this.streams.keys()].filter((id) => id === requestId || id.startsWith(`${requestId}#`));
+    if (ids.length > 0) this.send({ type: 'abort', ids });
+  }
+
+  async close(): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      this.worker.once('exit', () => resolve());
+      this.send({ type: 'shutdown' });
+      this.worker.ref();
+    });
+    return this.closed;
+  }
+
+  private send(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  private receive(m: FromWorker): void {
+    switch (m.type) {
+      case 'admitted': {
+        const s = this.streams.get(m.id);
+        s?.stream.admitted(s.index, m.promptTokenIds);
+        break;
+      }
+      case 'rejected': {
+        const s = this.streams.get(m.id);
+        if (!s) break;
+        // One sample rejected means all are: the prompt is the same.
+        for (const id of s.stream.ids) this.streams.delete(id);
+        this.send({ type: 'abort', ids: s.stream.ids });
+        s.stream.fail(deserializeError(m.error));
+        break;
+      }
+      case 'outputs':
+        this.stats = m.stats;
+        for (const o of m.outputs) {
+          const s = this.streams.get(o.requestId);
+          if (!s) continue;
+          if (o.finishReason) this.streams.delete(o.requestId);
+          s.stream.push({ ...o, index: s.index });
+        }
+        this.onOutputs?.(m.outputs, m.stats);
+        break;
+      case 'step-failed':
+        for (const id of m.ids) {
+          const s = this.streams.get(id);
+          this.streams.delete(id);
+          s?.stream.fail(new Error(`internal engine error, request ended: ${m.error.message}`));
+        }
+        break;
+      default:
+        break;
+    }
+    if (this.streams.size === 0) this.worker.unref();
+  }
+
+  private failAll(e: Error): void {
+    this.exitError ??= e;
+    for (const { stream } of this.streams.values()) stream.fail(e);
+    this.streams.clear();
+  }
+}

@@ -1,0 +1,33 @@
+// Everything needed to start an engine: what to load, which kernels, and the engine's knobs. It
+// crosses into the engine worker as plain data.
+
+import type { BackendKind } from '../kernels/create-backend.js';
+import type { ModelConfig } from '../model/config.js';
+import type { LoadFormat } from '../model/load-model.js';
+import type { Quantization } from '../model/quantize-weights.js';
+import type { EngineConfig, EngineConfigInput } from './engine-config.js';
+import type { SamplingParamsInput } from './sampling/sampling-params.js';
+
+export interface EngineOptions extends EngineConfigInput {
+  /** A Hugging Face folder, a .gguf or llama2.c file, a Hub id, or a preset name with loadFormat 'dummy'. */
+  model: string;
+  loadFormat?: LoadFormat;
+  tokenizer?: string;
+  quantization?: Quantization;
+  backend?: BackendKind;
+  threads?: number;
+}
+
+/** What the engine reports once its model is loaded. */
+export interface EngineInfo {
+  model: ModelConfig;
+  config: EngineConfig;
+  source: string;
+  backend: string;
+  hasTokenizer: boolean;
+  /** Sampling defaults from generation_config.json. */
+  generationDefaults: SamplingParamsInput;
+  /** Longest prompt + output a request may reach. */
+  maxSequenceTokens: number;
+  loadMs: number;
+}

@@ -1,0 +1,54 @@
+// The messages between the async engine (main thread) and the engine core's worker.
+
+import { ModelLoadError, UsageError } from '../model/errors.js';
+import type { EngineInfo, EngineOptions } from './engine-options.js';
+import type { EngineStats, RequestOutput } from './engine-core.js';
+import type { SamplingParams } from './sampling/sampling-params.js';
+
+export interface AddRequestMessage {
+  type: 'add';
+  id: string;
+  /** Text is tokenized in the worker (BOS as the tokenizer says); ids are used as given. */
+  prompt: string | number[];
+  params: SamplingParams;
+  priority: number;
+  sampleIndex: number;
+  arrival: number;
+}
+
+export type ToWorker = AddRequestMessage | { type: 'abort'; ids: string[] } | { type: 'shutdown' };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  /** ModelLoadError's parts. */
+  file?: string;
+  problem?: string;
+}
+
+export type FromWorker =
+  | { type: 'ready'; info: EngineInfo }
+  | { type: 'load-failed'; error: SerializedError }
+  | { type: 'admitted'; id: string; promptTokenIds: number[] }
+  | { type: 'rejected'; id: string; error: SerializedError }
+  | { type: 'outputs'; outputs: RequestOutput[]; stats: EngineStats }
+  /** The step failed; these requests were ended and their blocks freed. The engine keeps serving. */
+  | { type: 'step-failed'; ids: string[]; error: SerializedError };
+
+export interface WorkerData {
+  options: EngineOptions;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof ModelLoadError) return { name: e.name, message: e.message, file: e.file, problem: e.problem };
+  return e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
+}
+
+/** The error again, as the class the user's code can test for. */
+export function deserializeError(e: SerializedError): Error {
+  if (e.name === 'UsageError') return new UsageError(e.message);
+  if (e.name === 'ModelLoadError') return new ModelLoadError(e.file ?? '', e.problem ?? e.message);
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}

@@ -1,0 +1,94 @@
+// The engine core's thread: loads the model, then runs the step loop for as long as there is work,
+// taking requests and aborts between steps and posting each step's outputs. Forward passes block this
+// thread only, so the main thread (HTTP, streaming, metrics) stays responsive.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { createBackend } from '../kernels/create-backend.js';
+import { CausalLM } from '../model/architectures/decoder.js';
+import { UsageError } from '../model/errors.js';
+import { resolveHubModel } from '../model/hub/hub-download.js';
+import { loadModel } from '../model/load-model.js';
+import { resolveEngineConfig } from './engine-config.js';
+import { EngineCore } from './engine-core.js';
+import type { EngineInfo } from './engine-options.js';
+import { serializeError, type AddRequestMessage, type FromWorker, type ToWorker, type WorkerData } from './engine-protocol.js';
+
+const port = parentPort!;
+const post = (m: FromWorker) => port.postMessage(m);
+
+async function start(): Promise<EngineCore> {
+  const { options } = workerData as WorkerData;
+  const t0 = performance.now();
+  const loaded = await loadModel(options.model, {
+    ...(options.loadFormat ? { loadFormat: options.loadFormat } : {}),
+    ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+    ...(options.quantization ? { quantization: options.quantization } : {}),
+    resolveHubId: resolveHubModel,
+  });
+  const backend = createBackend({ ...(options.backend ? { backend: options.backend } : {}), ...(options.threads ? { threads: options.threads } : {}) });
+  const model = new CausalLM(loaded.config, loaded.weights, backend);
+  const core = new EngineCore(model, loaded.tokenizer, resolveEngineConfig(loaded.config, options));
+  const info: EngineInfo = {
+    model: loaded.config,
+    config: core.config,
+    source: loaded.source,
+    backend: backend.name,
+    hasTokenizer: loaded.tokenizer !== null,
+    generationDefaults: loaded.generationDefaults,
+    maxSequenceTokens: core.maxSequenceTokens,
+    loadMs: performance.now() - t0,
+  };
+  post({ type: 'ready', info });
+  return core;
+}
+
+function admit(core: EngineCore, m: AddRequestMessage): void {
+  try {
+    let promptIds: number[];
+    if (typeof m.prompt === 'string') {
+      if (!core.tokenizer) throw new UsageError('this model has no tokenizer: give the prompt as token ids');
+      promptIds = core.tokenizer.encode(m.prompt);
+    } else promptIds = m.prompt;
+    core.addRequest({ id: m.id, promptIds, params: m.params, priority: m.priority, sampleIndex: m.sampleIndex, arrival: m.arrival });
+    post({ type: 'admitted', id: m.id, promptTokenIds: promptIds });
+  } catch (e) {
+    post({ type: 'rejected', id: m.id, error: serializeError(e) });
+  }
+}
+
+async function serve(core: EngineCore): Promise<void> {
+  const inbox: ToWorker[] = [];
+  let wake: (() => void) | null = null;
+  port.on('message', (m: ToWorker) => {
+    inbox.push(m);
+    wake?.();
+    wake = null;
+  });
+  for (;;) {
+    while (inbox.length > 0) {
+      const m = inbox.shift()!;
+      if (m.type === 'shutdown') return;
+      if (m.type === 'add') admit(core, m);
+      else for (const id of m.ids) core.abort(id);
+    }
+    if (!core.hasWork) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      continue;
+    }
+    try {
+      const outputs = core.step();
+      if (outputs.length > 0) post({ type: 'outputs', outputs, stats: core.stats() });
+    } catch (e) {
+      post({ type: 'step-failed', ids: core.abortAll(), error: serializeError(e) });
+    }
+    // Let new requests and aborts arrive between steps.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+try {
+  await serve(await start());
+} catch (e) {
+  post({ type: 'load-failed', error: serializeError(e) });
+}
+port.close();

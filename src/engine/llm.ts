@@ -1,0 +1,112 @@
+// The offline API: `new LLM(options).generate(prompts, params)` runs a whole list of prompts through
+// the engine at once (continuous batching does the rest) and returns their outputs in input order.
+
+import { SingleBar } from 'cli-progress';
+import { AsyncEngine, type SampleOutput } from './async-engine.js';
+import type { EngineInfo, EngineOptions } from './engine-options.js';
+import type { RequestFinishReason, RequestTimeline } from './request.js';
+import type { TokenLogprobs } from './sampling/sampler.js';
+import { makeSamplingParams, type SamplingParamsInput } from './sampling/sampling-params.js';
+
+export interface CompletionOutput {
+  index: number;
+  text: string;
+  tokenIds: number[];
+  logprobs?: TokenLogprobs[];
+  finishReason: RequestFinishReason;
+  stopReason: string | number | null;
+  numPreemptions: number;
+  timeline: RequestTimeline;
+}
+
+export interface LLMOutput {
+  prompt: string | number[];
+  promptTokenIds: number[];
+  /** Prompt tokens served from the prefix cache. */
+  numCachedTokens: number;
+  /** One per sample (n), in index order. */
+  outputs: CompletionOutput[];
+}
+
+export interface LLMGenerateOptions {
+  /** A progress bar on stderr. */
+  progress?: boolean;
+  /** Per-prompt priorities for the priority policy (lower first). */
+  priorities?: number[];
+}
+
+export class LLM {
+  private readonly engine: Promise<AsyncEngine>;
+
+  constructor(options: EngineOptions) {
+    this.engine = AsyncEngine.start(options);
+    // Reported by the first call that awaits it, not as an unhandled rejection.
+    this.engine.catch(() => {});
+  }
+
+  async info(): Promise<EngineInfo> {
+    return (await this.engine).info;
+  }
+
+  /**
+   * Generates for every prompt (text, or token ids). `params` is one set for all prompts or one per
+   * prompt; unset fields take the model's generation_config.json defaults.
+   */
+  async generate(prompts: string | number[] | (string | number[])[], params: SamplingParamsInput | SamplingParamsInput[] = {}, opts: LLMGenerateOptions = {}): Promise<LLMOutput[]> {
+    const engine = await this.engine;
+    const list = typeof prompts === 'string' || (prompts.length > 0 && typeof prompts[0] === 'number') ? [prompts as string | number[]] : (prompts as (string | number[])[]);
+    if (Array.isArray(params) && params.length !== list.length) throw new RangeError(`${params.length} sampling parameter sets for ${list.length} prompts`);
+    const resolved = list.map((_, i) => makeSamplingParams({ ...engine.info.generationDefaults, ...(Array.isArray(params) ? params[i] : params) }));
+
+    const bar = opts.progress ? new SingleBar({ format: 'generating [{bar}] {value}/{total} prompts | {tps} output tok/s', stream: process.stderr, hideCursor: true }) : null;
+    bar?.start(list.length, 0, { tps: '0.0' });
+    const start = performance.now();
+    let outputTokens = 0;
+
+    const streams = list.map((prompt, i) => engine.generate(prompt, resolved[i]!, { ...(opts.priorities ? { priority: opts.priorities[i]! } : {}) }));
+    try {
+      return await Promise.all(streams.map(async (stream, i) => {
+        const samples = new Map<number, SampleOutput[]>();
+        for await (const o of stream) {
+          samples.set(o.index, [...(samples.get(o.index) ?? []), o]);
+          outputTokens += o.tokenIds.length;
+        }
+        bar?.increment(1, { tps: (outputTokens / ((performance.now() - start) / 1000)).toFixed(1) });
+        return collect(list[i]!, samples);
+      }));
+    } catch (e) {
+      // One bad prompt fails the call; the others are not left running.
+      for (const s of streams) await s[Symbol.asyncIterator]().return?.();
+      throw e;
+    } finally {
+      bar?.stop();
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await (await this.engine).close();
+    } catch {
+      // never started: nothing to close
+    }
+  }
+}
+
+function collect(prompt: string | number[], samples: Map<number, SampleOutput[]>): LLMOutput {
+  const outputs = [...samples.entries()].sort((a, b) => a[0] - b[0]).map(([index, outs]): CompletionOutput => {
+    const last = outs[outs.length - 1]!;
+    const logprobs = outs.flatMap((o) => o.logprobs ?? []);
+    return {
+      index,
+      text: outs.map((o) => o.text).join(''),
+      tokenIds: outs.flatMap((o) => o.tokenIds),
+      ...(logprobs.length > 0 ? { logprobs } : {}),
+      finishReason: last.finishReason!,
+      stopReason: last.stopReason,
+      numPreemptions: last.numPreemptions ?? 0,
+      timeline: last.timeline!,
+    };
+  });
+  const first = samples.get(0)![0]!;
+  return { prompt, promptTokenIds: first.promptTokenIds ?? [], numCachedTokens: first.numCachedTokens, outputs };
+}
