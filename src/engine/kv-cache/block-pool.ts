@@ -85,6 +85,22 @@ export class BlockPool {
     block.hash = null;
   }
 
+  /**
+   * Consistency problems, given how many references each block should have (empty when all is well):
+   * the free queue must hold exactly the unreferenced blocks, and the index only blocks with that hash.
+   */
+  audit(expectedRefs: ReadonlyMap<number, number>): string[] {
+    const problems: string[] = [];
+    for (const b of this.blocks) {
+      const want = expectedRefs.get(b.id) ?? 0;
+      if (b.refCount !== want) problems.push(`block ${b.id}: refCount ${b.refCount}, held by ${want}`);
+      if ((b.refCount === 0) !== this.free.has(b)) problems.push(`block ${b.id}: refCount ${b.refCount} but ${this.free.has(b) ? '' : 'not '}in the free queue`);
+      if (b.hash !== null && this.cached.get(b.hash) !== b) problems.push(`block ${b.id}: hash not indexed`);
+    }
+    for (const [hash, b] of this.cached) if (b.hash !== hash) problems.push(`index entry ${hash.slice(0, 8)} points at block ${b.id} with another hash`);
+    return problems;
+  }
+
   /** Drops the whole prefix-cache index (blocks stay allocated or free as they are). */
   resetPrefixCache(): void {
     for (const b of this.cached.values()) b.hash = null;

@@ -114,4 +114,15 @@ export class KVCacheManager {
   get numRequestsHoldingBlocks(): number {
     return this.held.size;
   }
+
+  /** Accounting problems between the requests' block tables and the pool (empty when consistent). */
+  audit(): string[] {
+    const refs = new Map<number, number>();
+    const problems: string[] = [];
+    for (const [req, blocks] of this.held) {
+      if (req.blockTable.length !== blocks.length || blocks.some((b, i) => req.blockTable[i] !== b.id)) problems.push(`request ${req.id}: block table out of date`);
+      for (const b of blocks) refs.set(b.id, (refs.get(b.id) ?? 0) + 1);
+    }
+    return [...problems, ...this.pool.audit(refs)];
+  }
 }

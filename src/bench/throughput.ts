@@ -1,0 +1,83 @@
+// The offline throughput benchmark: a request set through the engine (all at once, or at most
+// `maxConcurrency` in flight), timed end to end, with per-request TTFT, TPOT and latency from the
+// engine's own timelines.
+
+import type { AsyncEngine } from '../engine/async-engine.js';
+import type { RequestTimeline } from '../engine/request.js';
+import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
+import type { BenchRequest } from './datasets.js';
+import { median, percentile } from './stats.js';
+
+export interface Distribution {
+  mean: number;
+  median: number;
+  p90: number;
+  p99: number;
+}
+
+export interface ThroughputResult {
+  numRequests: number;
+  elapsedSeconds: number;
+  requestsPerSecond: number;
+  inputTokensPerSecond: number;
+  outputTokensPerSecond: number;
+  totalTokensPerSecond: number;
+  totalInputTokens: number;
+  totalOutputTokens: number;
+  ttftMs: Distribution;
+  /** Time per output token after the first. */
+  tpotMs: Distribution;
+  e2eMs: Distribution;
+  numPreemptions: number;
+  /** Prompt tokens served from the prefix cache, over prompt tokens looked up. */
+  prefixCacheHitRate: number;
+}
+
+export function distribution(xs: readonly number[]): Distribution {
+  return { mean: xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length), median: median(xs), p90: percentile(xs, 90), p99: percentile(xs, 99) };
+}
+
+export async function benchThroughput(
+  engine: AsyncEngine,
+  requests: readonly BenchRequest[],
+  opts: { maxConcurrency?: number; onDone?: (done: number) => void } = {},
+): Promise<ThroughputResult> {
+  const timelines: RequestTimeline[] = [];
+  let outputTokens = 0;
+  let done = 0;
+  const startStats = engine.stats;
+  const start = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < requests.length) {
+      const r = requests[next++]!;
+      const params = makeSamplingParams({ temperature: 0, maxTokens: r.outputLen, ignoreEos: true });
+      for await (const o of engine.generate(r.promptIds, params)) {
+        outputTokens += o.tokenIds.length;
+        if (o.timeline) timelines.push(o.timeline);
+      }
+      opts.onDone?.(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.maxConcurrency ?? requests.length, requests.length) }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+
+  const inputTokens = requests.reduce((n, r) => n + r.promptIds.length, 0);
+  const end = engine.stats!;
+  const queries = end.prefixCacheQueries - (startStats?.prefixCacheQueries ?? 0);
+  return {
+    numRequests: requests.length,
+    elapsedSeconds: elapsed,
+    requestsPerSecond: requests.length / elapsed,
+    inputTokensPerSecond: inputTokens / elapsed,
+    outputTokensPerSecond: outputTokens / elapsed,
+    totalTokensPerSecond: (inputTokens + outputTokens) / elapsed,
+    totalInputTokens: inputTokens,
+    totalOutputTokens: outputTokens,
+    ttftMs: distribution(timelines.map((t) => t.firstToken! - t.arrival)),
+    tpotMs: distribution(timelines.filter((t) => t.tokens.length > 1).map((t) => (t.finished! - t.firstToken!) / (t.tokens.length - 1))),
+    e2eMs: distribution(timelines.map((t) => t.finished! - t.arrival)),
+    numPreemptions: end.numPreemptions - (startStats?.numPreemptions ?? 0),
+    prefixCacheHitRate: queries > 0 ? (end.prefixCacheHits - (startStats?.prefixCacheHits ?? 0)) / queries : 0,
+  };
+}

@@ -1,0 +1,103 @@
+// tsllm bench throughput: a whole request set through the engine, reporting requests/s, tokens/s,
+// TTFT/TPOT percentiles, preemptions and prefix-cache hits. --scheduler compares continuous batching
+// with static batches and with one request at a time.
+
+import { Command, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { AsyncEngine } from '../engine/async-engine.js';
+import { describeCapacity } from '../engine/engine-config.js';
+import { UsageError } from '../model/errors.js';
+import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
+import { prefixRepetitionDataset, randomDataset, type BenchRequest } from '../bench/datasets.js';
+import { benchThroughput, type Distribution } from '../bench/throughput.js';
+import { addBackendOptions, type BackendFlags } from './backend-options.js';
+import { addEngineOptions, engineConfigFromFlags, type EngineFlags } from './engine-flags.js';
+import { parseFloatArg, parseIntArg, runCommand } from './run-command.js';
+
+const SCHEDULERS = ['continuous', 'static', 'sequential'] as const;
+
+interface ThroughputFlags extends BackendFlags, EngineFlags {
+  model: string;
+  loadFormat: LoadFormat;
+  scheduler: (typeof SCHEDULERS)[number];
+  dataset: 'random' | 'prefix-repetition';
+  numPrompts: number;
+  inputLen: number;
+  outputLen: number;
+  rangeRatio: number;
+  prefixLen: number;
+  suffixLen: number;
+  numPrefixes: number;
+  maxConcurrency?: number;
+  seed: number;
+  json?: boolean;
+}
+
+export function benchThroughputCommand(): Command {
+  return addEngineOptions(addBackendOptions(new Command('throughput')))
+    .description('offline throughput of the engine on a synthetic request set')
+    .requiredOption('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy)')
+    .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
+    .addOption(new Option('--scheduler <kind>', 'continuous batching, static padded batches, or one request at a time').choices(SCHEDULERS).default('continuous'))
+    .addOption(new Option('--dataset <name>', 'random prompts, or shared prefixes with short suffixes').choices(['random', 'prefix-repetition']).default('random'))
+    .option('--num-prompts <n>', 'requests', parseIntArg('--num-prompts'), 64)
+    .option('--input-len <n>', 'prompt tokens (random)', parseIntArg('--input-len'), 256)
+    .option('--output-len <n>', 'tokens generated per request (EOS ignored)', parseIntArg('--output-len'), 128)
+    .option('--range-ratio <r>', 'draw lengths from [len x (1 - r), len x (1 + r)] (random)', parseFloatArg('--range-ratio'), 0)
+    .option('--prefix-len <n>', 'shared prefix tokens (prefix-repetition)', parseIntArg('--prefix-len'), 1024)
+    .option('--suffix-len <n>', 'distinct suffix tokens (prefix-repetition)', parseIntArg('--suffix-len'), 32)
+    .option('--num-prefixes <n>', 'distinct prefixes (prefix-repetition)', parseIntArg('--num-prefixes'), 1)
+    .option('--max-concurrency <n>', 'requests in flight at once (default: all)', parseIntArg('--max-concurrency'))
+    .option('--seed <n>', 'dataset seed', parseIntArg('--seed'), 0)
+    .option('--json', 'print the result as JSON')
+    .action((flags: ThroughputFlags) => runCommand(() => throughput(flags)));
+}
+
+async function throughput(f: ThroughputFlags): Promise<void> {
+  if (f.rangeRatio < 0 || f.rangeRatio >= 1) throw new UsageError('--range-ratio must be in [0, 1)');
+  if (f.maxConcurrency !== undefined && f.maxConcurrency < 1) throw new UsageError('--max-concurrency must be at least 1');
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const engine = await AsyncEngine.start({
+    model: f.model,
+    loadFormat: f.loadFormat,
+    ...(f.quantization ? { quantization: f.quantization } : {}),
+    backend: f.backend,
+    ...(f.threads ? { threads: f.threads } : {}),
+    ...engineConfigFromFlags(f),
+    ...(f.scheduler === 'sequential' ? { maxNumSeqs: 1 } : {}),
+    scheduler: f.scheduler === 'static' ? 'static' : 'continuous',
+  });
+  try {
+    const info = engine.info;
+    const vocabSize = info.model.vocabSize;
+    const requests: BenchRequest[] =
+      f.dataset === 'random'
+        ? randomDataset({ numPrompts: f.numPrompts, inputLen: f.inputLen, outputLen: f.outputLen, rangeRatio: f.rangeRatio, vocabSize, seed: f.seed })
+        : prefixRepetitionDataset({ numPrompts: f.numPrompts, prefixLen: f.prefixLen, suffixLen: f.suffixLen, numPrefixes: f.numPrefixes, outputLen: f.outputLen, vocabSize, seed: f.seed });
+    log(`bench throughput: ${info.source} on ${info.backend}, scheduler ${f.scheduler}, KV cache ${describeCapacity(info.config)}, prefix caching ${info.config.enablePrefixCaching ? 'on' : 'off'}`);
+    const bar = f.json ? null : new SingleBar({ format: '  [{bar}] {value}/{total} requests', stream: process.stderr, hideCursor: true });
+    bar?.start(requests.length, 0);
+    const result = await benchThroughput(engine, requests, { ...(f.maxConcurrency ? { maxConcurrency: f.maxConcurrency } : {}), onDone: (n) => bar?.update(n) });
+    bar?.stop();
+    const summary = { model: info.source, backend: info.backend, scheduler: f.scheduler, dataset: f.dataset, engineConfig: info.config, ...result };
+    if (f.json) {
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      return;
+    }
+    const ms = (d: Distribution) => `mean ${d.mean.toFixed(0)}, median ${d.median.toFixed(0)}, p90 ${d.p90.toFixed(0)}, p99 ${d.p99.toFixed(0)}`;
+    process.stdout.write(
+      [
+        `requests:          ${result.numRequests} in ${result.elapsedSeconds.toFixed(1)} s`,
+        `throughput:        ${result.requestsPerSecond.toFixed(3)} requests/s, ${result.totalTokensPerSecond.toFixed(1)} total tokens/s, ${result.outputTokensPerSecond.toFixed(1)} output tokens/s`,
+        `tokens:            ${result.totalInputTokens} prompt, ${result.totalOutputTokens} generated`,
+        `TTFT (ms):         ${ms(result.ttftMs)}`,
+        `TPOT (ms):         ${ms(result.tpotMs)}`,
+        `latency (ms):      ${ms(result.e2eMs)}`,
+        `preemptions:       ${result.numPreemptions}`,
+        `prefix cache hits: ${(result.prefixCacheHitRate * 100).toFixed(1)}% of prompt tokens`,
+      ].join('\n') + '\n',
+    );
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,53 @@
+// The flags of every command that starts the engine: KV-cache budget and block size, batch limits,
+// prefix caching and the scheduler.
+
+import { Option, type Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import type { EngineConfigInput } from '../engine/engine-config.js';
+import { KV_CACHE_FRACTION_OF_FREE_RAM } from '../engine/engine-config.js';
+import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../engine/scheduler/scheduler.js';
+import { parseIntArg } from './run-command.js';
+
+export interface EngineFlags {
+  kvCacheMemory?: number;
+  blockSize?: number;
+  maxModelLen?: number;
+  maxNumBatchedTokens?: number;
+  maxNumSeqs?: number;
+  enablePrefixCaching: boolean;
+  schedulingPolicy: SchedulingPolicy;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30 };
+
+/** "4GiB", "512MB", "1e9" -> bytes. */
+export function parseBytes(v: string): number {
+  const m = /^\s*([\d.]+(?:e\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!(bytes > 0)) throw new InvalidArgumentError(`expected a size such as 2GiB, 512MiB or a number of bytes, got "${v}"`);
+  return bytes;
+}
+
+export function addEngineOptions(cmd: Command): Command {
+  return cmd
+    .option('--kv-cache-memory <size>', `KV-cache budget, e.g. 2GiB (default: ${KV_CACHE_FRACTION_OF_FREE_RAM * 100}% of free RAM at start-up)`, parseBytes)
+    .option('--block-size <n>', 'tokens per KV-cache block (default 16)', parseIntArg('--block-size'))
+    .option('--max-model-len <n>', 'longest prompt + output (default: the model\'s context)', parseIntArg('--max-model-len'))
+    .option('--max-num-batched-tokens <n>', 'tokens per engine step, decode and prefill chunks together (default 2048)', parseIntArg('--max-num-batched-tokens'))
+    .option('--max-num-seqs <n>', 'requests running at once (default 256)', parseIntArg('--max-num-seqs'))
+    .option('--no-enable-prefix-caching', 'do not reuse the KV blocks of shared prompt prefixes')
+    .addOption(new Option('--scheduling-policy <policy>', 'fcfs, or priority (lower value first)').choices(SCHEDULING_POLICIES).default('fcfs'));
+}
+
+export function engineConfigFromFlags(f: EngineFlags): EngineConfigInput {
+  return {
+    ...(f.kvCacheMemory !== undefined ? { kvCacheMemory: f.kvCacheMemory } : {}),
+    ...(f.blockSize !== undefined ? { blockSize: f.blockSize } : {}),
+    ...(f.maxModelLen !== undefined ? { maxModelLen: f.maxModelLen } : {}),
+    ...(f.maxNumBatchedTokens !== undefined ? { maxNumBatchedTokens: f.maxNumBatchedTokens } : {}),
+    ...(f.maxNumSeqs !== undefined ? { maxNumSeqs: f.maxNumSeqs } : {}),
+    enablePrefixCaching: f.enablePrefixCaching,
+    schedulingPolicy: f.schedulingPolicy,
+  };
+}
