@@ -12,3 +12,8 @@ export { ReferenceBackend } from './kernels/reference/reference-backend.js';
 export { TextGenerator, type GenerationResult, type GenerationChunk } from './engine/text-generator.js';
 export { SequenceContext } from './engine/sequence-context.js';
 export { makeSamplingParams, type SamplingParams, type SamplingParamsInput } from './engine/sampling/sampling-params.js';
+export { LLM, type LLMOutput, type CompletionOutput, type LLMGenerateOptions } from './engine/llm.js';
+export { AsyncEngine, type SampleOutput, type GenerateOptions } from './engine/async-engine.js';
+export { EngineCore, type RequestOutput, type EngineStats, type NewRequest } from './engine/engine-core.js';
+export type { EngineOptions, EngineInfo } from './engine/engine-options.js';
+export { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from './engine/engine-config.js';

@@ -5,7 +5,6 @@
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { AsyncEngine } from '../engine/async-engine.js';
-import { describeCapacity } from '../engine/engine-config.js';
 import { UsageError } from '../model/errors.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { prefixRepetitionDataset, randomDataset, type BenchRequest } from '../bench/datasets.js';
@@ -66,7 +65,7 @@ async function throughput(f: ThroughputFlags): Promise<void> {
     ...engineConfigFromFlags(f),
     ...(f.scheduler === 'sequential' ? { maxNumSeqs: 1 } : {}),
     scheduler: f.scheduler === 'static' ? 'static' : 'continuous',
-  });
+  }, log);
   try {
     const info = engine.info;
     const vocabSize = info.model.vocabSize;
@@ -74,7 +73,7 @@ async function throughput(f: ThroughputFlags): Promise<void> {
       f.dataset === 'random'
         ? randomDataset({ numPrompts: f.numPrompts, inputLen: f.inputLen, outputLen: f.outputLen, rangeRatio: f.rangeRatio, vocabSize, seed: f.seed })
         : prefixRepetitionDataset({ numPrompts: f.numPrompts, prefixLen: f.prefixLen, suffixLen: f.suffixLen, numPrefixes: f.numPrefixes, outputLen: f.outputLen, vocabSize, seed: f.seed });
-    log(`bench throughput: ${info.source} on ${info.backend}, scheduler ${f.scheduler}, KV cache ${describeCapacity(info.config)}, prefix caching ${info.config.enablePrefixCaching ? 'on' : 'off'}`);
+    log(`bench throughput: scheduler ${f.scheduler}, prefix caching ${info.config.enablePrefixCaching ? 'on' : 'off'}, ${requests.length} requests`);
     const bar = f.json ? null : new SingleBar({ format: '  [{bar}] {value}/{total} requests', stream: process.stderr, hideCursor: true });
     bar?.start(requests.length, 0);
     const result = await benchThroughput(engine, requests, { ...(f.maxConcurrency ? { maxConcurrency: f.maxConcurrency } : {}), onDone: (n) => bar?.update(n) });

@@ -5,6 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { UsageError } from '../model/errors.js';
+import { describeCapacity } from './engine-config.js';
 import type { EngineStats, RequestOutput } from './engine-core.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
 import { deserializeError, type FromWorker, type ToWorker, type WorkerData } from './engine-protocol.js';
@@ -114,13 +115,15 @@ export class AsyncEngine {
     worker.unref();
   }
 
-  /** Starts the worker and waits until the model is loaded. */
-  static start(options: EngineOptions): Promise<AsyncEngine> {
+  /** Starts the worker and waits until the model is loaded; `log` gets the start-up summary line. */
+  static start(options: EngineOptions, log?: (line: string) => void): Promise<AsyncEngine> {
     const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: { options } satisfies WorkerData });
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
         if (m.type === 'ready') {
           worker.off('message', onMessage).off('error', reject).off('exit', onExit);
+          log?.(`tsllm: ${m.info.source} loaded in ${(m.info.loadMs / 1000).toFixed(1)} s on ${m.info.backend}; KV cache ${describeCapacity(m.info.config)}, ` +
+            `up to ${m.info.config.maxNumSeqs} sequences and ${m.info.config.maxNumBatchedTokens} tokens per step`);
           resolve(new AsyncEngine(worker, m.info));
         } else if (m.type === 'load-failed') {
           worker.off('exit', onExit);

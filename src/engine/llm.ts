@@ -29,7 +29,7 @@ export interface LLMOutput {
 }
 
 export interface LLMGenerateOptions {
-  /** A progress bar on stderr. */
+  /** A progress bar on stderr (default: when stderr is a terminal). */
   progress?: boolean;
   /** Per-prompt priorities for the priority policy (lower first). */
   priorities?: number[];
@@ -38,8 +38,9 @@ export interface LLMGenerateOptions {
 export class LLM {
   private readonly engine: Promise<AsyncEngine>;
 
-  constructor(options: EngineOptions) {
-    this.engine = AsyncEngine.start(options);
+  /** `log` gets the start-up summary (model, backend, KV-cache blocks and tokens); default: stderr when it is a terminal. */
+  constructor(options: EngineOptions, log: ((line: string) => void) | null = process.stderr.isTTY ? (l) => process.stderr.write(`${l}\n`) : null) {
+    this.engine = AsyncEngine.start(options, log ?? undefined);
     // Reported by the first call that awaits it, not as an unhandled rejection.
     this.engine.catch(() => {});
   }
@@ -58,7 +59,7 @@ export class LLM {
     if (Array.isArray(params) && params.length !== list.length) throw new RangeError(`${params.length} sampling parameter sets for ${list.length} prompts`);
     const resolved = list.map((_, i) => makeSamplingParams({ ...engine.info.generationDefaults, ...(Array.isArray(params) ? params[i] : params) }));
 
-    const bar = opts.progress ? new SingleBar({ format: 'generating [{bar}] {value}/{total} prompts | {tps} output tok/s', stream: process.stderr, hideCursor: true }) : null;
+    const bar = (opts.progress ?? process.stderr.isTTY) ? new SingleBar({ format: 'generating [{bar}] {value}/{total} prompts | {tps} output tok/s', stream: process.stderr, hideCursor: true }) : null;
     bar?.start(list.length, 0, { tps: '0.0' });
     const start = performance.now();
     let outputTokens = 0;
