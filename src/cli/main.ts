@@ -5,12 +5,14 @@ import { Command } from 'commander';
 import { generateCommand } from './generate-command.js';
 import { pullCommand } from './pull-command.js';
 import { benchCommand } from './bench-command.js';
+import { serveCommand } from './serve-command.js';
 
 const program = new Command('tsllm')
   .description('LLM inference in TypeScript: load a model (HF folder, GGUF, llama2.c, Hub id) and generate')
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(generateCommand())
+  .addCommand(serveCommand())
   .addCommand(pullCommand())
   .addCommand(benchCommand());
 

@@ -5,6 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { UsageError } from '../model/errors.js';
+import { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import { describeCapacity } from './engine-config.js';
 import type { EngineStats, RequestOutput } from './engine-core.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
@@ -105,10 +106,14 @@ export class AsyncEngine {
   /** Called with each step's outputs (the server's metrics hook). */
   onOutputs: ((outputs: readonly RequestOutput[], stats: EngineStats) => void) | null = null;
 
+  /** The same tokenizer as the worker's, for work that must not wait behind a forward pass. */
+  readonly tokenizer: Tokenizer | null;
+
   private constructor(
     private readonly worker: Worker,
     readonly info: EngineInfo,
   ) {
+    this.tokenizer = info.tokenizer ? new Tokenizer(info.tokenizer.json, info.tokenizer.options) : null;
     worker.on('message', (m: FromWorker) => this.receive(m));
     worker.on('error', (e) => this.failAll(e));
     worker.on('exit', (code) => this.failAll(new Error(`the engine worker exited (code ${code})`)));
@@ -137,6 +142,11 @@ export class AsyncEngine {
 
   get numInFlight(): number {
     return new Set([...this.streams.values()].map((s) => s.stream)).size;
+  }
+
+  /** Sequences submitted and not finished (n samples of a request count n). */
+  get numInFlightSequences(): number {
+    return this.streams.size;
   }
 
   /**

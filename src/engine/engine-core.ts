@@ -55,6 +55,8 @@ export interface EngineStats {
   numPreemptions: number;
   /** Tokens computed in the last step (prompt and decode). */
   numBatchedTokens: number;
+  /** Prompt tokens of the requests that have produced their first token, since start-up. */
+  promptTokens: number;
 }
 
 export class EngineCore {
@@ -68,6 +70,7 @@ export class EngineCore {
   private readonly pendingAborts = new Set<string>();
   private arrivals = 0;
   private lastBatchedTokens = 0;
+  private promptTokens = 0;
 
   constructor(
     readonly model: CausalLM,
@@ -160,6 +163,7 @@ export class EngineCore {
       prefixCacheHits: this.kv.stats.hits,
       numPreemptions: this.scheduler.numPreemptions,
       numBatchedTokens: this.lastBatchedTokens,
+      promptTokens: this.promptTokens,
     };
   }
 
@@ -167,7 +171,10 @@ export class EngineCore {
     const { rng, stop, detokenizer } = req.sampling;
     const s = sampleToken(logits, { params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng });
     const now = epochMs();
-    req.timeline.firstToken ??= now;
+    if (req.timeline.firstToken === null) {
+      req.timeline.firstToken = now;
+      this.promptTokens += req.numPromptTokens;
+    }
     req.timeline.tokens.push(now);
     req.appendOutput(s.token);
     const newText = detokenizer ? detokenizer.push(s.token) : '';

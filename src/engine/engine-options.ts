@@ -4,6 +4,7 @@
 import type { BackendKind } from '../kernels/create-backend.js';
 import type { ModelConfig } from '../model/config.js';
 import type { LoadFormat } from '../model/load-model.js';
+import type { SerializedTokenizer } from '../model/tokenizer/tokenizer.js';
 import type { Quantization } from '../model/quantize-weights.js';
 import type { EngineConfig, EngineConfigInput } from './engine-config.js';
 import type { SamplingParamsInput } from './sampling/sampling-params.js';
@@ -24,7 +25,8 @@ export interface EngineInfo {
   config: EngineConfig;
   source: string;
   backend: string;
-  hasTokenizer: boolean;
+  /** The model's tokenizer, to rebuild on the main thread (chat templates, /tokenize, length checks). */
+  tokenizer: SerializedTokenizer | null;
   /** Sampling defaults from generation_config.json. */
   generationDefaults: SamplingParamsInput;
   /** Longest prompt + output a request may reach. */

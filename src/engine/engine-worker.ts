@@ -33,7 +33,7 @@ async function start(): Promise<EngineCore> {
     config: core.config,
     source: loaded.source,
     backend: backend.name,
-    hasTokenizer: loaded.tokenizer !== null,
+    tokenizer: loaded.tokenizer?.serialize() ?? null,
     generationDefaults: loaded.generationDefaults,
     maxSequenceTokens: core.maxSequenceTokens,
     loadMs: performance.now() - t0,

@@ -39,6 +39,11 @@ function containsDecoder(d: Json | null | undefined, type: string): Json | null 
   return null;
 }
 
+export interface SerializedTokenizer {
+  json: Json;
+  options: TokenizerOptions;
+}
+
 export class Tokenizer {
   private readonly hf: HfTokenizer;
   private readonly pieces: string[] = [];
@@ -55,7 +60,8 @@ export class Tokenizer {
   readonly bosToken: string | null;
   readonly eosToken: string | null;
 
-  constructor(readonly json: Json, opts: TokenizerOptions = {}) {
+  constructor(readonly json: Json, readonly options: TokenizerOptions = {}) {
+    const opts = options;
     const config = opts.config ?? {};
     this.hf = new HfTokenizer(json, config);
     const vocab = json['model']?.['vocab'];
@@ -87,6 +93,11 @@ export class Tokenizer {
     const postEos = probe.length > bare.length && probe[probe.length - 1] !== bare[bare.length - 1];
     this.addsBos = opts.addBosToken ?? (typeof config['add_bos_token'] === 'boolean' ? config['add_bos_token'] : postBos);
     this.addsEos = typeof config['add_eos_token'] === 'boolean' ? config['add_eos_token'] : postEos;
+  }
+
+  /** Plain data to build the same tokenizer in another thread: `new Tokenizer(s.json, s.options)`. */
+  serialize(): SerializedTokenizer {
+    return { json: this.json, options: this.options };
   }
 
   get vocabSize(): number {

@@ -1,0 +1,83 @@
+// tsllm serve: the OpenAI-compatible HTTP server. It listens at once, loads the model in the engine's
+// worker (health answers 503 until then), and on SIGTERM or SIGINT stops accepting, lets requests in
+// flight finish, and exits.
+
+import { Command, Option } from 'commander';
+import { AsyncEngine } from '../engine/async-engine.js';
+import { UsageError } from '../model/errors.js';
+import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
+import { createServer } from '../server/server.js';
+import { addBackendOptions, type BackendFlags } from './backend-options.js';
+import { addEngineOptions, engineConfigFromFlags, type EngineFlags } from './engine-flags.js';
+import { parseIntArg, runCommand } from './run-command.js';
+
+interface ServeFlags extends BackendFlags, EngineFlags {
+  model: string;
+  loadFormat: LoadFormat;
+  tokenizer?: string;
+  host: string;
+  port: number;
+  apiKey?: string;
+  servedModelName?: string;
+  maxWaiting: number;
+  logLevel: string;
+}
+
+export function serveCommand(): Command {
+  return addEngineOptions(addBackendOptions(new Command('serve')))
+    .description('serve a model over an OpenAI-compatible HTTP API, with Prometheus metrics at /metrics')
+    .requiredOption('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin, Hub id, or preset (with --load-format dummy)')
+    .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
+    .option('--tokenizer <path>', 'tokenizer folder or file, instead of the model\'s own')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', parseIntArg('--port'), 8000)
+    .option('--api-key <key>', 'require "Authorization: Bearer KEY" on /v1 routes (default: $TSLLM_API_KEY)')
+    .option('--served-model-name <name>', 'the model name clients send (default: --model)')
+    .option('--max-waiting <n>', 'sequences that may queue beyond --max-num-seqs before requests get 503', parseIntArg('--max-waiting'), 1024)
+    .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .action((flags: ServeFlags) => runCommand(() => serve(flags)));
+}
+
+async function serve(f: ServeFlags): Promise<void> {
+  if (f.port < 0 || f.port > 65535) throw new UsageError('--port must be between 0 and 65535');
+  const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
+  const engine = AsyncEngine.start({
+    model: f.model,
+    loadFormat: f.loadFormat,
+    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
+    ...(f.quantization ? { quantization: f.quantization } : {}),
+    backend: f.backend,
+    ...(f.threads ? { threads: f.threads } : {}),
+    ...engineConfigFromFlags(f),
+  });
+  const server = createServer(engine, {
+    servedModelName: f.servedModelName ?? f.model,
+    ...(apiKey ? { apiKey } : {}),
+    maxWaiting: f.maxWaiting,
+    logger: { level: f.logLevel },
+  });
+  const log = server.app.log;
+  await server.app.listen({ host: f.host, port: f.port });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining requests in flight, then exiting');
+    server.close().then(() => process.exit(0), (e: Error) => {
+      log.error({ err: e }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    const ctx = await server.ready;
+    const i = ctx.engine.info;
+    log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
+      kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');
+  } catch (e) {
+    log.fatal({ err: e }, 'the model failed to load');
+    await server.close();
+    throw e;
+  }
+}

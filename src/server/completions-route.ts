@@ -1,0 +1,124 @@
+// POST /v1/completions: text (or token-id) prompts, one or many, each with n samples; streamed as
+// Server-Sent Events or returned whole.
+
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { completionLogprobs, type CompletionLogprobs } from './logprobs-format.js';
+import { startGeneration, type ChoiceOutput, type PromptRun } from './generation.js';
+import { invalidRequest } from './openai-error.js';
+import { completionRequestSchema, type CompletionRequest } from './openai-schemas.js';
+import { toSamplingParams } from './sampling-request.js';
+import type { ServerContext } from './server-context.js';
+import { SseStream } from './sse.js';
+import { parseBody, type RouteHelpers } from './route-helpers.js';
+
+/** OpenAI's default for the legacy completions endpoint. */
+const DEFAULT_MAX_TOKENS = 16;
+
+export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers): void {
+  app.post('/v1/completions', async (request, reply) => {
+    const body = parseBody(completionRequestSchema, request.body);
+    const ctx = helpers.context(body.model);
+    const prompts = promptIds(ctx, body);
+    if (body.echo && body.logprobs !== null && body.logprobs !== undefined) throw invalidRequest('echo with logprobs is not supported', 'echo');
+    const runs: PromptRun[] = prompts.map((ids) => ({
+      promptIds: ids,
+      params: toSamplingParams(body, ids.length, body.max_tokens ?? DEFAULT_MAX_TOKENS, body.logprobs ?? null, ctx.limits, 'max_tokens'),
+    }));
+    const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const outputs = startGeneration(ctx, reply, id, runs, body.priority ?? 0);
+    const echo = (o: ChoiceOutput) => (body.echo && ctx.tokenizer ? ctx.tokenizer.decode(runs[o.promptIndex]!.promptIds, { skipSpecialTokens: true }) : '');
+    const base = { id, object: 'text_completion', created, model: ctx.servedModelName };
+    const n = runs[0]!.params.n;
+    const usage = (completion: number) => {
+      const prompt = runs.reduce((s, r) => s + r.promptIds.length, 0);
+      return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    };
+
+    if (body.stream) return stream(reply, outputs, base, body, ctx, echo, usage);
+
+    const choices = Array.from({ length: runs.length * n }, (_, i) => ({ index: i, text: '', logprobs: null as CompletionLogprobs | null, finish_reason: null as string | null, stop_reason: null as string | number | null }));
+    let completionTokens = 0;
+    for await (const o of outputs) {
+      const c = choices[o.choice]!;
+      if (c.text === '' && o.promptTokenIds) c.text = echo(o);
+      if (o.logprobs) {
+        const lp = completionLogprobs(ctx.tokenizer, o.logprobs, c.text.length);
+        c.logprobs = c.logprobs ? mergeLogprobs(c.logprobs, lp) : lp;
+      }
+      c.text += o.text;
+      completionTokens += o.tokenIds.length;
+      if (o.finishReason) {
+        c.finish_reason = o.finishReason;
+        c.stop_reason = o.stopReason;
+      }
+    }
+    return { ...base, choices, usage: usage(completionTokens) };
+  });
+}
+
+async function stream(
+  reply: FastifyReply, outputs: AsyncGenerator<ChoiceOutput>, base: object, body: CompletionRequest, ctx: ServerContext,
+  echo: (o: ChoiceOutput) => string, usage: (completion: number) => object,
+): Promise<void> {
+  // The first output (or an admission error, still as a plain HTTP error) comes before the headers.
+  const first = await outputs.next();
+  const sse = new SseStream(reply);
+  const includeUsage = body.stream_options?.include_usage === true;
+  const offsets = new Map<number, number>();
+  let completionTokens = 0;
+  const send = (o: ChoiceOutput) => {
+    let text = o.text;
+    if (o.promptTokenIds) text = echo(o) + text;
+    const offset = offsets.get(o.choice) ?? 0;
+    offsets.set(o.choice, offset + text.length);
+    completionTokens += o.tokenIds.length;
+    sse.send({
+      ...base,
+      choices: [{
+        index: o.choice, text,
+        logprobs: o.logprobs ? completionLogprobs(ctx.tokenizer, o.logprobs, offset) : null,
+        finish_reason: o.finishReason, stop_reason: o.stopReason,
+      }],
+      ...(includeUsage ? { usage: null } : {}),
+    });
+  };
+  try {
+    if (!first.done) send(first.value);
+    for await (const o of outputs) send(o);
+    if (includeUsage) sse.send({ ...base, choices: [], usage: usage(completionTokens) });
+  } catch (e) {
+    sse.send({ error: { message: (e as Error).message, type: 'internal_error', param: null, code: null } });
+  }
+  sse.end();
+}
+
+function mergeLogprobs(a: CompletionLogprobs, b: CompletionLogprobs): CompletionLogprobs {
+  return {
+    tokens: [...a.tokens, ...b.tokens],
+    token_logprobs: [...a.token_logprobs, ...b.token_logprobs],
+    top_logprobs: [...a.top_logprobs, ...b.top_logprobs],
+    text_offset: [...a.text_offset, ...b.text_offset],
+  };
+}
+
+function promptIds(ctx: ServerContext, body: CompletionRequest): number[][] {
+  const p = body.prompt;
+  const vocab = ctx.engine.info.model.vocabSize;
+  const checkIds = (ids: number[]) => {
+    const bad = ids.find((t) => t >= vocab);
+    if (bad !== undefined) throw invalidRequest(`token id ${bad} is outside the vocabulary (0..${vocab - 1})`, 'prompt');
+    return ids;
+  };
+  const encode = (s: string) => {
+    if (!ctx.tokenizer) throw invalidRequest('this model has no tokenizer: give the prompt as token ids', 'prompt');
+    const ids = ctx.tokenizer.encode(s);
+    if (ids.length === 0) throw invalidRequest('the prompt is empty', 'prompt');
+    return ids;
+  };
+  if (typeof p === 'string') return [encode(p)];
+  if (p.length > 0 && typeof p[0] === 'number') return [checkIds(p as number[])];
+  if (typeof p[0] === 'string') return (p as string[]).map(encode);
+  return (p as number[][]).map(checkIds);
+}

@@ -1,0 +1,51 @@
+// One API request through the engine: turn it away when the queue is full, submit each prompt (n
+// samples each), merge their outputs into choices, and abort everything if the client goes away.
+
+import type { FastifyReply } from 'fastify';
+import type { SampleOutput } from '../engine/async-engine.js';
+import type { SamplingParams } from '../engine/sampling/sampling-params.js';
+import { OpenAIError } from './openai-error.js';
+import type { ServerContext } from './server-context.js';
+import { mergeStreams } from './sse.js';
+
+export interface PromptRun {
+  promptIds: number[];
+  params: SamplingParams;
+}
+
+export interface ChoiceOutput extends SampleOutput {
+  /** OpenAI's choice index: prompt index x n + sample index. */
+  choice: number;
+  promptIndex: number;
+}
+
+/** Seconds a turned-away client is told to wait. */
+const RETRY_AFTER_S = 1;
+
+export function startGeneration(ctx: ServerContext, reply: FastifyReply, requestId: string, runs: PromptRun[], priority: number): AsyncGenerator<ChoiceOutput> {
+  const sequences = runs.reduce((n, r) => n + r.params.n, 0);
+  const capacity = ctx.engine.info.config.maxNumSeqs + ctx.maxWaiting;
+  if (ctx.engine.numInFlightSequences + sequences > capacity) {
+    throw new OpenAIError(503, `The server is overloaded: ${ctx.engine.numInFlightSequences} sequences are in flight and the queue holds ${capacity}. Retry later.`,
+      'server_overloaded', null, 'queue_full', RETRY_AFTER_S);
+  }
+  const ids = runs.map((_, k) => (runs.length === 1 ? requestId : `${requestId}-${k}`));
+  const streams = runs.map((run, k) => tag(ctx.engine.generate(run.promptIds, run.params, { requestId: ids[k]!, priority }), k, run.params.n));
+  let finished = false;
+  // A client that disconnects (or times out) mid-request ends its sequences at the next engine step.
+  reply.raw.on('close', () => {
+    if (!finished && !reply.raw.writableFinished) for (const id of ids) ctx.engine.abort(id);
+  });
+  const merged = mergeStreams(streams);
+  return (async function* () {
+    try {
+      yield* merged;
+    } finally {
+      finished = true;
+    }
+  })();
+}
+
+async function* tag(stream: AsyncIterable<SampleOutput>, promptIndex: number, n: number): AsyncGenerator<ChoiceOutput> {
+  for await (const o of stream) yield { ...o, promptIndex, choice: promptIndex * n + o.index };
+}

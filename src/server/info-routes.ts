@@ -1,0 +1,54 @@
+// The routes around generation: models, health, version, tokenize and detokenize, and metrics.
+
+import type { FastifyInstance } from 'fastify';
+import { renderChat } from './chat-route.js';
+import { invalidRequest } from './openai-error.js';
+import { detokenizeRequestSchema, tokenizeRequestSchema } from './openai-schemas.js';
+import { parseBody, type RouteHelpers } from './route-helpers.js';
+
+export const TSLLM_VERSION = '0.1.0';
+
+export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers & { isReady(): boolean }): void {
+  app.get('/health', async (_req, reply) => {
+    if (!helpers.isReady()) return reply.code(503).send({ status: 'loading' });
+    return { status: 'ok' };
+  });
+
+  app.get('/version', async () => ({ version: TSLLM_VERSION }));
+
+  app.get('/v1/models', async () => {
+    const ctx = helpers.context();
+    return {
+      object: 'list',
+      data: [{ id: ctx.servedModelName, object: 'model', created: ctx.created, owned_by: 'tsllm', root: ctx.engine.info.source, max_model_len: ctx.limits.maxModelLen }],
+    };
+  });
+
+  app.post('/tokenize', async (request) => {
+    const body = parseBody(tokenizeRequestSchema, request.body);
+    const ctx = helpers.context(body.model);
+    let tokens: number[];
+    if ('messages' in body) tokens = renderChat(ctx, body.messages, body.add_generation_prompt ?? true);
+    else {
+      if (!ctx.tokenizer) throw invalidRequest('this model has no tokenizer', 'prompt');
+      tokens = ctx.tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens ?? true });
+    }
+    return { count: tokens.length, max_model_len: ctx.limits.maxModelLen, tokens };
+  });
+
+  app.post('/detokenize', async (request) => {
+    const body = parseBody(detokenizeRequestSchema, request.body);
+    const ctx = helpers.context(body.model);
+    if (!ctx.tokenizer) throw invalidRequest('this model has no tokenizer', 'tokens');
+    const vocab = ctx.engine.info.model.vocabSize;
+    const bad = body.tokens.find((t) => t >= vocab);
+    if (bad !== undefined) throw invalidRequest(`token id ${bad} is outside the vocabulary (0..${vocab - 1})`, 'tokens');
+    return { prompt: ctx.tokenizer.decode(body.tokens) };
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const ctx = helpers.context();
+    reply.header('content-type', ctx.metrics.contentType);
+    return ctx.metrics.text();
+  });
+}

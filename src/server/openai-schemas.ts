@@ -1,0 +1,66 @@
+// The request bodies of the OpenAI-compatible routes, validated with zod. Fields follow OpenAI's API,
+// plus vLLM's sampling extensions (top_k, min_p, repetition_penalty, min_tokens, ignore_eos,
+// stop_token_ids, skip_special_tokens). Unknown fields are ignored, as vLLM does.
+
+import { z } from 'zod';
+
+const tokenIds = z.array(z.number().int().min(0)).min(1);
+
+const sampling = {
+  max_tokens: z.number().int().min(1).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  top_k: z.number().int().min(-1).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  n: z.number().int().min(1).max(128).nullish(),
+  stop: z.union([z.string(), z.array(z.string()).max(16)]).nullish(),
+  stop_token_ids: z.array(z.number().int().min(0)).nullish(),
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  repetition_penalty: z.number().gt(0).max(10).nullish(),
+  min_tokens: z.number().int().min(0).nullish(),
+  ignore_eos: z.boolean().nullish(),
+  skip_special_tokens: z.boolean().nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  user: z.string().nullish(),
+  priority: z.number().int().nullish(),
+};
+
+export const completionRequestSchema = z.object({
+  model: z.string(),
+  prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
+  logprobs: z.number().int().min(0).max(20).nullish(),
+  echo: z.boolean().nullish(),
+  ...sampling,
+});
+export type CompletionRequest = z.output<typeof completionRequestSchema>;
+
+const contentPart = z.object({ type: z.literal('text'), text: z.string() });
+const message = z.object({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+  name: z.string().optional(),
+});
+export type ChatRequestMessage = z.output<typeof message>;
+
+export const chatRequestSchema = z.object({
+  model: z.string(),
+  messages: z.array(message).min(1),
+  max_completion_tokens: z.number().int().min(1).nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  add_generation_prompt: z.boolean().nullish(),
+  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  ...sampling,
+});
+export type ChatRequest = z.output<typeof chatRequestSchema>;
+
+export const tokenizeRequestSchema = z.union([
+  z.object({ model: z.string().nullish(), prompt: z.string(), add_special_tokens: z.boolean().nullish() }),
+  z.object({ model: z.string().nullish(), messages: z.array(message).min(1), add_generation_prompt: z.boolean().nullish() }),
+]);
+export type TokenizeRequest = z.output<typeof tokenizeRequestSchema>;
+
+export const detokenizeRequestSchema = z.object({ model: z.string().nullish(), tokens: z.array(z.number().int().min(0)) });
