@@ -1,0 +1,64 @@
+// The server's life: it answers /health with 503 while the model loads, and `tsllm serve` on SIGTERM
+// finishes the requests in flight before it exits.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { AsyncEngine } from '../../src/engine/async-engine.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+import { DEMO, startServer } from '../helpers/server.js';
+
+describe('server lifecycle', () => {
+  it('is unhealthy (503) until the model is loaded, then healthy', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const engine = gate.then(() => AsyncEngine.start(DEMO));
+    const s = await startServer(engine, { servedModelName: 'demo' }, false);
+    try {
+      const loading = await fetch(`${s.url}/health`);
+      assert.equal(loading.status, 503);
+      const models = await fetch(`${s.url}/v1/models`);
+      assert.equal(models.status, 503);
+      assert.equal((await models.json()).error.code, 'model_loading');
+      release();
+      await s.server.ready;
+      assert.equal((await fetch(`${s.url}/health`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('tsllm serve drains a stream in flight on SIGTERM, then exits 0', async () => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', '-m', 'demo', '--load-format', 'dummy',
+      '--port', '0', '--kv-cache-memory', '32MiB', '--served-model-name', 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let logs = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        logs += d;
+        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(logs);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', () => reject(new Error(`serve exited early: ${logs}`)));
+    });
+    await new Promise<void>((resolve) => {
+      const poll = () => fetch(`${url}/health`).then((r) => (r.status === 200 ? resolve() : setTimeout(poll, 50)), () => setTimeout(poll, 50));
+      poll();
+    });
+    const r = await fetch(`${url}/v1/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'demo', prompt: 'tell me', max_tokens: 300, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
+    });
+    const reader = r.body!.getReader();
+    let body = new TextDecoder().decode((await reader.read()).value);
+    child.kill('SIGTERM');
+    for (let x = await reader.read(); !x.done; x = await reader.read()) body += new TextDecoder().decode(x.value);
+    assert.match(body, /"finish_reason":"length"/);
+    assert.match(body, /"completion_tokens":300/);
+    assert.ok(body.trimEnd().endsWith('data: [DONE]'));
+    assert.equal(await exited, 0);
+    assert.match(logs, /draining requests in flight/);
+    assert.match(logs, /"msg":"engine ready"/);
+  });
+});
