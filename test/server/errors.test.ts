@@ -55,6 +55,7 @@ describe('client errors', () => {
     const bad = await postJson(`${s.url}/v1/completions`, '{"model": "stories", "prompt": ');
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.type, 'invalid_request_error');
+    await assert.rejects(s.client.completions.create({ model: 'stories', prompt: 'x'.repeat(100_000) }), (e: any) => e instanceof OpenAI.APIError && e.status === 413 && e.code === 'request_too_large');
     const none = await fetch(`${s.url}/v1/embeddings`, { method: 'POST' });
     assert.equal(none.status, 404);
     assert.equal((await none.json()).error.code, 'not_found');
@@ -87,6 +88,7 @@ describe('client errors', () => {
     assert.equal(r.status, 503);
     assert.equal(r.json.error.code, 'queue_full');
     assert.equal(r.headers.get('retry-after'), '1');
+    await assert.rejects(s.client.completions.create({ model: 'stories', prompt: 'hi', max_tokens: 2 }), (e: any) => e instanceof OpenAI.InternalServerError && e.status === 503 && e.code === 'queue_full');
     for (let x = await it.next(); !x.done; x = await it.next()) {
       // drain
     }
