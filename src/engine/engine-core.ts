@@ -15,7 +15,7 @@ import type { SamplingParams } from './sampling/sampling-params.js';
 import { ContinuousScheduler } from './scheduler/continuous-scheduler.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import { StaticScheduler } from './scheduler/static-scheduler.js';
-import { StopChecker } from './stop-checker.js';
+import { StopChecker, acceptToken } from './stop-checker.js';
 
 export interface NewRequest {
   id: string;
@@ -177,12 +177,9 @@ export class EngineCore {
     }
     req.timeline.tokens.push(now);
     req.appendOutput(s.token);
-    const newText = detokenizer ? detokenizer.push(s.token) : '';
-    let text = stop.update(s.token, newText, req.outputIds.length, this.tokenizer?.isSpecial(s.token) ?? false);
+    const text = acceptToken(stop, detokenizer, this.tokenizer, s.token, req.outputIds.length);
     const logprobs = s.logprobs ? [s.logprobs] : undefined;
     if (!stop.state.finishReason) return this.output(req, [s.token], text, logprobs);
-    // Bytes of an unfinished character end the text as U+FFFD, unless a stop string cut it earlier.
-    if (detokenizer && typeof stop.state.stopReason !== 'string') text += stop.appendTail(detokenizer.flush());
     return this.finish(req, stop.state.finishReason, stop.state.stopReason, [s.token], text, logprobs);
   }
 

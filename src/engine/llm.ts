@@ -69,7 +69,9 @@ export class LLM {
       return await Promise.all(streams.map(async (stream, i) => {
         const samples = new Map<number, SampleOutput[]>();
         for await (const o of stream) {
-          samples.set(o.index, [...(samples.get(o.index) ?? []), o]);
+          const list = samples.get(o.index);
+          if (list) list.push(o);
+          else samples.set(o.index, [o]);
           outputTokens += o.tokenIds.length;
         }
         bar?.increment(1, { tps: (outputTokens / ((performance.now() - start) / 1000)).toFixed(1) });

@@ -2,6 +2,7 @@
 // matched on the decoded text, so one split across tokens is still caught, and the tail that could
 // still become a stop string is held back so it is never emitted.
 
+import type { IncrementalDetokenizer, Tokenizer } from '../model/tokenizer/tokenizer.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 
 export type FinishReason = 'stop' | 'length';
@@ -91,4 +92,16 @@ export class StopChecker {
     this.emitted = Math.max(this.emitted, end);
     return out;
   }
+}
+
+/**
+ * Feeds one sampled token through the detokenizer and the stop checker and returns the text that may
+ * be shown now. The bytes of an unfinished character end the text as U+FFFD, unless a stop string cut
+ * the text earlier.
+ */
+export function acceptToken(stop: StopChecker, detokenizer: IncrementalDetokenizer | null, tokenizer: Tokenizer | null, token: number, outputCount: number): string {
+  const newText = detokenizer ? detokenizer.push(token) : '';
+  let text = stop.update(token, newText, outputCount, tokenizer?.isSpecial(token) ?? false);
+  if (stop.state.finishReason && detokenizer && typeof stop.state.stopReason !== 'string') text += stop.appendTail(detokenizer.flush());
+  return text;
 }

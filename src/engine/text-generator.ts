@@ -9,7 +9,7 @@ import { Rng } from './sampling/rng.js';
 import { sampleToken, type TokenLogprobs } from './sampling/sampler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 import { SequenceContext } from './sequence-context.js';
-import { StopChecker, type FinishReason } from './stop-checker.js';
+import { StopChecker, acceptToken, type FinishReason } from './stop-checker.js';
 
 export interface GenerationChunk {
   /** Text that became final with this token (may be empty while UTF-8 or a possible stop string is pending). */
@@ -80,10 +80,7 @@ export class TextGenerator {
       if (output.length === 0) firstTokenAt = performance.now();
       output.push(sampled.token);
       if (sampled.logprobs) logprobs.push(sampled.logprobs);
-      const newText = detok ? detok.push(sampled.token) : '';
-      let text = stop.update(sampled.token, newText, output.length, this.tokenizer?.isSpecial(sampled.token) ?? false);
-      // Bytes of an unfinished character end the text as U+FFFD, unless a stop string cut it earlier.
-      if (stop.state.finishReason && detok && typeof stop.state.stopReason !== 'string') text += stop.appendTail(detok.flush());
+      const text = acceptToken(stop, detok, this.tokenizer, sampled.token, output.length);
       yield { text, tokenId: sampled.token, ...(sampled.logprobs ? { logprobs: sampled.logprobs } : {}) };
       if (stop.state.finishReason) break;
       if (this.kvCache) logits = ctx.eval([sampled.token]);

@@ -25,24 +25,3 @@ export class SseStream {
     this.raw.end();
   }
 }
-
-/** Interleaves several async iterables, yielding each item as soon as its source has it. */
-export async function* mergeStreams<T>(sources: AsyncIterable<T>[]): AsyncGenerator<T> {
-  const iterators = sources.map((s) => s[Symbol.asyncIterator]());
-  const pending = new Map<number, Promise<{ i: number; r: IteratorResult<T> }>>();
-  const pull = (i: number) => pending.set(i, iterators[i]!.next().then((r) => ({ i, r })));
-  iterators.forEach((_, i) => pull(i));
-  try {
-    while (pending.size > 0) {
-      const { i, r } = await Promise.race(pending.values());
-      if (r.done) pending.delete(i);
-      else {
-        pull(i);
-        yield r.value;
-      }
-    }
-  } finally {
-    // Leaving early (an error, a disconnect) ends the sources that are still running.
-    for (const [i] of pending) await iterators[i]!.return?.();
-  }
-}
