@@ -6,6 +6,7 @@ import { generateCommand } from './generate-command.js';
 import { pullCommand } from './pull-command.js';
 import { benchCommand } from './bench-command.js';
 import { serveCommand } from './serve-command.js';
+import { calcCommand } from './calc-command.js';
 
 const program = new Command('tsllm')
   .description('LLM inference in TypeScript: load a model (HF folder, GGUF, llama2.c, Hub id) and generate')
@@ -14,6 +15,7 @@ const program = new Command('tsllm')
   .addCommand(generateCommand())
   .addCommand(serveCommand())
   .addCommand(pullCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(calcCommand());
 
 await program.parseAsync(process.argv);

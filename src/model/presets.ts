@@ -19,6 +19,13 @@ export const PRESETS: Record<string, () => ModelConfig> = {
     c.rope = { theta: 500000, style: 'neox', rotaryDim: 64, scaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } };
     return c;
   },
+  // Full-size shapes for the inference calculator (tsllm calc --preset); their dummy weights are large.
+  'llama-2-7b': () => llamaLike({ vocabSize: 32000, hiddenSize: 4096, intermediateSize: 11008, numLayers: 32, numHeads: 32, numKvHeads: 32, maxPositions: 4096 }),
+  'llama-3.1-8b': () => {
+    const c = llamaLike({ vocabSize: 128256, hiddenSize: 4096, intermediateSize: 14336, numLayers: 32, numHeads: 32, numKvHeads: 8, maxPositions: 131072, bosTokenId: 128000, eosTokenIds: [128001] });
+    c.rope = { theta: 500000, style: 'neox', rotaryDim: 128, scaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } };
+    return c;
+  },
   'qwen2.5-0.5b': () => ({
     ...llamaLike({ vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, tieEmbeddings: true, maxPositions: 32768, bosTokenId: null, eosTokenIds: [151643] }),
     architecture: 'qwen2', normEps: 1e-6, qkvBias: true, rope: { theta: 1000000, style: 'neox', rotaryDim: 64, scaling: null },

@@ -1,0 +1,82 @@
+// Sizes and work of a model, from its config alone: parameters (total, and active per token for MoE),
+// weight bytes per storage format, KV-cache bytes per token, and FLOPs per token.
+
+import type { ModelConfig } from '../model/config.js';
+
+/** Bytes per parameter (block formats include their scales: q8_0 = 34 bytes per 32 weights). */
+export const DTYPE_BYTES = {
+  f32: 4, f16: 2, bf16: 2, fp8: 1, int8: 1, q8_0: 34 / 32, q4_0: 18 / 32, int4: 0.5,
+} as const;
+export type CalcDtype = keyof typeof DTYPE_BYTES;
+export const KV_DTYPES = ['f32', 'f16', 'bf16', 'fp8', 'int8', 'int4'] as const;
+export type KvDtype = (typeof KV_DTYPES)[number];
+
+export interface ParamCount {
+  total: number;
+  /** Parameters one token's forward pass multiplies with (MoE: only the routed experts). */
+  activePerToken: number;
+  embedding: number;
+  lmHead: number;
+  /** All layers, attention + MLP/experts + norms. */
+  layers: number;
+}
+
+export function countParams(c: ModelConfig): ParamCount {
+  const H = c.hiddenSize;
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const attn = H * qDim + 2 * H * kvDim + qDim * H + (c.qkvBias ? qDim + 2 * kvDim : 0) + (c.outputBias ? H : 0) + (c.qkNorm ? 2 * c.headDim : 0);
+  const mlpOf = (inter: number) => (c.mlp === 'gated-silu' ? 3 * H * inter : 2 * H * inter + (c.outputBias ? inter + H : 0));
+  const norms = (c.norm === 'layer' ? 4 : 2) * H;
+  let mlpTotal: number;
+  let mlpActive: number;
+  if (c.moe) {
+    const m = c.moe;
+    const router = H * m.numExperts;
+    const shared = m.sharedExpertIntermediateSize > 0 ? mlpOf(m.sharedExpertIntermediateSize) + H : 0;
+    mlpTotal = m.numExperts * mlpOf(m.expertIntermediateSize) + router + shared;
+    mlpActive = m.topK * mlpOf(m.expertIntermediateSize) + router + shared;
+  } else {
+    mlpTotal = mlpActive = mlpOf(c.intermediateSize);
+  }
+  const embedding = c.vocabSize * H + (c.rope ? 0 : c.maxPositions * H);
+  const lmHead = c.tieEmbeddings ? 0 : c.vocabSize * H;
+  const finalNorm = (c.norm === 'layer' ? 2 : 1) * H;
+  const layers = c.numLayers * (attn + mlpTotal + norms);
+  const activeLayers = c.numLayers * (attn + mlpActive + norms);
+  const total = embedding + layers + lmHead + finalNorm;
+  return {
+    total,
+    // The seed's convention, 2 x parameters per token, counts every parameter once; MoE counts only
+    // the experts a token is routed to.
+    activePerToken: total - (layers - activeLayers),
+    embedding,
+    lmHead,
+    layers,
+  };
+}
+
+/** Bytes of K and V for one token, all layers: 2 x layers x kv_heads x head_dim x bytes. */
+export function kvBytesPerToken(c: ModelConfig, kvDtype: KvDtype): number {
+  return 2 * c.numLayers * c.numKvHeads * c.headDim * DTYPE_BYTES[kvDtype];
+}
+
+/**
+ * FLOPs for one token at a given context length: 2 x active parameters for the matmuls, plus attention
+ * (q.k and p.v over `context` keys: 4 x layers x heads x head_dim x context).
+ */
+export function flopsPerToken(c: ModelConfig, context: number): number {
+  const attnContext = c.slidingWindow > 0 ? Math.min(context, c.slidingWindow) : context;
+  return 2 * countParams(c).activePerToken + 4 * c.numLayers * c.numHeads * c.headDim * attnContext;
+}
+
+/**
+ * Activation memory for a forward pass over `tokens` tokens at float32, counting the widest
+ * simultaneous buffers of one layer (residual, normed input, q/k/v, attention output, MLP gate and up):
+ * an estimate, since buffers are freed layer by layer.
+ */
+export function activationBytes(c: ModelConfig, tokens: number): number {
+  const inter = c.moe ? c.moe.expertIntermediateSize * c.moe.topK : c.intermediateSize;
+  const perToken = 3 * c.hiddenSize + (c.numHeads + 2 * c.numKvHeads) * c.headDim + c.numHeads * c.headDim + 2 * inter;
+  return 4 * tokens * perToken + 4 * c.vocabSize;
+}

@@ -1,0 +1,94 @@
+// The inference calculator against known numbers: Llama-2-7B's parameters, fp16 bytes and KV per
+// token, the seed's optimal batch on an H100, and the roofline's regimes.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { calcReport } from '../../src/calc/calc-report.js';
+import { HARDWARE } from '../../src/calc/hardware.js';
+import { countParams, flopsPerToken, kvBytesPerToken } from '../../src/calc/model-math.js';
+import { decodeStep, seedOptimalBatch } from '../../src/calc/roofline.js';
+import { presetConfig } from '../../src/model/loaders/dummy.js';
+import { readHfConfig } from '../../src/model/loaders/hf-folder.js';
+import { modelDir } from '../helpers/fixtures.js';
+import { tsllm } from '../helpers/cli.js';
+
+const llama7b = presetConfig('llama-2-7b');
+
+describe('model math', () => {
+  it('Llama-2-7B: 6.74e9 parameters, 13.5 GB in fp16, 512 KiB of fp16 KV per token', () => {
+    const p = countParams(llama7b);
+    assert.equal(p.total, 6_738_415_616);
+    assert.equal((p.total * 2 / 1e9).toFixed(1), '13.5');
+    assert.equal(kvBytesPerToken(llama7b, 'f16'), 512 * 1024);
+    assert.equal(kvBytesPerToken(llama7b, 'int4'), 128 * 1024);
+    // 2 x parameters, plus 4 x layers x heads x head_dim per key of context.
+    assert.equal(flopsPerToken(llama7b, 1000), 2 * p.total + 4 * 32 * 32 * 128 * 1000);
+  });
+
+  it('counts a fixture model exactly as its safetensors hold it', () => {
+    // llama-gqa: 2 layers, hidden 64, 4 heads / 2 KV heads of 16, MLP 172, vocab 512, untied.
+    const c = readHfConfig(modelDir('llama-gqa'));
+    const H = 64;
+    const perLayer = H * 64 + 2 * H * 32 + 64 * H + 3 * H * 172 + 2 * H;
+    assert.equal(countParams(c).total, 512 * H + 2 * perLayer + H + (c.tieEmbeddings ? 0 : 512 * H));
+  });
+
+  it('MoE: all experts stored, only top-k active', () => {
+    const c = readHfConfig(modelDir('mixtral-moe'));
+    const p = countParams(c);
+    const m = c.moe!;
+    assert.equal(p.total - p.activePerToken, c.numLayers * (m.numExperts - m.topK) * 3 * c.hiddenSize * m.expertIntermediateSize);
+  });
+});
+
+describe('roofline', () => {
+  it('the seed\'s optimal batch on an H100 SXM in fp16 is about 295', () => {
+    assert.equal(Math.round(seedOptimalBatch(HARDWARE['h100-sxm']!, 2)), 295);
+  });
+
+  it('decode is memory-bound at batch 1 and compute-bound far past the optimum', () => {
+    const shape = { weightBytes: countParams(llama7b).total * 2, kvBytesPerToken: 0, context: 1 };
+    const one = decodeStep(llama7b, HARDWARE['h100-sxm']!, shape, 1);
+    assert.equal(one.bound, 'memory');
+    assert.ok(Math.abs(one.memorySeconds - shape.weightBytes / 3.35e12) < 1e-12);
+    assert.equal(decodeStep(llama7b, HARDWARE['h100-sxm']!, shape, 400).bound, 'compute');
+    // Without KV traffic the two times cross at the seed's batch (FLOPs/token ~ 2 x params).
+    assert.equal(decodeStep(llama7b, HARDWARE['h100-sxm']!, shape, 290).bound, 'memory');
+    assert.equal(decodeStep(llama7b, HARDWARE['h100-sxm']!, shape, 300).bound, 'compute');
+  });
+
+  it('the true optimum is the smaller of the seed\'s batch and what fits in memory', () => {
+    const r = calcReport({ config: llama7b, weightBytes: countParams(llama7b).total * 2, dtype: 'f16', kvDtype: 'f16', hardware: HARDWARE['h100-sxm']!, batchSize: 8, context: 4096, promptLen: 512 });
+    // (80 GB - 13.5 GB - activations) / (4096 x 512 KiB) = 30 sequences of 4k tokens.
+    assert.equal(r.maxBatchInMemory, 30);
+    assert.equal(r.optimalBatch, 30);
+    assert.ok(r.sweep.some((d) => d.batch === 30));
+    assert.equal(r.kvBytes, 8 * 4096 * 512 * 1024);
+  });
+});
+
+describe('tsllm calc', () => {
+  it('prints JSON for a preset on a named machine', () => {
+    const r = tsllm(['calc', '--preset', 'llama-2-7b', '--hardware', 'h100-sxm', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.params, 6_738_415_616);
+    assert.equal(Math.round(j.seedOptimalBatch), 295);
+    assert.equal(j.kvBytesPerToken, 524288);
+  });
+
+  it('reads a model file and its stored format', () => {
+    const r = tsllm(['calc', '-m', modelDir('llama-gqa'), '--hardware', 'custom', '--peak-tflops', '1', '--bandwidth-gbs', '10', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.dtype, 'f32');
+    assert.equal(j.weightBytes, j.params * 4);
+    assert.equal(j.hardware.peakFlops, 1e12);
+  });
+
+  it('explains bad combinations', () => {
+    assert.match(tsllm(['calc', '--preset', 'llama-2-7b', '--hardware', 'custom']).stderr, /needs --peak-tflops and --bandwidth-gbs/);
+    assert.match(tsllm(['calc']).stderr, /exactly one of --model or --preset/);
+    assert.match(tsllm(['calc', '--preset', 'llama-2-7b', '--measure']).stderr, /--hardware cpu/);
+  });
+});
