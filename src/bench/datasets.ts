@@ -1,8 +1,12 @@
 // Synthetic request sets for the offline benchmarks, seeded so runs compare like with like.
 // random: vLLM's random dataset (lengths drawn uniformly within ±range-ratio of the given lengths);
-// prefix-repetition: a few long shared prefixes, each followed by a short random suffix.
+// prefix-repetition: a few long shared prefixes, each followed by a short random suffix;
+// sharegpt: real first turns of conversations, with the reply's length as the output length.
 
+import fs from 'node:fs';
 import { Rng } from '../engine/sampling/rng.js';
+import { UsageError } from '../model/errors.js';
+import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 
 export interface BenchRequest {
   promptIds: number[];
@@ -56,4 +60,43 @@ export function prefixRepetitionDataset(o: PrefixDatasetOptions): BenchRequest[]
     promptIds: [...prefixes[i % o.numPrefixes]!, ...randomTokens(rng, o.suffixLen, o.vocabSize)],
     outputLen: o.outputLen,
   }));
+}
+
+export interface TextRequest {
+  prompt: string;
+  promptLen: number;
+  outputLen: number;
+}
+
+/**
+ * ShareGPT-style JSON ([{conversations: [{from: "human", value}, {from: "gpt", value}, ...]}]): each
+ * conversation's first turn and the reply's token count, filtered as vLLM does (at least 4 tokens
+ * each, prompt at most 1,024, both together at most 2,048), then `numPrompts` drawn in seeded order.
+ */
+export function shareGptDataset(file: string, tokenizer: Tokenizer, numPrompts: number, seed: number, fixedOutputLen?: number): TextRequest[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--dataset-path ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'}`);
+  }
+  if (!Array.isArray(data)) throw new UsageError(`--dataset-path ${file}: expected a JSON list of conversations`);
+  const rng = new Rng(seed);
+  const order = data.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const out: TextRequest[] = [];
+  for (const i of order) {
+    if (out.length === numPrompts) break;
+    const turns = (data[i] as { conversations?: { value?: unknown }[] })?.conversations;
+    if (!Array.isArray(turns) || turns.length < 2 || typeof turns[0]?.value !== 'string' || typeof turns[1]?.value !== 'string') continue;
+    const promptLen = tokenizer.encode(turns[0].value).length;
+    const outputLen = fixedOutputLen ?? tokenizer.encode(turns[1].value, { addSpecialTokens: false }).length;
+    if (promptLen < 4 || outputLen < 4 || promptLen > 1024 || promptLen + outputLen > 2048) continue;
+    out.push({ prompt: turns[0].value, promptLen, outputLen });
+  }
+  if (out.length < numPrompts) throw new UsageError(`--dataset-path ${file}: only ${out.length} usable conversations for ${numPrompts} prompts`);
+  return out;
 }

@@ -13,6 +13,8 @@ export interface Distribution {
   median: number;
   p90: number;
   p99: number;
+  /** Any other percentiles asked for, as {"p95": ...}. */
+  percentiles?: Record<string, number>;
 }
 
 export interface ThroughputResult {
@@ -33,8 +35,10 @@ export interface ThroughputResult {
   prefixCacheHitRate: number;
 }
 
-export function distribution(xs: readonly number[]): Distribution {
-  return { mean: xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length), median: median(xs), p90: percentile(xs, 90), p99: percentile(xs, 99) };
+export function distribution(xs: readonly number[], extra: readonly number[] = []): Distribution {
+  const d: Distribution = { mean: xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN, median: median(xs), p90: percentile(xs, 90), p99: percentile(xs, 99) };
+  if (extra.length > 0) d.percentiles = Object.fromEntries(extra.map((p) => [`p${p}`, percentile(xs, p)]));
+  return d;
 }
 
 export async function benchThroughput(

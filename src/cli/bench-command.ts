@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import { benchLatencyCommand } from './bench-latency-command.js';
 import { benchKernelsCommand } from './bench-kernels-command.js';
 import { benchThroughputCommand } from './bench-throughput-command.js';
+import { benchServeCommand } from './bench-serve-command.js';
 
 export function benchCommand(): Command {
-  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchKernelsCommand());
+  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchKernelsCommand());
 }

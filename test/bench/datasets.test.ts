@@ -1,0 +1,50 @@
+// The benchmark datasets: seeded, of the lengths asked for, and ShareGPT files filtered as vLLM does.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { prefixRepetitionDataset, randomDataset, shareGptDataset } from '../../src/bench/datasets.js';
+import { UsageError } from '../../src/model/errors.js';
+import { loadStories } from '../helpers/models.js';
+
+describe('benchmark datasets', () => {
+  it('random: lengths within the range ratio, the same for the same seed', () => {
+    const a = randomDataset({ numPrompts: 200, inputLen: 100, outputLen: 50, rangeRatio: 0.5, vocabSize: 512, seed: 1 });
+    assert.deepEqual(a, randomDataset({ numPrompts: 200, inputLen: 100, outputLen: 50, rangeRatio: 0.5, vocabSize: 512, seed: 1 }));
+    assert.ok(a.every((r) => r.promptIds.length >= 50 && r.promptIds.length <= 150 && r.outputLen >= 25 && r.outputLen <= 75));
+    assert.ok(a.every((r) => r.promptIds.every((t) => t >= 3 && t < 512)));
+    const fixed = randomDataset({ numPrompts: 5, inputLen: 10, outputLen: 4, rangeRatio: 0, vocabSize: 512, seed: 1 });
+    assert.ok(fixed.every((r) => r.promptIds.length === 10 && r.outputLen === 4));
+  });
+
+  it('prefix-repetition: prompts share one of the prefixes', () => {
+    const d = prefixRepetitionDataset({ numPrompts: 6, prefixLen: 20, suffixLen: 5, numPrefixes: 2, outputLen: 3, vocabSize: 512, seed: 2 });
+    assert.deepEqual(d[0]!.promptIds.slice(0, 20), d[2]!.promptIds.slice(0, 20));
+    assert.notDeepEqual(d[0]!.promptIds.slice(0, 20), d[1]!.promptIds.slice(0, 20));
+    assert.notDeepEqual(d[0]!.promptIds.slice(20), d[2]!.promptIds.slice(20));
+    assert.ok(d.every((r) => r.promptIds.length === 25));
+  });
+
+  it('sharegpt: first turns with the replies\' token counts, too-short ones dropped', async () => {
+    const { tokenizer } = await loadStories();
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsllm-sharegpt-')), 'conv.json');
+    const conv = (q: string, a: string) => ({ conversations: [{ from: 'human', value: q }, { from: 'gpt', value: a }] });
+    fs.writeFileSync(file, JSON.stringify([
+      conv('Once upon a time there was a little girl', 'She liked to play in the park with her dog every day'),
+      conv('Hi', 'Hello'),
+      { conversations: [{ from: 'human', value: 'alone' }] },
+      conv('The cat sat on the mat and looked at the bird', 'The bird flew away and the cat was sad all day long'),
+    ]));
+    const d = shareGptDataset(file, tokenizer!, 2, 0);
+    assert.equal(d.length, 2);
+    for (const r of d) {
+      assert.equal(r.promptLen, tokenizer!.encode(r.prompt).length);
+      assert.ok(r.outputLen >= 4);
+    }
+    assert.ok(!d.some((r) => r.prompt === 'Hi'));
+    assert.equal(shareGptDataset(file, tokenizer!, 2, 0, 7)[0]!.outputLen, 7);
+    assert.throws(() => shareGptDataset(file, tokenizer!, 3, 0), (e: Error) => e instanceof UsageError && /only 2 usable/.test(e.message));
+  });
+});
