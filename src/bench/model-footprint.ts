@@ -33,3 +33,11 @@ export function modelFootprint(w: ModelWeights, activeExperts = 0): ModelFootpri
   add(w.lmHead);
   return { weightBytes: bytes, matmulParams: params };
 }
+
+/** Bytes of all weights as stored: matrices in their formats, the embedding table, float32 norms and biases. */
+export function storedWeightBytes(w: ModelWeights, totalParams: number, numExperts: number): number {
+  const fp = modelFootprint(w, numExperts);
+  const separateEmbed = w.lmHead !== w.embed;
+  const embedParams = separateEmbed ? numel(w.embed.shape) : 0;
+  return fp.weightBytes + (separateEmbed ? w.embed.data.byteLength : 0) + 4 * (totalParams - fp.matmulParams - embedParams);
+}

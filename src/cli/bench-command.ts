@@ -5,7 +5,9 @@ import { benchLatencyCommand } from './bench-latency-command.js';
 import { benchKernelsCommand } from './bench-kernels-command.js';
 import { benchThroughputCommand } from './bench-throughput-command.js';
 import { benchServeCommand } from './bench-serve-command.js';
+import { benchSweepCommand } from './bench-sweep-command.js';
+import { benchExperimentsCommand } from './bench-experiments-command.js';
 
 export function benchCommand(): Command {
-  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchKernelsCommand());
+  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchSweepCommand()).addCommand(benchExperimentsCommand()).addCommand(benchKernelsCommand());
 }

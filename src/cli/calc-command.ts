@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { calcReport, type CalcReport } from '../calc/calc-report.js';
 import { HARDWARE, HARDWARE_NAMES, type Hardware } from '../calc/hardware.js';
 import { countParams, DTYPE_BYTES, KV_DTYPES, type CalcDtype, type KvDtype } from '../calc/model-math.js';
-import { modelFootprint } from '../bench/model-footprint.js';
+import { storedWeightBytes } from '../bench/model-footprint.js';
 import { benchKernels, KERNEL_BENCH_FORMATS } from '../bench/kernel-bench.js';
 import { createBackend } from '../kernels/create-backend.js';
 import { NativeBackend } from '../kernels/native/native-backend.js';
@@ -72,12 +72,7 @@ async function calc(f: CalcFlags): Promise<void> {
       dtype = f.dtype;
       weightBytes = countParams(config).total * DTYPE_BYTES[f.dtype];
     } else {
-      // As stored: matrices in their formats, the embedding table, and float32 norms and biases.
-      const fp = modelFootprint(loaded.weights, config.moe?.numExperts ?? 0);
-      const embed = loaded.weights.embed;
-      const separateEmbed = loaded.weights.lmHead !== embed;
-      const embedParams = separateEmbed ? embed.shape.reduce((a, b) => a * b, 1) : 0;
-      weightBytes = fp.weightBytes + (separateEmbed ? embed.data.byteLength : 0) + 4 * (countParams(config).total - fp.matmulParams - embedParams);
+      weightBytes = storedWeightBytes(loaded.weights, countParams(config).total, config.moe?.numExperts ?? 0);
       dtype = loaded.weights.layers[0]?.q.dtype ?? 'f32';
     }
   }
@@ -87,7 +82,15 @@ async function calc(f: CalcFlags): Promise<void> {
   else process.stdout.write(formatReport(f.model ?? f.preset!, report));
 }
 
-async function resolveHardware(f: CalcFlags, dtype: string): Promise<Hardware> {
+export interface HardwareFlags {
+  hardware: string;
+  peakTflops?: number;
+  bandwidthGbs?: number;
+  memoryGb?: number;
+  measure?: boolean;
+}
+
+export async function resolveHardware(f: HardwareFlags, dtype: string): Promise<Hardware> {
   let hw: Hardware;
   if (f.hardware === 'custom') {
     if (f.peakTflops === undefined || f.bandwidthGbs === undefined) throw new UsageError('--hardware custom needs --peak-tflops and --bandwidth-gbs');

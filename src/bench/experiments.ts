@@ -1,0 +1,170 @@
+// The seed's experiments, reproduced on one model and written up as markdown tables and charts:
+// the KV cache on against off (tokens/s against output length), static against continuous batching
+// (and one request at a time), and prefix caching on against off (TTFT on a shared prefix).
+
+import os from 'node:os';
+import path from 'node:path';
+import { AsyncEngine } from '../engine/async-engine.js';
+import type { EngineOptions } from '../engine/engine-options.js';
+import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
+import { TextGenerator } from '../engine/text-generator.js';
+import { createBackend, physicalCores } from '../kernels/create-backend.js';
+import { CausalLM } from '../model/architectures/decoder.js';
+import { resolveHubModel } from '../model/hub/hub-download.js';
+import { loadModel } from '../model/load-model.js';
+import { barChart, lineChart, writeChart } from './charts.js';
+import { prefixRepetitionDataset, randomDataset } from './datasets.js';
+import { benchPrompts } from './latency.js';
+import { benchThroughput, type ThroughputResult } from './throughput.js';
+
+export const EXPERIMENTS = ['kv-cache', 'batching', 'prefix-caching'] as const;
+export type Experiment = (typeof EXPERIMENTS)[number];
+
+export interface ExperimentOptions {
+  engine: EngineOptions;
+  only: readonly Experiment[];
+  kvPromptLen: number;
+  kvOutputLens: number[];
+  batching: { numPrompts: number; inputLen: number; outputLen: number; rangeRatio: number };
+  prefix: { numPrompts: number; prefixLen: number; suffixLen: number; outputLen: number };
+  /** Where chart files go, and how the markdown links them (relative to the document). */
+  chartsDir: string;
+  chartsLink: string;
+  /** The command line, quoted in the report. */
+  command: string;
+  log: (line: string) => void;
+}
+
+export interface ExperimentReport {
+  markdown: string;
+  charts: string[];
+}
+
+export function machineDescription(): string {
+  return `${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${physicalCores()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`;
+}
+
+export async function runExperiments(o: ExperimentOptions): Promise<ExperimentReport> {
+  const charts: string[] = [];
+  const sections: string[] = [];
+  const chart = async (spec: Parameters<typeof writeChart>[0], name: string) => {
+    const files = await writeChart(spec, path.join(o.chartsDir, name));
+    charts.push(files.svg, files.png);
+    return `![${name}](${o.chartsLink}/${name}.svg)`;
+  };
+
+  if (o.only.includes('kv-cache')) {
+    o.log('experiment: KV cache on against off');
+    const loaded = await loadModel(o.engine.model, { ...(o.engine.loadFormat ? { loadFormat: o.engine.loadFormat } : {}), resolveHubId: resolveHubModel, ...(o.engine.quantization ? { quantization: o.engine.quantization } : {}) });
+    const model = new CausalLM(loaded.config, loaded.weights, createBackend({ ...(o.engine.backend ? { backend: o.engine.backend } : {}), ...(o.engine.threads ? { threads: o.engine.threads } : {}) }));
+    const prompt = benchPrompts(loaded.config.vocabSize, o.kvPromptLen, 1)[0]!;
+    const rows: { outputLen: number; on: number; off: number }[] = [];
+    for (const outputLen of o.kvOutputLens) {
+      const params = makeSamplingParams({ temperature: 0, maxTokens: outputLen, ignoreEos: true });
+      const rate = (kvCache: boolean) => {
+        const r = new TextGenerator(model, null, { kvCache }).complete(prompt, params);
+        return r.tokenIds.length / (r.timings.totalMs / 1000);
+      };
+      const row = { outputLen, on: rate(true), off: rate(false) };
+      rows.push(row);
+      o.log(`  ${outputLen} tokens: ${row.on.toFixed(1)} tok/s with the KV cache, ${row.off.toFixed(1)} without`);
+    }
+    const img = await chart(lineChart('Generation speed with and without the KV cache', 'output tokens', 'tokens/s',
+      rows.flatMap((r) => [{ x: r.outputLen, y: r.on, series: 'KV cache on' }, { x: r.outputLen, y: r.off, series: 'KV cache off' }]), true), 'experiment-kv-cache');
+    sections.push([
+      '### The KV cache on against off',
+      '',
+      `One sequence, a ${o.kvPromptLen}-token prompt, greedy; tokens/s over the whole generation (prefill included). Without the cache every new token recomputes the whole sequence.`,
+      '',
+      '| output tokens | KV cache on (tok/s) | off (tok/s) | speed-up |',
+      '|---|---|---|---|',
+      ...rows.map((r) => `| ${r.outputLen} | ${r.on.toFixed(1)} | ${r.off.toFixed(1)} | ${(r.on / r.off).toFixed(1)}x |`),
+      '',
+      img,
+    ].join('\n'));
+  }
+
+  const withEngine = async <T>(extra: Partial<EngineOptions>, f: (e: AsyncEngine) => Promise<T>): Promise<T> => {
+    const engine = await AsyncEngine.start({ ...o.engine, ...extra });
+    try {
+      return await f(engine);
+    } finally {
+      await engine.close();
+    }
+  };
+
+  if (o.only.includes('batching')) {
+    o.log('experiment: static against continuous batching');
+    const b = o.batching;
+    const results: { name: string; r: ThroughputResult }[] = [];
+    for (const [name, extra] of [['continuous', { scheduler: 'continuous' }], ['static', { scheduler: 'static' }], ['sequential', { maxNumSeqs: 1 }]] as const) {
+      const r = await withEngine(extra, async (e) => {
+        const requests = randomDataset({ numPrompts: b.numPrompts, inputLen: b.inputLen, outputLen: b.outputLen, rangeRatio: b.rangeRatio, vocabSize: e.info.model.vocabSize, seed: 0 });
+        return benchThroughput(e, requests);
+      });
+      results.push({ name, r });
+      o.log(`  ${name}: ${r.requestsPerSecond.toFixed(3)} requests/s, ${r.totalTokensPerSecond.toFixed(1)} tok/s`);
+    }
+    const cont = results[0]!.r.requestsPerSecond;
+    const img = await chart(barChart('Throughput by scheduler', 'requests/s', results.map(({ name, r }) => ({ group: name, series: name, value: r.requestsPerSecond }))), 'experiment-batching');
+    sections.push([
+      '### Static against continuous batching',
+      '',
+      `${b.numPrompts} requests of ${b.inputLen} prompt and ${b.outputLen} output tokens on average (lengths within ±${Math.round(b.rangeRatio * 100)}%), all submitted at once.`,
+      '',
+      '| scheduler | requests/s | total tok/s | TTFT p50 (ms) | TPOT p50 (ms) | continuous is |',
+      '|---|---|---|---|---|---|',
+      ...results.map(({ name, r }) => `| ${name} | ${r.requestsPerSecond.toFixed(3)} | ${r.totalTokensPerSecond.toFixed(1)} | ${r.ttftMs.median.toFixed(0)} | ${r.tpotMs.median.toFixed(1)} | ${name === 'continuous' ? '' : `${(cont / r.requestsPerSecond).toFixed(2)}x faster`} |`),
+      '',
+      img,
+    ].join('\n'));
+  }
+
+  if (o.only.includes('prefix-caching')) {
+    o.log('experiment: prefix caching on against off');
+    const p = o.prefix;
+    const rows: { name: string; r: ThroughputResult }[] = [];
+    for (const on of [true, false]) {
+      const r = await withEngine({ enablePrefixCaching: on }, (e) => benchThroughput(e,
+        prefixRepetitionDataset({ numPrompts: p.numPrompts, prefixLen: p.prefixLen, suffixLen: p.suffixLen, numPrefixes: 1, outputLen: p.outputLen, vocabSize: e.info.model.vocabSize, seed: 0 }),
+        { maxConcurrency: 1 }));
+      rows.push({ name: on ? 'on' : 'off', r });
+      o.log(`  prefix caching ${on ? 'on' : 'off'}: TTFT p50 ${r.ttftMs.median.toFixed(0)} ms`);
+    }
+    const img = await chart(barChart('TTFT p50 on a shared prefix', 'ms', rows.map(({ name, r }) => ({ group: `caching ${name}`, series: name, value: r.ttftMs.median }))), 'experiment-prefix-caching');
+    sections.push([
+      '### Prefix caching on against off',
+      '',
+      `${p.numPrompts} requests sharing a ${p.prefixLen}-token prefix, each with its own ${p.suffixLen} tokens and ${p.outputLen} output tokens, one at a time.`,
+      '',
+      '| prefix caching | TTFT p50 (ms) | TTFT mean (ms) | hit rate | requests/s |',
+      '|---|---|---|---|---|',
+      ...rows.map(({ name, r }) => `| ${name} | ${r.ttftMs.median.toFixed(0)} | ${r.ttftMs.mean.toFixed(0)} | ${(r.prefixCacheHitRate * 100).toFixed(1)}% | ${r.requestsPerSecond.toFixed(3)} |`),
+      '',
+      `TTFT p50 is ${(rows[1]!.r.ttftMs.median / rows[0]!.r.ttftMs.median).toFixed(1)}x lower with prefix caching.`,
+      '',
+      img,
+    ].join('\n'));
+  }
+
+  const header = [
+    `Date: ${new Date().toISOString().slice(0, 10)}. Model: \`${o.engine.model}\`. Machine: ${machineDescription()}.`,
+    '',
+    '```sh',
+    o.command,
+    '```',
+  ].join('\n');
+  return { markdown: [header, ...sections].join('\n\n') + '\n', charts };
+}
+
+export const EXPERIMENTS_START = '<!-- tsllm bench experiments: start -->';
+export const EXPERIMENTS_END = '<!-- tsllm bench experiments: end -->';
+
+/** The document with its experiments section replaced (or appended under a heading). */
+export function spliceExperiments(doc: string, markdown: string): string {
+  const block = `${EXPERIMENTS_START}\n${markdown}${EXPERIMENTS_END}`;
+  const start = doc.indexOf(EXPERIMENTS_START);
+  const end = doc.indexOf(EXPERIMENTS_END);
+  if (start >= 0 && end > start) return doc.slice(0, start) + block + doc.slice(end + EXPERIMENTS_END.length);
+  return `${doc.trimEnd()}\n\n## The seed's experiments (tsllm bench experiments)\n\n${block}\n`;
+}
