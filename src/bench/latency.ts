@@ -8,6 +8,7 @@ import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
 import { argmax } from '../engine/sampling/logprobs.js';
 import { Rng } from '../engine/sampling/rng.js';
 import { median } from './stats.js';
+import { distribution, type ServingMetrics } from './result-format.js';
 
 export interface LatencyOptions {
   inputLen: number;
@@ -34,6 +35,8 @@ export interface LatencyRunner {
 
 export interface LatencyResult {
   engine: string;
+  /** The shared result format: each iteration counts as batchSize requests served together. */
+  serving: ServingMetrics;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
   /** Decode steps per second: each step reads every weight once, whatever the batch. */
@@ -50,7 +53,29 @@ export function benchPrompts(vocabSize: number, inputLen: number, batchSize: num
 export function summarize(engine: string, samples: LatencySample[], batchSize: number): LatencyResult {
   const prefill = median(samples.map((s) => s.prefillTokens / s.prefillSeconds));
   const steps = median(samples.map((s) => s.decodeSteps / s.decodeSeconds));
-  return { engine, prefillTokensPerSecond: prefill, decodeTokensPerSecond: steps * batchSize, decodeStepsPerSecond: steps, samples };
+  return { engine, serving: servingMetrics(samples, batchSize), prefillTokensPerSecond: prefill, decodeTokensPerSecond: steps * batchSize, decodeStepsPerSecond: steps, samples };
+}
+
+/** One batch's prefill then decode per iteration, as serving metrics: TTFT = the batch's prefill, TPOT = one decode step. */
+export function servingMetrics(samples: readonly LatencySample[], batchSize: number): ServingMetrics {
+  const elapsed = samples.reduce((t, s) => t + s.prefillSeconds + s.decodeSeconds, 0);
+  const input = samples.reduce((n, s) => n + s.prefillTokens, 0);
+  // Tokens of the timed decode steps (runners differ on whether prefill yields one too).
+  const output = samples.reduce((n, s) => n + batchSize * s.decodeSteps, 0);
+  const requests = samples.length * batchSize;
+  return {
+    numRequests: requests,
+    elapsedSeconds: elapsed,
+    requestsPerSecond: requests / elapsed,
+    inputTokensPerSecond: input / elapsed,
+    outputTokensPerSecond: output / elapsed,
+    totalTokensPerSecond: (input + output) / elapsed,
+    totalInputTokens: input,
+    totalOutputTokens: output,
+    ttftMs: distribution(samples.map((s) => s.prefillSeconds * 1000)),
+    tpotMs: distribution(samples.map((s) => (s.decodeSeconds * 1000) / s.decodeSteps)),
+    e2eMs: distribution(samples.map((s) => (s.prefillSeconds + s.decodeSeconds) * 1000)),
+  };
 }
 
 /** Runs every runner on the same prompts, iterations interleaved so drift in machine load hits all alike. */

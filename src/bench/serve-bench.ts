@@ -4,7 +4,7 @@
 
 import { arrivalTimes } from './arrivals.js';
 import { streamRequest, type Endpoint, type RequestRecord } from './openai-stream-client.js';
-import { distribution, type Distribution } from './throughput.js';
+import { distribution, type Distribution, type ServingMetrics } from './result-format.js';
 
 export interface ServeRequest {
   prompt: string | number[];
@@ -38,21 +38,10 @@ export interface ServeBenchOptions {
   onDone?: (done: number, record: RequestRecord) => void;
 }
 
-export interface ServeResult {
-  numRequests: number;
+export interface ServeResult extends ServingMetrics {
   completed: number;
   failed: number;
-  elapsedSeconds: number;
-  requestsPerSecond: number;
-  inputTokensPerSecond: number;
-  outputTokensPerSecond: number;
-  totalTokensPerSecond: number;
-  totalInputTokens: number;
-  totalOutputTokens: number;
-  ttftMs: Distribution;
-  tpotMs: Distribution;
   itlMs: Distribution;
-  e2eMs: Distribution;
   /** Requests/s that met every SLO given (absent without --goodput). */
   goodput?: number;
   errors: string[];

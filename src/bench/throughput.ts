@@ -6,39 +6,12 @@ import type { AsyncEngine } from '../engine/async-engine.js';
 import type { RequestTimeline } from '../engine/request.js';
 import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
 import type { BenchRequest } from './datasets.js';
-import { median, percentile } from './stats.js';
+import { distribution, type ServingMetrics } from './result-format.js';
 
-export interface Distribution {
-  mean: number;
-  median: number;
-  p90: number;
-  p99: number;
-  /** Any other percentiles asked for, as {"p95": ...}. */
-  percentiles?: Record<string, number>;
-}
-
-export interface ThroughputResult {
-  numRequests: number;
-  elapsedSeconds: number;
-  requestsPerSecond: number;
-  inputTokensPerSecond: number;
-  outputTokensPerSecond: number;
-  totalTokensPerSecond: number;
-  totalInputTokens: number;
-  totalOutputTokens: number;
-  ttftMs: Distribution;
-  /** Time per output token after the first. */
-  tpotMs: Distribution;
-  e2eMs: Distribution;
+export interface ThroughputResult extends ServingMetrics {
   numPreemptions: number;
   /** Prompt tokens served from the prefix cache, over prompt tokens looked up. */
   prefixCacheHitRate: number;
-}
-
-export function distribution(xs: readonly number[], extra: readonly number[] = []): Distribution {
-  const d: Distribution = { mean: xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN, median: median(xs), p90: percentile(xs, 90), p99: percentile(xs, 99) };
-  if (extra.length > 0) d.percentiles = Object.fromEntries(extra.map((p) => [`p${p}`, percentile(xs, p)]));
-  return d;
 }
 
 export async function benchThroughput(

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { arrivalTimes } from '../../src/bench/arrivals.js';
 import type { RequestRecord } from '../../src/bench/openai-stream-client.js';
 import { summarizeRecords } from '../../src/bench/serve-bench.js';
+import { servingMetrics } from '../../src/bench/latency.js';
 import { tsllmAsync } from '../helpers/cli.js';
 import { DEMO, startServer, type TestServer } from '../helpers/server.js';
 
@@ -35,6 +36,21 @@ describe('serve report', () => {
     // Only the first meets both TTFT <= 250 and TPOT <= 15: 1 request in 2 s.
     assert.equal(r.goodput, 0.5);
     assert.deepEqual(r.errors, ['HTTP 500']);
+  });
+});
+
+describe('bench latency in the shared format', () => {
+  it('counts each iteration as batch-size requests: TTFT the prefill, TPOT one decode step', () => {
+    const m = servingMetrics([
+      { prefillSeconds: 1, prefillTokens: 400, decodeSeconds: 2, decodeSteps: 10 },
+      { prefillSeconds: 3, prefillTokens: 400, decodeSeconds: 4, decodeSteps: 10 },
+    ], 4);
+    assert.equal(m.numRequests, 8);
+    assert.equal(m.elapsedSeconds, 10);
+    assert.equal(m.requestsPerSecond, 0.8);
+    assert.equal(m.totalOutputTokens, 80);
+    assert.equal(m.totalTokensPerSecond, 88);
+    assert.deepEqual([m.ttftMs.mean, m.tpotMs.mean, m.e2eMs.median], [2000, 300, 5000]);
   });
 });
 

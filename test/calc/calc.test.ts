@@ -86,6 +86,16 @@ describe('tsllm calc', () => {
     assert.equal(j.hardware.peakFlops, 1e12);
   });
 
+  it('--hardware cpu --measure uses what the native kernels reach here', () => {
+    const r = tsllm(['calc', '--preset', 'demo', '--hardware', 'cpu', '--measure', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.match(j.hardware.name, /measured, f16 kernels/);
+    assert.ok(j.hardware.peakFlops > 1e9 && j.hardware.bandwidth > 1e9, JSON.stringify(j.hardware));
+    assert.notEqual(j.hardware.peakFlops, 200e9);
+    assert.ok(Math.abs(j.seedOptimalBatch - (j.hardware.peakFlops * 2) / (2 * j.hardware.bandwidth)) < 1e-9);
+  });
+
   it('explains bad combinations', () => {
     assert.match(tsllm(['calc', '--preset', 'llama-2-7b', '--hardware', 'custom']).stderr, /needs --peak-tflops and --bandwidth-gbs/);
     assert.match(tsllm(['calc']).stderr, /exactly one of --model or --preset/);
