@@ -54,6 +54,10 @@ export async function runSweep(model: CausalLM, o: SweepOptions, predict: (batch
 /** Why a point's prediction misses by more than `tolerance`, in one sentence (null if it does not). */
 export function explainMiss(p: SweepPoint, computeMs: number, memoryMs: number, tolerance = 0.3): string | null {
   if (Math.abs(p.error) <= tolerance) return null;
+  if (p.measuredStepMs > p.predictedStepMs && p.measuredStepMs <= computeMs + memoryMs) {
+    return `batch ${p.batch}: near the ridge point compute (${computeMs.toFixed(1)} ms) and memory (${memoryMs.toFixed(1)} ms) overlap only in part, ` +
+      `so the step (${p.measuredStepMs.toFixed(1)} ms) lies between their max and their sum (${(computeMs + memoryMs).toFixed(1)} ms)`;
+  }
   if (p.measuredStepMs > p.predictedStepMs) {
     const extra = p.measuredStepMs - Math.max(computeMs, memoryMs);
     return `batch ${p.batch}: the step takes ${p.measuredStepMs.toFixed(1)} ms against a ${p.predictedBound}-bound ${p.predictedStepMs.toFixed(1)} ms; ` +

@@ -43,6 +43,7 @@ describe('tsllm bench sweep', () => {
     const p = { batch: 4, measuredTokensPerSecond: 10, measuredStepMs: 400, predictedTokensPerSecond: 20, predictedStepMs: 200, predictedBound: 'memory' as const, error: 1 };
     assert.match(explainMiss(p, 50, 200)!, /batch 4: the step takes 400.0 ms against a memory-bound 200.0 ms; 200.0 ms go to work the roofline does not count/);
     assert.equal(explainMiss({ ...p, error: 0.2 }, 50, 200), null);
+    assert.match(explainMiss({ ...p, measuredStepMs: 280, predictedBound: 'compute' }, 200, 150)!, /near the ridge point compute \(200.0 ms\) and memory \(150.0 ms\) overlap only in part, so the step \(280.0 ms\) lies between their max and their sum \(350.0 ms\)/);
     assert.match(explainMiss({ ...p, measuredStepMs: 100, error: -0.5 }, 50, 200)!, /faster than the roofline/);
   });
 });
