@@ -4,7 +4,7 @@
 
 import type { AsyncEngine } from '../engine/async-engine.js';
 import type { RequestTimeline } from '../engine/request.js';
-import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
+import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import type { BenchRequest } from './datasets.js';
 import { distribution, type ServingMetrics } from './result-format.js';
 
@@ -17,7 +17,7 @@ export interface ThroughputResult extends ServingMetrics {
 export async function benchThroughput(
   engine: AsyncEngine,
   requests: readonly BenchRequest[],
-  opts: { maxConcurrency?: number; onDone?: (done: number) => void } = {},
+  opts: { maxConcurrency?: number; onDone?: (done: number) => void; sampling?: SamplingParamsInput } = {},
 ): Promise<ThroughputResult> {
   const timelines: RequestTimeline[] = [];
   let outputTokens = 0;
@@ -28,7 +28,7 @@ export async function benchThroughput(
   const worker = async () => {
     while (next < requests.length) {
       const r = requests[next++]!;
-      const params = makeSamplingParams({ temperature: 0, maxTokens: r.outputLen, ignoreEos: true });
+      const params = makeSamplingParams({ temperature: 0, ...opts.sampling, maxTokens: r.outputLen, ignoreEos: true });
       for await (const o of engine.generate(r.promptIds, params)) {
         outputTokens += o.tokenIds.length;
         if (o.timeline) timelines.push(o.timeline);

@@ -30,6 +30,9 @@ interface ThroughputFlags extends BackendFlags, EngineFlags {
   numPrefixes: number;
   maxConcurrency?: number;
   seed: number;
+  temperature: number;
+  topP: number;
+  topK: number;
   json?: boolean;
 }
 
@@ -49,6 +52,9 @@ export function benchThroughputCommand(): Command {
     .option('--num-prefixes <n>', 'distinct prefixes (prefix-repetition)', parseIntArg('--num-prefixes'), 1)
     .option('--max-concurrency <n>', 'requests in flight at once (default: all)', parseIntArg('--max-concurrency'))
     .option('--seed <n>', 'dataset seed', parseIntArg('--seed'), 0)
+    .option('--temperature <t>', 'sampling temperature (0 = greedy)', parseFloatArg('--temperature'), 0)
+    .option('--top-p <p>', 'nucleus sampling', parseFloatArg('--top-p'), 1)
+    .option('--top-k <k>', 'top-k sampling (0 = off)', parseIntArg('--top-k'), 0)
     .option('--json', 'print the result as JSON')
     .action((flags: ThroughputFlags) => runCommand(() => throughput(flags)));
 }
@@ -77,7 +83,7 @@ async function throughput(f: ThroughputFlags): Promise<void> {
     log(`bench throughput: scheduler ${f.scheduler}, prefix caching ${info.config.enablePrefixCaching ? 'on' : 'off'}, ${requests.length} requests`);
     const bar = f.json ? null : new SingleBar({ format: '  [{bar}] {value}/{total} requests', stream: process.stderr, hideCursor: true });
     bar?.start(requests.length, 0);
-    const result = await benchThroughput(engine, requests, { ...(f.maxConcurrency ? { maxConcurrency: f.maxConcurrency } : {}), onDone: (n) => bar?.update(n) });
+    const result = await benchThroughput(engine, requests, { ...(f.maxConcurrency ? { maxConcurrency: f.maxConcurrency } : {}), onDone: (n) => bar?.update(n), sampling: { temperature: f.temperature, topP: f.topP, topK: f.topK, seed: f.seed } });
     bar?.stop();
     const summary = { model: info.source, backend: info.backend, scheduler: f.scheduler, dataset: f.dataset, engineConfig: info.config, ...result };
     if (f.json) {

@@ -63,41 +63,144 @@ function applyPenalties(work: Float64Array, ctx: SamplingContext): void {
   }
 }
 
+// Candidates come out in the order the processors define (logit descending, ties to the lower id), but
+// only as many as the truncation needs: a size-k heap for top-k, a heap popped until the nucleus is
+// full for top-p. Plain temperature sampling needs no order at all: sorting a 32k vocabulary per token
+// cost more than the forward pass at large batches.
 function draw(work: Float64Array, params: SamplingParams, rng: Rng): number {
   const V = work.length;
   let max = -Infinity;
-  for (let i = 0; i < V; i++) max = Math.max(max, work[i]!);
-  // Candidates, most likely first, with unnormalized probabilities at this temperature.
-  let ids = Array.from({ length: V }, (_, i) => i).filter((i) => work[i]! > -Infinity);
-  ids.sort((a, b) => work[b]! - work[a]! || a - b);
-  if (params.topK > 0 && ids.length > params.topK) ids = ids.slice(0, params.topK);
-  let probs = ids.map((i) => Math.exp((work[i]! - max) / params.temperature));
-  let total = probs.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < V; i++) if (work[i]! > max) max = work[i]!;
+  const probs = new Float64Array(V);
+  for (let i = 0; i < V; i++) probs[i] = work[i] === -Infinity ? 0 : Math.exp((work[i]! - max) / params.temperature);
 
-  if (params.topP < 1) {
+  // null: every finite token, in id order (no truncation asks for an order).
+  let ids: Int32Array | null = null;
+  if (params.topK > 0) ids = topKDescending(work, params.topK);
+  if (params.topP < 1) ids = nucleus(work, probs, ids, params.topP);
+  if (params.minP > 0) {
+    const list = ids ?? finiteIds(work);
+    let total = 0;
+    let top = 0;
+    for (const i of list) {
+      total += probs[i]!;
+      top = Math.max(top, probs[i]!);
+    }
+    // The most likely token always passes (minP <= 1), so the list never empties.
+    const threshold = params.minP * (top / total);
+    ids = list.filter((i) => probs[i]! / total >= threshold);
+  }
+
+  let total = 0;
+  if (ids) for (const i of ids) total += probs[i]!;
+  else for (let i = 0; i < V; i++) total += probs[i]!;
+  let u = rng.next() * total;
+  if (ids) {
+    for (const i of ids) {
+      u -= probs[i]!;
+      if (u < 0) return i;
+    }
+    return ids[ids.length - 1]!;
+  }
+  let last = 0;
+  for (let i = 0; i < V; i++) {
+    if (probs[i] === 0) continue;
+    last = i;
+    u -= probs[i]!;
+    if (u < 0) return i;
+  }
+  return last;
+}
+
+function finiteIds(work: Float64Array): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < work.length; i++) if (work[i]! > -Infinity) out.push(i);
+  return Int32Array.from(out);
+}
+
+/** a ranks before b: larger logit first, the lower id on ties (torch.topk's order). */
+const before = (work: Float64Array, a: number, b: number) => work[a]! > work[b]! || (work[a] === work[b] && a < b);
+
+/** The k best finite tokens, best first, through a size-k heap whose root is the worst kept. */
+function topKDescending(work: Float64Array, k: number): Int32Array {
+  const heap = new Int32Array(k);
+  let size = 0;
+  const worse = (a: number, b: number) => before(work, b, a);
+  const siftDown = (pos: number) => {
+    for (;;) {
+      const l = 2 * pos + 1;
+      const r = l + 1;
+      let m = pos;
+      if (l < size && worse(heap[l]!, heap[m]!)) m = l;
+      if (r < size && worse(heap[r]!, heap[m]!)) m = r;
+      if (m === pos) return;
+      [heap[pos], heap[m]] = [heap[m]!, heap[pos]!];
+      pos = m;
+    }
+  };
+  for (let i = 0; i < work.length; i++) {
+    if (work[i] === -Infinity) continue;
+    if (size < k) {
+      let pos = size++;
+      heap[pos] = i;
+      while (pos > 0) {
+        const parent = (pos - 1) >> 1;
+        if (!worse(heap[pos]!, heap[parent]!)) break;
+        [heap[pos], heap[parent]] = [heap[parent]!, heap[pos]!];
+        pos = parent;
+      }
+    } else if (before(work, i, heap[0]!)) {
+      heap[0] = i;
+      siftDown(0);
+    }
+  }
+  return heap.slice(0, size).sort((a, b) => (before(work, a, b) ? -1 : 1));
+}
+
+/**
+ * The smallest best-first prefix whose probability reaches topP (at least one token). `sorted` is an
+ * already ordered candidate list (after top-k); otherwise tokens are popped from a max-heap, so only
+ * the nucleus is ever ordered.
+ */
+function nucleus(work: Float64Array, probs: Float64Array, sorted: Int32Array | null, topP: number): Int32Array {
+  if (sorted) {
+    let total = 0;
+    for (const i of sorted) total += probs[i]!;
     let cum = 0;
     let keep = 0;
-    while (keep < ids.length) {
-      cum += probs[keep]! / total;
+    while (keep < sorted.length) {
+      cum += probs[sorted[keep]!]! / total;
       keep++;
-      if (cum >= params.topP) break;
+      if (cum >= topP) break;
     }
-    ids = ids.slice(0, keep);
-    probs = probs.slice(0, keep);
-    total = probs.reduce((a, b) => a + b, 0);
+    return sorted.subarray(0, keep);
   }
-  if (params.minP > 0) {
-    const threshold = params.minP * (probs[0]! / total);
-    const keep = probs.filter((p) => p / total >= threshold).length;
-    ids = ids.slice(0, Math.max(1, keep));
-    probs = probs.slice(0, Math.max(1, keep));
-    total = probs.reduce((a, b) => a + b, 0);
+  const heap = finiteIds(work);
+  let size = heap.length;
+  let total = 0;
+  for (const i of heap) total += probs[i]!;
+  const siftDown = (pos: number) => {
+    for (;;) {
+      const l = 2 * pos + 1;
+      const r = l + 1;
+      let m = pos;
+      if (l < size && before(work, heap[l]!, heap[m]!)) m = l;
+      if (r < size && before(work, heap[r]!, heap[m]!)) m = r;
+      if (m === pos) return;
+      [heap[pos], heap[m]] = [heap[m]!, heap[pos]!];
+      pos = m;
+    }
+  };
+  for (let pos = (size >> 1) - 1; pos >= 0; pos--) siftDown(pos);
+  const out: number[] = [];
+  let cum = 0;
+  while (size > 0) {
+    const best = heap[0]!;
+    out.push(best);
+    heap[0] = heap[--size]!;
+    siftDown(0);
+    cum += probs[best]! / total;
+    if (cum >= topP) break;
   }
-
-  let u = rng.next() * total;
-  for (let i = 0; i < ids.length; i++) {
-    u -= probs[i]!;
-    if (u < 0) return ids[i]!;
-  }
-  return ids[ids.length - 1]!;
+  return Int32Array.from(out);
 }
