@@ -8,7 +8,7 @@ import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
 import { argmax } from '../engine/sampling/logprobs.js';
 import { Rng } from '../engine/sampling/rng.js';
 import { median } from './stats.js';
-import { distribution, type ServingMetrics } from './result-format.js';
+import { distribution, throughputFigures, type ServingMetrics } from './result-format.js';
 
 export interface LatencyOptions {
   inputLen: number;
@@ -64,14 +64,7 @@ export function servingMetrics(samples: readonly LatencySample[], batchSize: num
   const output = samples.reduce((n, s) => n + batchSize * s.decodeSteps, 0);
   const requests = samples.length * batchSize;
   return {
-    numRequests: requests,
-    elapsedSeconds: elapsed,
-    requestsPerSecond: requests / elapsed,
-    inputTokensPerSecond: input / elapsed,
-    outputTokensPerSecond: output / elapsed,
-    totalTokensPerSecond: (input + output) / elapsed,
-    totalInputTokens: input,
-    totalOutputTokens: output,
+    ...throughputFigures(requests, input, output, elapsed),
     ttftMs: distribution(samples.map((s) => s.prefillSeconds * 1000)),
     tpotMs: distribution(samples.map((s) => (s.decodeSeconds * 1000) / s.decodeSteps)),
     e2eMs: distribution(samples.map((s) => (s.prefillSeconds + s.decodeSeconds) * 1000)),

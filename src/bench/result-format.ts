@@ -32,3 +32,17 @@ export interface ServingMetrics {
   tpotMs: Distribution;
   e2eMs: Distribution;
 }
+
+/** The throughput half of the format: `requests` served with these token totals in `elapsedSeconds`. */
+export function throughputFigures(requests: number, inputTokens: number, outputTokens: number, elapsedSeconds: number): Omit<ServingMetrics, 'ttftMs' | 'tpotMs' | 'e2eMs'> {
+  return {
+    numRequests: requests,
+    elapsedSeconds,
+    requestsPerSecond: requests / elapsedSeconds,
+    inputTokensPerSecond: inputTokens / elapsedSeconds,
+    outputTokensPerSecond: outputTokens / elapsedSeconds,
+    totalTokensPerSecond: (inputTokens + outputTokens) / elapsedSeconds,
+    totalInputTokens: inputTokens,
+    totalOutputTokens: outputTokens,
+  };
+}

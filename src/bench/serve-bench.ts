@@ -4,7 +4,7 @@
 
 import { arrivalTimes } from './arrivals.js';
 import { streamRequest, type Endpoint, type RequestRecord } from './openai-stream-client.js';
-import { distribution, type Distribution, type ServingMetrics } from './result-format.js';
+import { distribution, throughputFigures, type Distribution, type ServingMetrics } from './result-format.js';
 
 export interface ServeRequest {
   prompt: string | number[];
@@ -84,16 +84,11 @@ export function summarizeRecords(records: readonly RequestRecord[], elapsedSecon
   const input = ok.reduce((n, r) => n + r.promptTokens, 0);
   const output = ok.reduce((n, r) => n + r.outputTokens, 0);
   const result: ServeResult = {
+    // Throughput counts the requests that completed; numRequests counts all that were sent.
+    ...throughputFigures(ok.length, input, output, elapsedSeconds),
     numRequests: records.length,
     completed: ok.length,
     failed: records.length - ok.length,
-    elapsedSeconds,
-    requestsPerSecond: ok.length / elapsedSeconds,
-    inputTokensPerSecond: input / elapsedSeconds,
-    outputTokensPerSecond: output / elapsedSeconds,
-    totalTokensPerSecond: (input + output) / elapsedSeconds,
-    totalInputTokens: input,
-    totalOutputTokens: output,
     ttftMs: distribution(ok.map((r) => r.ttftMs), percentiles),
     tpotMs: distribution(ok.map(tpot).filter((x) => !Number.isNaN(x)), percentiles),
     itlMs: distribution(ok.flatMap((r) => r.itlMs), percentiles),

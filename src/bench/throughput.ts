@@ -6,7 +6,7 @@ import type { AsyncEngine } from '../engine/async-engine.js';
 import type { RequestTimeline } from '../engine/request.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import type { BenchRequest } from './datasets.js';
-import { distribution, type ServingMetrics } from './result-format.js';
+import { distribution, throughputFigures, type ServingMetrics } from './result-format.js';
 
 export interface ThroughputResult extends ServingMetrics {
   numPreemptions: number;
@@ -43,14 +43,7 @@ export async function benchThroughput(
   const end = engine.stats!;
   const queries = end.prefixCacheQueries - (startStats?.prefixCacheQueries ?? 0);
   return {
-    numRequests: requests.length,
-    elapsedSeconds: elapsed,
-    requestsPerSecond: requests.length / elapsed,
-    inputTokensPerSecond: inputTokens / elapsed,
-    outputTokensPerSecond: outputTokens / elapsed,
-    totalTokensPerSecond: (inputTokens + outputTokens) / elapsed,
-    totalInputTokens: inputTokens,
-    totalOutputTokens: outputTokens,
+    ...throughputFigures(requests.length, inputTokens, outputTokens, elapsed),
     ttftMs: distribution(timelines.map((t) => t.firstToken! - t.arrival)),
     tpotMs: distribution(timelines.filter((t) => t.tokens.length > 1).map((t) => (t.finished! - t.firstToken!) / (t.tokens.length - 1))),
     e2eMs: distribution(timelines.map((t) => t.finished! - t.arrival)),

@@ -140,10 +140,6 @@ export class AsyncEngine {
     });
   }
 
-  get numInFlight(): number {
-    return new Set([...this.streams.values()].map((s) => s.stream)).size;
-  }
-
   /** Sequences submitted and not finished (n samples of a request count n). */
   get numInFlightSequences(): number {
     return this.streams.size;

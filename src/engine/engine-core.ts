@@ -92,10 +92,6 @@ export class EngineCore {
     return this.requests.size > 0 || this.pendingAborts.size > 0;
   }
 
-  get numRequests(): number {
-    return this.requests.size;
-  }
-
   /** Admits a request, or throws a UsageError saying why it can never run. */
   addRequest(r: NewRequest): void {
     if (this.requests.has(r.id)) throw new UsageError(`request id ${r.id} is already in use`);

@@ -100,10 +100,4 @@ export class BlockPool {
     for (const [hash, b] of this.cached) if (b.hash !== hash) problems.push(`index entry ${hash.slice(0, 8)} points at block ${b.id} with another hash`);
     return problems;
   }
-
-  /** Drops the whole prefix-cache index (blocks stay allocated or free as they are). */
-  resetPrefixCache(): void {
-    for (const b of this.cached.values()) b.hash = null;
-    this.cached.clear();
-  }
 }

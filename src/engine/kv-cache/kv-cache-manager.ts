@@ -39,10 +39,6 @@ export class KVCacheManager {
     return 1 - this.pool.numFree / this.numBlocks;
   }
 
-  get capacityTokens(): number {
-    return this.numBlocks * this.blockSize;
-  }
-
   /**
    * The longest run of the request's leading full blocks already in the cache. At least one token is
    * always left to compute, because the step that computes it produces the logits to sample from.
