@@ -51,7 +51,8 @@ describe('Prometheus and the Grafana dashboard', { skip }, () => {
         `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: 'ignore' });
       const api = `http://127.0.0.1:${promPort}/api/v1`;
       await eventually(async () => {
-        const t = await fetch(`${api}/targets`).then((r) => r.json(), () => null);
+        // Prometheus answers 503 in plain text until its storage is ready.
+        const t = await fetch(`${api}/targets`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
         return t?.data?.activeTargets?.some((x: any) => x.health === 'up') ? true : undefined;
       }, 30_000);
 
