@@ -65,6 +65,10 @@ describe('Prometheus and the Grafana dashboard', { skip }, () => {
           for await (const _ of stream as any) { /* consume */ }
         }
       };
+      // Two long requests side by side need ~2 x 300 tokens of the ~450 the cache holds: one preemption
+      // at least, however fast this machine runs the timed load below.
+      const long = (tag: string) => s.client.completions.create({ model: 'demo', prompt: `${prefix}${tag}`, max_tokens: 250, ignore_eos: true } as any);
+      await Promise.all([long('a'), long('b')]);
       await Promise.all([0, 1, 2, 3, 4].map(worker));
       await new Promise((r) => setTimeout(r, 2500));
 
