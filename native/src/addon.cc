@@ -257,59 +257,70 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (a.ok()) table_->quantizeRows(*pool_, dst, dt, src, static_cast<int>(rows), static_cast<int>(k));
   }
 
-  // writeKV(kCache, vCache, k, v, slots, rows, kvDim)
+  // writeKV(kCache, vCache, kvDtype, k, v, slots, rows, numKvHeads, headDim)
   void writeKV(const Napi::CallbackInfo& info) {
     Args a(info);
-    const int64_t rows = a.nonNegative(5, "rows"), kvDim = a.nonNegative(6, "kvDim");
-    const int32_t* slots = a.array<int32_t>(4, rows, "slotMapping");
-    const float* k = a.array<float>(2, rows * kvDim, "k");
-    const float* v = a.array<float>(3, rows * kvDim, "v");
+    const int dtype = a.i32(2);
+    const int64_t rows = a.nonNegative(6, "rows");
+    const int numKvHeads = a.i32(7), headDim = a.i32(8);
+    if (!a.ok()) return;
+    const size_t headBytes = validKVDType(dtype) && numKvHeads > 0 ? kvHeadBytes(static_cast<KVDType>(dtype), headDim) : 0;
+    if (headBytes == 0) {
+      Napi::RangeError::New(info.Env(), "writeKV: bad kv dtype or head shape").ThrowAsJavaScriptException();
+      return;
+    }
+    const int64_t kvDim = static_cast<int64_t>(numKvHeads) * headDim;
+    const float* k = a.array<float>(3, rows * kvDim, "k");
+    const float* v = a.array<float>(4, rows * kvDim, "v");
+    const int32_t* slots = a.array<int32_t>(5, rows, "slotMapping");
     ArrayView kc, vc;
     if (!a.ok()) return;
     if (!viewOf(info.Env(), info[0], kc) || !viewOf(info.Env(), info[1], vc)) {
       Napi::RangeError::New(info.Env(), "writeKV: cache is not a typed array").ThrowAsJavaScriptException();
       return;
     }
-    const int64_t slotsInCache = kvDim > 0 ? static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / 4 / kvDim) : 0;
+    const int64_t slotsInCache = static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / (headBytes * numKvHeads));
     for (int64_t r = 0; r < rows; r++) {
-      if (slots[r] < 0 || slots[r] >= slotsInCache) {
+      if (slots[r] >= slotsInCache) {
         Napi::RangeError::New(info.Env(), "writeKV: slot " + std::to_string(slots[r]) + " is outside the cache")
             .ThrowAsJavaScriptException();
         return;
       }
     }
-    table_->writeKV(*pool_, static_cast<float*>(kc.data), static_cast<float*>(vc.data), k, v, slots,
-                    static_cast<int>(rows), static_cast<int>(kvDim));
+    table_->writeKV(*pool_, static_cast<uint8_t*>(kc.data), static_cast<uint8_t*>(vc.data), static_cast<KVDType>(dtype), k, v,
+                    slots, static_cast<int>(rows), numKvHeads, headDim);
   }
 
-  // attention(out, q, kCache, vCache, seqDesc, blockTables, rows, numHeads, numKvHeads, headDim, blockSize,
+  // attention(out, q, kCache, vCache, kvDtype, seqDesc, blockTables, rows, numHeads, numKvHeads, headDim, blockSize,
   //           slidingWindow, scale); seqDesc holds [queryStart, queryLen, contextLen, tableOffset] per sequence.
   void attention(const Napi::CallbackInfo& info) {
     Args a(info);
-    const int64_t rows = a.nonNegative(6, "rows");
+    const int dtype = a.i32(4);
+    const int64_t rows = a.nonNegative(7, "rows");
     AttentionParams p;
-    p.numHeads = a.i32(7);
-    p.numKvHeads = a.i32(8);
-    p.headDim = a.i32(9);
-    p.blockSize = a.i32(10);
-    p.slidingWindow = a.i32(11);
-    p.scale = static_cast<float>(a.f64(12));
+    p.numHeads = a.i32(8);
+    p.numKvHeads = a.i32(9);
+    p.headDim = a.i32(10);
+    p.blockSize = a.i32(11);
+    p.slidingWindow = a.i32(12);
+    p.scale = static_cast<float>(a.f64(13));
     if (!a.ok()) return;
-    if (p.numHeads <= 0 || p.numKvHeads <= 0 || p.numHeads % p.numKvHeads != 0 || p.headDim <= 0 || p.blockSize <= 0) {
-      Napi::RangeError::New(info.Env(), "attention: bad shape").ThrowAsJavaScriptException();
+    const size_t headBytes = validKVDType(dtype) ? kvHeadBytes(static_cast<KVDType>(dtype), p.headDim) : 0;
+    if (p.numHeads <= 0 || p.numKvHeads <= 0 || p.numHeads % p.numKvHeads != 0 || headBytes == 0 || p.blockSize <= 0) {
+      Napi::RangeError::New(info.Env(), "attention: bad shape or kv dtype").ThrowAsJavaScriptException();
       return;
     }
-    const int64_t qDim = static_cast<int64_t>(p.numHeads) * p.headDim, kvDim = static_cast<int64_t>(p.numKvHeads) * p.headDim;
+    const int64_t qDim = static_cast<int64_t>(p.numHeads) * p.headDim;
     float* out = a.array<float>(0, rows * qDim, "out");
     const float* q = a.array<float>(1, rows * qDim, "q");
     ArrayView kc, vc, desc, tables;
     if (!a.ok()) return;
     const napi_env env = info.Env();
-    if (!viewOf(env, info[2], kc) || !viewOf(env, info[3], vc) || !viewOf(env, info[4], desc) || !viewOf(env, info[5], tables)) {
-      Napi::RangeError::New(env, "attention: arguments 2-5 must be typed arrays").ThrowAsJavaScriptException();
+    if (!viewOf(env, info[2], kc) || !viewOf(env, info[3], vc) || !viewOf(env, info[5], desc) || !viewOf(env, info[6], tables)) {
+      Napi::RangeError::New(env, "attention: the caches, seqDesc and blockTables must be typed arrays").ThrowAsJavaScriptException();
       return;
     }
-    const int64_t numBlocks = static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / 4 / (kvDim * p.blockSize));
+    const int64_t numBlocks = static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / (headBytes * p.numKvHeads * p.blockSize));
     const int32_t* d = static_cast<const int32_t*>(desc.data);
     const int32_t* t = static_cast<const int32_t*>(tables.data);
     const int64_t numSeqs = static_cast<int64_t>(desc.bytes / 16), tableLen = static_cast<int64_t>(tables.bytes / 4);
@@ -326,8 +337,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
       }
       seqs[s] = {qs, ql, cl, t + off};
     }
-    table_->attention(*pool_, out, q, static_cast<const float*>(kc.data), static_cast<const float*>(vc.data), seqs.data(),
-                      static_cast<int>(numSeqs), p);
+    table_->attention(*pool_, out, q, static_cast<const uint8_t*>(kc.data), static_cast<const uint8_t*>(vc.data),
+                      static_cast<KVDType>(dtype), seqs.data(), static_cast<int>(numSeqs), p);
   }
 
   const KernelTable* table_ = nullptr;

@@ -14,6 +14,27 @@ size_t rowBytes(DType dtype, int64_t elements) {
   return 0;
 }
 
+bool validKVDType(int code) { return code >= 0 && code <= 6; }
+
+size_t kvHeadBytes(KVDType dtype, int headDim) {
+  if (headDim <= 0) return 0;
+  const size_t hd = static_cast<size_t>(headDim);
+  switch (dtype) {
+    case KVDType::F32: return hd * 4;
+    case KVDType::F16:
+    case KVDType::BF16: return hd * 2;
+    case KVDType::FP8_E4M3:
+    case KVDType::FP8_E5M2:
+    case KVDType::INT8: return hd + 2;
+    case KVDType::INT4: {
+      if (hd % 2 != 0) return 0;
+      const size_t group = hd % 32 == 0 ? 32 : hd;
+      return hd / 2 + (hd / group) * 2;
+    }
+  }
+  return 0;
+}
+
 static bool cpuHasAvx2Fma() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();

@@ -15,6 +15,13 @@ enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
 
 size_t rowBytes(DType dtype, int64_t elements);
 
+// KV-cache formats, numbered as NATIVE_KV_DTYPE in src/kernels/kv-cache-dtype.ts (layouts there).
+enum class KVDType : int { F32 = 0, F16 = 1, BF16 = 2, FP8_E4M3 = 3, FP8_E5M2 = 4, INT8 = 5, INT4 = 6 };
+
+bool validKVDType(int code);
+// Bytes of one head of one token; 0 when `dtype` cannot store a head of this size.
+size_t kvHeadBytes(KVDType dtype, int headDim);
+
 // Activations quantized per block of 32 for integer dot products: q[rows][k] int8, d[rows][k/32] scales,
 // m[rows][k/32][8] the offset term of unsigned weight formats (see quantizeActivationRow).
 struct QuantizedActivations {
@@ -54,9 +61,10 @@ struct KernelTable {
   void (*embedding)(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);
   // Rows of `src` (f32) written to `dst` in a block format (q8_0, q4_0, f16, bf16), as llama.cpp rounds them.
   void (*quantizeRows)(ThreadPool& pool, uint8_t* dst, DType dtype, const float* src, int rows, int k);
-  void (*writeKV)(ThreadPool& pool, float* kCache, float* vCache, const float* k, const float* v, const int32_t* slots,
-                  int rows, int kvDim);
-  void (*attention)(ThreadPool& pool, float* out, const float* q, const float* kCache, const float* vCache,
+  // k/v[rows, numKvHeads * headDim] quantized into the cache's slots; slot < 0 writes nothing.
+  void (*writeKV)(ThreadPool& pool, uint8_t* kCache, uint8_t* vCache, KVDType dtype, const float* k, const float* v,
+                  const int32_t* slots, int rows, int numKvHeads, int headDim);
+  void (*attention)(ThreadPool& pool, float* out, const float* q, const uint8_t* kCache, const uint8_t* vCache, KVDType dtype,
                     const AttentionSeqDesc* seqs, int numSeqs, AttentionParams params);
 };
 

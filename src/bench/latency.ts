@@ -4,6 +4,7 @@
 // medians over iterations.
 
 import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
+import { KV_CACHE_DTYPE_AUTO, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
 import { argmax } from '../engine/sampling/logprobs.js';
 import { Rng } from '../engine/sampling/rng.js';
@@ -93,6 +94,7 @@ export class TsllmLatencyRunner implements LatencyRunner {
   constructor(
     readonly name: string,
     private readonly model: CausalLM,
+    private readonly kvCacheDtype: KVCacheDType = KV_CACHE_DTYPE_AUTO,
   ) {}
 
   async runOnce(prompts: number[][], outputLen: number): Promise<LatencySample> {
@@ -100,7 +102,7 @@ export class TsllmLatencyRunner implements LatencyRunner {
     const B = prompts.length;
     const bs = TsllmLatencyRunner.BLOCK;
     const perSeq = Math.ceil((prompts[0]!.length + outputLen + 1) / bs);
-    const cache = new KVCacheStorage(c.numLayers, B * perSeq, bs, c.numKvHeads * c.headDim);
+    const cache = new KVCacheStorage(c, B * perSeq, bs, this.kvCacheDtype);
     const tables = prompts.map((_, b) => Int32Array.from({ length: perSeq }, (_, i) => b * perSeq + i));
     const slot = (b: number, pos: number) => tables[b]![Math.floor(pos / bs)]! * bs + (pos % bs);
 

@@ -12,6 +12,9 @@ import { LlamaCppLatencyRunner } from '../bench/peer-llama-cpp.js';
 import { modelFootprint } from '../bench/model-footprint.js';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
 import { parseIntArg, runCommand } from './run-command.js';
+import { kvCacheDtypeOption } from './engine-flags.js';
+import { printTable } from './table.js';
+import { resolveKVCacheDType, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
 
 interface LatencyFlags extends BackendFlags {
   model: string;
@@ -21,6 +24,7 @@ interface LatencyFlags extends BackendFlags {
   numIters: number;
   warmupIters: number;
   peer: 'none' | 'llama.cpp';
+  kvCacheDtype: KVCacheDTypeOption;
   json?: boolean;
 }
 
@@ -34,6 +38,7 @@ export function benchLatencyCommand(): Command {
     .option('--num-iters <n>', 'timed iterations', parseIntArg('--num-iters'), 3)
     .option('--warmup-iters <n>', 'untimed iterations first', parseIntArg('--warmup-iters'), 1)
     .addOption(new Option('--peer <engine>', 'also measure this engine on the same GGUF file, iterations interleaved').choices(['none', 'llama.cpp']).default('none'))
+    .addOption(kvCacheDtypeOption())
     .option('--json', 'print the results as JSON')
     .action((flags: LatencyFlags) => runCommand(() => latency(flags)));
 }
@@ -47,7 +52,7 @@ async function latency(f: LatencyFlags): Promise<void> {
   const backend = backendFromFlags(f);
   const model = new CausalLM(loaded.config, loaded.weights, backend);
   const threads = f.threads ?? physicalCores();
-  const runners: LatencyRunner[] = [new TsllmLatencyRunner(`tsllm (${backend.name}, ${threads} threads)`, model)];
+  const runners: LatencyRunner[] = [new TsllmLatencyRunner(`tsllm (${backend.name}, ${threads} threads)`, model, resolveKVCacheDType(f.kvCacheDtype))];
   if (f.peer === 'llama.cpp') {
     if (loaded.format !== 'gguf') throw new UsageError('--peer llama.cpp needs a .gguf model, so both engines read the same file');
     runners.push(await LlamaCppLatencyRunner.create(loaded.source, {
@@ -73,16 +78,15 @@ async function latency(f: LatencyFlags): Promise<void> {
     }, null, 2) + '\n');
     return;
   }
-  printTable(rows, f.batchSize);
+  printLatencyTable(rows, f.batchSize);
 }
 
-function printTable(rows: (LatencyResult & { decodeGBps: number; prefillGflops: number })[], batch: number): void {
+function printLatencyTable(rows: (LatencyResult & { decodeGBps: number; prefillGflops: number })[], batch: number): void {
   const header = ['engine', 'prefill tok/s', `decode tok/s (batch ${batch})`, 'decode GB/s', 'prefill GFLOP/s'];
   const body = rows.map((r) => [r.engine, r.prefillTokensPerSecond.toFixed(1), r.decodeTokensPerSecond.toFixed(1), r.decodeGBps.toFixed(1), r.prefillGflops.toFixed(1)]);
   if (rows.length === 2) {
     const [a, b] = [rows[0]!, rows[1]!];
     body.push(['ratio tsllm / peer', `${(a.prefillTokensPerSecond / b.prefillTokensPerSecond).toFixed(2)}x`, `${(a.decodeTokensPerSecond / b.decodeTokensPerSecond).toFixed(2)}x`, '', '']);
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  for (const r of [header, ...body]) process.stdout.write(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + '\n');
+  printTable(header, body);
 }

@@ -1,5 +1,5 @@
-// The flags of every command that starts the engine: KV-cache budget and block size, batch limits,
-// prefix caching and the scheduler.
+// The flags of every command that starts the engine: KV-cache budget, dtype and block size, batch
+// limits, prefix caching and the scheduler.
 
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
@@ -7,9 +7,11 @@ import type { EngineConfigInput } from '../engine/engine-config.js';
 import { KV_CACHE_FRACTION_OF_FREE_RAM } from '../engine/engine-config.js';
 import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../engine/scheduler/scheduler.js';
 import { parseIntArg } from './run-command.js';
+import { KV_CACHE_DTYPE_AUTO, KV_CACHE_DTYPE_OPTIONS, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
 
 export interface EngineFlags {
   kvCacheMemory?: number;
+  kvCacheDtype: KVCacheDTypeOption;
   blockSize?: number;
   maxModelLen?: number;
   maxNumBatchedTokens?: number;
@@ -32,6 +34,7 @@ export function parseBytes(v: string): number {
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('--kv-cache-memory <size>', `KV-cache budget, e.g. 2GiB (default: ${KV_CACHE_FRACTION_OF_FREE_RAM * 100}% of free RAM at start-up)`, parseBytes)
+    .addOption(kvCacheDtypeOption())
     .option('--block-size <n>', 'tokens per KV-cache block (default 16)', parseIntArg('--block-size'))
     .option('--max-model-len <n>', 'longest prompt + output (default: the model\'s context)', parseIntArg('--max-model-len'))
     .option('--max-num-batched-tokens <n>', 'tokens per engine step, decode and prefill chunks together (default 2048)', parseIntArg('--max-num-batched-tokens'))
@@ -43,6 +46,7 @@ export function addEngineOptions(cmd: Command): Command {
 export function engineConfigFromFlags(f: EngineFlags): EngineConfigInput {
   return {
     ...(f.kvCacheMemory !== undefined ? { kvCacheMemory: f.kvCacheMemory } : {}),
+    kvCacheDtype: f.kvCacheDtype,
     ...(f.blockSize !== undefined ? { blockSize: f.blockSize } : {}),
     ...(f.maxModelLen !== undefined ? { maxModelLen: f.maxModelLen } : {}),
     ...(f.maxNumBatchedTokens !== undefined ? { maxNumBatchedTokens: f.maxNumBatchedTokens } : {}),
@@ -50,4 +54,11 @@ export function engineConfigFromFlags(f: EngineFlags): EngineConfigInput {
     enablePrefixCaching: f.enablePrefixCaching,
     schedulingPolicy: f.schedulingPolicy,
   };
+}
+
+/** --kv-cache-dtype, shared with the commands that run one sequence (generate, bench latency). */
+export function kvCacheDtypeOption(): Option {
+  return new Option('--kv-cache-dtype <dtype>', `how K/V are stored (auto = ${KV_CACHE_DTYPE_AUTO} on CPU); 8-bit doubles and int4 about 3.5x the tokens that fit`)
+    .choices(KV_CACHE_DTYPE_OPTIONS)
+    .default('auto');
 }

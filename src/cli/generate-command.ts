@@ -6,6 +6,8 @@ import { CausalLM } from '../model/architectures/decoder.js';
 import { UsageError } from '../model/errors.js';
 import { DEMO_MODEL, LOAD_FORMATS, loadModel, type LoadFormat, type LoadedModel } from '../model/load-model.js';
 import { renderChatTemplate, type ChatMessage } from '../model/tokenizer/chat-template.js';
+import type { KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
+import { kvCacheDtypeOption } from './engine-flags.js';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
 import { TextGenerator, type GenerationResult } from '../engine/text-generator.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
@@ -38,6 +40,7 @@ interface GenerateFlags extends BackendFlags {
   logprobs?: number;
   n: number;
   kvCache: boolean;
+  kvCacheDtype: KVCacheDTypeOption;
   json?: boolean;
 }
 
@@ -69,6 +72,7 @@ export function generateCommand(): Command {
     .option('--logprobs <n>', 'report the top-n logprobs of each generated token (with --json)', parseIntArg('--logprobs'))
     .option('-n, --n <n>', 'completions to generate', parseIntArg('--n'), 1)
     .option('--no-kv-cache', 'recompute the whole sequence for every token (slow: shows what the KV cache buys)')
+    .addOption(kvCacheDtypeOption())
     .option('--json', 'print one JSON object per completion instead of streaming text')
     .action((flags: GenerateFlags) => runCommand(() => generate(flags)));
 }
@@ -91,7 +95,7 @@ async function generate(f: GenerateFlags): Promise<void> {
   const promptIds = buildPrompt(f, loaded);
   const params = makeSamplingParams({ ...loaded.generationDefaults, ...samplingFlags(f) });
   const model = new CausalLM(loaded.config, loaded.weights, backendFromFlags(f));
-  const generator = new TextGenerator(model, loaded.tokenizer, { kvCache: f.kvCache, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}) });
+  const generator = new TextGenerator(model, loaded.tokenizer, { kvCache: f.kvCache, kvCacheDtype: f.kvCacheDtype, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}) });
 
   for (let i = 0; i < params.n; i++) {
     if (f.json) {

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import type { ModelConfig } from '../model/config.js';
 import { UsageError } from '../model/errors.js';
-import { KVCacheStorage } from './kv-cache/kv-cache-storage.js';
+import { kvBytesPerToken, kvDTypeUnsupported, resolveKVCacheDType, type KVCacheDType, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
 import type { SchedulerKind, SchedulingPolicy } from './scheduler/scheduler.js';
 
 export interface EngineConfigInput {
@@ -11,6 +11,8 @@ export interface EngineConfigInput {
   kvCacheMemory?: number;
   /** Tokens per KV block. */
   blockSize?: number;
+  /** How K/V are stored; `auto` (the default) is f16 on CPU. */
+  kvCacheDtype?: KVCacheDTypeOption;
   /** Longest prompt + output; default: the model's context. */
   maxModelLen?: number;
   maxNumBatchedTokens?: number;
@@ -23,6 +25,7 @@ export interface EngineConfigInput {
 export interface EngineConfig {
   numBlocks: number;
   blockSize: number;
+  kvCacheDtype: KVCacheDType;
   kvCacheBytes: number;
   maxModelLen: number;
   maxNumBatchedTokens: number;
@@ -51,7 +54,10 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
   const maxNumSeqs = input.maxNumSeqs ?? DEFAULT_MAX_NUM_SEQS;
   positiveInt('maxNumSeqs', maxNumSeqs);
 
-  const bytesPerBlock = KVCacheStorage.bytesPerToken(model.numLayers, model.numKvHeads * model.headDim) * blockSize;
+  const kvCacheDtype = resolveKVCacheDType(input.kvCacheDtype);
+  const unsupported = kvDTypeUnsupported(kvCacheDtype, model.headDim);
+  if (unsupported) throw new UsageError(unsupported);
+  const bytesPerBlock = kvBytesPerToken(kvCacheDtype, model.numLayers, model.numKvHeads, model.headDim) * blockSize;
   const budget = input.kvCacheMemory ?? Math.floor(os.freemem() * KV_CACHE_FRACTION_OF_FREE_RAM);
   if (!(budget > 0)) throw new UsageError(`kvCacheMemory must be a positive number of bytes, got ${budget}`);
   // More blocks than max-num-seqs full-length sequences can use would only waste address space.
@@ -63,6 +69,7 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
   return {
     numBlocks,
     blockSize,
+    kvCacheDtype,
     kvCacheBytes: numBlocks * bytesPerBlock,
     maxModelLen,
     maxNumBatchedTokens,
@@ -77,7 +84,7 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name} must be a positive integer, got ${v}`);
 }
 
-/** "1234 blocks of 16 tokens (19744 tokens, 1.2 GiB)": what the start-up log prints. */
+/** "1234 blocks of 16 tokens (19744 tokens, 1.2 GiB, f16)": what the start-up log prints. */
 export function describeCapacity(c: EngineConfig): string {
-  return `${c.numBlocks} blocks of ${c.blockSize} tokens (${c.numBlocks * c.blockSize} tokens, ${(c.kvCacheBytes / 2 ** 30).toFixed(2)} GiB)`;
+  return `${c.numBlocks} blocks of ${c.blockSize} tokens (${c.numBlocks * c.blockSize} tokens, ${(c.kvCacheBytes / 2 ** 30).toFixed(2)} GiB, ${c.kvCacheDtype})`;
 }

@@ -78,7 +78,7 @@ export class EngineCore {
     readonly config: EngineConfig,
   ) {
     this.kv = new KVCacheManager(config.numBlocks, config.blockSize, config.enablePrefixCaching);
-    this.runner = new ModelRunner(model, config.numBlocks, config.blockSize);
+    this.runner = new ModelRunner(model, config.numBlocks, config.blockSize, config.kvCacheDtype);
     this.maxSequenceTokens = Math.min(config.maxModelLen, config.numBlocks * config.blockSize);
     const schedulerConfig = { maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy };
     this.scheduler =

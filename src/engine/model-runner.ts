@@ -5,6 +5,7 @@
 
 import type { AttentionSeq } from '../kernels/backend.js';
 import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
+import type { KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import { KVCacheStorage } from './kv-cache/kv-cache-storage.js';
 import type { Request } from './request.js';
 import type { ScheduledRequest } from './scheduler/scheduler.js';
@@ -24,10 +25,10 @@ export class ModelRunner {
     readonly model: CausalLM,
     readonly numBlocks: number,
     readonly blockSize: number,
+    kvCacheDtype: KVCacheDType,
   ) {
-    const c = model.config;
     // One block beyond the pool's: the scratch block for padding rows.
-    this.cache = new KVCacheStorage(c.numLayers, numBlocks + 1, blockSize, c.numKvHeads * c.headDim);
+    this.cache = new KVCacheStorage(model.config, numBlocks + 1, blockSize, kvCacheDtype);
     this.scratchBlock = numBlocks;
   }
 

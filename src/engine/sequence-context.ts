@@ -4,6 +4,7 @@
 
 import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
 import { UsageError } from '../model/errors.js';
+import type { KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import { KVCacheStorage } from './kv-cache/kv-cache-storage.js';
 
 export class SequenceContext {
@@ -16,10 +17,12 @@ export class SequenceContext {
     readonly model: CausalLM,
     readonly maxTokens: number,
     readonly blockSize = 16,
+    /** f32 by default: this is the path the exactness tests take. */
+    readonly kvCacheDType: KVCacheDType = 'f32',
   ) {
     const c = model.config;
     const numBlocks = Math.ceil(maxTokens / blockSize);
-    this.cache = new KVCacheStorage(c.numLayers, numBlocks, blockSize, c.numKvHeads * c.headDim);
+    this.cache = new KVCacheStorage(c, numBlocks, blockSize, kvCacheDType);
     this.blockTable = Int32Array.from({ length: numBlocks }, (_, i) => i);
   }
 

@@ -2,6 +2,7 @@
 // streaming text as it goes. (The engine batches many requests; this is the plain loop the CLI and
 // tests drive, and the baseline the engine is measured against.)
 
+import { resolveKVCacheDType, type KVCacheDType, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
 import type { CausalLM } from '../model/architectures/decoder.js';
 import { UsageError } from '../model/errors.js';
 import { IncrementalDetokenizer, type Tokenizer } from '../model/tokenizer/tokenizer.js';
@@ -33,6 +34,8 @@ export interface TextGeneratorOptions {
   maxModelLen?: number;
   /** false: recompute the whole sequence for every token (what the KV cache saves). */
   kvCache?: boolean;
+  /** How K/V are stored; `auto` (the default) is f16 on CPU. */
+  kvCacheDtype?: KVCacheDTypeOption;
 }
 
 export class TextGenerator {
@@ -40,6 +43,7 @@ export class TextGenerator {
   /** Tokenizer and model EOS ids together. */
   readonly eosTokenIds: number[];
   private readonly kvCache: boolean;
+  readonly kvCacheDtype: KVCacheDType;
 
   constructor(
     readonly model: CausalLM,
@@ -48,6 +52,7 @@ export class TextGenerator {
   ) {
     this.maxModelLen = opts.maxModelLen ?? model.config.maxPositions;
     this.kvCache = opts.kvCache ?? true;
+    this.kvCacheDtype = resolveKVCacheDType(opts.kvCacheDtype);
     this.eosTokenIds = [...new Set([...(tokenizer?.eosTokenIds ?? []), ...model.config.eosTokenIds])];
   }
 
@@ -67,7 +72,7 @@ export class TextGenerator {
 
     const start = performance.now();
     const rng = new Rng(params.seed !== undefined ? params.seed + sampleIndex : Rng.randomSeed());
-    const ctx = new SequenceContext(this.model, Math.min(this.maxModelLen, promptIds.length + params.maxTokens));
+    const ctx = new SequenceContext(this.model, Math.min(this.maxModelLen, promptIds.length + params.maxTokens), 16, this.kvCacheDtype);
     const detok = this.tokenizer ? new IncrementalDetokenizer(this.tokenizer, { skipSpecialTokens: params.skipSpecialTokens }) : null;
     const stop = new StopChecker(params, this.eosTokenIds, room);
     const output: number[] = [];

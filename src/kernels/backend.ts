@@ -2,6 +2,7 @@
 // Float32Arrays of `rows` tokens (tokens from many sequences side by side); weights are `[out, in]`
 // in their storage format. Model code calls only these ops and never names a device.
 
+import type { KVCacheDType } from './kv-cache-dtype.js';
 import type { WeightTensor } from './tensor.js';
 
 export type RopeStyle = 'neox' | 'interleaved';
@@ -37,10 +38,14 @@ export interface AttentionShape {
   slidingWindow: number;
 }
 
-/** One layer's paged cache: [numBlocks, blockSize, numKvHeads, headDim] each. */
+/**
+ * One layer's paged cache: K and V each [numBlocks, blockSize, numKvHeads] head records of `dtype`
+ * (layouts in kv-cache-dtype.ts).
+ */
 export interface LayerKV {
-  k: Float32Array;
-  v: Float32Array;
+  k: Uint8Array;
+  v: Uint8Array;
+  dtype: KVCacheDType;
 }
 
 export interface Backend {
@@ -70,12 +75,16 @@ export interface Backend {
   /** x[n] += y[n] */
   add(x: Float32Array, y: Float32Array, n: number): void;
 
-  /** Writes k/v[rows, numKvHeads * headDim] into the cache slots slotMapping[r] (block * blockSize + offset). */
-  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, kvDim: number): void;
+  /**
+   * Writes k/v[rows, numKvHeads * headDim] into the cache slots slotMapping[r] (block * blockSize +
+   * offset), quantizing to the cache's dtype; a negative slot writes nothing (padding rows).
+   */
+  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, numKvHeads: number, headDim: number): void;
 
   /**
    * out[rows, numHeads * headDim] = causal softmax(q k^T * scale) v over each sequence's cached keys,
-   * GQA (query head h reads KV head floor(h / (numHeads / numKvHeads))) and sliding window.
+   * GQA (query head h reads KV head floor(h / (numHeads / numKvHeads))) and sliding window. Quantized
+   * keys and values are read back tile by tile, never into a full-precision copy of the cache.
    */
   attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], shape: AttentionShape): void;
 }

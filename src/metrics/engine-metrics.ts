@@ -3,6 +3,7 @@
 // per-request histograms are observed from a request's timeline when it finishes.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineConfig } from '../engine/engine-config.js';
 import type { EngineStats, RequestOutput } from '../engine/engine-core.js';
 
 const LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680];
@@ -46,7 +47,7 @@ export class EngineMetrics {
   private readonly decode: Histogram;
   private last: EngineStats | null = null;
 
-  constructor(modelName: string, maxModelLen: number) {
+  constructor(modelName: string, maxModelLen: number, cache?: EngineConfig) {
     this.labels = { model_name: modelName, engine: '0' };
     const labelNames = ['model_name', 'engine'] as const;
     const registers = [this.registry];
@@ -76,9 +77,24 @@ export class EngineMetrics {
     this.inference = histogram('request_inference_time_seconds', 'Histogram of time spent in RUNNING phase for request.', LATENCY_BUCKETS);
     this.prefill = histogram('request_prefill_time_seconds', 'Histogram of time spent in PREFILL phase for request.', LATENCY_BUCKETS);
     this.decode = histogram('request_decode_time_seconds', 'Histogram of time spent in DECODE phase for request.', LATENCY_BUCKETS);
+    if (cache) this.describeCache(cache);
     for (const reason of ['stop', 'length', 'abort']) this.success.inc({ ...this.labels, finished_reason: reason }, 0);
     for (const c of [this.prefixQueries, this.prefixHits, this.preemptions, this.promptTokens, this.generationTokens]) c.inc(this.labels, 0);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  // vLLM's cache_config_info (an info metric: the labels carry the values), plus the capacity as a number.
+  private describeCache(c: EngineConfig): void {
+    const info = new Gauge({
+      name: 'tsllm:cache_config_info', help: 'Information of the KV cache: dtype, block size, blocks and capacity.',
+      labelNames: ['model_name', 'engine', 'cache_dtype', 'block_size', 'num_blocks', 'capacity_tokens', 'kv_cache_bytes'], registers: [this.registry],
+    });
+    info.set({
+      ...this.labels, cache_dtype: c.kvCacheDtype, block_size: String(c.blockSize), num_blocks: String(c.numBlocks),
+      capacity_tokens: String(c.numBlocks * c.blockSize), kv_cache_bytes: String(c.kvCacheBytes),
+    }, 1);
+    new Gauge({ name: 'tsllm:kv_cache_capacity_tokens', help: 'Tokens the KV cache holds at its dtype.', labelNames: ['model_name', 'engine'], registers: [this.registry] })
+      .set(this.labels, c.numBlocks * c.blockSize);
   }
 
   /** One engine step: gauges, token counters, and the histograms of requests that finished in it. */

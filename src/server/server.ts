@@ -48,7 +48,7 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
 
   const ready = engineStart.then((engine) => {
     const maxModelLen = engine.info.maxSequenceTokens;
-    const metrics = new EngineMetrics(options.servedModelName ?? engine.info.source, maxModelLen);
+    const metrics = new EngineMetrics(options.servedModelName ?? engine.info.source, maxModelLen, engine.info.config);
     engine.onOutputs = (outputs, stats) => metrics.observeStep(outputs, stats);
     ctx = {
       engine, tokenizer: engine.tokenizer, metrics,

@@ -38,8 +38,9 @@ function dashboardQueries(): { title: string; expr: string }[] {
 describe('Prometheus and the Grafana dashboard', { skip }, () => {
   it('every dashboard query returns data from a server under load', { timeout: 120_000 }, async () => {
     assert.ok(found, `${PROMETHEUS} is required here (TSLLM_REQUIRE_PROMETHEUS=1) but was not found`);
-    // Two sequences at a time and room for about 450 tokens: requests queue, and long ones get preempted.
-    const s = await startServer({ ...DEMO, maxNumSeqs: 2, kvCacheMemory: 450 * 2048, blockSize: 16 }, { servedModelName: 'demo' });
+    // Two sequences at a time and room for about 450 tokens (int8 KV: 544 bytes a token): requests
+    // queue, and long ones get preempted.
+    const s = await startServer({ ...DEMO, maxNumSeqs: 2, kvCacheMemory: 450 * 544, kvCacheDtype: 'int8', blockSize: 16 }, { servedModelName: 'demo' });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsllm-prom-'));
     const promPort = await freePort();
     const target = new URL(s.url).host;
@@ -80,6 +81,9 @@ describe('Prometheus and the Grafana dashboard', { skip }, () => {
         const values = (r.data.result as { value: [number, string] }[]).map((x) => Number(x.value[1]));
         assert.ok(values.some((v) => Number.isFinite(v)), `${q.title}: no data for ${q.expr} -> ${JSON.stringify(r.data.result)}`);
       }
+      const info = await fetch(`${api}/query?query=${encodeURIComponent('tsllm:cache_config_info')}`).then((x) => x.json());
+      assert.equal(info.data.result[0].metric.cache_dtype, 'int8');
+      assert.equal(info.data.result[0].metric.capacity_tokens, '448');
       const preempted = await fetch(`${api}/query?query=${encodeURIComponent('tsllm:num_preemptions_total')}`).then((x) => x.json());
       assert.ok(Number(preempted.data.result[0].value[1]) > 0, 'the tight cache preempted');
     } finally {

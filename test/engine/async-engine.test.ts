@@ -127,7 +127,8 @@ describe('AsyncEngine on stories260K', () => {
     };
     await assert.rejects(consume(new Array(64).fill(5)), (e: Error) => e instanceof UsageError && /maximum context length is 64/.test(e.message));
     const m = engine.info.model;
-    const bytesPerBlock = 16 * 2 * m.numLayers * m.numKvHeads * m.headDim * 4;
+    // The default KV dtype is f16: 2 bytes a value.
+    const bytesPerBlock = 16 * 2 * m.numLayers * m.numKvHeads * m.headDim * 2;
     const small = await AsyncEngine.start({ ...STORIES, kvCacheMemory: 5 * bytesPerBlock + 100 });
     try {
       assert.equal(small.info.config.numBlocks, 5);

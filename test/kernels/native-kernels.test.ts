@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../src/kernels/backend.js';
+import { KV_CACHE_DTYPES, kvHeadBytes, type KVCacheDType } from '../../src/kernels/kv-cache-dtype.js';
 import { NativeBackend } from '../../src/kernels/native/native-backend.js';
 import { quantizeRowsReference } from '../../src/kernels/quantize.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
@@ -21,6 +22,11 @@ function randn(rng: Rng, n: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (rng.next() + rng.next() + rng.next() - 1.5) * 2 * scale;
   return out;
+}
+
+function emptyCache(dtype: KVCacheDType, slots: number, numKvHeads: number, headDim: number): LayerKV {
+  const bytes = slots * numKvHeads * kvHeadBytes(dtype, headDim);
+  return { k: new Uint8Array(bytes), v: new Uint8Array(bytes), dtype };
 }
 
 function assertClose(actual: Float32Array, expected: Float32Array, tol: (i: number) => number, what: string): void {
@@ -137,43 +143,51 @@ for (const portable of variants) {
       });
     }
 
-    it('paged attention over scattered blocks: GQA, sliding window, prefill chunk and decode rows in one batch', () => {
-      for (const slidingWindow of [0, 5]) {
-        const shape: AttentionShape = { numHeads: 6, numKvHeads: 2, headDim: 8, blockSize: 4, scale: 1 / Math.sqrt(8), slidingWindow };
-        const kvDim = shape.numKvHeads * shape.headDim;
-        const numBlocks = 12;
-        const cache: LayerKV = { k: randn(rng, numBlocks * shape.blockSize * kvDim), v: randn(rng, numBlocks * shape.blockSize * kvDim) };
-        // A decode row with 9 tokens of context, a 6-token chunk after 3 cached tokens, a fresh 1-token prompt.
-        const seqs: AttentionSeq[] = [
-          { queryStart: 0, queryLen: 1, contextLen: 9, blockTable: Int32Array.of(7, 2, 11) },
-          { queryStart: 1, queryLen: 6, contextLen: 9, blockTable: Int32Array.of(0, 5, 9) },
-          { queryStart: 7, queryLen: 1, contextLen: 1, blockTable: Int32Array.of(4) },
-        ];
-        const rows = 8;
-        const q = randn(rng, rows * shape.numHeads * shape.headDim);
-        const expected = new Float32Array(q.length), actual = new Float32Array(q.length);
-        ref.attention(expected, q, cache, seqs, shape);
-        be.attention(actual, q, cache, seqs, shape);
-        assertClose(actual, expected, () => 1e-5, `attention window ${slidingWindow}`);
-      }
-    });
+    // Caches are filled by the reference writeKV (the quantizer's specification); the native writeKV
+    // must write the same bytes, and native attention must read them back as the reference does.
+    for (const dtype of KV_CACHE_DTYPES) {
+      for (const headDim of [8, 64]) {
+        it(`paged attention on ${dtype} blocks (head ${headDim}): GQA, sliding window, prefill chunk and decode rows in one batch`, () => {
+          for (const slidingWindow of [0, 5]) {
+            const shape: AttentionShape = { numHeads: 6, numKvHeads: 2, headDim, blockSize: 4, scale: 1 / Math.sqrt(headDim), slidingWindow };
+            const numBlocks = 12, slots = numBlocks * shape.blockSize;
+            const cache = emptyCache(dtype, slots, shape.numKvHeads, headDim);
+            const kvDim = shape.numKvHeads * headDim;
+            ref.writeKV(cache, randn(rng, slots * kvDim), randn(rng, slots * kvDim), Int32Array.from({ length: slots }, (_, i) => i), slots, shape.numKvHeads, headDim);
+            // A decode row with 9 tokens of context, a 6-token chunk after 3 cached tokens, a fresh 1-token prompt.
+            const seqs: AttentionSeq[] = [
+              { queryStart: 0, queryLen: 1, contextLen: 9, blockTable: Int32Array.of(7, 2, 11) },
+              { queryStart: 1, queryLen: 6, contextLen: 9, blockTable: Int32Array.of(0, 5, 9) },
+              { queryStart: 7, queryLen: 1, contextLen: 1, blockTable: Int32Array.of(4) },
+            ];
+            const rows = 8;
+            const q = randn(rng, rows * shape.numHeads * headDim);
+            const expected = new Float32Array(q.length), actual = new Float32Array(q.length);
+            ref.attention(expected, q, cache, seqs, shape);
+            be.attention(actual, q, cache, seqs, shape);
+            assertClose(actual, expected, () => 1e-5, `${dtype} attention window ${slidingWindow}`);
+          }
+        });
 
-    it('writeKV writes each row to its slot', () => {
-      const kvDim = 8, slots = Int32Array.of(5, 0, 13);
-      const k = randn(rng, 3 * kvDim), v = randn(rng, 3 * kvDim);
-      const a: LayerKV = { k: new Float32Array(16 * kvDim), v: new Float32Array(16 * kvDim) };
-      const b: LayerKV = { k: new Float32Array(16 * kvDim), v: new Float32Array(16 * kvDim) };
-      ref.writeKV(a, k, v, slots, 3, kvDim);
-      be.writeKV(b, k, v, slots, 3, kvDim);
-      assert.deepEqual(b, a);
-    });
+        it(`writeKV quantizes each row into its slot as the reference does (${dtype}, head ${headDim})`, () => {
+          const numKvHeads = 2, slots = Int32Array.of(5, 0, 13, -1);
+          const k = randn(rng, 4 * numKvHeads * headDim, 3), v = randn(rng, 4 * numKvHeads * headDim, 0.01);
+          const a = emptyCache(dtype, 16, numKvHeads, headDim), b = emptyCache(dtype, 16, numKvHeads, headDim);
+          ref.writeKV(a, k, v, slots, 4, numKvHeads, headDim);
+          be.writeKV(b, k, v, slots, 4, numKvHeads, headDim);
+          assert.deepEqual(b, a);
+          assert.ok(a.k.some((x) => x !== 0) && a.v.some((x) => x !== 0), 'something was written');
+        });
+      }
+    }
 
     it('refuses shapes that do not fit the arrays instead of reading past them', () => {
       const w = quantizeRowsReference(new Float32Array(4 * 64), [4, 64], 'q8_0');
       assert.throws(() => be.matmul(new Float32Array(4), new Float32Array(32), w, 1), /x is too short/);
       assert.throws(() => be.embedding(new Float32Array(64), { ...w, shape: [4, 64] }, Int32Array.of(9)), /outside the vocabulary/);
-      const cache: LayerKV = { k: new Float32Array(32), v: new Float32Array(32) };
-      assert.throws(() => be.writeKV(cache, new Float32Array(8), new Float32Array(8), Int32Array.of(4), 1, 8), /outside the cache/);
+      const cache = emptyCache('f32', 4, 1, 8);
+      assert.throws(() => be.writeKV(cache, new Float32Array(8), new Float32Array(8), Int32Array.of(4), 1, 1, 8), /outside the cache/);
+      assert.throws(() => be.writeKV(emptyCache('int4', 4, 1, 8), new Float32Array(7), new Float32Array(7), Int32Array.of(0), 1, 1, 7), /bad kv dtype or head shape/);
       const shape: AttentionShape = { numHeads: 1, numKvHeads: 1, headDim: 8, blockSize: 4, scale: 1, slidingWindow: 0 };
       assert.throws(
         () => be.attention(new Float32Array(8), new Float32Array(8), cache, [{ queryStart: 0, queryLen: 1, contextLen: 5, blockTable: Int32Array.of(0, 3) }], shape),

@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import type { EngineStats, RequestOutput } from '../../src/engine/engine-core.js';
 import { EngineMetrics, oneTwoFiveBuckets } from '../../src/metrics/engine-metrics.js';
 import { metricValue } from '../helpers/server.js';
+import { resolveEngineConfig } from '../../src/engine/engine-config.js';
+import { PRESETS } from '../../src/model/presets.js';
 
 const stats = (over: Partial<EngineStats>): EngineStats => ({
   numRunning: 0, numWaiting: 0, kvCacheUsage: 0, prefixCacheQueries: 0, prefixCacheHits: 0, numPreemptions: 0, numBatchedTokens: 0, promptTokens: 0, ...over,
@@ -15,6 +17,14 @@ describe('EngineMetrics', () => {
   it('1-2-5 buckets up to the model length', () => {
     assert.deepEqual(oneTwoFiveBuckets(100), [1, 2, 5, 10, 20, 50, 100]);
     assert.deepEqual(oneTwoFiveBuckets(4096), [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]);
+  });
+
+  it('describes the KV cache: dtype, blocks and capacity in tokens', async () => {
+    const config = resolveEngineConfig(PRESETS['demo']!(), { kvCacheMemory: 10 * 16 * 544 + 5, kvCacheDtype: 'int8' });
+    const t = await new EngineMetrics('tiny', 2048, config).text();
+    const l = { model_name: 'tiny', engine: '0' };
+    assert.equal(metricValue(t, 'tsllm:cache_config_info', { ...l, cache_dtype: 'int8', block_size: '16', num_blocks: '10', capacity_tokens: '160', kv_cache_bytes: String(10 * 16 * 544) }), 1);
+    assert.equal(metricValue(t, 'tsllm:kv_cache_capacity_tokens', l), 160);
   });
 
   it('records gauges, counters and one request\'s timings exactly', async () => {

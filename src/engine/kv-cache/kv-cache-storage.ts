@@ -1,28 +1,33 @@
-// The physical KV cache: for every layer, K and V pools of [numBlocks, blockSize, numKvHeads, headDim]
-// float32, in native memory when the addon is built (committed page by page as blocks are first
-// written, so a large budget costs nothing until it is used). Which block belongs to which sequence
-// is the block tables' business, not this one's.
+// The physical KV cache: for every layer, K and V pools of [numBlocks, blockSize, numKvHeads] head
+// records in the cache's dtype (kernels/kv-cache-dtype.ts), in native memory when the addon is built
+// (committed page by page as blocks are first written, so a large budget costs nothing until it is
+// used). Which block belongs to which sequence is the block tables' business, not this one's.
 
 import type { LayerKV } from '../../kernels/backend.js';
+import { kvDTypeUnsupported, kvHeadBytes, type KVCacheDType } from '../../kernels/kv-cache-dtype.js';
 import { loadNativeAddon } from '../../kernels/native/native-addon.js';
+import { UsageError } from '../../model/errors.js';
+
+export interface KVCacheShape {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+}
 
 export class KVCacheStorage {
   readonly layers: LayerKV[];
 
   constructor(
-    readonly numLayers: number,
+    readonly shape: KVCacheShape,
     readonly numBlocks: number,
     readonly blockSize: number,
-    readonly kvDim: number,
+    readonly dtype: KVCacheDType,
   ) {
-    const size = numBlocks * blockSize * kvDim;
+    const unsupported = kvDTypeUnsupported(dtype, shape.headDim);
+    if (unsupported) throw new UsageError(unsupported);
+    const bytes = numBlocks * blockSize * shape.numKvHeads * kvHeadBytes(dtype, shape.headDim);
     const addon = loadNativeAddon();
-    const alloc = addon.ok ? (n: number) => new Float32Array(addon.addon.allocate(n * 4)) : (n: number) => new Float32Array(n);
-    this.layers = Array.from({ length: numLayers }, () => ({ k: alloc(size), v: alloc(size) }));
-  }
-
-  /** Bytes of K and V per token, all layers together. */
-  static bytesPerToken(numLayers: number, kvDim: number): number {
-    return 2 * numLayers * kvDim * 4;
+    const alloc = addon.ok ? () => new Uint8Array(addon.addon.allocate(bytes)) : () => new Uint8Array(bytes);
+    this.layers = Array.from({ length: shape.numLayers }, () => ({ k: alloc(), v: alloc(), dtype }));
   }
 }

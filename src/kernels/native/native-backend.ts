@@ -2,6 +2,7 @@
 // on a persistent thread pool. Weights are passed as they are stored, never widened.
 
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
+import { NATIVE_KV_DTYPE } from '../kv-cache-dtype.js';
 import type { WeightDType, WeightTensor } from '../tensor.js';
 import type { NativeAddon, NativeKernels } from './native-addon.js';
 
@@ -69,8 +70,8 @@ export class NativeBackend implements Backend {
     this.kernels.add(x, y, n);
   }
 
-  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, kvDim: number): void {
-    this.kernels.writeKV(cache.k, cache.v, k, v, slotMapping, rows, kvDim);
+  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, numKvHeads: number, headDim: number): void {
+    this.kernels.writeKV(cache.k, cache.v, NATIVE_KV_DTYPE[cache.dtype], k, v, slotMapping, rows, numKvHeads, headDim);
   }
 
   attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], shape: AttentionShape): void {
@@ -81,7 +82,7 @@ export class NativeBackend implements Backend {
     }
     const rows = q.length / (shape.numHeads * shape.headDim);
     this.kernels.attention(
-      out, q, cache.k, cache.v, p.desc, p.tables, rows,
+      out, q, cache.k, cache.v, NATIVE_KV_DTYPE[cache.dtype], p.desc, p.tables, rows,
       shape.numHeads, shape.numKvHeads, shape.headDim, shape.blockSize, shape.slidingWindow, shape.scale,
     );
   }

@@ -2,6 +2,8 @@
 // read as the specification of each op. Optimized backends are tested against it.
 
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
+import { kvHeadBytes } from '../kv-cache-dtype.js';
+import { readHeadRecord, writeHeadRecord } from './kv-quant.js';
 import { dequantize, type WeightTensor } from '../tensor.js';
 
 export class ReferenceBackend implements Backend {
@@ -102,21 +104,31 @@ export class ReferenceBackend implements Backend {
   }
 
   // ---- paged KV cache --------------------------------------------------------------------------
-  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, kvDim: number): void {
+  writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, numKvHeads: number, headDim: number): void {
+    const headBytes = kvHeadBytes(cache.dtype, headDim);
+    const slotBytes = numKvHeads * headBytes;
     for (let r = 0; r < rows; r++) {
       const slot = slotMapping[r]!;
-      if (slot < 0) continue; // padding rows write nothing
-      cache.k.set(k.subarray(r * kvDim, (r + 1) * kvDim), slot * kvDim);
-      cache.v.set(v.subarray(r * kvDim, (r + 1) * kvDim), slot * kvDim);
+      if (slot < 0) continue;
+      if ((slot + 1) * slotBytes > Math.min(cache.k.length, cache.v.length)) throw new RangeError(`writeKV: slot ${slot} is outside the cache`);
+      for (let h = 0; h < numKvHeads; h++) {
+        const src = (r * numKvHeads + h) * headDim;
+        writeHeadRecord(cache.dtype, k, src, headDim, cache.k, slot * slotBytes + h * headBytes);
+        writeHeadRecord(cache.dtype, v, src, headDim, cache.v, slot * slotBytes + h * headBytes);
+      }
     }
   }
 
-  // Online softmax (one pass over the keys, running max and sum), so no score matrix is built.
+  // Online softmax (one pass over the keys, running max and sum), so no score matrix is built. Each key
+  // and value is read back from its record as it is visited.
   attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], s: AttentionShape): void {
     const { numHeads, numKvHeads, headDim, blockSize, scale, slidingWindow } = s;
     const group = numHeads / numKvHeads;
-    const kvDim = numKvHeads * headDim;
+    const headBytes = kvHeadBytes(cache.dtype, headDim);
+    const slotBytes = numKvHeads * headBytes;
     const acc = new Float64Array(headDim);
+    const key = new Float32Array(headDim);
+    const value = new Float32Array(headDim);
     for (const seq of seqs) {
       for (let i = 0; i < seq.queryLen; i++) {
         const row = seq.queryStart + i;
@@ -130,15 +142,16 @@ export class ReferenceBackend implements Backend {
           acc.fill(0);
           for (let j = first; j <= pos; j++) {
             const slot = seq.blockTable[Math.floor(j / blockSize)]! * blockSize + (j % blockSize);
-            const ko = slot * kvDim + kvh * headDim;
+            readHeadRecord(cache.dtype, cache.k, slot * slotBytes + kvh * headBytes, headDim, key);
+            readHeadRecord(cache.dtype, cache.v, slot * slotBytes + kvh * headBytes, headDim, value);
             let dot = 0;
-            for (let d = 0; d < headDim; d++) dot += q[qo + d]! * cache.k[ko + d]!;
+            for (let d = 0; d < headDim; d++) dot += q[qo + d]! * key[d]!;
             const score = dot * scale;
             const newMax = Math.max(max, score);
             const correction = Math.exp(max - newMax);
             const p = Math.exp(score - newMax);
             sum = sum * correction + p;
-            for (let d = 0; d < headDim; d++) acc[d] = acc[d]! * correction + p * cache.v[ko + d]!;
+            for (let d = 0; d < headDim; d++) acc[d] = acc[d]! * correction + p * value[d]!;
             max = newMax;
           }
           for (let d = 0; d < headDim; d++) out[qo + d] = acc[d]! / sum;

@@ -102,7 +102,7 @@ export class CausalLM {
       be.rope(q, batch.positions, rows, c.numHeads, c.headDim, this.rope);
       be.rope(k, batch.positions, rows, c.numKvHeads, c.headDim, this.rope);
     }
-    be.writeKV(cache, k, v, batch.slotMapping, rows, kvDim);
+    be.writeKV(cache, k, v, batch.slotMapping, rows, c.numKvHeads, c.headDim);
     const attn = new Float32Array(rows * qDim);
     be.attention(attn, q, cache, batch.seqs, shape);
     const out = new Float32Array(rows * c.hiddenSize);
