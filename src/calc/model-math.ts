@@ -1,6 +1,7 @@
 // Sizes and work of a model, from its config alone: parameters (total, and active per token for MoE),
 // weight bytes per storage format, KV-cache bytes per token, and FLOPs per token.
 
+import { KV_CACHE_DTYPES, kvBytesPerToken as kvCacheBytesPerToken, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import type { ModelConfig } from '../model/config.js';
 
 /** Bytes per parameter (block formats include their scales: q8_0 = 34 bytes per 32 weights). */
@@ -8,8 +9,9 @@ export const DTYPE_BYTES = {
   f32: 4, f16: 2, bf16: 2, fp8: 1, int8: 1, q8_0: 34 / 32, q4_0: 18 / 32, int4: 0.5,
 } as const;
 export type CalcDtype = keyof typeof DTYPE_BYTES;
-export const KV_DTYPES = ['f32', 'f16', 'bf16', 'fp8', 'int8', 'int4'] as const;
-export type KvDtype = (typeof KV_DTYPES)[number];
+/** The engine's KV-cache formats, at their real record sizes (scales included). */
+export const KV_DTYPES = KV_CACHE_DTYPES;
+export type KvDtype = KVCacheDType;
 
 export interface ParamCount {
   total: number;
@@ -56,9 +58,9 @@ export function countParams(c: ModelConfig): ParamCount {
   };
 }
 
-/** Bytes of K and V for one token, all layers: 2 x layers x kv_heads x head_dim x bytes. */
+/** Bytes of K and V for one token, all layers: 2 x layers x kv_heads x the dtype's head record. */
 export function kvBytesPerToken(c: ModelConfig, kvDtype: KvDtype): number {
-  return 2 * c.numLayers * c.numKvHeads * c.headDim * DTYPE_BYTES[kvDtype];
+  return kvCacheBytesPerToken(kvDtype, c.numLayers, c.numKvHeads, c.headDim);
 }
 
 /**

@@ -73,7 +73,7 @@ async function serve(f: ServeFlags): Promise<void> {
   try {
     const ctx = await server.ready;
     const i = ctx.engine.info;
-    log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
+    log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheDtype: i.config.kvCacheDtype, kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
       kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');
   } catch (e) {
     log.fatal({ err: e }, 'the model failed to load');

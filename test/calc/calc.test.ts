@@ -20,7 +20,8 @@ describe('model math', () => {
     assert.equal(p.total, 6_738_415_616);
     assert.equal((p.total * 2 / 1e9).toFixed(1), '13.5');
     assert.equal(kvBytesPerToken(llama7b, 'f16'), 512 * 1024);
-    assert.equal(kvBytesPerToken(llama7b, 'int4'), 128 * 1024);
+    // int4 as the engine stores it: 64 bytes of nibbles plus 4 bf16 group scales per 128-dim head.
+    assert.equal(kvBytesPerToken(llama7b, 'int4'), 2 * 32 * 32 * (64 + 8));
     // 2 x parameters, plus 4 x layers x heads x head_dim per key of context.
     assert.equal(flopsPerToken(llama7b, 1000), 2 * p.total + 4 * 32 * 32 * 128 * 1000);
   });

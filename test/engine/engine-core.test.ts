@@ -10,6 +10,7 @@ import { EngineCore, type NewRequest } from '../../src/engine/engine-core.js';
 import { resolveEngineConfig, type EngineConfigInput } from '../../src/engine/engine-config.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
 import { TextGenerator } from '../../src/engine/text-generator.js';
+import { kvBytesPerToken } from '../../src/kernels/kv-cache-dtype.js';
 import { CausalLM } from '../../src/model/architectures/decoder.js';
 import { loadHfWeights, readHfConfig } from '../../src/model/loaders/hf-folder.js';
 import { testBackends } from '../helpers/backends.js';
@@ -67,7 +68,7 @@ for (const name of MODEL_FIXTURES) {
     });
 
     it('preemption and recompute under a tight KV budget', () => {
-      const blockBytes = 2 * config.numLayers * config.numKvHeads * config.headDim * 4 * 4;
+      const blockBytes = kvBytesPerToken('f16', config.numLayers, config.numKvHeads, config.headDim) * 4;
       const { core, out } = run({ blockSize: 4, kvCacheMemory: 40 * blockBytes });
       assert.ok(core.scheduler.numPreemptions > 0, 'the budget forces preemptions');
       assertSameAsAlone(out);
@@ -83,5 +84,18 @@ for (const name of MODEL_FIXTURES) {
     it('static batches', () => {
       assertSameAsAlone(run({ scheduler: 'static', maxNumSeqs: 6 }).out);
     });
+
+    // A quantized cache changes the numbers but must not make them depend on the batch: blocks written
+    // by a chunk, shared through the prefix cache or rewritten after preemption read back the same.
+    for (const kvCacheDtype of ['int4', 'fp8_e4m3'] as const) {
+      it(`${kvCacheDtype} KV cache: batched, chunked, preempted and prefix-cached runs equal generating alone`, () => {
+        const aloneQ = new Map(work.map((w) => [w.id, new TextGenerator(model, null, { kvCacheDtype }).complete(w.prompt, params(w.maxTokens)).tokenIds]));
+        const blockBytes = kvBytesPerToken(kvCacheDtype, config.numLayers, config.numKvHeads, config.headDim) * 4;
+        const twice = [...work, ...work.map((w) => ({ ...w, id: `again-${w.id}` }))];
+        const { core, out } = run({ kvCacheDtype, blockSize: 4, maxNumBatchedTokens: 17, kvCacheMemory: 60 * blockBytes }, twice);
+        assert.ok(core.scheduler.numPreemptions > 0 && core.kv.stats.hits > 0, 'preemptions and prefix-cache hits happened');
+        for (const w of twice) assert.deepEqual(out.get(w.id)!.tokens, aloneQ.get(w.id.replace('again-', '')), w.id);
+      });
+    }
   });
 }

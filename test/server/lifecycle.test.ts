@@ -31,7 +31,7 @@ describe('server lifecycle', () => {
 
   it('tsllm serve drains a stream in flight on SIGTERM, then exits 0', async () => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', '-m', 'demo', '--load-format', 'dummy',
-      '--port', '0', '--kv-cache-memory', '32MiB', '--served-model-name', 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--port', '0', '--kv-cache-memory', '32MiB', '--kv-cache-dtype', 'int4', '--served-model-name', 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     let logs = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -60,5 +60,7 @@ describe('server lifecycle', () => {
     assert.equal(await exited, 0);
     assert.match(logs, /draining requests in flight/);
     assert.match(logs, /"msg":"engine ready"/);
+    // demo: 4 layers x 2 KV heads of 32 -> int4 records of 18 bytes, 288 bytes a token: 7,281 blocks in 32 MiB.
+    assert.match(logs, /"kvCacheDtype":"int4","kvCacheBlocks":7281,"blockSize":16,"kvCacheTokens":116496/, 'the start-up log gives the capacity at the dtype');
   });
 });
