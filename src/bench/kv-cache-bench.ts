@@ -28,10 +28,12 @@ export interface KVCacheBenchOptions {
 export interface KVCacheBenchRow {
   dtype: KVCacheDType;
   bytesPerToken: number;
-  /** Sequences of `context` tokens the budget holds. */
+  /** Sequences of context + steps tokens the budget holds. */
   sequencesThatFit: number;
   decodeTokensPerSecond: number;
   samples: number[];
+  /** The attention op alone, all layers, one decode step of the batch: the part the dtype changes. */
+  attentionMsPerStep: number;
 }
 
 export function kvCapacity(model: CausalLM, dtype: KVCacheDType, budget: number, seqLen: number, blockSize = 16): number {
@@ -60,23 +62,35 @@ export function benchKVCache(model: CausalLM, o: KVCacheBenchOptions, onSample?:
     };
     model.forward(batch, cache.layers, bs);
   };
+  const q = Float32Array.from({ length: o.batchSize * c.numHeads * c.headDim }, () => rng.next() - 0.5);
+  const attnOut = new Float32Array(q.length);
+  const shape = { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize: bs, scale: 1 / Math.sqrt(c.headDim), slidingWindow: 0 };
+  const attnSeqs = tables.map((blockTable, b) => ({ queryStart: b, queryLen: 1, contextLen: o.context, blockTable }));
+  const attentionOnly = (cache: KVCacheStorage) => {
+    const t0 = performance.now();
+    for (const layer of cache.layers) model.backend.attention(attnOut, q, layer, attnSeqs, shape);
+    return performance.now() - t0;
+  };
   caches.forEach((cache) => step(cache, 0)); // warm-up: pages touched, code paths hot
   const samples = o.dtypes.map(() => [] as number[]);
+  const attnMs = o.dtypes.map(() => [] as number[]);
   for (let it = 0; it < o.numIters; it++) {
     caches.forEach((cache, i) => {
       const t0 = performance.now();
       for (let s = 0; s < o.steps; s++) step(cache, s);
       const tps = (o.steps * o.batchSize) / ((performance.now() - t0) / 1000);
       samples[i]!.push(tps);
+      for (let s = 0; s < o.steps; s++) attnMs[i]!.push(attentionOnly(cache));
       onSample?.(o.dtypes[i]!, tps);
     });
   }
   return o.dtypes.map((dtype, i) => ({
     dtype,
     bytesPerToken: kvBytesPerToken(dtype, c.numLayers, c.numKvHeads, c.headDim),
-    sequencesThatFit: kvCapacity(model, dtype, o.kvCacheMemory, o.context, bs),
+    sequencesThatFit: kvCapacity(model, dtype, o.kvCacheMemory, o.context + o.steps, bs),
     decodeTokensPerSecond: median(samples[i]!),
     samples: samples[i]!,
+    attentionMsPerStep: median(attnMs[i]!),
   }));
 }
 
