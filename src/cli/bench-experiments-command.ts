@@ -25,13 +25,17 @@ interface ExperimentsFlags extends BackendFlags, EngineFlags {
   prefixLen: number;
   suffixLen: number;
   prefixOutputLen: number;
+  kvDtypeContext: number;
+  kvDtypeBatch: number;
+  kvDtypeSteps: number;
+  kvDtypeAccuracySteps: number;
   out: string;
   chartsDir?: string;
 }
 
 export function benchExperimentsCommand(): Command {
   return addEngineOptions(addBackendOptions(new Command('experiments')))
-    .description('reproduce the seed\'s experiments (KV cache, batching, prefix caching) as tables and charts in a markdown file')
+    .description('reproduce the seed\'s experiments (KV cache, batching, prefix caching, KV-cache dtypes) as tables and charts in a markdown file')
     .requiredOption('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy)')
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--only <list>', `experiments to run: ${EXPERIMENTS.join(', ')}`, EXPERIMENTS.join(','))
@@ -45,6 +49,10 @@ export function benchExperimentsCommand(): Command {
     .option('--prefix-len <n>', 'shared prefix tokens (prefix-caching)', parseIntArg('--prefix-len'), 512)
     .option('--suffix-len <n>', 'own tokens per request (prefix-caching)', parseIntArg('--suffix-len'), 32)
     .option('--prefix-output-len <n>', 'output tokens (prefix-caching)', parseIntArg('--prefix-output-len'), 8)
+    .option('--kv-dtype-context <n>', 'context per sequence before the timed steps (kv-dtype)', parseIntArg('--kv-dtype-context'), 2032)
+    .option('--kv-dtype-batch <n>', 'sequences decoded together (kv-dtype)', parseIntArg('--kv-dtype-batch'), 8)
+    .option('--kv-dtype-steps <n>', 'decode steps per timed iteration (kv-dtype)', parseIntArg('--kv-dtype-steps'), 16)
+    .option('--kv-dtype-accuracy-steps <n>', 'greedy tokens compared with f32 KV (kv-dtype)', parseIntArg('--kv-dtype-accuracy-steps'), 64)
     .option('--out <file>', 'markdown file to write the section into', 'docs/BENCHMARKS.md')
     .option('--charts-dir <dir>', 'where the charts go (default: charts/ beside --out)')
     .action((flags: ExperimentsFlags) => runCommand(() => experiments(flags)));
@@ -65,6 +73,7 @@ async function experiments(f: ExperimentsFlags): Promise<void> {
     kvOutputLens: f.kvOutputLens,
     batching: { numPrompts: f.numPrompts, inputLen: f.inputLen, outputLen: f.outputLen, rangeRatio: f.rangeRatio },
     prefix: { numPrompts: f.prefixPrompts, prefixLen: f.prefixLen, suffixLen: f.suffixLen, outputLen: f.prefixOutputLen },
+    kvDtype: { context: f.kvDtypeContext, batchSize: f.kvDtypeBatch, steps: f.kvDtypeSteps, accuracySteps: f.kvDtypeAccuracySteps },
     chartsDir,
     chartsLink: path.relative(path.dirname(f.out), chartsDir).split(path.sep).join('/') || '.',
     command: `tsllm ${process.argv.slice(2).join(' ')}`,

@@ -49,15 +49,16 @@ describe('tsllm bench sweep', () => {
 });
 
 describe('tsllm bench experiments', () => {
-  it('runs all three on a small model and writes tables and charts, replacing its own section', async () => {
+  it('runs all four on a small model and writes tables and charts, replacing its own section', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsllm-exp-'));
     const opts = {
       engine: { model: modelDir('stories260K'), kvCacheMemory: 8 << 20, backend: 'native' as const },
-      only: ['kv-cache', 'batching', 'prefix-caching'] as const,
+      only: ['kv-cache', 'batching', 'prefix-caching', 'kv-dtype'] as const,
       kvPromptLen: 8,
       kvOutputLens: [4, 16],
       batching: { numPrompts: 6, inputLen: 16, outputLen: 8, rangeRatio: 0.5 },
       prefix: { numPrompts: 3, prefixLen: 64, suffixLen: 4, outputLen: 2 },
+      kvDtype: { context: 60, batchSize: 2, steps: 4, accuracySteps: 16 },
       chartsDir: path.join(dir, 'charts'),
       chartsLink: 'charts',
       command: 'tsllm bench experiments (test)',
@@ -70,7 +71,10 @@ describe('tsllm bench experiments', () => {
     assert.match(md, /### Prefix caching on against off[\s\S]*\| on \| \d+ \| \d+ \| [\d.]+% \|[\s\S]*\| off \| \d+ \| \d+ \| 0\.0% \|/);
     assert.match(md, /!\[experiment-kv-cache\]\(charts\/experiment-kv-cache\.svg\)/);
     assert.match(md, /Machine: .*cores/);
-    assert.equal(report.charts.length, 6);
+    // stories260K: 5 layers x 4 KV heads of 8 -> f16 640 bytes a token, int8 400, int4 240.
+    assert.match(md, /### KV-cache dtypes[\s\S]*\| f16 \| 640 \| \d+ \| 1\.00x \|[\s\S]*\| int8 \| 400 \|[\s\S]*\| int4 \| 240 \| \d+ \| 2\.67x \|/);
+    assert.match(md, /\| f32 \| 1280 \| \d+ \| 0\.50x \| [\d.]+ \| [\d.]+x \| [\d.]+ \| 0\.00e\+0 \| 0\.00e\+0 \| 100\.0% \| 100\.0% \|/);
+    assert.equal(report.charts.length, 8);
     for (const f of report.charts.filter((x) => x.endsWith('.png'))) assert.equal(fs.readFileSync(f).subarray(0, 8).toString('hex'), PNG_MAGIC);
 
     const once = spliceExperiments('# Benchmarks\n\nearlier figures\n', md);
