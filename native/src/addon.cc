@@ -257,14 +257,14 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (a.ok()) table_->quantizeRows(*pool_, dst, dt, src, static_cast<int>(rows), static_cast<int>(k));
   }
 
-  // writeKV(kCache, vCache, kvDtype, k, v, slots, rows, numKvHeads, headDim)
+  // writeKV(kCache, vCache, kvDtype, k, v, slots, rows, numKvHeads, headDim, blockSize)
   void writeKV(const Napi::CallbackInfo& info) {
     Args a(info);
     const int dtype = a.i32(2);
     const int64_t rows = a.nonNegative(6, "rows");
-    const int numKvHeads = a.i32(7), headDim = a.i32(8);
+    const int numKvHeads = a.i32(7), headDim = a.i32(8), blockSize = a.i32(9);
     if (!a.ok()) return;
-    const size_t headBytes = validKVDType(dtype) && numKvHeads > 0 ? kvHeadBytes(static_cast<KVDType>(dtype), headDim) : 0;
+    const size_t headBytes = validKVDType(dtype) && numKvHeads > 0 && blockSize > 0 ? kvHeadBytes(static_cast<KVDType>(dtype), headDim) : 0;
     if (headBytes == 0) {
       Napi::RangeError::New(info.Env(), "writeKV: bad kv dtype or head shape").ThrowAsJavaScriptException();
       return;
@@ -279,7 +279,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
       Napi::RangeError::New(info.Env(), "writeKV: cache is not a typed array").ThrowAsJavaScriptException();
       return;
     }
-    const int64_t slotsInCache = static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / (headBytes * numKvHeads));
+    // Whole blocks only: a slot's block must lie entirely inside both caches.
+    const int64_t slotsInCache = static_cast<int64_t>(std::min(kc.bytes, vc.bytes) / (headBytes * numKvHeads * blockSize)) * blockSize;
     for (int64_t r = 0; r < rows; r++) {
       if (slots[r] >= slotsInCache) {
         Napi::RangeError::New(info.Env(), "writeKV: slot " + std::to_string(slots[r]) + " is outside the cache")
@@ -288,7 +289,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
       }
     }
     table_->writeKV(*pool_, static_cast<uint8_t*>(kc.data), static_cast<uint8_t*>(vc.data), static_cast<KVDType>(dtype), k, v,
-                    slots, static_cast<int>(rows), numKvHeads, headDim);
+                    slots, static_cast<int>(rows), numKvHeads, headDim, blockSize);
   }
 
   // attention(out, q, kCache, vCache, kvDtype, seqDesc, blockTables, rows, numHeads, numKvHeads, headDim, blockSize,

@@ -63,7 +63,7 @@ struct KernelTable {
   void (*quantizeRows)(ThreadPool& pool, uint8_t* dst, DType dtype, const float* src, int rows, int k);
   // k/v[rows, numKvHeads * headDim] quantized into the cache's slots; slot < 0 writes nothing.
   void (*writeKV)(ThreadPool& pool, uint8_t* kCache, uint8_t* vCache, KVDType dtype, const float* k, const float* v,
-                  const int32_t* slots, int rows, int numKvHeads, int headDim);
+                  const int32_t* slots, int rows, int numKvHeads, int headDim, int blockSize);
   void (*attention)(ThreadPool& pool, float* out, const float* q, const uint8_t* kCache, const uint8_t* vCache, KVDType dtype,
                     const AttentionSeqDesc* seqs, int numSeqs, AttentionParams params);
 };

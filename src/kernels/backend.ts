@@ -39,13 +39,14 @@ export interface AttentionShape {
 }
 
 /**
- * One layer's paged cache: K and V each [numBlocks, blockSize, numKvHeads] head records of `dtype`
+ * One layer's paged cache: K and V each [numBlocks, numKvHeads, blockSize] head records of `dtype`
  * (layouts in kv-cache-dtype.ts).
  */
 export interface LayerKV {
   k: Uint8Array;
   v: Uint8Array;
   dtype: KVCacheDType;
+  blockSize: number;
 }
 
 export interface Backend {

@@ -1,6 +1,7 @@
-// How the paged KV cache stores one head of one token ("a head record"), per dtype. A slot (one token of
-// one layer) is numKvHeads records side by side; a block is blockSize slots. Scales live inside the
-// record, so they stay with the block when it is shared, cached or evicted.
+// How the paged KV cache stores one head of one token ("a head record"), per dtype. A block holds, for
+// each KV head in turn, the records of its blockSize tokens: [numKvHeads][blockSize] records, so the
+// attention task of one head reads each block's keys (and values) as one contiguous run. Scales live
+// inside the record, so they stay with the block when it is shared, cached or evicted.
 //
 //   f32, f16, bf16   headDim plain floats
 //   int8             headDim x int8, then one bf16 scale:          x = q * s,  s = max|x| / 127
@@ -59,6 +60,12 @@ export function kvHeadBytes(dtype: KVCacheDType, headDim: number): number {
 export function kvDTypeUnsupported(dtype: KVCacheDType, headDim: number): string | null {
   if (dtype === 'int4' && headDim % 2 !== 0) return `int4 KV cache needs an even head dimension, this model's is ${headDim}`;
   return null;
+}
+
+/** Byte offset of the record of `head` for the token in `slot` (= block * blockSize + offset). */
+export function kvRecordOffset(slot: number, head: number, blockSize: number, numKvHeads: number, headBytes: number): number {
+  const offset = slot % blockSize;
+  return (((slot - offset) / blockSize) * numKvHeads + head) * blockSize * headBytes + offset * headBytes;
 }
 
 /** Bytes of K and V for one token, all layers. */

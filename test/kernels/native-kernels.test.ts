@@ -24,9 +24,9 @@ function randn(rng: Rng, n: number, scale = 1): Float32Array {
   return out;
 }
 
-function emptyCache(dtype: KVCacheDType, slots: number, numKvHeads: number, headDim: number): LayerKV {
+function emptyCache(dtype: KVCacheDType, slots: number, numKvHeads: number, headDim: number, blockSize = 4): LayerKV {
   const bytes = slots * numKvHeads * kvHeadBytes(dtype, headDim);
-  return { k: new Uint8Array(bytes), v: new Uint8Array(bytes), dtype };
+  return { k: new Uint8Array(bytes), v: new Uint8Array(bytes), dtype, blockSize };
 }
 
 function assertClose(actual: Float32Array, expected: Float32Array, tol: (i: number) => number, what: string): void {
@@ -180,6 +180,17 @@ for (const portable of variants) {
         });
       }
     }
+
+    it('a block holds each head\'s tokens contiguously: [blocks][kv heads][block size] records', () => {
+      const cache = emptyCache('f32', 8, 2, 8);
+      const k = Float32Array.from({ length: 16 }, (_, i) => i + 1);
+      be.writeKV(cache, k, k, Int32Array.of(5), 1, 2, 8);
+      const f = new Float32Array(cache.k.buffer);
+      // slot 5 = block 1, offset 1; head 1 of it sits after block 0 (2 x 4 records) and head 0's 4 records of block 1.
+      assert.deepEqual([...f.subarray(((1 * 2 + 1) * 4 + 1) * 8, ((1 * 2 + 1) * 4 + 2) * 8)], [9, 10, 11, 12, 13, 14, 15, 16]);
+      assert.deepEqual([...f.subarray(((1 * 2 + 0) * 4 + 1) * 8, ((1 * 2 + 0) * 4 + 2) * 8)], [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal(f.filter((x) => x !== 0).length, 16);
+    });
 
     it('refuses shapes that do not fit the arrays instead of reading past them', () => {
       const w = quantizeRowsReference(new Float32Array(4 * 64), [4, 64], 'q8_0');

@@ -1,4 +1,4 @@
-// The physical KV cache: for every layer, K and V pools of [numBlocks, blockSize, numKvHeads] head
+// The physical KV cache: for every layer, K and V pools of [numBlocks, numKvHeads, blockSize] head
 // records in the cache's dtype (kernels/kv-cache-dtype.ts), in native memory when the addon is built
 // (committed page by page as blocks are first written, so a large budget costs nothing until it is
 // used). Which block belongs to which sequence is the block tables' business, not this one's.
@@ -28,6 +28,6 @@ export class KVCacheStorage {
     const bytes = numBlocks * blockSize * shape.numKvHeads * kvHeadBytes(dtype, shape.headDim);
     const addon = loadNativeAddon();
     const alloc = addon.ok ? () => new Uint8Array(addon.addon.allocate(bytes)) : () => new Uint8Array(bytes);
-    this.layers = Array.from({ length: shape.numLayers }, () => ({ k: alloc(), v: alloc(), dtype }));
+    this.layers = Array.from({ length: shape.numLayers }, () => ({ k: alloc(), v: alloc(), dtype, blockSize }));
   }
 }

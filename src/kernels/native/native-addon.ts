@@ -20,7 +20,7 @@ export interface NativeKernels {
   add(x: Float32Array, y: Float32Array, n: number): void;
   embedding(out: Float32Array, table: Uint8Array, dtype: number, dim: number, vocab: number, ids: Int32Array, rows: number): void;
   quantizeRows(dst: Uint8Array, dtype: number, src: Float32Array, rows: number, k: number): void;
-  writeKV(kCache: Uint8Array, vCache: Uint8Array, kvDtype: number, k: Float32Array, v: Float32Array, slots: Int32Array, rows: number, numKvHeads: number, headDim: number): void;
+  writeKV(kCache: Uint8Array, vCache: Uint8Array, kvDtype: number, k: Float32Array, v: Float32Array, slots: Int32Array, rows: number, numKvHeads: number, headDim: number, blockSize: number): void;
   attention(
     out: Float32Array, q: Float32Array, kCache: Uint8Array, vCache: Uint8Array, kvDtype: number, seqDesc: Int32Array, blockTables: Int32Array,
     rows: number, numHeads: number, numKvHeads: number, headDim: number, blockSize: number, slidingWindow: number, scale: number,

@@ -71,7 +71,7 @@ export class NativeBackend implements Backend {
   }
 
   writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, numKvHeads: number, headDim: number): void {
-    this.kernels.writeKV(cache.k, cache.v, NATIVE_KV_DTYPE[cache.dtype], k, v, slotMapping, rows, numKvHeads, headDim);
+    this.kernels.writeKV(cache.k, cache.v, NATIVE_KV_DTYPE[cache.dtype], k, v, slotMapping, rows, numKvHeads, headDim, cache.blockSize);
   }
 
   attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], shape: AttentionShape): void {

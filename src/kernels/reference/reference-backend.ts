@@ -2,7 +2,7 @@
 // read as the specification of each op. Optimized backends are tested against it.
 
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
-import { kvHeadBytes } from '../kv-cache-dtype.js';
+import { kvHeadBytes, kvRecordOffset } from '../kv-cache-dtype.js';
 import { readHeadRecord, writeHeadRecord } from './kv-quant.js';
 import { dequantize, type WeightTensor } from '../tensor.js';
 
@@ -106,15 +106,16 @@ export class ReferenceBackend implements Backend {
   // ---- paged KV cache --------------------------------------------------------------------------
   writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, numKvHeads: number, headDim: number): void {
     const headBytes = kvHeadBytes(cache.dtype, headDim);
-    const slotBytes = numKvHeads * headBytes;
+    const blockBytes = numKvHeads * headBytes * cache.blockSize;
     for (let r = 0; r < rows; r++) {
       const slot = slotMapping[r]!;
       if (slot < 0) continue;
-      if ((slot + 1) * slotBytes > Math.min(cache.k.length, cache.v.length)) throw new RangeError(`writeKV: slot ${slot} is outside the cache`);
+      if ((Math.floor(slot / cache.blockSize) + 1) * blockBytes > Math.min(cache.k.length, cache.v.length)) throw new RangeError(`writeKV: slot ${slot} is outside the cache`);
       for (let h = 0; h < numKvHeads; h++) {
         const src = (r * numKvHeads + h) * headDim;
-        writeHeadRecord(cache.dtype, k, src, headDim, cache.k, slot * slotBytes + h * headBytes);
-        writeHeadRecord(cache.dtype, v, src, headDim, cache.v, slot * slotBytes + h * headBytes);
+        const at = kvRecordOffset(slot, h, cache.blockSize, numKvHeads, headBytes);
+        writeHeadRecord(cache.dtype, k, src, headDim, cache.k, at);
+        writeHeadRecord(cache.dtype, v, src, headDim, cache.v, at);
       }
     }
   }
@@ -125,7 +126,6 @@ export class ReferenceBackend implements Backend {
     const { numHeads, numKvHeads, headDim, blockSize, scale, slidingWindow } = s;
     const group = numHeads / numKvHeads;
     const headBytes = kvHeadBytes(cache.dtype, headDim);
-    const slotBytes = numKvHeads * headBytes;
     const acc = new Float64Array(headDim);
     const key = new Float32Array(headDim);
     const value = new Float32Array(headDim);
@@ -142,8 +142,9 @@ export class ReferenceBackend implements Backend {
           acc.fill(0);
           for (let j = first; j <= pos; j++) {
             const slot = seq.blockTable[Math.floor(j / blockSize)]! * blockSize + (j % blockSize);
-            readHeadRecord(cache.dtype, cache.k, slot * slotBytes + kvh * headBytes, headDim, key);
-            readHeadRecord(cache.dtype, cache.v, slot * slotBytes + kvh * headBytes, headDim, value);
+            const at = kvRecordOffset(slot, kvh, blockSize, numKvHeads, headBytes);
+            readHeadRecord(cache.dtype, cache.k, at, headDim, key);
+            readHeadRecord(cache.dtype, cache.v, at, headDim, value);
             let dot = 0;
             for (let d = 0; d < headDim; d++) dot += q[qo + d]! * key[d]!;
             const score = dot * scale;
