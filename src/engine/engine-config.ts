@@ -5,8 +5,9 @@ import type { ModelConfig } from '../model/config.js';
 import { UsageError } from '../model/errors.js';
 import { kvBytesPerToken, kvDTypeUnsupported, resolveKVCacheDType, type KVCacheDType, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
 import type { SchedulerKind, SchedulingPolicy } from './scheduler/scheduler.js';
+import { checkDraftCompatible, resolveSpeculativeConfig, type SpeculativeConfig, type SpeculativeConfigInput } from './spec-decode/speculative-config.js';
 
-export interface EngineConfigInput {
+export interface EngineConfigInput extends SpeculativeConfigInput {
   /** Bytes for K and V of all layers; default: KV_CACHE_FRACTION_OF_FREE_RAM of the free RAM at start-up. */
   kvCacheMemory?: number;
   /** Tokens per KV block. */
@@ -33,6 +34,7 @@ export interface EngineConfig {
   enablePrefixCaching: boolean;
   scheduler: SchedulerKind;
   schedulingPolicy: SchedulingPolicy;
+  speculative: SpeculativeConfig | null;
 }
 
 /** The default KV budget's share of free RAM (the weights are memory-mapped and mostly page cache). */
@@ -41,7 +43,8 @@ export const DEFAULT_BLOCK_SIZE = 16;
 export const DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048;
 export const DEFAULT_MAX_NUM_SEQS = 256;
 
-export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput = {}): EngineConfig {
+/** `draftModel`: a separate draft model's config, whose KV shares the blocks (and so the budget). */
+export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput = {}, draftModel?: ModelConfig): EngineConfig {
   const blockSize = input.blockSize ?? DEFAULT_BLOCK_SIZE;
   positiveInt('blockSize', blockSize);
   const maxModelLen = input.maxModelLen ?? model.maxPositions;
@@ -57,7 +60,15 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
   const kvCacheDtype = resolveKVCacheDType(input.kvCacheDtype);
   const unsupported = kvDTypeUnsupported(kvCacheDtype, model.headDim);
   if (unsupported) throw new UsageError(unsupported);
-  const bytesPerBlock = kvBytesPerToken(kvCacheDtype, model.numLayers, model.numKvHeads, model.headDim) * blockSize;
+  const speculative = resolveSpeculativeConfig(model, input);
+  if (speculative && (input.scheduler ?? 'continuous') !== 'continuous') throw new UsageError('speculative decoding needs the continuous scheduler');
+  if (speculative?.method === 'draft-model' && draftModel) {
+    checkDraftCompatible(model, draftModel);
+    const draftUnsupported = kvDTypeUnsupported(kvCacheDtype, draftModel.headDim);
+    if (draftUnsupported) throw new UsageError(`draft model: ${draftUnsupported}`);
+  }
+  const draftBytes = speculative?.method === 'draft-model' && draftModel ? kvBytesPerToken(kvCacheDtype, draftModel.numLayers, draftModel.numKvHeads, draftModel.headDim) : 0;
+  const bytesPerBlock = (kvBytesPerToken(kvCacheDtype, model.numLayers, model.numKvHeads, model.headDim) + draftBytes) * blockSize;
   const budget = input.kvCacheMemory ?? Math.floor(os.freemem() * KV_CACHE_FRACTION_OF_FREE_RAM);
   if (!(budget > 0)) throw new UsageError(`kvCacheMemory must be a positive number of bytes, got ${budget}`);
   // More blocks than max-num-seqs full-length sequences can use would only waste address space.
@@ -77,6 +88,7 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
     enablePrefixCaching: (input.enablePrefixCaching ?? true) && (input.scheduler ?? 'continuous') === 'continuous',
     scheduler: input.scheduler ?? 'continuous',
     schedulingPolicy: input.schedulingPolicy ?? 'fcfs',
+    speculative,
   };
 }
 

@@ -1,6 +1,7 @@
-// The step loop: schedule, run the model, sample, update. It owns the model, the KV cache and every
-// request's state, and runs synchronously (in the engine worker, or directly in tests). Each step
-// returns what changed for each request: new tokens, the text they made final, and finish reasons.
+// The step loop: schedule, run the model, sample (or verify drafts), update, propose drafts for the
+// next step. It owns the model, the KV cache and every request's state, and runs synchronously (in
+// the engine worker, or directly in tests). Each step returns what changed for each request: new
+// tokens, the text they made final, and finish reasons.
 
 import type { CausalLM } from '../model/architectures/decoder.js';
 import { UsageError } from '../model/errors.js';
@@ -10,7 +11,9 @@ import { KVCacheManager } from './kv-cache/kv-cache-manager.js';
 import { ModelRunner } from './model-runner.js';
 import { Request, epochMs, type RequestFinishReason, type RequestTimeline } from './request.js';
 import { Rng } from './sampling/rng.js';
-import { sampleToken, type TokenLogprobs } from './sampling/sampler.js';
+import { sampleToken, type SampledToken, type TokenLogprobs } from './sampling/sampler.js';
+import { makeProposer, type Proposer } from './spec-decode/proposer.js';
+import { verifyDrafts } from './spec-decode/verify-drafts.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 import { ContinuousScheduler } from './scheduler/continuous-scheduler.js';
 import type { Scheduler } from './scheduler/scheduler.js';
@@ -57,6 +60,17 @@ export interface EngineStats {
   numBatchedTokens: number;
   /** Prompt tokens of the requests that have produced their first token, since start-up. */
   promptTokens: number;
+  /** Speculative decoding since start-up (absent when it is off). */
+  spec?: SpecDecodeStats;
+}
+
+export interface SpecDecodeStats {
+  /** Draft runs verified: one per sequence per step with drafts. */
+  numDrafts: number;
+  numDraftTokens: number;
+  numAcceptedTokens: number;
+  /** Accepted drafts by position in the draft (0 = first). */
+  acceptedPerPosition: number[];
 }
 
 export class EngineCore {
@@ -71,14 +85,20 @@ export class EngineCore {
   private arrivals = 0;
   private lastBatchedTokens = 0;
   private promptTokens = 0;
+  private readonly proposer: Proposer | null;
+  private readonly specStats: SpecDecodeStats | null;
 
+  /** `draft`: the draft model, when config.speculative's method is draft-model. */
   constructor(
     readonly model: CausalLM,
     readonly tokenizer: Tokenizer | null,
     readonly config: EngineConfig,
+    draft?: CausalLM,
   ) {
     this.kv = new KVCacheManager(config.numBlocks, config.blockSize, config.enablePrefixCaching);
     this.runner = new ModelRunner(model, config.numBlocks, config.blockSize, config.kvCacheDtype);
+    this.proposer = config.speculative ? makeProposer(config.speculative, this.runner, config, draft) : null;
+    this.specStats = config.speculative ? { numDrafts: 0, numDraftTokens: 0, numAcceptedTokens: 0, acceptedPerPosition: new Array<number>(config.speculative.numSpeculativeTokens).fill(0) } : null;
     this.maxSequenceTokens = Math.min(config.maxModelLen, config.numBlocks * config.blockSize);
     const schedulerConfig = { maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy };
     this.scheduler =
@@ -123,6 +143,11 @@ export class EngineCore {
     if (this.requests.has(id)) this.pendingAborts.add(id);
   }
 
+  /** The draft tokens waiting to be verified, by request (for tests and tracing). */
+  draftsOf(id: string): readonly number[] {
+    return this.requests.get(id)?.specTokenIds ?? [];
+  }
+
   /** Ends every request at once (after a failed step), freeing all their blocks; returns their ids. */
   abortAll(): string[] {
     const reqs = [...this.requests.values()];
@@ -146,8 +171,31 @@ export class EngineCore {
     const { sampled, logits } = this.runner.run(plan.scheduled, plan.paddingRows);
     for (const { req, numNewTokens } of plan.scheduled) req.numComputedTokens += numNewTokens;
     const V = this.model.config.vocabSize;
-    sampled.forEach((req, i) => outputs.push(this.sample(req, logits.subarray(i * V, (i + 1) * V))));
+    let row = 0;
+    for (const { req, drafts } of sampled) {
+      outputs.push(this.sample(req, logits.subarray(row * V, (row + drafts.length + 1) * V), drafts));
+      row += drafts.length + 1;
+    }
+    if (this.proposer) this.propose(this.proposer);
     return outputs;
+  }
+
+  // Drafts for every request that will decode next step: at most what its max_tokens and the context
+  // still allow, and only where the pool has the blocks for them.
+  private propose(proposer: Proposer): void {
+    const k = this.config.speculative!.numSpeculativeTokens;
+    const reqs: Request[] = [];
+    const counts: number[] = [];
+    for (const req of this.requests.values()) {
+      req.specTokenIds = [];
+      if (req.status !== 'running' || req.numPendingTokens !== 1) continue;
+      const room = Math.min(k, req.params.maxTokens - req.outputIds.length - 1, this.maxSequenceTokens - req.numTokens - 1);
+      if (room <= 0) continue;
+      if (proposer.needsBlocks && !this.kv.allocateSlots(req, room)) continue;
+      reqs.push(req);
+      counts.push(room);
+    }
+    proposer.propose(reqs, counts).forEach((drafts, i) => (reqs[i]!.specTokenIds = drafts));
   }
 
   stats(): EngineStats {
@@ -160,23 +208,48 @@ export class EngineCore {
       numPreemptions: this.scheduler.numPreemptions,
       numBatchedTokens: this.lastBatchedTokens,
       promptTokens: this.promptTokens,
+      ...(this.specStats ? { spec: { ...this.specStats, acceptedPerPosition: [...this.specStats.acceptedPerPosition] } } : {}),
     };
   }
 
-  private sample(req: Request, logits: Float32Array): RequestOutput {
+  // One new token, or with drafts: the accepted ones and the target's own. Rejected drafts' K/V stay
+  // in their slots, outside numComputedTokens, and are overwritten by the tokens that replace them.
+  private sample(req: Request, logits: Float32Array, drafts: readonly number[]): RequestOutput {
     const { rng, stop, detokenizer } = req.sampling;
-    const s = sampleToken(logits, { params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng });
+    const ctx = { params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng };
+    let accepted: SampledToken[];
+    if (drafts.length === 0) {
+      accepted = [sampleToken(logits, ctx)];
+    } else {
+      const v = verifyDrafts({ logits, vocab: this.model.config.vocabSize, drafts, draftProbs: null, ctx });
+      accepted = v.tokens;
+      req.numComputedTokens -= drafts.length - v.numAccepted;
+      req.numDraftComputed = Math.min(req.numDraftComputed, req.numComputedTokens);
+      const st = this.specStats!;
+      st.numDrafts++;
+      st.numDraftTokens += drafts.length;
+      st.numAcceptedTokens += v.numAccepted;
+      for (let i = 0; i < v.numAccepted; i++) st.acceptedPerPosition[i]!++;
+    }
     const now = epochMs();
     if (req.timeline.firstToken === null) {
       req.timeline.firstToken = now;
       this.promptTokens += req.numPromptTokens;
     }
-    req.timeline.tokens.push(now);
-    req.appendOutput(s.token);
-    const text = acceptToken(stop, detokenizer, this.tokenizer, s.token, req.outputIds.length);
-    const logprobs = s.logprobs ? [s.logprobs] : undefined;
-    if (!stop.state.finishReason) return this.output(req, [s.token], text, logprobs);
-    return this.finish(req, stop.state.finishReason, stop.state.stopReason, [s.token], text, logprobs);
+    const tokens: number[] = [];
+    const logprobs: TokenLogprobs[] = [];
+    let text = '';
+    for (const s of accepted) {
+      req.timeline.tokens.push(now);
+      req.appendOutput(s.token);
+      tokens.push(s.token);
+      if (s.logprobs) logprobs.push(s.logprobs);
+      text += acceptToken(stop, detokenizer, this.tokenizer, s.token, req.outputIds.length);
+      if (stop.state.finishReason) break;
+    }
+    const lp = logprobs.length > 0 ? logprobs : undefined;
+    if (!stop.state.finishReason) return this.output(req, tokens, text, lp);
+    return this.finish(req, stop.state.finishReason, stop.state.stopReason, tokens, text, lp);
   }
 
   private finish(req: Request, reason: RequestFinishReason, stopReason: string | number | null, tokens: number[], text: string, logprobs: TokenLogprobs[] | undefined): RequestOutput {

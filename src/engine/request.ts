@@ -32,6 +32,10 @@ export class Request {
   readonly outputIds: number[] = [];
   /** Tokens whose K/V are in the cache (or will be, after the step being run). */
   numComputedTokens = 0;
+  /** Speculative decoding: tokens proposed to follow tokenIds, verified in the next step. */
+  specTokenIds: number[] = [];
+  /** Speculative decoding with a draft model: tokens whose K/V are in the draft's cache. */
+  numDraftComputed = 0;
   /** Prompt tokens found in the prefix cache when the request was first scheduled. */
   numCachedTokens = 0;
   /** Physical block ids, in logical order. */

@@ -27,21 +27,67 @@ export interface SamplingContext {
 }
 
 export function sampleToken(logits: Float32Array, ctx: SamplingContext): SampledToken {
-  const { params } = ctx;
-  const work = Float64Array.from(logits);
+  const work = processLogits(logits, ctx);
+  const token = ctx.params.temperature === 0 ? argmax(work) : drawFrom(samplingDistribution(work, ctx.params), ctx.rng);
+  return withLogprobs(token, logits, ctx.params);
+}
 
-  if (ctx.outputTokens.length < params.minTokens) {
-    for (const id of [...ctx.eosTokenIds, ...params.stopTokenIds]) if (id < work.length) work[id] = -Infinity;
-  }
-  applyPenalties(work, ctx);
-
-  const token = params.temperature === 0 ? argmax(work) : draw(work, params, ctx.rng);
+/** The token with its raw logprobs attached when the request asks for them. */
+export function withLogprobs(token: number, logits: Float32Array, params: SamplingParams): SampledToken {
   const result: SampledToken = { token };
   if (params.logprobs !== undefined) {
     const lp = logSoftmax(logits);
     result.logprobs = { token_id: token, logprob: lp[token]!, top: topN(lp, params.logprobs) };
   }
   return result;
+}
+
+/** Logits after the bans (min_tokens) and penalties: what greedy takes the argmax of. */
+export function processLogits(logits: Float32Array, ctx: SamplingContext): Float64Array {
+  const { params } = ctx;
+  const work = Float64Array.from(logits);
+  if (ctx.outputTokens.length < params.minTokens) {
+    for (const id of [...ctx.eosTokenIds, ...params.stopTokenIds]) if (id < work.length) work[id] = -Infinity;
+  }
+  applyPenalties(work, ctx);
+  return work;
+}
+
+/**
+ * What a temperature > 0 draw picks from: the candidates left by top-k, top-p and min-p (null: every
+ * token, in id order) and each token's unnormalized weight (0 outside the candidates' support).
+ */
+export interface TokenDistribution {
+  ids: Int32Array | null;
+  weights: Float64Array;
+  total: number;
+}
+
+/** One draw, consuming one number from the generator. */
+export function drawFrom(d: TokenDistribution, rng: Rng): number {
+  const { ids, weights } = d;
+  let u = rng.next() * d.total;
+  if (ids) {
+    for (const i of ids) {
+      u -= weights[i]!;
+      if (u < 0) return i;
+    }
+    return ids[ids.length - 1]!;
+  }
+  let last = 0;
+  for (let i = 0; i < weights.length; i++) {
+    if (weights[i] === 0) continue;
+    last = i;
+    u -= weights[i]!;
+    if (u < 0) return i;
+  }
+  return last;
+}
+
+/** Probability of `token` under the distribution. */
+export function probabilityOf(d: TokenDistribution, token: number): number {
+  if (d.ids && !d.ids.includes(token)) return 0;
+  return d.weights[token]! / d.total;
 }
 
 function applyPenalties(work: Float64Array, ctx: SamplingContext): void {
@@ -67,7 +113,7 @@ function applyPenalties(work: Float64Array, ctx: SamplingContext): void {
 // only as many as the truncation needs: a size-k heap for top-k, a heap popped until the nucleus is
 // full for top-p. Plain temperature sampling needs no order at all: sorting a 32k vocabulary per token
 // cost more than the forward pass at large batches.
-function draw(work: Float64Array, params: SamplingParams, rng: Rng): number {
+export function samplingDistribution(work: Float64Array, params: SamplingParams): TokenDistribution {
   const V = work.length;
   let max = -Infinity;
   for (let i = 0; i < V; i++) if (work[i]! > max) max = work[i]!;
@@ -94,22 +140,7 @@ function draw(work: Float64Array, params: SamplingParams, rng: Rng): number {
   let total = 0;
   if (ids) for (const i of ids) total += probs[i]!;
   else for (let i = 0; i < V; i++) total += probs[i]!;
-  let u = rng.next() * total;
-  if (ids) {
-    for (const i of ids) {
-      u -= probs[i]!;
-      if (u < 0) return i;
-    }
-    return ids[ids.length - 1]!;
-  }
-  let last = 0;
-  for (let i = 0; i < V; i++) {
-    if (probs[i] === 0) continue;
-    last = i;
-    u -= probs[i]!;
-    if (u < 0) return i;
-  }
-  return last;
+  return { ids, weights: probs, total };
 }
 
 function finiteIds(work: Float64Array): Int32Array {

@@ -3,7 +3,9 @@
 // the token budget, the sequence cap and the free blocks allow. A prompt larger than what is left of
 // the budget is split across steps (chunked prefill), so running decodes never stall behind it.
 // When a running request needs a block and none is free, the newest (or lowest-priority) running
-// request is preempted: its blocks go back to the pool and it waits to be recomputed.
+// request is preempted: its blocks go back to the pool and it waits to be recomputed. A decoding
+// request's draft tokens (speculative decoding) ride along with its next token, as far as the budget
+// allows.
 
 import type { KVCacheManager } from '../kv-cache/kv-cache-manager.js';
 import { epochMs, type Request } from '../request.js';
@@ -43,15 +45,17 @@ export class ContinuousScheduler implements Scheduler {
   schedule(): SchedulerOutput {
     let budget = this.config.maxNumBatchedTokens;
     const scheduled = new Map<Request, number>();
+    const drafts = new Map<Request, number[]>();
     const preempted: Request[] = [];
 
     for (const req of [...this.running]) {
       if (budget === 0) break;
       if (req.status !== 'running') continue; // preempted earlier in this loop
-      const n = Math.min(req.numPendingTokens, budget);
+      const n = Math.min(req.numPendingTokens + req.specTokenIds.length, budget);
       for (;;) {
         if (this.kv.allocateSlots(req, n)) {
           scheduled.set(req, n);
+          if (n > req.numPendingTokens) drafts.set(req, req.specTokenIds.slice(0, n - req.numPendingTokens));
           budget -= n;
           break;
         }
@@ -60,6 +64,7 @@ export class ContinuousScheduler implements Scheduler {
         if (given !== undefined) {
           budget += given;
           scheduled.delete(victim);
+          drafts.delete(victim);
         }
         this.preempt(victim);
         preempted.push(victim);
@@ -86,7 +91,11 @@ export class ContinuousScheduler implements Scheduler {
       budget -= n;
     }
 
-    return { scheduled: [...scheduled].map(([req, numNewTokens]) => ({ req, numNewTokens })), preempted, paddingRows: 0 };
+    return {
+      scheduled: [...scheduled].map(([req, numNewTokens]) => ({ req, numNewTokens, ...(drafts.has(req) ? { draftTokens: drafts.get(req)! } : {}) })),
+      preempted,
+      paddingRows: 0,
+    };
   }
 
   private pickVictim(): Request {
@@ -98,6 +107,8 @@ export class ContinuousScheduler implements Scheduler {
   private preempt(req: Request): void {
     this.kv.free(req);
     req.numComputedTokens = 0;
+    req.numDraftComputed = 0;
+    req.specTokenIds = [];
     req.status = 'preempted';
     req.numPreemptions++;
     this.numPreemptions++;

@@ -18,8 +18,10 @@ export interface SchedulerConfig {
 
 export interface ScheduledRequest {
   req: Request;
-  /** Tokens of this request computed in this step, from req.numComputedTokens on. */
+  /** Tokens of this request computed in this step, from req.numComputedTokens on, drafts included. */
   numNewTokens: number;
+  /** Speculative tokens after the request's real ones, verified in this step (none when absent). */
+  draftTokens?: number[];
 }
 
 export interface SchedulerOutput {
