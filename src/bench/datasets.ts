@@ -1,6 +1,8 @@
 // Synthetic request sets for the offline benchmarks, seeded so runs compare like with like.
 // random: vLLM's random dataset (lengths drawn uniformly within ±range-ratio of the given lengths);
 // prefix-repetition: a few long shared prefixes, each followed by a short random suffix;
+// quote: a passage, then its first half again, so the natural continuation quotes the rest (the
+// repetitive workload prompt-lookup speculation is for);
 // sharegpt: real first turns of conversations, with the reply's length as the output length.
 
 import fs from 'node:fs';
@@ -50,6 +52,31 @@ export function randomDataset(o: RandomDatasetOptions): BenchRequest[] {
   return Array.from({ length: o.numPrompts }, () => {
     const inputLen = drawLength(rng, o.inputLen, o.rangeRatio);
     return { promptIds: randomTokens(rng, inputLen, o.vocabSize), outputLen: drawLength(rng, o.outputLen, o.rangeRatio) };
+  });
+}
+
+export interface QuoteDatasetOptions {
+  numPrompts: number;
+  outputLen: number;
+  seed: number;
+  /** Sentences from this text (tokenized with `tokenizer`), else random token passages of passageLen. */
+  text?: { content: string; tokenizer: Tokenizer; sentences: number };
+  passageLen: number;
+  vocabSize: number;
+}
+
+export function quoteDataset(o: QuoteDatasetOptions): BenchRequest[] {
+  const rng = new Rng(o.seed);
+  const sentences = o.text ? o.text.content.split(/(?<=[.!?])\s+/).filter((x) => x.trim() !== '') : [];
+  if (o.text && sentences.length < o.text.sentences) throw new UsageError(`the quote text has ${sentences.length} sentences, fewer than the ${o.text.sentences} a passage takes`);
+  return Array.from({ length: o.numPrompts }, () => {
+    if (!o.text) {
+      const passage = randomTokens(rng, o.passageLen, o.vocabSize);
+      return { promptIds: [...passage, ...passage.slice(0, passage.length >> 1)], outputLen: o.outputLen };
+    }
+    const start = Math.floor(rng.next() * (sentences.length - o.text.sentences + 1));
+    const passage = sentences.slice(start, start + o.text.sentences).join(' ');
+    return { promptIds: o.text.tokenizer.encode(`${passage}\n\n${passage.slice(0, passage.length >> 1)}`), outputLen: o.outputLen };
   });
 }
 

@@ -3,6 +3,7 @@
 // engine's own timelines.
 
 import type { AsyncEngine } from '../engine/async-engine.js';
+import type { SpecDecodeStats } from '../engine/engine-core.js';
 import type { RequestTimeline } from '../engine/request.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import type { BenchRequest } from './datasets.js';
@@ -12,6 +13,35 @@ export interface ThroughputResult extends ServingMetrics {
   numPreemptions: number;
   /** Prompt tokens served from the prefix cache, over prompt tokens looked up. */
   prefixCacheHitRate: number;
+  /** Speculative decoding over the run (absent when it is off). */
+  specDecode?: SpecDecodeFigures;
+}
+
+export interface SpecDecodeFigures {
+  numDrafts: number;
+  numDraftTokens: number;
+  numAcceptedTokens: number;
+  /** Accepted over proposed draft tokens. */
+  acceptanceRate: number;
+  /** Tokens each verified draft run yields, the target's own token included: 1 + accepted / drafts. */
+  meanAcceptanceLength: number;
+  /** Per draft position i: the share of draft runs whose i-th token was accepted. */
+  acceptedPerPosition: number[];
+  draftSeconds: number;
+}
+
+/** The figures of the speculative decoding done between two stats snapshots. */
+export function specDecodeFigures(start: SpecDecodeStats | undefined, end: SpecDecodeStats): SpecDecodeFigures {
+  const numDrafts = end.numDrafts - (start?.numDrafts ?? 0);
+  const numDraftTokens = end.numDraftTokens - (start?.numDraftTokens ?? 0);
+  const numAcceptedTokens = end.numAcceptedTokens - (start?.numAcceptedTokens ?? 0);
+  return {
+    numDrafts, numDraftTokens, numAcceptedTokens,
+    acceptanceRate: numDraftTokens > 0 ? numAcceptedTokens / numDraftTokens : 0,
+    meanAcceptanceLength: numDrafts > 0 ? 1 + numAcceptedTokens / numDrafts : 1,
+    acceptedPerPosition: end.acceptedPerPosition.map((n, i) => (numDrafts > 0 ? (n - (start?.acceptedPerPosition[i] ?? 0)) / numDrafts : 0)),
+    draftSeconds: (end.draftMs - (start?.draftMs ?? 0)) / 1000,
+  };
 }
 
 export async function benchThroughput(
@@ -49,5 +79,6 @@ export async function benchThroughput(
     e2eMs: distribution(timelines.map((t) => t.finished! - t.arrival)),
     numPreemptions: end.numPreemptions - (startStats?.numPreemptions ?? 0),
     prefixCacheHitRate: queries > 0 ? (end.prefixCacheHits - (startStats?.prefixCacheHits ?? 0)) / queries : 0,
+    ...(end.spec ? { specDecode: specDecodeFigures(startStats?.spec, end.spec) } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // tsllm bench: performance measurements.
 
+import { benchSpecDecodeCommand } from './bench-spec-decode-command.js';
 import { benchKVCacheCommand } from './bench-kv-cache-command.js';
 import { Command } from 'commander';
 import { benchLatencyCommand } from './bench-latency-command.js';
@@ -10,5 +11,5 @@ import { benchSweepCommand } from './bench-sweep-command.js';
 import { benchExperimentsCommand } from './bench-experiments-command.js';
 
 export function benchCommand(): Command {
-  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchSweepCommand()).addCommand(benchExperimentsCommand()).addCommand(benchKernelsCommand()).addCommand(benchKVCacheCommand());
+  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchSweepCommand()).addCommand(benchExperimentsCommand()).addCommand(benchKernelsCommand()).addCommand(benchKVCacheCommand()).addCommand(benchSpecDecodeCommand());
 }

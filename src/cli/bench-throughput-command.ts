@@ -7,7 +7,8 @@ import { SingleBar } from 'cli-progress';
 import { AsyncEngine } from '../engine/async-engine.js';
 import { UsageError } from '../model/errors.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
-import { prefixRepetitionDataset, randomDataset, type BenchRequest } from '../bench/datasets.js';
+import fs from 'node:fs';
+import { prefixRepetitionDataset, quoteDataset, randomDataset, type BenchRequest } from '../bench/datasets.js';
 import type { Distribution } from '../bench/result-format.js';
 import { benchThroughput } from '../bench/throughput.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
@@ -19,8 +20,11 @@ const SCHEDULERS = ['continuous', 'static', 'sequential'] as const;
 interface ThroughputFlags extends BackendFlags, EngineFlags {
   model: string;
   loadFormat: LoadFormat;
+  tokenizer?: string;
   scheduler: (typeof SCHEDULERS)[number];
-  dataset: 'random' | 'prefix-repetition';
+  dataset: 'random' | 'prefix-repetition' | 'quote';
+  quoteText?: string;
+  quoteSentences: number;
   numPrompts: number;
   inputLen: number;
   outputLen: number;
@@ -41,8 +45,11 @@ export function benchThroughputCommand(): Command {
     .description('offline throughput of the engine on a synthetic request set')
     .requiredOption('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy)')
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
+    .option('--tokenizer <path>', 'tokenizer folder or llama2.c tokenizer.bin, instead of the model\'s own')
     .addOption(new Option('--scheduler <kind>', 'continuous batching, static padded batches, or one request at a time').choices(SCHEDULERS).default('continuous'))
-    .addOption(new Option('--dataset <name>', 'random prompts, or shared prefixes with short suffixes').choices(['random', 'prefix-repetition']).default('random'))
+    .addOption(new Option('--dataset <name>', 'random prompts, shared prefixes with short suffixes, or passages to quote on').choices(['random', 'prefix-repetition', 'quote']).default('random'))
+    .option('--quote-text <file>', 'quote: a text whose sentences make the passages (default: random token passages of --input-len)')
+    .option('--quote-sentences <n>', 'quote: sentences per passage', parseIntArg('--quote-sentences'), 4)
     .option('--num-prompts <n>', 'requests', parseIntArg('--num-prompts'), 64)
     .option('--input-len <n>', 'prompt tokens (random)', parseIntArg('--input-len'), 256)
     .option('--output-len <n>', 'tokens generated per request (EOS ignored)', parseIntArg('--output-len'), 128)
@@ -66,6 +73,7 @@ async function throughput(f: ThroughputFlags): Promise<void> {
   const engine = await AsyncEngine.start({
     model: f.model,
     loadFormat: f.loadFormat,
+    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
     ...(f.quantization ? { quantization: f.quantization } : {}),
     backend: f.backend,
     ...(f.threads ? { threads: f.threads } : {}),
@@ -76,10 +84,17 @@ async function throughput(f: ThroughputFlags): Promise<void> {
   try {
     const info = engine.info;
     const vocabSize = info.model.vocabSize;
+    const quoteText = () => {
+      if (!f.quoteText) return undefined;
+      if (!engine.tokenizer) throw new UsageError('--quote-text needs a model with a tokenizer');
+      return { content: fs.readFileSync(f.quoteText, 'utf8'), tokenizer: engine.tokenizer, sentences: f.quoteSentences };
+    };
     const requests: BenchRequest[] =
       f.dataset === 'random'
         ? randomDataset({ numPrompts: f.numPrompts, inputLen: f.inputLen, outputLen: f.outputLen, rangeRatio: f.rangeRatio, vocabSize, seed: f.seed })
-        : prefixRepetitionDataset({ numPrompts: f.numPrompts, prefixLen: f.prefixLen, suffixLen: f.suffixLen, numPrefixes: f.numPrefixes, outputLen: f.outputLen, vocabSize, seed: f.seed });
+        : f.dataset === 'quote'
+          ? quoteDataset({ numPrompts: f.numPrompts, outputLen: f.outputLen, seed: f.seed, passageLen: f.inputLen, vocabSize, ...(f.quoteText ? { text: quoteText()! } : {}) })
+          : prefixRepetitionDataset({ numPrompts: f.numPrompts, prefixLen: f.prefixLen, suffixLen: f.suffixLen, numPrefixes: f.numPrefixes, outputLen: f.outputLen, vocabSize, seed: f.seed });
     log(`bench throughput: scheduler ${f.scheduler}, prefix caching ${info.config.enablePrefixCaching ? 'on' : 'off'}, ${requests.length} requests`);
     const bar = f.json ? null : new SingleBar({ format: '  [{bar}] {value}/{total} requests', stream: process.stderr, hideCursor: true });
     bar?.start(requests.length, 0);
@@ -101,6 +116,11 @@ async function throughput(f: ThroughputFlags): Promise<void> {
         `latency (ms):      ${ms(result.e2eMs)}`,
         `preemptions:       ${result.numPreemptions}`,
         `prefix cache hits: ${(result.prefixCacheHitRate * 100).toFixed(1)}% of prompt tokens`,
+        ...(result.specDecode ? [
+          `speculative:       ${info.config.speculative!.method}, mean acceptance length ${result.specDecode.meanAcceptanceLength.toFixed(2)}, ` +
+            `${(result.specDecode.acceptanceRate * 100).toFixed(1)}% of ${result.specDecode.numDraftTokens} draft tokens accepted, ` +
+            `by position ${result.specDecode.acceptedPerPosition.map((x) => `${(x * 100).toFixed(0)}%`).join(' ')}`,
+        ] : []),
       ].join('\n') + '\n',
     );
   } finally {

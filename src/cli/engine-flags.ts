@@ -1,11 +1,12 @@
 // The flags of every command that starts the engine: KV-cache budget, dtype and block size, batch
-// limits, prefix caching and the scheduler.
+// limits, prefix caching, the scheduler and speculative decoding.
 
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { EngineConfigInput } from '../engine/engine-config.js';
 import { KV_CACHE_FRACTION_OF_FREE_RAM } from '../engine/engine-config.js';
 import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../engine/scheduler/scheduler.js';
+import { DEFAULT_NUM_SPECULATIVE_TOKENS, SPECULATIVE_METHODS, type SpeculativeMethod } from '../engine/spec-decode/speculative-config.js';
 import { parseIntArg } from './run-command.js';
 import { KV_CACHE_DTYPE_AUTO, KV_CACHE_DTYPE_OPTIONS, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
 
@@ -18,6 +19,12 @@ export interface EngineFlags {
   maxNumSeqs?: number;
   enablePrefixCaching: boolean;
   schedulingPolicy: SchedulingPolicy;
+  speculativeMethod?: SpeculativeMethod;
+  speculativeModel?: string;
+  numSpeculativeTokens?: number;
+  promptLookupMin?: number;
+  promptLookupMax?: number;
+  draftLayers?: number;
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30 };
@@ -40,7 +47,13 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--max-num-batched-tokens <n>', 'tokens per engine step, decode and prefill chunks together (default 2048)', parseIntArg('--max-num-batched-tokens'))
     .option('--max-num-seqs <n>', 'requests running at once (default 256)', parseIntArg('--max-num-seqs'))
     .option('--no-enable-prefix-caching', 'do not reuse the KV blocks of shared prompt prefixes')
-    .addOption(new Option('--scheduling-policy <policy>', 'fcfs, or priority (lower value first)').choices(SCHEDULING_POLICIES).default('fcfs'));
+    .addOption(new Option('--scheduling-policy <policy>', 'fcfs, or priority (lower value first)').choices(SCHEDULING_POLICIES).default('fcfs'))
+    .addOption(new Option('--speculative-method <method>', 'speculative decoding: ngram (prompt lookup), draft-model (with --speculative-model), layer-skip (the model\'s first --draft-layers layers)').choices(SPECULATIVE_METHODS))
+    .option('--speculative-model <model>', 'draft model sharing the target\'s tokenizer (implies --speculative-method draft-model)')
+    .option('--num-speculative-tokens <k>', `draft tokens per step (default ${DEFAULT_NUM_SPECULATIVE_TOKENS})`, parseIntArg('--num-speculative-tokens'))
+    .option('--prompt-lookup-min <n>', 'ngram: shortest suffix to match (default 1)', parseIntArg('--prompt-lookup-min'))
+    .option('--prompt-lookup-max <n>', 'ngram: longest suffix to match (default 4)', parseIntArg('--prompt-lookup-max'))
+    .option('--draft-layers <n>', 'layer-skip: layers the draft keeps (default half)', parseIntArg('--draft-layers'));
 }
 
 export function engineConfigFromFlags(f: EngineFlags): EngineConfigInput {
@@ -53,6 +66,12 @@ export function engineConfigFromFlags(f: EngineFlags): EngineConfigInput {
     ...(f.maxNumSeqs !== undefined ? { maxNumSeqs: f.maxNumSeqs } : {}),
     enablePrefixCaching: f.enablePrefixCaching,
     schedulingPolicy: f.schedulingPolicy,
+    ...(f.speculativeMethod !== undefined ? { speculativeMethod: f.speculativeMethod } : {}),
+    ...(f.speculativeModel !== undefined ? { speculativeModel: f.speculativeModel } : {}),
+    ...(f.numSpeculativeTokens !== undefined ? { numSpeculativeTokens: f.numSpeculativeTokens } : {}),
+    ...(f.promptLookupMin !== undefined ? { promptLookupMin: f.promptLookupMin } : {}),
+    ...(f.promptLookupMax !== undefined ? { promptLookupMax: f.promptLookupMax } : {}),
+    ...(f.draftLayers !== undefined ? { draftLayers: f.draftLayers } : {}),
   };
 }
 

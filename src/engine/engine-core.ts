@@ -71,6 +71,8 @@ export interface SpecDecodeStats {
   numAcceptedTokens: number;
   /** Accepted drafts by position in the draft (0 = first). */
   acceptedPerPosition: number[];
+  /** Milliseconds spent proposing (draft model passes, n-gram lookup). */
+  draftMs: number;
 }
 
 export class EngineCore {
@@ -98,7 +100,7 @@ export class EngineCore {
     this.kv = new KVCacheManager(config.numBlocks, config.blockSize, config.enablePrefixCaching);
     this.runner = new ModelRunner(model, config.numBlocks, config.blockSize, config.kvCacheDtype);
     this.proposer = config.speculative ? makeProposer(config.speculative, this.runner, config, draft) : null;
-    this.specStats = config.speculative ? { numDrafts: 0, numDraftTokens: 0, numAcceptedTokens: 0, acceptedPerPosition: new Array<number>(config.speculative.numSpeculativeTokens).fill(0) } : null;
+    this.specStats = config.speculative ? { numDrafts: 0, numDraftTokens: 0, numAcceptedTokens: 0, acceptedPerPosition: new Array<number>(config.speculative.numSpeculativeTokens).fill(0), draftMs: 0 } : null;
     this.maxSequenceTokens = Math.min(config.maxModelLen, config.numBlocks * config.blockSize);
     const schedulerConfig = { maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy };
     this.scheduler =
@@ -181,7 +183,10 @@ export class EngineCore {
   }
 
   // Drafts for every request that will decode next step: at most what its max_tokens and the context
-  // still allow, and only where the pool has the blocks for them.
+  // still allow, and only where the pool has the blocks for them. Each request adapts how many: two
+  // more than its last run accepted (all K after a full acceptance), and after the second run in a
+  // row with nothing accepted it pauses for 1, 2, 4 ... 16 steps, so a text the drafts cannot predict
+  // costs little more than plain decoding.
   private propose(proposer: Proposer): void {
     const k = this.config.speculative!.numSpeculativeTokens;
     const reqs: Request[] = [];
@@ -189,13 +194,19 @@ export class EngineCore {
     for (const req of this.requests.values()) {
       req.specTokenIds = [];
       if (req.status !== 'running' || req.numPendingTokens !== 1) continue;
-      const room = Math.min(k, req.params.maxTokens - req.outputIds.length - 1, this.maxSequenceTokens - req.numTokens - 1);
+      if (req.spec.pauseSteps > 0) {
+        req.spec.pauseSteps--;
+        continue;
+      }
+      const room = Math.min(k, req.spec.draftLen, req.params.maxTokens - req.outputIds.length - 1, this.maxSequenceTokens - req.numTokens - 1);
       if (room <= 0) continue;
       if (proposer.needsBlocks && !this.kv.allocateSlots(req, room)) continue;
       reqs.push(req);
       counts.push(room);
     }
+    const t0 = performance.now();
     proposer.propose(reqs, counts).forEach((drafts, i) => (reqs[i]!.specTokenIds = drafts));
+    this.specStats!.draftMs += performance.now() - t0;
   }
 
   stats(): EngineStats {
@@ -230,6 +241,10 @@ export class EngineCore {
       st.numDraftTokens += drafts.length;
       st.numAcceptedTokens += v.numAccepted;
       for (let i = 0; i < v.numAccepted; i++) st.acceptedPerPosition[i]!++;
+      const s = req.spec;
+      s.draftLen = v.numAccepted === drafts.length ? Infinity : v.numAccepted + 2;
+      s.misses = v.numAccepted === 0 ? s.misses + 1 : 0;
+      if (s.misses >= 2) s.pauseSteps = Math.min(16, 2 ** (s.misses - 2));
     }
     const now = epochMs();
     if (req.timeline.firstToken === null) {

@@ -27,7 +27,16 @@ async function start(): Promise<EngineCore> {
   });
   const backend = createBackend({ ...(options.backend ? { backend: options.backend } : {}), ...(options.threads ? { threads: options.threads } : {}) });
   const model = new CausalLM(loaded.config, loaded.weights, backend);
-  const core = new EngineCore(model, loaded.tokenizer, resolveEngineConfig(loaded.config, options));
+  // A draft model is read like the target (a preset name needs --load-format dummy on both).
+  const draft = options.speculativeModel
+    ? await loadModel(options.speculativeModel, {
+      ...(options.loadFormat === 'dummy' ? { loadFormat: 'dummy' as const } : {}),
+      ...(options.quantization ? { quantization: options.quantization } : {}),
+      resolveHubId: resolveHubModel,
+    })
+    : null;
+  const draftModel = draft ? new CausalLM(draft.config, draft.weights, backend) : undefined;
+  const core = new EngineCore(model, loaded.tokenizer, resolveEngineConfig(loaded.config, options, draft?.config), draftModel);
   const info: EngineInfo = {
     model: loaded.config,
     config: core.config,

@@ -36,6 +36,8 @@ export class Request {
   specTokenIds: number[] = [];
   /** Speculative decoding with a draft model: tokens whose K/V are in the draft's cache. */
   numDraftComputed = 0;
+  /** Speculative decoding's adaptive draft length and back-off (see EngineCore.propose). */
+  readonly spec = { draftLen: Infinity, pauseSteps: 0, misses: 0 };
   /** Prompt tokens found in the prefix cache when the request was first scheduled. */
   numCachedTokens = 0;
   /** Physical block ids, in logical order. */

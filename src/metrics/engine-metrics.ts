@@ -45,9 +45,13 @@ export class EngineMetrics {
   private readonly inference: Histogram;
   private readonly prefill: Histogram;
   private readonly decode: Histogram;
+  private readonly specDrafts: Counter;
+  private readonly specDraftTokens: Counter;
+  private readonly specAccepted: Counter;
+  private readonly specAcceptedPerPos: Counter;
   private last: EngineStats | null = null;
 
-  constructor(modelName: string, maxModelLen: number, cache?: EngineConfig) {
+  constructor(modelName: string, maxModelLen: number, config?: EngineConfig) {
     this.labels = { model_name: modelName, engine: '0' };
     const labelNames = ['model_name', 'engine'] as const;
     const registers = [this.registry];
@@ -77,9 +81,17 @@ export class EngineMetrics {
     this.inference = histogram('request_inference_time_seconds', 'Histogram of time spent in RUNNING phase for request.', LATENCY_BUCKETS);
     this.prefill = histogram('request_prefill_time_seconds', 'Histogram of time spent in PREFILL phase for request.', LATENCY_BUCKETS);
     this.decode = histogram('request_decode_time_seconds', 'Histogram of time spent in DECODE phase for request.', LATENCY_BUCKETS);
-    if (cache) this.describeCache(cache);
+    this.specDrafts = counter('spec_decode_num_drafts', 'Number of spec decoding drafts.');
+    this.specDraftTokens = counter('spec_decode_num_draft_tokens', 'Number of draft tokens.');
+    this.specAccepted = counter('spec_decode_num_accepted_tokens', 'Number of accepted tokens.');
+    this.specAcceptedPerPos = counter('spec_decode_num_accepted_tokens_per_pos', 'Accepted tokens per draft position.', ['position']);
+    if (config) this.describeCache(config);
     for (const reason of ['stop', 'length', 'abort']) this.success.inc({ ...this.labels, finished_reason: reason }, 0);
     for (const c of [this.prefixQueries, this.prefixHits, this.preemptions, this.promptTokens, this.generationTokens]) c.inc(this.labels, 0);
+    if (config?.speculative) {
+      for (const c of [this.specDrafts, this.specDraftTokens, this.specAccepted]) c.inc(this.labels, 0);
+      for (let i = 0; i < config.speculative.numSpeculativeTokens; i++) this.specAcceptedPerPos.inc({ ...this.labels, position: String(i) }, 0);
+    }
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -108,6 +120,13 @@ export class EngineMetrics {
     this.prefixHits.inc(l, stats.prefixCacheHits - (prev?.prefixCacheHits ?? 0));
     this.preemptions.inc(l, stats.numPreemptions - (prev?.numPreemptions ?? 0));
     this.promptTokens.inc(l, stats.promptTokens - (prev?.promptTokens ?? 0));
+    if (stats.spec) {
+      const s = stats.spec, p = prev?.spec;
+      this.specDrafts.inc(l, s.numDrafts - (p?.numDrafts ?? 0));
+      this.specDraftTokens.inc(l, s.numDraftTokens - (p?.numDraftTokens ?? 0));
+      this.specAccepted.inc(l, s.numAcceptedTokens - (p?.numAcceptedTokens ?? 0));
+      s.acceptedPerPosition.forEach((n, i) => this.specAcceptedPerPos.inc({ ...l, position: String(i) }, n - (p?.acceptedPerPosition[i] ?? 0)));
+    }
     this.last = stats;
 
     let generated = 0;

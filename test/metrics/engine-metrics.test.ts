@@ -27,6 +27,20 @@ describe('EngineMetrics', () => {
     assert.equal(metricValue(t, 'tsllm:kv_cache_capacity_tokens', l), 160);
   });
 
+  it('counts speculative decoding: drafts, draft tokens, accepted tokens, by position', async () => {
+    const config = resolveEngineConfig(PRESETS['demo']!(), { kvCacheMemory: 1 << 20, speculativeMethod: 'ngram', numSpeculativeTokens: 3 });
+    const m = new EngineMetrics('tiny', 2048, config);
+    const l = { model_name: 'tiny', engine: '0' };
+    assert.equal(metricValue(await m.text(), 'tsllm:spec_decode_num_accepted_tokens_per_pos_total', { ...l, position: '2' }), 0);
+    m.observeStep([], stats({ spec: { numDrafts: 2, numDraftTokens: 6, numAcceptedTokens: 4, acceptedPerPosition: [2, 1, 1], draftMs: 1 } }));
+    m.observeStep([], stats({ spec: { numDrafts: 3, numDraftTokens: 9, numAcceptedTokens: 4, acceptedPerPosition: [2, 1, 1], draftMs: 1 } }));
+    const t = await m.text();
+    assert.equal(metricValue(t, 'tsllm:spec_decode_num_drafts_total', l), 3);
+    assert.equal(metricValue(t, 'tsllm:spec_decode_num_draft_tokens_total', l), 9);
+    assert.equal(metricValue(t, 'tsllm:spec_decode_num_accepted_tokens_total', l), 4);
+    assert.deepEqual([0, 1, 2].map((i) => metricValue(t, 'tsllm:spec_decode_num_accepted_tokens_per_pos_total', { ...l, position: String(i) })), [2, 1, 1]);
+  });
+
   it('records gauges, counters and one request\'s timings exactly', async () => {
     const m = new EngineMetrics('tiny', 2048);
     m.observeStep([], stats({ numRunning: 1, numWaiting: 2, kvCacheUsage: 0.25, prefixCacheQueries: 64, prefixCacheHits: 32, promptTokens: 10, numBatchedTokens: 64 }));

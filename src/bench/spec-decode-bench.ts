@@ -1,0 +1,85 @@
+// `bench spec-decode`: the same requests decoded plainly and with speculation, on one model loaded
+// once, at each batch size (requests in flight at once). Both engines are warmed up first and their
+// iterations alternate, so JIT warm-up and drifts in machine load hit both alike; the report gives
+// median tokens/s, the speed-up, the decode steps each needed and the acceptance figures.
+
+import { EngineCore } from '../engine/engine-core.js';
+import { resolveEngineConfig, type EngineConfigInput } from '../engine/engine-config.js';
+import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
+import type { CausalLM } from '../model/architectures/decoder.js';
+import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
+import type { BenchRequest } from './datasets.js';
+import { median } from './stats.js';
+import { specDecodeFigures, type SpecDecodeFigures } from './throughput.js';
+
+export interface SpecBenchOptions {
+  engine: EngineConfigInput;
+  /** The speculative settings compared with plain decoding. */
+  speculative: EngineConfigInput;
+  draft?: CausalLM;
+  batchSizes: readonly number[];
+  numIters: number;
+  temperature: number;
+}
+
+export interface SpecBenchRow {
+  batchSize: number;
+  plainTokensPerSecond: number;
+  specTokensPerSecond: number;
+  speedup: number;
+  /** The speed-up with the drafting time taken out: what verification alone buys (drafts for free). */
+  speedupExcludingDrafting: number;
+  plainSteps: number;
+  specSteps: number;
+  spec: SpecDecodeFigures;
+}
+
+interface Run {
+  seconds: number;
+  tokens: number;
+  steps: number;
+  core: EngineCore;
+}
+
+export function benchSpecDecode(model: CausalLM, tokenizer: Tokenizer | null, requests: readonly BenchRequest[], o: SpecBenchOptions, log?: (line: string) => void): SpecBenchRow[] {
+  const make = (batchSize: number, spec: boolean) => () =>
+    new EngineCore(model, tokenizer, resolveEngineConfig(model.config, { ...o.engine, ...(spec ? o.speculative : {}), maxNumSeqs: batchSize }, spec ? o.draft?.config : undefined), spec ? o.draft : undefined);
+  const run = (newCore: () => EngineCore, reqs: readonly BenchRequest[]): Run => {
+    const core = newCore();
+    reqs.forEach((r, i) => core.addRequest({ id: String(i), promptIds: r.promptIds, params: makeSamplingParams({ temperature: o.temperature, seed: i, maxTokens: r.outputLen, ignoreEos: true }) }));
+    let tokens = 0;
+    let steps = 0;
+    const t0 = performance.now();
+    while (core.hasWork) {
+      steps++;
+      for (const out of core.step()) tokens += out.tokenIds.length;
+    }
+    return { seconds: (performance.now() - t0) / 1000, tokens, steps, core };
+  };
+  return o.batchSizes.map((batchSize) => {
+    const plain = make(batchSize, false);
+    const spec = make(batchSize, true);
+    run(plain, requests.slice(0, batchSize));
+    run(spec, requests.slice(0, batchSize));
+    const plainRuns: Run[] = [];
+    const specRuns: Run[] = [];
+    for (let i = 0; i < o.numIters; i++) {
+      plainRuns.push(run(plain, requests));
+      specRuns.push(run(spec, requests));
+      log?.(`  batch ${batchSize}, iteration ${i + 1}: plain ${(plainRuns[i]!.tokens / plainRuns[i]!.seconds).toFixed(1)} tok/s, speculative ${(specRuns[i]!.tokens / specRuns[i]!.seconds).toFixed(1)} tok/s`);
+    }
+    const tps = (runs: Run[], excludeDrafting = false) => median(runs.map((r) => r.tokens / (r.seconds - (excludeDrafting ? r.core.stats().spec!.draftMs / 1000 : 0))));
+    const p = tps(plainRuns);
+    const s = tps(specRuns);
+    return {
+      batchSize,
+      plainTokensPerSecond: p,
+      specTokensPerSecond: s,
+      speedup: s / p,
+      speedupExcludingDrafting: tps(specRuns, true) / p,
+      plainSteps: plainRuns[0]!.steps,
+      specSteps: specRuns[0]!.steps,
+      spec: specDecodeFigures(undefined, specRuns[0]!.core.stats().spec!),
+    };
+  });
+}
