@@ -1,7 +1,8 @@
 // The seed's experiments, reproduced on one model and written up as markdown tables and charts:
 // the KV cache on against off (tokens/s against output length), static against continuous batching
-// (and one request at a time), prefix caching on against off (TTFT on a shared prefix), and the
-// KV-cache dtypes (capacity, decode speed and accuracy against f32 KV).
+// (and one request at a time), prefix caching on against off (TTFT on a shared prefix), the
+// KV-cache dtypes (capacity, decode speed and accuracy against f32 KV), and speculative decoding
+// (n-gram on a quoting workload, the target as its own draft, a layer-skip draft) against plain decoding.
 
 import os from 'node:os';
 import path from 'node:path';
@@ -14,14 +15,16 @@ import { CausalLM } from '../model/architectures/decoder.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { loadModel } from '../model/load-model.js';
 import { barChart, lineChart, writeChart } from './charts.js';
-import { prefixRepetitionDataset, randomDataset } from './datasets.js';
+import { prefixRepetitionDataset, quoteDataset, randomDataset } from './datasets.js';
 import { benchPrompts } from './latency.js';
 import { kvAccuracy } from './kv-accuracy.js';
 import { benchKVCache } from './kv-cache-bench.js';
+import { benchSpecDecode } from './spec-decode-bench.js';
+import type { EngineConfigInput } from '../engine/engine-config.js';
 import { KV_CACHE_DTYPES } from '../kernels/kv-cache-dtype.js';
 import { benchThroughput, type ThroughputResult } from './throughput.js';
 
-export const EXPERIMENTS = ['kv-cache', 'batching', 'prefix-caching', 'kv-dtype'] as const;
+export const EXPERIMENTS = ['kv-cache', 'batching', 'prefix-caching', 'kv-dtype', 'spec-decode'] as const;
 export type Experiment = (typeof EXPERIMENTS)[number];
 
 export interface ExperimentOptions {
@@ -32,6 +35,7 @@ export interface ExperimentOptions {
   batching: { numPrompts: number; inputLen: number; outputLen: number; rangeRatio: number };
   prefix: { numPrompts: number; prefixLen: number; suffixLen: number; outputLen: number };
   kvDtype: { context: number; batchSize: number; steps: number; accuracySteps: number };
+  specDecode: { numPrompts: number; passageLen: number; outputLen: number; batchSizes: number[]; numIters: number };
   /** Where chart files go, and how the markdown links them (relative to the document). */
   chartsDir: string;
   chartsLink: string;
@@ -179,6 +183,35 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
         const a = acc.rows[i]!;
         return `| ${r.dtype} | ${r.bytesPerToken} | ${r.sequencesThatFit} | ${(r.sequencesThatFit / f16.sequencesThatFit).toFixed(2)}x | ${r.decodeTokensPerSecond.toFixed(2)} | ${(r.decodeTokensPerSecond / f16.decodeTokensPerSecond).toFixed(2)}x | ${r.attentionMsPerStep.toFixed(1)} | ${a.maxAbsLogitDiff.toExponential(2)} | ${a.meanKL.toExponential(2)} | ${(a.greedyAgreement * 100).toFixed(1)}% | ${(a.freeRunAgreement * 100).toFixed(1)}% |`;
       }),
+      '',
+      img,
+    ].join('\n'));
+  }
+
+  if (o.only.includes('spec-decode')) {
+    o.log('experiment: speculative decoding');
+    const { loaded, model } = await loadOffline();
+    const sd = o.specDecode;
+    const requests = quoteDataset({ numPrompts: sd.numPrompts, outputLen: sd.outputLen, seed: 0, passageLen: sd.passageLen, vocabSize: loaded.config.vocabSize });
+    const layers = Math.max(1, loaded.config.numLayers - 1);
+    const methods: [string, EngineConfigInput, CausalLM?][] = [
+      ['n-gram, k 4', { speculativeMethod: 'ngram', numSpeculativeTokens: 4 }],
+      ['the target as its own draft, k 4', { speculativeModel: o.engine.model, numSpeculativeTokens: 4 }, model],
+      [`layer-skip, ${layers} of ${loaded.config.numLayers} layers, k 4`, { speculativeMethod: 'layer-skip', draftLayers: layers, numSpeculativeTokens: 4 }],
+    ];
+    const engine: EngineConfigInput = { ...(o.engine.kvCacheMemory ? { kvCacheMemory: o.engine.kvCacheMemory } : {}), ...(o.engine.kvCacheDtype ? { kvCacheDtype: o.engine.kvCacheDtype } : {}) };
+    const rows = methods.flatMap(([name, speculative, draft]) =>
+      benchSpecDecode(model, loaded.tokenizer, requests, { engine, speculative, ...(draft ? { draft } : {}), batchSizes: sd.batchSizes, numIters: sd.numIters, temperature: 0 }, o.log)
+        .map((r) => ({ name, r })));
+    const img = await chart(barChart('Speculative decoding: speed-up over plain decoding', 'x', rows.map(({ name, r }) => ({ group: `${name} (batch ${r.batchSize})`, series: name, value: r.speedup }))), 'experiment-spec-decode');
+    sections.push([
+      '### Speculative decoding against plain decoding',
+      '',
+      `${sd.numPrompts} "quote" prompts (a ${sd.passageLen}-token passage, then its first half again), ${sd.outputLen} greedy tokens each; median of ${sd.numIters} alternating iterations. "Without drafting" subtracts the time spent proposing.`,
+      '',
+      '| method | batch | plain tok/s | speculative tok/s | speed-up | without drafting | decode steps | mean acceptance length |',
+      '|---|---|---|---|---|---|---|---|',
+      ...rows.map(({ name, r }) => `| ${name} | ${r.batchSize} | ${r.plainTokensPerSecond.toFixed(1)} | ${r.specTokensPerSecond.toFixed(1)} | ${r.speedup.toFixed(2)}x | ${r.speedupExcludingDrafting.toFixed(2)}x | ${r.specSteps} of ${r.plainSteps} | ${r.spec.meanAcceptanceLength.toFixed(2)} |`),
       '',
       img,
     ].join('\n'));

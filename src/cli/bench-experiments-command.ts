@@ -29,13 +29,18 @@ interface ExperimentsFlags extends BackendFlags, EngineFlags {
   kvDtypeBatch: number;
   kvDtypeSteps: number;
   kvDtypeAccuracySteps: number;
+  specPrompts: number;
+  specPassageLen: number;
+  specOutputLen: number;
+  specBatchSizes: number[];
+  specIters: number;
   out: string;
   chartsDir?: string;
 }
 
 export function benchExperimentsCommand(): Command {
   return addEngineOptions(addBackendOptions(new Command('experiments')))
-    .description('reproduce the seed\'s experiments (KV cache, batching, prefix caching, KV-cache dtypes) as tables and charts in a markdown file')
+    .description('reproduce the seed\'s experiments (KV cache, batching, prefix caching, KV-cache dtypes, speculative decoding) as tables and charts in a markdown file')
     .requiredOption('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy)')
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--only <list>', `experiments to run: ${EXPERIMENTS.join(', ')}`, EXPERIMENTS.join(','))
@@ -53,6 +58,11 @@ export function benchExperimentsCommand(): Command {
     .option('--kv-dtype-batch <n>', 'sequences decoded together (kv-dtype)', parseIntArg('--kv-dtype-batch'), 8)
     .option('--kv-dtype-steps <n>', 'decode steps per timed iteration (kv-dtype)', parseIntArg('--kv-dtype-steps'), 16)
     .option('--kv-dtype-accuracy-steps <n>', 'greedy tokens compared with f32 KV (kv-dtype)', parseIntArg('--kv-dtype-accuracy-steps'), 64)
+    .option('--spec-prompts <n>', 'requests (spec-decode)', parseIntArg('--spec-prompts'), 8)
+    .option('--spec-passage-len <n>', 'passage tokens of each quote prompt (spec-decode)', parseIntArg('--spec-passage-len'), 64)
+    .option('--spec-output-len <n>', 'tokens generated per request (spec-decode)', parseIntArg('--spec-output-len'), 32)
+    .option('--spec-batch-sizes <list>', 'batch sizes (spec-decode)', parseIdList('--spec-batch-sizes'), [1, 8])
+    .option('--spec-iters <n>', 'timed iterations (spec-decode)', parseIntArg('--spec-iters'), 2)
     .option('--out <file>', 'markdown file to write the section into', 'docs/BENCHMARKS.md')
     .option('--charts-dir <dir>', 'where the charts go (default: charts/ beside --out)')
     .action((flags: ExperimentsFlags) => runCommand(() => experiments(flags)));
@@ -74,6 +84,7 @@ async function experiments(f: ExperimentsFlags): Promise<void> {
     batching: { numPrompts: f.numPrompts, inputLen: f.inputLen, outputLen: f.outputLen, rangeRatio: f.rangeRatio },
     prefix: { numPrompts: f.prefixPrompts, prefixLen: f.prefixLen, suffixLen: f.suffixLen, outputLen: f.prefixOutputLen },
     kvDtype: { context: f.kvDtypeContext, batchSize: f.kvDtypeBatch, steps: f.kvDtypeSteps, accuracySteps: f.kvDtypeAccuracySteps },
+    specDecode: { numPrompts: f.specPrompts, passageLen: f.specPassageLen, outputLen: f.specOutputLen, batchSizes: f.specBatchSizes, numIters: f.specIters },
     chartsDir,
     chartsLink: path.relative(path.dirname(f.out), chartsDir).split(path.sep).join('/') || '.',
     command: `tsllm ${process.argv.slice(2).join(' ')}`,

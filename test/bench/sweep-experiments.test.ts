@@ -49,16 +49,17 @@ describe('tsllm bench sweep', () => {
 });
 
 describe('tsllm bench experiments', () => {
-  it('runs all four on a small model and writes tables and charts, replacing its own section', async () => {
+  it('runs all five on a small model and writes tables and charts, replacing its own section', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsllm-exp-'));
     const opts = {
       engine: { model: modelDir('stories260K'), kvCacheMemory: 8 << 20, backend: 'native' as const },
-      only: ['kv-cache', 'batching', 'prefix-caching', 'kv-dtype'] as const,
+      only: ['kv-cache', 'batching', 'prefix-caching', 'kv-dtype', 'spec-decode'] as const,
       kvPromptLen: 8,
       kvOutputLens: [4, 16],
       batching: { numPrompts: 6, inputLen: 16, outputLen: 8, rangeRatio: 0.5 },
       prefix: { numPrompts: 3, prefixLen: 64, suffixLen: 4, outputLen: 2 },
       kvDtype: { context: 60, batchSize: 2, steps: 4, accuracySteps: 16 },
+      specDecode: { numPrompts: 2, passageLen: 16, outputLen: 8, batchSizes: [1, 2], numIters: 1 },
       chartsDir: path.join(dir, 'charts'),
       chartsLink: 'charts',
       command: 'tsllm bench experiments (test)',
@@ -74,7 +75,10 @@ describe('tsllm bench experiments', () => {
     // stories260K: 5 layers x 4 KV heads of 8 -> f16 640 bytes a token, int8 400, int4 240.
     assert.match(md, /### KV-cache dtypes[\s\S]*\| f16 \| 640 \| \d+ \| 1\.00x \|[\s\S]*\| int8 \| 400 \|[\s\S]*\| int4 \| 240 \| \d+ \| 2\.67x \|/);
     assert.match(md, /\| f32 \| 1280 \| \d+ \| 0\.50x \| [\d.]+ \| [\d.]+x \| [\d.]+ \| 0\.00e\+0 \| 0\.00e\+0 \| 100\.0% \| 100\.0% \|/);
-    assert.equal(report.charts.length, 8);
+    // The target as its own draft accepts every draft. Each request's 8 tokens take 3 steps: the prefill's
+    // token, 4 drafts + 1, then (max_tokens leaves room for) 1 draft + 1: mean acceptance length 3.5.
+    assert.match(md, /### Speculative decoding against plain decoding[\s\S]*\| n-gram, k 4 \| 1 \|[\s\S]*\| the target as its own draft, k 4 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+x \| [\d.]+x \| 6 of 16 \| 3\.50 \|[\s\S]*\| layer-skip, 4 of 5 layers, k 4 \| 2 \|/);
+    assert.equal(report.charts.length, 10);
     for (const f of report.charts.filter((x) => x.endsWith('.png'))) assert.equal(fs.readFileSync(f).subarray(0, 8).toString('hex'), PNG_MAGIC);
 
     const once = spliceExperiments('# Benchmarks\n\nearlier figures\n', md);
