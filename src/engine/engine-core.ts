@@ -193,6 +193,7 @@ export class EngineCore {
     const counts: number[] = [];
     for (const req of this.requests.values()) {
       req.specTokenIds = [];
+      req.specDraftProbs = [];
       if (req.status !== 'running' || req.numPendingTokens !== 1) continue;
       if (req.spec.pauseSteps > 0) {
         req.spec.pauseSteps--;
@@ -205,7 +206,7 @@ export class EngineCore {
       counts.push(room);
     }
     const t0 = performance.now();
-    proposer.propose(reqs, counts).forEach((drafts, i) => (reqs[i]!.specTokenIds = drafts));
+    proposer.propose(reqs, counts, this.eosTokenIds).forEach((drafts, i) => (reqs[i]!.specTokenIds = drafts));
     this.specStats!.draftMs += performance.now() - t0;
   }
 
@@ -232,7 +233,8 @@ export class EngineCore {
     if (drafts.length === 0) {
       accepted = [sampleToken(logits, ctx)];
     } else {
-      const v = verifyDrafts({ logits, vocab: this.model.config.vocabSize, drafts, draftProbs: null, ctx });
+      const q = req.specDraftProbs.length > 0 ? req.specDraftProbs.slice(0, drafts.length) : null;
+      const v = verifyDrafts({ logits, vocab: this.model.config.vocabSize, drafts, draftProbs: q, ctx });
       accepted = v.tokens;
       req.numComputedTokens -= drafts.length - v.numAccepted;
       req.numDraftComputed = Math.min(req.numDraftComputed, req.numComputedTokens);

@@ -34,6 +34,8 @@ export class Request {
   numComputedTokens = 0;
   /** Speculative decoding: tokens proposed to follow tokenIds, verified in the next step. */
   specTokenIds: number[] = [];
+  /** The draft distribution each of specTokenIds was drawn from (sampled requests, draft models); empty = one-hot. */
+  specDraftProbs: Float64Array[] = [];
   /** Speculative decoding with a draft model: tokens whose K/V are in the draft's cache. */
   numDraftComputed = 0;
   /** Speculative decoding's adaptive draft length and back-off (see EngineCore.propose). */

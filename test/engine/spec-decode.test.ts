@@ -129,6 +129,21 @@ describe('rejection sampling keeps the target\'s distribution', () => {
   });
 });
 
+describe('sampled speculative decoding with a draft model', () => {
+  it('passes the draft\'s own distribution q to the verifier: the target as its own draft accepts (nearly) every sampled draft', () => {
+    const dir = modelDir('stories260K');
+    const config = readHfConfig(dir);
+    const model = new CausalLM(config, loadHfWeights(dir, config), backend.make());
+    const core = new EngineCore(model, null, resolveEngineConfig(config, { kvCacheMemory: 8 << 20, speculativeModel: 'self', numSpeculativeTokens: 4 }, config), model);
+    for (let i = 0; i < 16; i++) core.addRequest({ id: String(i), promptIds: [1, 400 + i], params: makeSamplingParams({ temperature: 0.9, topK: 50, seed: i, maxTokens: 40, ignoreEos: true }) });
+    const out = runToCompletion(core);
+    for (const [, c] of out) assert.equal(c.tokens.length, 40);
+    const spec = core.stats().spec!;
+    // With q = p, min(1, p/q) = 1 up to float rounding; with a one-hot q it would be p(draft), far below.
+    assert.ok(spec.numDraftTokens > 300 && spec.numAcceptedTokens / spec.numDraftTokens > 0.99, JSON.stringify(spec));
+  });
+});
+
 describe('speculative decoding configuration', () => {
   const config = readHfConfig(modelDir('stories260K'));
   it('refuses what cannot work, with the reason', () => {

@@ -109,6 +109,7 @@ export class ContinuousScheduler implements Scheduler {
     req.numComputedTokens = 0;
     req.numDraftComputed = 0;
     req.specTokenIds = [];
+    req.specDraftProbs = [];
     req.status = 'preempted';
     req.numPreemptions++;
     this.numPreemptions++;

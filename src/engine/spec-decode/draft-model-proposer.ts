@@ -1,6 +1,8 @@
-// Proposals from a draft model, greedy: first a pass that brings the draft's KV up to the request's
-// last token (the prompt on the first call, the tokens accepted since on later ones) and gives the
-// first draft, then one pass per further draft, every request of the step in the same batch.
+// Proposals from a draft model: first a pass that brings the draft's KV up to the request's last
+// token (the prompt on the first call, the tokens accepted since on later ones) and gives the first
+// draft, then one pass per further draft, every request of the step in the same batch. Greedy
+// requests get the draft's argmax; sampled ones a draw from the draft's own distribution under the
+// request's sampling parameters, q, which the verifier's rejection sampling needs.
 //
 // Its KV cache lives in the target's blocks: the draft either has its own storage with as many
 // blocks, indexed by the same block tables (a separate draft model), or is the target's first L
@@ -11,6 +13,7 @@ import type { AttentionSeq, LayerKV } from '../../kernels/backend.js';
 import { CausalLM, type ForwardBatch } from '../../model/architectures/decoder.js';
 import type { Request } from '../request.js';
 import { argmax } from '../sampling/logprobs.js';
+import { drawFrom, processLogits, samplingDistribution } from '../sampling/sampler.js';
 
 export class DraftModelProposer {
   constructor(
@@ -21,10 +24,24 @@ export class DraftModelProposer {
     private readonly sharesTargetCache: boolean,
   ) {}
 
-  /** Up to k[i] greedy draft tokens for each request; its blocks must cover numTokens + k[i] - 1 tokens. */
-  propose(reqs: readonly Request[], k: readonly number[]): number[][] {
+  /**
+   * Up to k[i] draft tokens for each request, and for sampled requests the distribution each was drawn
+   * from (in req.specDraftProbs); its blocks must cover numTokens + k[i] - 1 tokens.
+   */
+  propose(reqs: readonly Request[], k: readonly number[], eosTokenIds: readonly number[]): number[][] {
     const out = reqs.map(() => [] as number[]);
+    reqs.forEach((r) => (r.specDraftProbs = []));
     if (reqs.length === 0) return out;
+    const pick = (req: Request, drafts: number[], logits: Float32Array): number => {
+      if (req.params.temperature === 0) return argmax(logits);
+      const ctx = { params: req.params, promptTokens: req.promptIds, outputTokens: [...req.outputIds, ...drafts], eosTokenIds, rng: req.sampling.rng };
+      const dist = samplingDistribution(processLogits(logits, ctx), req.params);
+      const q = new Float64Array(logits.length);
+      if (dist.ids) for (const i of dist.ids) q[i] = dist.weights[i]! / dist.total;
+      else for (let i = 0; i < q.length; i++) q[i] = dist.weights[i]! / dist.total;
+      req.specDraftProbs.push(q);
+      return drawFrom(dist, req.sampling.rng);
+    };
     const vocab = this.draft.config.vocabSize;
     // Pass 1: each request's tokens the draft has not seen, through its last one.
     const parts = reqs.map((req) => {
@@ -33,7 +50,7 @@ export class DraftModelProposer {
     });
     let logits = this.forward(parts.map((p) => ({ req: p.req, start: p.from, ids: p.ids })));
     parts.forEach((p, i) => {
-      out[i]!.push(argmax(logits.subarray(i * vocab, (i + 1) * vocab)));
+      out[i]!.push(pick(p.req, out[i]!, logits.subarray(i * vocab, (i + 1) * vocab)));
       p.req.numDraftComputed = p.req.numTokens;
     });
     // Passes 2..k: the previous draft of every request that wants more.
@@ -42,7 +59,7 @@ export class DraftModelProposer {
       if (active.length === 0) break;
       logits = this.forward(active.map(({ req, i }) => ({ req, start: req.numTokens + step - 1, ids: [out[i]![step - 1]!] })));
       active.forEach(({ req, i }, row) => {
-        out[i]!.push(argmax(logits.subarray(row * vocab, (row + 1) * vocab)));
+        out[i]!.push(pick(req, out[i]!, logits.subarray(row * vocab, (row + 1) * vocab)));
         req.numDraftComputed = req.numTokens + step;
       });
     }

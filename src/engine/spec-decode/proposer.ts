@@ -14,8 +14,8 @@ import type { SpeculativeConfig } from './speculative-config.js';
 export interface Proposer {
   /** Drafts write K/V: the engine allocates their blocks before proposing. */
   readonly needsBlocks: boolean;
-  /** Up to counts[i] draft tokens for reqs[i]. */
-  propose(reqs: readonly Request[], counts: readonly number[]): number[][];
+  /** Up to counts[i] draft tokens for reqs[i] (a draft model also leaves its q in req.specDraftProbs). */
+  propose(reqs: readonly Request[], counts: readonly number[], eosTokenIds: readonly number[]): number[][];
 }
 
 export function makeProposer(spec: SpeculativeConfig, runner: ModelRunner, config: EngineConfig, draft?: CausalLM): Proposer {
@@ -27,14 +27,14 @@ export function makeProposer(spec: SpeculativeConfig, runner: ModelRunner, confi
       };
     case 'layer-skip': {
       const p = new DraftModelProposer(layerSkipDraft(runner.model, spec.draftLayers), runner.cache.layers.slice(0, spec.draftLayers), config.blockSize, true);
-      return { needsBlocks: true, propose: (reqs, counts) => p.propose(reqs, counts) };
+      return { needsBlocks: true, propose: (reqs, counts, eos) => p.propose(reqs, counts, eos) };
     }
     case 'draft-model': {
       if (!draft) throw new UsageError('speculative method draft-model: no draft model was loaded');
       // The draft's own storage, indexed by the same block ids as the target's (scratch block included).
       const storage = new KVCacheStorage(draft.config, config.numBlocks + 1, config.blockSize, config.kvCacheDtype);
       const p = new DraftModelProposer(draft, storage.layers, config.blockSize, false);
-      return { needsBlocks: true, propose: (reqs, counts) => p.propose(reqs, counts) };
+      return { needsBlocks: true, propose: (reqs, counts, eos) => p.propose(reqs, counts, eos) };
     }
   }
 }
