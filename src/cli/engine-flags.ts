@@ -51,7 +51,7 @@ export function addEngineOptions(cmd: Command): Command {
     .addOption(new Option('--speculative-method <method>', 'speculative decoding: ngram (prompt lookup), draft-model (with --speculative-model), layer-skip (the model\'s first --draft-layers layers)').choices(SPECULATIVE_METHODS))
     .option('--speculative-model <model>', 'draft model sharing the target\'s tokenizer (implies --speculative-method draft-model)')
     .option('--num-speculative-tokens <k>', `draft tokens per step (default ${DEFAULT_NUM_SPECULATIVE_TOKENS})`, parseIntArg('--num-speculative-tokens'))
-    .option('--prompt-lookup-min <n>', 'ngram: shortest suffix to match (default 1)', parseIntArg('--prompt-lookup-min'))
+    .option('--prompt-lookup-min <n>', 'ngram: shortest suffix to match (default 2)', parseIntArg('--prompt-lookup-min'))
     .option('--prompt-lookup-max <n>', 'ngram: longest suffix to match (default 4)', parseIntArg('--prompt-lookup-max'))
     .option('--draft-layers <n>', 'layer-skip: layers the draft keeps (default half)', parseIntArg('--draft-layers'));
 }
