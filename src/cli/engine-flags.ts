@@ -6,11 +6,11 @@ import { InvalidArgumentError } from 'commander';
 import type { EngineConfigInput } from '../engine/engine-config.js';
 import { KV_CACHE_FRACTION_OF_FREE_RAM } from '../engine/engine-config.js';
 import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../engine/scheduler/scheduler.js';
-import { DEFAULT_NUM_SPECULATIVE_TOKENS, SPECULATIVE_METHODS, type SpeculativeMethod } from '../engine/spec-decode/speculative-config.js';
+import { DEFAULT_NUM_SPECULATIVE_TOKENS, SPECULATIVE_METHODS, type SpeculativeConfigInput } from '../engine/spec-decode/speculative-config.js';
 import { parseIntArg } from './run-command.js';
 import { KV_CACHE_DTYPE_AUTO, KV_CACHE_DTYPE_OPTIONS, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
 
-export interface EngineFlags {
+export interface EngineFlags extends SpeculativeConfigInput {
   kvCacheMemory?: number;
   kvCacheDtype: KVCacheDTypeOption;
   blockSize?: number;
@@ -19,12 +19,6 @@ export interface EngineFlags {
   maxNumSeqs?: number;
   enablePrefixCaching: boolean;
   schedulingPolicy: SchedulingPolicy;
-  speculativeMethod?: SpeculativeMethod;
-  speculativeModel?: string;
-  numSpeculativeTokens?: number;
-  promptLookupMin?: number;
-  promptLookupMax?: number;
-  draftLayers?: number;
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30 };
@@ -56,23 +50,15 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--draft-layers <n>', 'layer-skip: layers the draft keeps (default half)', parseIntArg('--draft-layers'));
 }
 
+/** The engine's settings among a command's flags; flags not given are left out (the engine's defaults apply). */
 export function engineConfigFromFlags(f: EngineFlags): EngineConfigInput {
-  return {
-    ...(f.kvCacheMemory !== undefined ? { kvCacheMemory: f.kvCacheMemory } : {}),
-    kvCacheDtype: f.kvCacheDtype,
-    ...(f.blockSize !== undefined ? { blockSize: f.blockSize } : {}),
-    ...(f.maxModelLen !== undefined ? { maxModelLen: f.maxModelLen } : {}),
-    ...(f.maxNumBatchedTokens !== undefined ? { maxNumBatchedTokens: f.maxNumBatchedTokens } : {}),
-    ...(f.maxNumSeqs !== undefined ? { maxNumSeqs: f.maxNumSeqs } : {}),
-    enablePrefixCaching: f.enablePrefixCaching,
-    schedulingPolicy: f.schedulingPolicy,
-    ...(f.speculativeMethod !== undefined ? { speculativeMethod: f.speculativeMethod } : {}),
-    ...(f.speculativeModel !== undefined ? { speculativeModel: f.speculativeModel } : {}),
-    ...(f.numSpeculativeTokens !== undefined ? { numSpeculativeTokens: f.numSpeculativeTokens } : {}),
-    ...(f.promptLookupMin !== undefined ? { promptLookupMin: f.promptLookupMin } : {}),
-    ...(f.promptLookupMax !== undefined ? { promptLookupMax: f.promptLookupMax } : {}),
-    ...(f.draftLayers !== undefined ? { draftLayers: f.draftLayers } : {}),
+  const all: EngineConfigInput = {
+    kvCacheMemory: f.kvCacheMemory, kvCacheDtype: f.kvCacheDtype, blockSize: f.blockSize, maxModelLen: f.maxModelLen,
+    maxNumBatchedTokens: f.maxNumBatchedTokens, maxNumSeqs: f.maxNumSeqs, enablePrefixCaching: f.enablePrefixCaching,
+    schedulingPolicy: f.schedulingPolicy, speculativeMethod: f.speculativeMethod, speculativeModel: f.speculativeModel,
+    numSpeculativeTokens: f.numSpeculativeTokens, promptLookupMin: f.promptLookupMin, promptLookupMax: f.promptLookupMax, draftLayers: f.draftLayers,
   };
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as EngineConfigInput;
 }
 
 /** --kv-cache-dtype, shared with the commands that run one sequence (generate, bench latency). */

@@ -145,11 +145,6 @@ export class EngineCore {
     if (this.requests.has(id)) this.pendingAborts.add(id);
   }
 
-  /** The draft tokens waiting to be verified, by request (for tests and tracing). */
-  draftsOf(id: string): readonly number[] {
-    return this.requests.get(id)?.specTokenIds ?? [];
-  }
-
   /** Ends every request at once (after a failed step), freeing all their blocks; returns their ids. */
   abortAll(): string[] {
     const reqs = [...this.requests.values()];
