@@ -40,7 +40,9 @@ describe('Prometheus and the Grafana dashboard', { skip }, () => {
     assert.ok(found, `${PROMETHEUS} is required here (TSLLM_REQUIRE_PROMETHEUS=1) but was not found`);
     // Two sequences at a time and room for about 450 tokens (int8 KV: 544 bytes a token): requests
     // queue, and long ones get preempted.
-    const s = await startServer({ ...DEMO, maxNumSeqs: 2, kvCacheMemory: 450 * 544, kvCacheDtype: 'int8', blockSize: 16 }, { servedModelName: 'demo' });
+    // n-gram speculation with 1-token matches: the demo's byte-level text repeats bytes, so drafts
+    // are proposed (and verified inside the batch, under preemption) throughout.
+    const s = await startServer({ ...DEMO, maxNumSeqs: 2, kvCacheMemory: 450 * 544, kvCacheDtype: 'int8', blockSize: 16, speculativeMethod: 'ngram', promptLookupMin: 1 }, { servedModelName: 'demo' });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsllm-prom-'));
     const promPort = await freePort();
     const target = new URL(s.url).host;
@@ -84,6 +86,8 @@ describe('Prometheus and the Grafana dashboard', { skip }, () => {
       const info = await fetch(`${api}/query?query=${encodeURIComponent('tsllm:cache_config_info')}`).then((x) => x.json());
       assert.equal(info.data.result[0].metric.cache_dtype, 'int8');
       assert.equal(info.data.result[0].metric.capacity_tokens, '448');
+      const drafts = await fetch(`${api}/query?query=${encodeURIComponent('tsllm:spec_decode_num_draft_tokens_total')}`).then((x) => x.json());
+      assert.ok(Number(drafts.data.result[0].value[1]) > 0, 'drafts were verified');
       const preempted = await fetch(`${api}/query?query=${encodeURIComponent('tsllm:num_preemptions_total')}`).then((x) => x.json());
       assert.ok(Number(preempted.data.result[0].value[1]) > 0, 'the tight cache preempted');
     } finally {
