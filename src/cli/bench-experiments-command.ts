@@ -8,7 +8,7 @@ import { EXPERIMENTS, runExperiments, spliceExperiments, type Experiment } from 
 import { UsageError } from '../model/errors.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
-import { addEngineOptions, engineConfigFromFlags, type EngineFlags } from './engine-flags.js';
+import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
 
 interface ExperimentsFlags extends BackendFlags, EngineFlags {
@@ -74,10 +74,7 @@ async function experiments(f: ExperimentsFlags): Promise<void> {
   if (unknown.length > 0) throw new UsageError(`--only: unknown experiment ${unknown.join(', ')} (choose from ${EXPERIMENTS.join(', ')})`);
   const chartsDir = f.chartsDir ?? path.join(path.dirname(f.out), 'charts');
   const report = await runExperiments({
-    engine: {
-      model: f.model, loadFormat: f.loadFormat, backend: f.backend, ...(f.threads ? { threads: f.threads } : {}),
-      ...(f.quantization ? { quantization: f.quantization } : {}), ...engineConfigFromFlags(f),
-    },
+    engine: engineOptionsFromFlags(f),
     only: only as Experiment[],
     kvPromptLen: f.kvPromptLen,
     kvOutputLens: f.kvOutputLens,

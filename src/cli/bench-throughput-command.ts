@@ -12,7 +12,7 @@ import { prefixRepetitionDataset, quoteDataset, randomDataset, type BenchRequest
 import type { Distribution } from '../bench/result-format.js';
 import { benchThroughput } from '../bench/throughput.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
-import { addEngineOptions, engineConfigFromFlags, type EngineFlags } from './engine-flags.js';
+import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseFloatArg, parseIntArg, runCommand } from './run-command.js';
 
 const SCHEDULERS = ['continuous', 'static', 'sequential'] as const;
@@ -71,13 +71,7 @@ async function throughput(f: ThroughputFlags): Promise<void> {
   if (f.maxConcurrency !== undefined && f.maxConcurrency < 1) throw new UsageError('--max-concurrency must be at least 1');
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const engine = await AsyncEngine.start({
-    model: f.model,
-    loadFormat: f.loadFormat,
-    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
-    ...(f.quantization ? { quantization: f.quantization } : {}),
-    backend: f.backend,
-    ...(f.threads ? { threads: f.threads } : {}),
-    ...engineConfigFromFlags(f),
+    ...engineOptionsFromFlags(f),
     ...(f.scheduler === 'sequential' ? { maxNumSeqs: 1 } : {}),
     scheduler: f.scheduler === 'static' ? 'static' : 'continuous',
   }, log);

@@ -8,7 +8,7 @@ import { UsageError } from '../model/errors.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { createServer } from '../server/server.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
-import { addEngineOptions, engineConfigFromFlags, type EngineFlags } from './engine-flags.js';
+import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseIntArg, runCommand } from './run-command.js';
 
 interface ServeFlags extends BackendFlags, EngineFlags {
@@ -41,15 +41,7 @@ export function serveCommand(): Command {
 async function serve(f: ServeFlags): Promise<void> {
   if (f.port < 0 || f.port > 65535) throw new UsageError('--port must be between 0 and 65535');
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
-  const engine = AsyncEngine.start({
-    model: f.model,
-    loadFormat: f.loadFormat,
-    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
-    ...(f.quantization ? { quantization: f.quantization } : {}),
-    backend: f.backend,
-    ...(f.threads ? { threads: f.threads } : {}),
-    ...engineConfigFromFlags(f),
-  });
+  const engine = AsyncEngine.start(engineOptionsFromFlags(f));
   const server = createServer(engine, {
     servedModelName: f.servedModelName ?? f.model,
     ...(apiKey ? { apiKey } : {}),
