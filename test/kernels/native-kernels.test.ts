@@ -47,7 +47,8 @@ for (const portable of variants) {
     for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as WeightDType[]) {
       it(`matmul ${dtype} matches the reference on the dequantized weights`, () => {
         const quantized = dtype === 'q8_0' || dtype === 'q4_0';
-        const k = quantized ? 96 : 83;
+        // Float formats: k with a tail (scalar path) and k a multiple of 8 (rows reduced four at a time).
+        for (const k of quantized ? [96] : [83, 64])
         for (const rows of [1, 2, 3, 4, 7, 70]) {
           for (const n of [1, 6, 37]) {
             const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
@@ -166,6 +167,32 @@ for (const portable of variants) {
             ref.attention(expected, q, cache, seqs, shape);
             be.attention(actual, q, cache, seqs, shape);
             assertClose(actual, expected, () => 1e-5, `${dtype} attention window ${slidingWindow}`);
+          }
+        });
+
+        // Native attention visits keys in tiles of several blocks (128 keys at head 64, 1,024 at head 8):
+        // contexts past a tile, query tiles of 16, and windows that start inside a tile and a block.
+        it(`paged attention on ${dtype} blocks (head ${headDim}) across key tiles: long contexts, scattered blocks, windows`, () => {
+          const blockSize = 16;
+          const contextLen = headDim === 8 ? 1100 : 300;
+          const numBlocks = Math.ceil(contextLen / blockSize);
+          const blockTable = Int32Array.from({ length: numBlocks }, (_, i) => (i * 7) % numBlocks);
+          for (const slidingWindow of [0, 150]) {
+            const shape: AttentionShape = { numHeads: 4, numKvHeads: 2, headDim, blockSize, scale: 1 / Math.sqrt(headDim), slidingWindow };
+            const slots = numBlocks * blockSize;
+            const cache = emptyCache(dtype, slots, shape.numKvHeads, headDim, blockSize);
+            const kvDim = shape.numKvHeads * headDim;
+            ref.writeKV(cache, randn(rng, slots * kvDim), randn(rng, slots * kvDim), Int32Array.from({ length: slots }, (_, i) => i), slots, shape.numKvHeads, headDim);
+            // The last 20 tokens as one chunk (two query tiles), then one decode row over the whole context.
+            const seqs: AttentionSeq[] = [
+              { queryStart: 0, queryLen: 20, contextLen, blockTable },
+              { queryStart: 20, queryLen: 1, contextLen, blockTable },
+            ];
+            const q = randn(rng, 21 * shape.numHeads * headDim);
+            const expected = new Float32Array(q.length), actual = new Float32Array(q.length);
+            ref.attention(expected, q, cache, seqs, shape);
+            be.attention(actual, q, cache, seqs, shape);
+            assertClose(actual, expected, () => 1e-5, `${dtype} attention over ${contextLen} tokens, window ${slidingWindow}`);
           }
         });
 
