@@ -2,12 +2,16 @@
 // part, so a pool of N threads starts N - 1 workers. Between calls the workers spin briefly (kernel
 // calls of one forward pass follow each other within microseconds) and then sleep on a condition
 // variable, so an idle engine costs no CPU.
+//
+// A job's tasks are claimed from one atomic word holding the job's generation, its task count and the
+// next task, so a worker can only claim a task of the job that is current. The caller waits for its
+// tasks to be done, never for the workers themselves: a worker that is descheduled or still waking up
+// (a shared 2-core VM does both) costs nothing, since the caller then runs every task itself.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,21 +40,17 @@ class ThreadPool {
 
   void runTasks(int tasks, TaskFn fn, void* ctx);
   void workerLoop(int id);
-  void drainTasks(int thread);
-
-  struct alignas(64) Ack {
-    std::atomic<uint64_t> generation{0};
-  };
+  // Runs tasks of job `generation` until none is left to claim.
+  void drainTasks(uint64_t generation, int thread);
 
   std::vector<std::thread> workers_;
-  std::unique_ptr<Ack[]> acks_;
   std::mutex submitMutex_;  // one parallel call at a time (several JS threads may share a pool)
 
-  alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<int> nextTask_{0};
+  // generation (24 bits) | task count (20 bits) | next task (20 bits)
+  alignas(64) std::atomic<uint64_t> claim_{0};
+  alignas(64) std::atomic<int> done_{0};
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
-  int tasks_ = 0;
   std::atomic<bool> stop_{false};
 
   std::mutex sleepMutex_;

@@ -76,7 +76,10 @@ export function quoteDataset(o: QuoteDatasetOptions): BenchRequest[] {
     }
     const start = Math.floor(rng.next() * (sentences.length - o.text.sentences + 1));
     const passage = sentences.slice(start, start + o.text.sentences).join(' ');
-    return { promptIds: o.text.tokenizer.encode(`${passage}\n\n${passage.slice(0, passage.length >> 1)}`), outputLen: o.outputLen };
+    // Cut at a word boundary: a cut inside a word tokenizes differently from the passage ("sa" against
+    // "said"), which no quoting model could continue token for token.
+    const half = passage.lastIndexOf(' ', passage.length >> 1);
+    return { promptIds: o.text.tokenizer.encode(`${passage}\n\n${passage.slice(0, half > 0 ? half : passage.length >> 1)}`), outputLen: o.outputLen };
   });
 }
 

@@ -207,7 +207,7 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
     sections.push([
       '### Speculative decoding against plain decoding',
       '',
-      `${sd.numPrompts} "quote" prompts (a ${sd.passageLen}-token passage, then its first half again), ${sd.outputLen} greedy tokens each; median of ${sd.numIters} alternating iterations. "Without drafting" subtracts the time spent proposing.`,
+      `${sd.numPrompts} "quote" prompts (a ${sd.passageLen}-token passage, then its first half again), ${sd.outputLen} greedy tokens each; ${sd.numIters} alternating iterations: tokens/s are medians, the speed-up is the median of each iteration pair's ratio. "Without drafting" subtracts the time spent proposing.`,
       '',
       '| method | batch | plain tok/s | speculative tok/s | speed-up | without drafting | decode steps | mean acceptance length |',
       '|---|---|---|---|---|---|---|---|',

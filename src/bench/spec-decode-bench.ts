@@ -1,7 +1,8 @@
 // `bench spec-decode`: the same requests decoded plainly and with speculation, on one model loaded
 // once, at each batch size (requests in flight at once). Both engines are warmed up first and their
 // iterations alternate, so JIT warm-up and drifts in machine load hit both alike; the report gives
-// median tokens/s, the speed-up, the decode steps each needed and the acceptance figures.
+// median tokens/s, the speed-up (the median of the paired iterations' ratios), the decode steps each
+// needed and the acceptance figures.
 
 import { EngineCore } from '../engine/engine-core.js';
 import { resolveEngineConfig, type EngineConfigInput } from '../engine/engine-config.js';
@@ -26,6 +27,7 @@ export interface SpecBenchRow {
   batchSize: number;
   plainTokensPerSecond: number;
   specTokensPerSecond: number;
+  /** Median over iterations of speculative / plain tokens/s, each pair run back to back. */
   speedup: number;
   /** The speed-up with the drafting time taken out: what verification alone buys (drafts for free). */
   speedupExcludingDrafting: number;
@@ -68,15 +70,16 @@ export function benchSpecDecode(model: CausalLM, tokenizer: Tokenizer | null, re
       specRuns.push(run(spec, requests));
       log?.(`  batch ${batchSize}, iteration ${i + 1}: plain ${(plainRuns[i]!.tokens / plainRuns[i]!.seconds).toFixed(1)} tok/s, speculative ${(specRuns[i]!.tokens / specRuns[i]!.seconds).toFixed(1)} tok/s`);
     }
-    const tps = (runs: Run[], excludeDrafting = false) => median(runs.map((r) => r.tokens / (r.seconds - (excludeDrafting ? r.core.stats().spec!.draftMs / 1000 : 0))));
-    const p = tps(plainRuns);
-    const s = tps(specRuns);
+    const rate = (r: Run, excludeDrafting = false) => r.tokens / (r.seconds - (excludeDrafting ? r.core.stats().spec!.draftMs / 1000 : 0));
+    // Each speculative iteration ran right after its plain one, under the same machine load: the
+    // speed-up is the median of these paired ratios, which load swings between pairs do not move.
+    const pairedSpeedup = (excludeDrafting: boolean) => median(specRuns.map((r, i) => rate(r, excludeDrafting) / rate(plainRuns[i]!)));
     return {
       batchSize,
-      plainTokensPerSecond: p,
-      specTokensPerSecond: s,
-      speedup: s / p,
-      speedupExcludingDrafting: tps(specRuns, true) / p,
+      plainTokensPerSecond: median(plainRuns.map((r) => rate(r))),
+      specTokensPerSecond: median(specRuns.map((r) => rate(r))),
+      speedup: pairedSpeedup(false),
+      speedupExcludingDrafting: pairedSpeedup(true),
       plainSteps: plainRuns[0]!.steps,
       specSteps: specRuns[0]!.steps,
       spec: specDecodeFigures(undefined, specRuns[0]!.core.stats().spec!),

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { prefixRepetitionDataset, randomDataset, shareGptDataset } from '../../src/bench/datasets.js';
+import { prefixRepetitionDataset, quoteDataset, randomDataset, shareGptDataset } from '../../src/bench/datasets.js';
 import { UsageError } from '../../src/model/errors.js';
 import { loadStories } from '../helpers/models.js';
 
@@ -46,5 +46,21 @@ describe('benchmark datasets', () => {
     assert.ok(!d.some((r) => r.prompt === 'Hi'));
     assert.equal(shareGptDataset(file, tokenizer!, 2, 0, 7)[0]!.outputLen, 7);
     assert.throws(() => shareGptDataset(file, tokenizer!, 3, 0), (e: Error) => e instanceof UsageError && /only 2 usable/.test(e.message));
+  });
+
+  it('quote: a passage of whole sentences, then its first half again, cut between words', async () => {
+    const { tokenizer } = await loadStories();
+    const content = 'Tim had a red ball. He threw it high. The dog ran after it. Mom laughed at them. They went home.';
+    const d = quoteDataset({ numPrompts: 8, outputLen: 16, seed: 3, passageLen: 0, vocabSize: 512, text: { content, tokenizer: tokenizer!, sentences: 3 } });
+    for (const r of d) {
+      const [passage, repeat] = tokenizer!.decode(r.promptIds).replace(/^<s>/, '').split('\n\n') as [string, string];
+      assert.match(passage.trim(), /^([A-Z][^.]*\.\s*){3}$/);
+      assert.ok(passage.trim().startsWith(repeat.trim()), `${JSON.stringify(repeat)} starts the passage`);
+      const next = passage.trim().slice(repeat.trim().length);
+      assert.ok(next.startsWith(' '), `the repeat ends before a word: ${JSON.stringify(repeat)}`);
+      assert.ok(Math.abs(repeat.trim().length - passage.trim().length / 2) < 12);
+    }
+    const random = quoteDataset({ numPrompts: 2, outputLen: 4, seed: 1, passageLen: 10, vocabSize: 512 });
+    assert.deepEqual(random[0]!.promptIds.slice(10), random[0]!.promptIds.slice(0, 5));
   });
 });

@@ -28,6 +28,13 @@ describe('n-gram proposals', () => {
     assert.deepEqual(proposeNgram([1, 2, 3, 4], 3, { minMatch: 1, maxMatch: 3 }), []);
     assert.deepEqual(proposeNgram([5, 6, 1, 5, 7, 1], 2, { minMatch: 2, maxMatch: 2 }), [], 'a 1-token match is below the minimum');
   });
+
+  it('propose at most twice the match length', () => {
+    const text = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    assert.deepEqual(proposeNgram([...text, 0, 1], 8, { minMatch: 1, maxMatch: 4 }), [2, 3], 'a 1-token match: 2 drafts');
+    assert.deepEqual(proposeNgram([...text, 0, 1, 2, 3], 8, { minMatch: 1, maxMatch: 4 }), [4, 5, 6, 7, 8, 9], 'a 3-token match: 6 drafts');
+    assert.deepEqual(proposeNgram([...text, 0, 1, 2, 3, 4], 8, { minMatch: 1, maxMatch: 4 }), [5, 6, 7, 8, 9, 10, 11, 12], 'a 4-token match: k');
+  });
 });
 
 const PROMPTS_EXTRA = 6;

@@ -7,7 +7,11 @@ export interface NgramOptions {
   maxMatch: number;
 }
 
-/** Up to k tokens that followed the longest recent match of the sequence's suffix; [] when none. */
+/**
+ * Up to k tokens that followed the longest recent match of the sequence's suffix; [] when none. A match
+ * of n tokens proposes at most 2n: a short match is weak evidence, and each wrong draft costs a row of
+ * the verification pass.
+ */
 export function proposeNgram(tokens: readonly number[], k: number, o: NgramOptions): number[] {
   const n = tokens.length;
   for (let len = Math.min(o.maxMatch, n - 1); len >= o.minMatch; len--) {
@@ -20,7 +24,7 @@ export function proposeNgram(tokens: readonly number[], k: number, o: NgramOptio
           break;
         }
       }
-      if (same) return tokens.slice(start + len, Math.min(n, start + len + k));
+      if (same) return tokens.slice(start + len, Math.min(n, start + len + Math.min(k, 2 * len)));
     }
   }
   return [];
