@@ -171,22 +171,28 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (a.ok()) table_->layerNorm(*pool_, out, x, gain, bias, static_cast<int>(rows), static_cast<int>(dim), eps);
   }
 
-  // rope(x, positions, rows, numHeads, headDim, style, rotaryDim, invFreq)
+  // rope(x, positions, rows, numHeads, headDim, style, rotaryDim, cosSin, tablePositions)
   void rope(const Napi::CallbackInfo& info) {
     Args a(info);
     const int64_t rows = a.nonNegative(2, "rows"), heads = a.nonNegative(3, "numHeads"), hd = a.nonNegative(4, "headDim");
     const int style = a.i32(5);
-    const int64_t rotary = a.nonNegative(6, "rotaryDim");
+    const int64_t rotary = a.nonNegative(6, "rotaryDim"), tablePositions = a.nonNegative(8, "tablePositions");
     float* x = a.array<float>(0, rows * heads * hd, "x");
     const int32_t* pos = a.array<int32_t>(1, rows, "positions");
-    const float* invFreq = a.array<float>(7, rotary / 2, "invFreq");
+    const float* cosSin = a.array<float>(7, tablePositions * rotary, "cosSin");
     if (!a.ok()) return;
     if (rotary > hd || rotary % 2 != 0 || (style != 0 && style != 1)) {
       Napi::RangeError::New(info.Env(), "rope: bad rotaryDim or style").ThrowAsJavaScriptException();
       return;
     }
+    for (int64_t r = 0; r < rows; r++) {
+      if (pos[r] < 0 || pos[r] >= tablePositions) {
+        Napi::RangeError::New(info.Env(), "rope: position " + std::to_string(pos[r]) + " is outside the cos/sin table").ThrowAsJavaScriptException();
+        return;
+      }
+    }
     table_->rope(*pool_, x, pos, static_cast<int>(rows), static_cast<int>(heads), static_cast<int>(hd), style,
-                 static_cast<int>(rotary), invFreq);
+                 static_cast<int>(rotary), cosSin);
   }
 
   // siluMul(out, gate, up, n)

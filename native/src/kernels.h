@@ -52,9 +52,10 @@ struct KernelTable {
   void (*rmsNorm)(ThreadPool& pool, float* out, const float* x, const float* gain, int rows, int dim, float eps);
   void (*layerNorm)(ThreadPool& pool, float* out, const float* x, const float* gain, const float* bias, int rows, int dim,
                     float eps);
-  // style 0 = neox (pairs i, i + rotaryDim/2), 1 = interleaved (pairs 2i, 2i + 1)
+  // style 0 = neox (pairs i, i + rotaryDim/2), 1 = interleaved (pairs 2i, 2i + 1); cosSin: per position,
+  // rotaryDim/2 cosines then rotaryDim/2 sines
   void (*rope)(ThreadPool& pool, float* x, const int32_t* positions, int rows, int numHeads, int headDim, int style,
-               int rotaryDim, const float* invFreq);
+               int rotaryDim, const float* cosSin);
   void (*siluMul)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
   void (*gelu)(ThreadPool& pool, float* x, int64_t n);
   void (*add)(ThreadPool& pool, float* x, const float* y, int64_t n);

@@ -231,6 +231,10 @@ for (const portable of variants) {
         () => be.attention(new Float32Array(8), new Float32Array(8), cache, [{ queryStart: 0, queryLen: 1, contextLen: 5, blockTable: Int32Array.of(0, 3) }], shape),
         /inconsistent/,
       );
+      const cosSin = new Float32Array(4 * 8);
+      assert.throws(() => be.kernels.rope(new Float32Array(8), Int32Array.of(4), 1, 1, 8, 0, 8, cosSin, 4), /position 4 is outside the cos\/sin table/);
+      assert.throws(() => be.kernels.rope(new Float32Array(8), Int32Array.of(-1), 1, 1, 8, 0, 8, cosSin, 4), /outside the cos\/sin table/);
+      assert.throws(() => be.kernels.rope(new Float32Array(8), Int32Array.of(0), 1, 1, 8, 0, 8, cosSin, 5), /cosSin is too short/);
     });
   });
 }

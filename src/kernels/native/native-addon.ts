@@ -14,7 +14,7 @@ export interface NativeKernels {
   matmul(out: Float32Array, x: Float32Array, w: Uint8Array, dtype: number, n: number, k: number, rows: number, bias?: Float32Array): void;
   rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void;
   layerNorm(out: Float32Array, x: Float32Array, gain: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
-  rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, style: number, rotaryDim: number, invFreq: Float32Array): void;
+  rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, style: number, rotaryDim: number, cosSin: Float32Array, tablePositions: number): void;
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
   gelu(x: Float32Array, n: number): void;
   add(x: Float32Array, y: Float32Array, n: number): void;

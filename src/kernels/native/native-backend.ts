@@ -16,6 +16,12 @@ export interface NativeBackendOptions {
   portable?: boolean;
 }
 
+interface RopeTable {
+  /** [positions, rotaryDim]: per position, rotaryDim / 2 cosines then the sines */
+  cosSin: Float32Array;
+  positions: number;
+}
+
 interface PackedSeqs {
   desc: Int32Array;
   tables: Int32Array;
@@ -26,6 +32,8 @@ export class NativeBackend implements Backend {
   readonly kernels: NativeKernels;
   // The decoder passes the same seqs array to every layer; pack it once per forward pass.
   private packed = new WeakMap<readonly AttentionSeq[], PackedSeqs>();
+  // RoPE's cosines and sines per position, shared by q and k of every layer, grown as contexts grow.
+  private ropeTables = new WeakMap<Float32Array, RopeTable>();
 
   constructor(addon: NativeAddon, options: NativeBackendOptions) {
     this.kernels = new addon.Kernels(options.threads, options.portable ?? false);
@@ -50,7 +58,10 @@ export class NativeBackend implements Backend {
   }
 
   rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, spec: RopeSpec): void {
-    this.kernels.rope(x, positions, rows, numHeads, headDim, spec.style === 'neox' ? 0 : 1, spec.rotaryDim, spec.invFreq);
+    let maxPos = 0;
+    for (let r = 0; r < rows; r++) maxPos = Math.max(maxPos, positions[r]!);
+    const t = this.ropeTable(spec, maxPos + 1);
+    this.kernels.rope(x, positions, rows, numHeads, headDim, spec.style === 'neox' ? 0 : 1, spec.rotaryDim, t.cosSin, t.positions);
   }
 
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
@@ -85,6 +96,26 @@ export class NativeBackend implements Backend {
       out, q, cache.k, cache.v, NATIVE_KV_DTYPE[cache.dtype], p.desc, p.tables, rows,
       shape.numHeads, shape.numKvHeads, shape.headDim, shape.blockSize, shape.slidingWindow, shape.scale,
     );
+  }
+
+  // Computed as the reference backend does (the angle rounded to float32, then its cosine and sine),
+  // so the native rotation is the reference's to the bit.
+  private ropeTable(spec: RopeSpec, positions: number): RopeTable {
+    const have = this.ropeTables.get(spec.invFreq);
+    if (have && have.positions >= positions) return have;
+    const size = Math.max(256, 2 ** Math.ceil(Math.log2(positions)));
+    const dim = spec.rotaryDim, half = dim / 2;
+    const cosSin = new Float32Array(size * dim);
+    for (let p = 0; p < size; p++) {
+      for (let j = 0; j < half; j++) {
+        const angle = Math.fround(p * spec.invFreq[j]!);
+        cosSin[p * dim + j] = Math.cos(angle);
+        cosSin[p * dim + half + j] = Math.sin(angle);
+      }
+    }
+    const table = { cosSin, positions: size };
+    this.ropeTables.set(spec.invFreq, table);
+    return table;
   }
 
   /** Rows of float32 `src` [rows, k] written into `dst` in `dtype`'s layout, rounded as llama.cpp does. */
