@@ -12,6 +12,7 @@ import { ModelRunner } from './model-runner.js';
 import { Request, epochMs, type RequestFinishReason, type RequestTimeline } from './request.js';
 import { Rng } from './sampling/rng.js';
 import { sampleToken, type SampledToken, type TokenLogprobs } from './sampling/sampler.js';
+import { DraftPacer } from './spec-decode/draft-pacing.js';
 import { makeProposer, type Proposer } from './spec-decode/proposer.js';
 import { verifyDrafts } from './spec-decode/verify-drafts.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
@@ -89,6 +90,7 @@ export class EngineCore {
   private promptTokens = 0;
   private readonly proposer: Proposer | null;
   private readonly specStats: SpecDecodeStats | null;
+  private readonly pacer = new DraftPacer();
 
   /** `draft`: the draft model, when config.speculative's method is draft-model. */
   constructor(
@@ -177,11 +179,9 @@ export class EngineCore {
     return outputs;
   }
 
-  // Drafts for every request that will decode next step: at most what its max_tokens and the context
-  // still allow, and only where the pool has the blocks for them. Each request adapts how many: two
-  // more than its last run accepted (all K after a full acceptance), and after the second run in a
-  // row with nothing accepted it pauses for 1, 2, 4 ... 16 steps, so a text the drafts cannot predict
-  // costs little more than plain decoding.
+  // Drafts for every request that will decode next step: as many as the pacer allows (from how recent
+  // runs fared), at most what its max_tokens and the context still allow, and only where the pool has
+  // the blocks for them.
   private propose(proposer: Proposer): void {
     const k = this.config.speculative!.numSpeculativeTokens;
     const reqs: Request[] = [];
@@ -190,11 +190,7 @@ export class EngineCore {
       req.specTokenIds = [];
       req.specDraftProbs = [];
       if (req.status !== 'running' || req.numPendingTokens !== 1) continue;
-      if (req.spec.pauseSteps > 0) {
-        req.spec.pauseSteps--;
-        continue;
-      }
-      const room = Math.min(k, req.spec.draftLen, req.params.maxTokens - req.outputIds.length - 1, this.maxSequenceTokens - req.numTokens - 1);
+      const room = Math.min(this.pacer.allowance(req.spec, k), req.params.maxTokens - req.outputIds.length - 1, this.maxSequenceTokens - req.numTokens - 1);
       if (room <= 0) continue;
       if (proposer.needsBlocks && !this.kv.allocateSlots(req, room)) continue;
       reqs.push(req);
@@ -238,10 +234,7 @@ export class EngineCore {
       st.numDraftTokens += drafts.length;
       st.numAcceptedTokens += v.numAccepted;
       for (let i = 0; i < v.numAccepted; i++) st.acceptedPerPosition[i]!++;
-      const s = req.spec;
-      s.draftLen = v.numAccepted === drafts.length ? Infinity : v.numAccepted + 2;
-      s.misses = v.numAccepted === 0 ? s.misses + 1 : 0;
-      if (s.misses >= 2) s.pauseSteps = Math.min(16, 2 ** (s.misses - 2));
+      this.pacer.record(req.spec, drafts.length, v.numAccepted);
     }
     const now = epochMs();
     if (req.timeline.firstToken === null) {

@@ -2,6 +2,7 @@
 // (waiting -> running <-> preempted -> finished), its KV blocks, and the per-request sampling, stopping
 // and detokenizing state that must survive preemption.
 
+import { newDraftPace, type DraftPace } from './spec-decode/draft-pacing.js';
 import type { IncrementalDetokenizer } from '../model/tokenizer/tokenizer.js';
 import type { Rng } from './sampling/rng.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
@@ -38,8 +39,8 @@ export class Request {
   specDraftProbs: Float64Array[] = [];
   /** Speculative decoding with a draft model: tokens whose K/V are in the draft's cache. */
   numDraftComputed = 0;
-  /** Speculative decoding's adaptive draft length and back-off (see EngineCore.propose). */
-  readonly spec = { draftLen: Infinity, pauseSteps: 0, misses: 0 };
+  /** Speculative decoding's adaptive draft length and back-off (see spec-decode/draft-pacing.ts). */
+  readonly spec: DraftPace = newDraftPace();
   /** Prompt tokens found in the prefix cache when the request was first scheduled. */
   numCachedTokens = 0;
   /** Physical block ids, in logical order. */

@@ -11,6 +11,7 @@ import { resolveEngineConfig, type EngineConfigInput } from '../../src/engine/en
 import { Rng } from '../../src/engine/sampling/rng.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
 import { proposeNgram } from '../../src/engine/spec-decode/ngram-proposer.js';
+import { DraftPacer, newDraftPace } from '../../src/engine/spec-decode/draft-pacing.js';
 import { verifyDrafts } from '../../src/engine/spec-decode/verify-drafts.js';
 import { CausalLM } from '../../src/model/architectures/decoder.js';
 import { loadHfWeights, readHfConfig } from '../../src/model/loaders/hf-folder.js';
@@ -20,6 +21,44 @@ import { runToCompletion } from '../helpers/engine.js';
 import { MODEL_FIXTURES, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 
 const backend = testBackends().at(1) ?? testBackends()[0]!;
+
+describe('draft pacing', () => {
+  // Drafts allowed over `steps` steps when every run accepts `accept(n)` of its n drafts.
+  const allowances = (pacer: DraftPacer, steps: number, accept: (n: number) => number) => {
+    const pace = newDraftPace();
+    const out: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const n = pacer.allowance(pace, 4);
+      out.push(n);
+      if (n > 0) pacer.record(pace, n, accept(n));
+    }
+    return out;
+  };
+
+  it('follows acceptance, backs off after misses, and resets at the first acceptance', () => {
+    const pacer = new DraftPacer();
+    assert.deepEqual(allowances(pacer, 6, (n) => n), [4, 4, 4, 4, 4, 4], 'all accepted: all K');
+    assert.deepEqual(allowances(new DraftPacer(), 3, () => 1), [4, 3, 3], 'one accepted: one plus two');
+    // Nothing accepted: a short run, then pauses of 1, 2, 4, 8 steps between runs.
+    assert.deepEqual(allowances(new DraftPacer(), 22, () => 0), [4, 2, 0, 2, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0]);
+    const pace = newDraftPace();
+    const p = new DraftPacer();
+    p.record(pace, 4, 0);
+    p.record(pace, 2, 0);
+    p.record(pace, 2, 1);
+    assert.equal(p.allowance(pace, 4), 3, 'an acceptance ends the pause');
+  });
+
+  it('starts a new request paused when the engine\'s latest runs accepted nothing', () => {
+    const pacer = new DraftPacer();
+    allowances(pacer, 40, () => 0);
+    const next = allowances(pacer, 40, () => 0);
+    assert.ok(next.slice(0, 16).every((n) => n === 0), `paused from the start: ${next.join(' ')}`);
+    assert.ok(next.filter((n) => n > 0).length <= 3 && next.every((n) => n <= 2));
+    pacer.record(newDraftPace(), 4, 2);
+    assert.deepEqual(allowances(pacer, 2, (n) => n), [4, 4], 'an acceptance anywhere restores full drafts for new requests');
+  });
+});
 
 describe('n-gram proposals', () => {
   it('continue the latest earlier occurrence of the longest matching suffix', () => {
@@ -74,7 +113,10 @@ for (const name of [...MODEL_FIXTURES, 'stories260K']) {
         const alone = run({ ...cfg, maxNumSeqs: 1 }, draft);
         for (const w of work) assert.deepEqual(alone.tokens.get(w.id), plain.get(w.id), `${w.id} alone`);
         const spec = alone.core.stats().spec!;
-        assert.ok(spec.numDrafts > 0 && spec.numAcceptedTokens > 0, `drafts were proposed and accepted: ${JSON.stringify(spec)}`);
+        assert.ok(spec.numDrafts > 0, `drafts were proposed: ${JSON.stringify(spec)}`);
+        // A random-weight model's first layers agree with the whole model only by chance, and drafting
+        // backs off once they do not; the trained stories260K's do agree.
+        if (cfg.speculativeMethod !== 'layer-skip' || name === 'stories260K') assert.ok(spec.numAcceptedTokens > 0, `drafts were accepted: ${JSON.stringify(spec)}`);
         if (draft) assert.equal(spec.numAcceptedTokens, spec.numDraftTokens, 'the target accepts all of its own drafts');
 
         // Room for the longest request and its drafts, not for all of them: preemptions follow.
