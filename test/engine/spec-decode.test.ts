@@ -43,20 +43,27 @@ describe('draft pacing', () => {
     assert.deepEqual(allowances(new DraftPacer(), 22, () => 0), [4, 2, 0, 2, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0]);
     const pace = newDraftPace();
     const p = new DraftPacer();
+    assert.equal(p.allowance(pace, 4), 4);
     p.record(pace, 4, 0);
     p.record(pace, 2, 0);
     p.record(pace, 2, 1);
     assert.equal(p.allowance(pace, 4), 3, 'an acceptance ends the pause');
   });
 
-  it('starts a new request paused when the engine\'s latest runs accepted nothing', () => {
+  it('starts a new request paused when the engine\'s recent runs accepted under a fifth of their drafts', () => {
     const pacer = new DraftPacer();
     allowances(pacer, 40, () => 0);
+    assert.equal(allowances(pacer, 1, () => 0)[0], 4, 'a few misses are not enough');
+    for (let i = 0; i < 3; i++) allowances(pacer, 40, () => 0);
     const next = allowances(pacer, 40, () => 0);
     assert.ok(next.slice(0, 16).every((n) => n === 0), `paused from the start: ${next.join(' ')}`);
     assert.ok(next.filter((n) => n > 0).length <= 3 && next.every((n) => n <= 2));
-    pacer.record(newDraftPace(), 4, 2);
-    assert.deepEqual(allowances(pacer, 2, (n) => n), [4, 4], 'an acceptance anywhere restores full drafts for new requests');
+    pacer.record(newDraftPace(), 4, 4);
+    assert.equal(allowances(pacer, 1, (n) => n)[0], 0, 'one good run is not enough');
+    pacer.record(newDraftPace(), 4, 4);
+    pacer.record(newDraftPace(), 4, 4);
+    pacer.record(newDraftPace(), 4, 4);
+    assert.deepEqual(allowances(pacer, 2, (n) => n), [4, 4], 'recent runs accepting again restore full drafts for new requests');
   });
 });
 

@@ -1,9 +1,10 @@
 // How many drafts a request proposes next step. A draft run costs verification rows (and, for a draft
 // model, its passes) whether or not anything is accepted, so drafting follows how recent runs fared:
 // - after a run, the next proposes two more than it accepted (all K after a full acceptance);
-// - after the second run in a row with nothing accepted, the request pauses for 1, 2, 4 ... 16 steps;
-// - a new request starts where the engine's latest runs left off: when they accepted nothing, it
-//   starts paused and short instead of paying a full run to learn what every request before it did.
+// - after the second run in a row with nothing accepted, the request pauses for 1, 2, 4 ... 32 steps;
+// - a new request starts from what the engine's recent runs achieved: when they accepted less than
+//   MIN_RECENT_ACCEPTANCE of their drafts (less than a draft row costs), it starts paused and short
+//   instead of paying a full run to learn what the requests before it did.
 // A text the drafts cannot predict so costs little more than plain decoding, and one they can predict
 // resets everything at its first acceptance.
 
@@ -15,21 +16,27 @@ export interface DraftPace {
   started: boolean;
 }
 
-const MAX_PAUSE = 16;
+const MAX_PAUSE = 32;
+const MIN_RECENT_ACCEPTANCE = 0.2;
+/** Weight of the latest run in the engine's running acceptance rate. */
+const RECENT_WEIGHT = 0.1;
 
 export function newDraftPace(): DraftPace {
   return { draftLen: Infinity, pauseSteps: 0, misses: 0, started: false };
 }
 
 export class DraftPacer {
-  /** Draft runs in a row, across all requests, that accepted nothing. */
-  private engineMisses = 0;
+  /**
+   * Accepted over drafted tokens, averaged over the engine's recent runs. It starts at 1: speculation
+   * was asked for, so a few misses (a dozen or more) must show that it does not pay.
+   */
+  private recentAcceptance = 1;
 
   /** Drafts the request may propose this step (0 while paused); at most k. */
   allowance(pace: DraftPace, k: number): number {
     if (!pace.started) {
       pace.started = true;
-      if (this.engineMisses >= 2) this.miss(pace, this.engineMisses);
+      if (this.recentAcceptance < MIN_RECENT_ACCEPTANCE) this.miss(pace, 2 + Math.log2(MAX_PAUSE));
     }
     if (pace.pauseSteps > 0) {
       pace.pauseSteps--;
@@ -39,12 +46,11 @@ export class DraftPacer {
   }
 
   record(pace: DraftPace, numDrafts: number, numAccepted: number): void {
+    this.recentAcceptance += RECENT_WEIGHT * (numAccepted / numDrafts - this.recentAcceptance);
     if (numAccepted === 0) {
-      this.engineMisses++;
       this.miss(pace, pace.misses + 1);
       return;
     }
-    this.engineMisses = 0;
     pace.misses = 0;
     pace.pauseSteps = 0;
     pace.draftLen = numAccepted === numDrafts ? Infinity : numAccepted + 2;
