@@ -12,6 +12,7 @@ import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
 import { TextGenerator } from '../engine/text-generator.js';
 import { createBackend, physicalCores } from '../kernels/create-backend.js';
 import { CausalLM } from '../model/architectures/decoder.js';
+import { UsageError } from '../model/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { loadModel } from '../model/load-model.js';
 import { barChart, lineChart, writeChart } from './charts.js';
@@ -35,7 +36,8 @@ export interface ExperimentOptions {
   batching: { numPrompts: number; inputLen: number; outputLen: number; rangeRatio: number };
   prefix: { numPrompts: number; prefixLen: number; suffixLen: number; outputLen: number };
   kvDtype: { context: number; batchSize: number; steps: number; accuracySteps: number };
-  specDecode: { numPrompts: number; passageLen: number; outputLen: number; batchSizes: number[]; numIters: number };
+  /** quoteText: sentences for the quote prompts (else random token passages of passageLen). */
+  specDecode: { numPrompts: number; passageLen: number; outputLen: number; batchSizes: number[]; numIters: number; quoteText?: string };
   /** Where chart files go, and how the markdown links them (relative to the document). */
   chartsDir: string;
   chartsLink: string;
@@ -63,7 +65,10 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
   };
 
   const loadOffline = async () => {
-    const loaded = await loadModel(o.engine.model, { ...(o.engine.loadFormat ? { loadFormat: o.engine.loadFormat } : {}), resolveHubId: resolveHubModel, ...(o.engine.quantization ? { quantization: o.engine.quantization } : {}) });
+    const loaded = await loadModel(o.engine.model, {
+      ...(o.engine.loadFormat ? { loadFormat: o.engine.loadFormat } : {}), resolveHubId: resolveHubModel,
+      ...(o.engine.quantization ? { quantization: o.engine.quantization } : {}), ...(o.engine.tokenizer ? { tokenizer: o.engine.tokenizer } : {}),
+    });
     const model = new CausalLM(loaded.config, loaded.weights, createBackend({ ...(o.engine.backend ? { backend: o.engine.backend } : {}), ...(o.engine.threads ? { threads: o.engine.threads } : {}) }));
     return { loaded, model };
   };
@@ -192,10 +197,13 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
     o.log('experiment: speculative decoding');
     const { loaded, model } = await loadOffline();
     const sd = o.specDecode;
-    const requests = quoteDataset({ numPrompts: sd.numPrompts, outputLen: sd.outputLen, seed: 0, passageLen: sd.passageLen, vocabSize: loaded.config.vocabSize });
+    if (sd.quoteText !== undefined && !loaded.tokenizer) throw new UsageError('--spec-quote-text needs a model with a tokenizer (or --tokenizer)');
+    const text = sd.quoteText !== undefined ? { content: sd.quoteText, tokenizer: loaded.tokenizer!, sentences: 4 } : undefined;
+    const requests = quoteDataset({ numPrompts: sd.numPrompts, outputLen: sd.outputLen, seed: 0, passageLen: sd.passageLen, vocabSize: loaded.config.vocabSize, ...(text ? { text } : {}) });
     const layers = Math.max(1, loaded.config.numLayers - 1);
     const methods: [string, EngineConfigInput, CausalLM?][] = [
       ['n-gram, k 4', { speculativeMethod: 'ngram', numSpeculativeTokens: 4 }],
+      ['n-gram, k 8, matches of 2-8', { speculativeMethod: 'ngram', numSpeculativeTokens: 8, promptLookupMax: 8 }],
       ['the target as its own draft, k 4', { speculativeModel: o.engine.model, numSpeculativeTokens: 4 }, model],
       [`layer-skip, ${layers} of ${loaded.config.numLayers} layers, k 4`, { speculativeMethod: 'layer-skip', draftLayers: layers, numSpeculativeTokens: 4 }],
     ];
@@ -207,7 +215,7 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
     sections.push([
       '### Speculative decoding against plain decoding',
       '',
-      `${sd.numPrompts} "quote" prompts (a ${sd.passageLen}-token passage, then its first half again), ${sd.outputLen} greedy tokens each; ${sd.numIters} alternating iterations: tokens/s are medians, the speed-up is the median of each iteration pair's ratio. "Without drafting" subtracts the time spent proposing.`,
+      `${sd.numPrompts} "quote" prompts (${text ? 'four sentences of the given text' : `a ${sd.passageLen}-token random passage`}, then its first half again), ${sd.outputLen} greedy tokens each; ${sd.numIters} alternating iterations: tokens/s are medians, the speed-up is the median of each iteration pair's ratio. "Without drafting" subtracts the time spent proposing.`,
       '',
       '| method | batch | plain tok/s | speculative tok/s | speed-up | without drafting | decode steps | mean acceptance length |',
       '|---|---|---|---|---|---|---|---|',
@@ -217,24 +225,44 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
     ].join('\n'));
   }
 
-  const header = [
-    `Date: ${new Date().toISOString().slice(0, 10)}. Model: \`${o.engine.model}\`. Machine: ${machineDescription()}.`,
+  // Each section names the run that made it, so a later run of some experiments (--only) replaces
+  // just those sections and the others keep their own provenance.
+  const provenance = [
+    `Run ${new Date().toISOString().slice(0, 10)} on \`${o.engine.model}\`:`,
     '',
     '```sh',
     o.command,
     '```',
   ].join('\n');
-  return { markdown: [header, ...sections].join('\n\n') + '\n', charts };
+  const header = `Machine: ${machineDescription()}. Each section names the run that produced it.`;
+  const withProvenance = sections.map((sec) => sec.replace(/^(### [^\n]*\n)/, `$1\n${provenance}\n`));
+  return { markdown: [header, ...withProvenance].join('\n\n') + '\n', charts };
 }
 
 export const EXPERIMENTS_START = '<!-- tsllm bench experiments: start -->';
 export const EXPERIMENTS_END = '<!-- tsllm bench experiments: end -->';
 
-/** The document with its experiments section replaced (or appended under a heading). */
+/**
+ * The document with its experiments block updated: the sections in `markdown` replace those of the
+ * same title and new ones are added at the end; the others stay. Without a block, one is appended
+ * under a heading.
+ */
 export function spliceExperiments(doc: string, markdown: string): string {
-  const block = `${EXPERIMENTS_START}\n${markdown}${EXPERIMENTS_END}`;
   const start = doc.indexOf(EXPERIMENTS_START);
   const end = doc.indexOf(EXPERIMENTS_END);
-  if (start >= 0 && end > start) return doc.slice(0, start) + block + doc.slice(end + EXPERIMENTS_END.length);
-  return `${doc.trimEnd()}\n\n## The seed's experiments (tsllm bench experiments)\n\n${block}\n`;
+  if (start < 0 || end < start) return `${doc.trimEnd()}\n\n## The seed's experiments (tsllm bench experiments)\n\n${EXPERIMENTS_START}\n${markdown}${EXPERIMENTS_END}\n`;
+  const old = splitSections(doc.slice(start + EXPERIMENTS_START.length, end));
+  const now = splitSections(markdown);
+  const merged = new Map(old.sections);
+  for (const [title, text] of now.sections) merged.set(title, text);
+  const body = [now.header, ...merged.values()].map((x) => x.trim()).join('\n\n') + '\n';
+  return `${doc.slice(0, start)}${EXPERIMENTS_START}\n${body}${EXPERIMENTS_END}${doc.slice(end + EXPERIMENTS_END.length)}`;
+}
+
+/** The text before the first "### " heading, and each section by its heading, in order. */
+function splitSections(md: string): { header: string; sections: Map<string, string> } {
+  const parts = md.split(/^(?=### )/m);
+  const header = parts[0]!.startsWith('### ') ? '' : parts.shift()!;
+  const title = (p: string) => (p.includes('\n') ? p.slice(0, p.indexOf('\n')) : p);
+  return { header, sections: new Map(parts.map((p) => [title(p), p])) };
 }

@@ -34,6 +34,8 @@ interface ExperimentsFlags extends BackendFlags, EngineFlags {
   specOutputLen: number;
   specBatchSizes: number[];
   specIters: number;
+  specQuoteText?: string;
+  tokenizer?: string;
   out: string;
   chartsDir?: string;
 }
@@ -63,6 +65,8 @@ export function benchExperimentsCommand(): Command {
     .option('--spec-output-len <n>', 'tokens generated per request (spec-decode)', parseIntArg('--spec-output-len'), 32)
     .option('--spec-batch-sizes <list>', 'batch sizes (spec-decode)', parseIdList('--spec-batch-sizes'), [1, 8])
     .option('--spec-iters <n>', 'timed iterations (spec-decode)', parseIntArg('--spec-iters'), 2)
+    .option('--spec-quote-text <file>', 'a text whose sentences make the quote prompts (spec-decode; default: random token passages)')
+    .option('--tokenizer <path>', 'tokenizer folder or llama2.c tokenizer.bin, instead of the model\'s own')
     .option('--out <file>', 'markdown file to write the section into', 'docs/BENCHMARKS.md')
     .option('--charts-dir <dir>', 'where the charts go (default: charts/ beside --out)')
     .action((flags: ExperimentsFlags) => runCommand(() => experiments(flags)));
@@ -81,7 +85,10 @@ async function experiments(f: ExperimentsFlags): Promise<void> {
     batching: { numPrompts: f.numPrompts, inputLen: f.inputLen, outputLen: f.outputLen, rangeRatio: f.rangeRatio },
     prefix: { numPrompts: f.prefixPrompts, prefixLen: f.prefixLen, suffixLen: f.suffixLen, outputLen: f.prefixOutputLen },
     kvDtype: { context: f.kvDtypeContext, batchSize: f.kvDtypeBatch, steps: f.kvDtypeSteps, accuracySteps: f.kvDtypeAccuracySteps },
-    specDecode: { numPrompts: f.specPrompts, passageLen: f.specPassageLen, outputLen: f.specOutputLen, batchSizes: f.specBatchSizes, numIters: f.specIters },
+    specDecode: {
+      numPrompts: f.specPrompts, passageLen: f.specPassageLen, outputLen: f.specOutputLen, batchSizes: f.specBatchSizes, numIters: f.specIters,
+      ...(f.specQuoteText ? { quoteText: fs.readFileSync(f.specQuoteText, 'utf8') } : {}),
+    },
     chartsDir,
     chartsLink: path.relative(path.dirname(f.out), chartsDir).split(path.sep).join('/') || '.',
     command: `tsllm ${process.argv.slice(2).join(' ')}`,

@@ -72,6 +72,7 @@ describe('tsllm bench experiments', () => {
     assert.match(md, /### Prefix caching on against off[\s\S]*\| on \| \d+ \| \d+ \| [\d.]+% \|[\s\S]*\| off \| \d+ \| \d+ \| 0\.0% \|/);
     assert.match(md, /!\[experiment-kv-cache\]\(charts\/experiment-kv-cache\.svg\)/);
     assert.match(md, /Machine: .*cores/);
+    assert.equal(md.match(/Run \d{4}-\d\d-\d\d on `[^`]+`:\n\n```sh\ntsllm bench experiments \(test\)\n```/g)?.length, 5, 'every section names its run');
     // stories260K: 5 layers x 4 KV heads of 8 -> f16 640 bytes a token, int8 400, int4 240.
     assert.match(md, /### KV-cache dtypes[\s\S]*\| f16 \| 640 \| \d+ \| 1\.00x \|[\s\S]*\| int8 \| 400 \|[\s\S]*\| int4 \| 240 \| \d+ \| 2\.67x \|/);
     assert.match(md, /\| f32 \| 1280 \| \d+ \| 0\.50x \| [\d.]+ \| [\d.]+x \| [\d.]+ \| 0\.00e\+0 \| 0\.00e\+0 \| 100\.0% \| 100\.0% \|/);
@@ -82,9 +83,13 @@ describe('tsllm bench experiments', () => {
     for (const f of report.charts.filter((x) => x.endsWith('.png'))) assert.equal(fs.readFileSync(f).subarray(0, 8).toString('hex'), PNG_MAGIC);
 
     const once = spliceExperiments('# Benchmarks\n\nearlier figures\n', md);
-    const twice = spliceExperiments(once, 'new run\n');
-    assert.equal(twice.split(EXPERIMENTS_START).length, 2, 'one section, replaced');
-    assert.match(twice, /earlier figures[\s\S]*new run/);
-    assert.doesNotMatch(twice, /KV cache on against off/);
+    assert.match(once, /earlier figures[\s\S]*### The KV cache on against off/);
+    // A later run of one experiment replaces that section only, and adds what is new.
+    const partial = 'Machine: later.\n\n### Prefix caching on against off\n\nnew prefix figures\n\n### Something new\n\nnew section\n';
+    const twice = spliceExperiments(once + '\nafter the block\n', partial);
+    assert.equal(twice.split(EXPERIMENTS_START).length, 2, 'one block');
+    assert.match(twice, /earlier figures[\s\S]*Machine: later\.[\s\S]*### The KV cache on against off[\s\S]*### Prefix caching on against off\n\nnew prefix figures[\s\S]*### KV-cache dtypes[\s\S]*### Something new\n\nnew section\n<!-- tsllm bench experiments: end -->\n\nafter the block/);
+    assert.equal(twice.match(/### Prefix caching on against off/g)?.length, 1);
+    assert.doesNotMatch(twice, /\| on \| \d+ \| \d+ \| [\d.]+% \|/, 'the old prefix figures are gone');
   });
 });
