@@ -99,6 +99,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
         InstanceAccessor<&Kernels::threads>("threads"),
         InstanceAccessor<&Kernels::isa>("isa"),
         InstanceMethod<&Kernels::matmul>("matmul"),
+        InstanceMethod<&Kernels::packPanels>("packPanels"),
+        InstanceMethod<&Kernels::matmulPanels>("matmulPanels"),
         InstanceMethod<&Kernels::rmsNorm>("rmsNorm"),
         InstanceMethod<&Kernels::layerNorm>("layerNorm"),
         InstanceMethod<&Kernels::rope>("rope"),
@@ -146,6 +148,27 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
       scratchM_.resize(static_cast<size_t>(rows) * (k / 32) * 8);
     }
     table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data(), scratchM_.data()});
+  }
+
+  // packPanels(dst, w, n, k): w is f32 weight bytes [n, k]; dst holds panelFloats(n, k) floats
+  void packPanels(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(2, "n"), k = a.nonNegative(3, "k");
+    float* dst = a.array<float>(0, panelFloats(n, k), "dst");
+    const uint8_t* w = a.array<uint8_t>(1, static_cast<size_t>(n * k) * 4, "weight");
+    if (a.ok()) table_->packPanels(*pool_, dst, w, static_cast<int>(n), static_cast<int>(k));
+  }
+
+  // matmulPanels(out, x, packed, n, k, rows, bias?)
+  void matmulPanels(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(3, "n"), k = a.nonNegative(4, "k"), rows = a.nonNegative(5, "rows");
+    float* out = a.array<float>(0, rows * n, "out");
+    const float* x = a.array<float>(1, rows * k, "x");
+    const float* packed = a.array<float>(2, panelFloats(n, k), "packed");
+    const float* bias = a.optionalArray<float>(6, n, "bias");
+    if (!a.ok() || rows == 0 || n == 0) return;
+    table_->matmulPanels(*pool_, out, x, packed, static_cast<int>(n), static_cast<int>(k), static_cast<int>(rows), bias);
   }
 
   // rmsNorm(out, x, gain, rows, dim, eps)

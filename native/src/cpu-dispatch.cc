@@ -3,6 +3,8 @@
 
 namespace tsllm {
 
+size_t panelFloats(int64_t n, int64_t k) { return static_cast<size_t>((n + 15) / 16 * 16 * k); }
+
 size_t rowBytes(DType dtype, int64_t elements) {
   switch (dtype) {
     case DType::F32: return static_cast<size_t>(elements) * 4;

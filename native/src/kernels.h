@@ -14,6 +14,8 @@ class ThreadPool;
 enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
 
 size_t rowBytes(DType dtype, int64_t elements);
+// Floats of an f32 [n, k] weight packed in panels of 16 output columns (see packPanels).
+size_t panelFloats(int64_t n, int64_t k);
 
 // KV-cache formats, numbered as NATIVE_KV_DTYPE in src/kernels/kv-cache-dtype.ts (layouts there).
 enum class KVDType : int { F32 = 0, F16 = 1, BF16 = 2, FP8_E4M3 = 3, FP8_E5M2 = 4, INT8 = 5, INT4 = 6 };
@@ -48,6 +50,12 @@ struct KernelTable {
   // out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]); scratch is sized for rows x k (see QuantizedActivations).
   void (*matmul)(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
                  const float* bias, QuantizedActivations scratch);
+
+  // dst = w[n, k] (f32) in column panels: dst[p][i][16] = w[16p + j][i], zero past n.
+  void (*packPanels)(ThreadPool& pool, float* dst, const uint8_t* w, int n, int k);
+  // matmul over packed f32 weights; every output is one ordered FMA chain over k, whatever `rows` is.
+  void (*matmulPanels)(ThreadPool& pool, float* out, const float* x, const float* packed, int n, int k, int rows,
+                       const float* bias);
 
   void (*rmsNorm)(ThreadPool& pool, float* out, const float* x, const float* gain, int rows, int dim, float eps);
   void (*layerNorm)(ThreadPool& pool, float* out, const float* x, const float* gain, const float* bias, int rows, int dim,

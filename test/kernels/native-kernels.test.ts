@@ -219,6 +219,36 @@ for (const portable of variants) {
       assert.equal(f.filter((x) => x !== 0).length, 16);
     });
 
+    it('packs f32 weights in panels of 16 columns, zero past n', () => {
+      const n = 18, k = 3;
+      const w = Float32Array.from({ length: n * k }, (_, i) => i + 1);
+      const packed = new Float32Array(2 * 16 * k);
+      be.kernels.packPanels(packed, new Uint8Array(w.buffer), n, k);
+      for (let p = 0; p < 2; p++)
+        for (let i = 0; i < k; i++)
+          for (let j = 0; j < 16; j++) {
+            const row = p * 16 + j;
+            assert.equal(packed[(p * k + i) * 16 + j], row < n ? w[row * k + i] : 0, `panel ${p}, i ${i}, column ${j}`);
+          }
+    });
+
+    it('f32 matmul gives a row the same bits alone, in a prefill and in a batch', () => {
+      // Every output of the packed-panel kernel is one ordered FMA chain over k, whatever tile its row
+      // falls in: speculative verification relies on this to reproduce plain decoding exactly.
+      const n = 45, k = 70, total = 13;
+      const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], 'f32');
+      const x = randn(rng, total * k);
+      const all = new Float32Array(total * n);
+      be.matmul(all, x, w, total);
+      for (const rows of [1, 2, 3, 4, 5, 6, 7]) {
+        for (const r0 of [0, 3, total - rows]) {
+          const part = new Float32Array(rows * n);
+          be.matmul(part, x.subarray(r0 * k, (r0 + rows) * k), w, rows);
+          assert.deepEqual(part, all.subarray(r0 * n, (r0 + rows) * n), `rows ${r0}..${r0 + rows}`);
+        }
+      }
+    });
+
     it('refuses shapes that do not fit the arrays instead of reading past them', () => {
       const w = quantizeRowsReference(new Float32Array(4 * 64), [4, 64], 'q8_0');
       assert.throws(() => be.matmul(new Float32Array(4), new Float32Array(32), w, 1), /x is too short/);

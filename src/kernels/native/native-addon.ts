@@ -12,6 +12,10 @@ export interface NativeKernels {
   readonly threads: number;
   readonly isa: string;
   matmul(out: Float32Array, x: Float32Array, w: Uint8Array, dtype: number, n: number, k: number, rows: number, bias?: Float32Array): void;
+  /** f32 weight bytes [n, k] into column panels of 16: packed[p][i][j] = w[16p + j][i], zero past n. */
+  packPanels(packed: Float32Array, w: Uint8Array, n: number, k: number): void;
+  /** matmul over packed f32 weights (`packed` holds ceil(n / 16) * 16 * k floats). */
+  matmulPanels(out: Float32Array, x: Float32Array, packed: Float32Array, n: number, k: number, rows: number, bias?: Float32Array): void;
   rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void;
   layerNorm(out: Float32Array, x: Float32Array, gain: Float32Array, bias: Float32Array, rows: number, dim: number, eps: number): void;
   rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, style: number, rotaryDim: number, cosSin: Float32Array, tablePositions: number): void;

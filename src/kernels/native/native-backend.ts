@@ -32,6 +32,10 @@ export class NativeBackend implements Backend {
   readonly kernels: NativeKernels;
   // The decoder passes the same seqs array to every layer; pack it once per forward pass.
   private packed = new WeakMap<readonly AttentionSeq[], PackedSeqs>();
+  // f32 weights repacked in column panels on first use: the matmul kernel then sums outer products
+  // with no horizontal reductions (about twice as fast for small k and several rows). The original is
+  // a view into the mapped file, so the copy is the one resident in memory.
+  private panels = new WeakMap<WeightTensor, Float32Array>();
   // RoPE's cosines and sines per position, shared by q and k of every layer, grown as contexts grow.
   private ropeTables = new WeakMap<Float32Array, RopeTable>();
 
@@ -46,7 +50,21 @@ export class NativeBackend implements Backend {
 
   matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
     const [n, k] = w.shape as [number, number];
+    if (w.dtype === 'f32') {
+      this.kernels.matmulPanels(out, x, this.packedPanels(w, n, k), n, k, rows, bias);
+      return;
+    }
     this.kernels.matmul(out, x, w.data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
+  }
+
+  private packedPanels(w: WeightTensor, n: number, k: number): Float32Array {
+    let packed = this.panels.get(w);
+    if (!packed) {
+      packed = new Float32Array(Math.ceil(n / 16) * 16 * k);
+      this.kernels.packPanels(packed, w.data, n, k);
+      this.panels.set(w, packed);
+    }
+    return packed;
   }
 
   rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void {
