@@ -196,6 +196,30 @@ for (const portable of variants) {
           }
         });
 
+        // A query's keys are scored, weighted and summed in the same order whether it is decoded alone
+        // or beside others (heads of 8 switch to transposed keys when a tile is shared): speculative
+        // verification depends on it.
+        it(`paged attention on ${dtype} blocks (head ${headDim}) gives a query the same bits alone and in a chunk`, () => {
+          const blockSize = 16, contextLen = 260, chunk = 20;
+          const numBlocks = Math.ceil(contextLen / blockSize);
+          const blockTable = Int32Array.from({ length: numBlocks }, (_, i) => (i * 5) % numBlocks);
+          for (const slidingWindow of [0, 37]) {
+            const shape: AttentionShape = { numHeads: 4, numKvHeads: 2, headDim, blockSize, scale: 1 / Math.sqrt(headDim), slidingWindow };
+            const slots = numBlocks * blockSize, qDim = shape.numHeads * headDim;
+            const cache = emptyCache(dtype, slots, shape.numKvHeads, headDim, blockSize);
+            const kvDim = shape.numKvHeads * headDim;
+            ref.writeKV(cache, randn(rng, slots * kvDim), randn(rng, slots * kvDim), Int32Array.from({ length: slots }, (_, i) => i), slots, shape.numKvHeads, headDim);
+            const q = randn(rng, chunk * qDim);
+            const together = new Float32Array(q.length);
+            be.attention(together, q, cache, [{ queryStart: 0, queryLen: chunk, contextLen, blockTable }], shape);
+            for (let i = 0; i < chunk; i++) {
+              const alone = new Float32Array(qDim);
+              be.attention(alone, q.subarray(i * qDim, (i + 1) * qDim), cache, [{ queryStart: 0, queryLen: 1, contextLen: contextLen - chunk + i + 1, blockTable }], shape);
+              assert.deepEqual(alone, together.subarray(i * qDim, (i + 1) * qDim), `${dtype} query ${i}, window ${slidingWindow}`);
+            }
+          }
+        });
+
         it(`writeKV quantizes each row into its slot as the reference does (${dtype}, head ${headDim})`, () => {
           const numKvHeads = 2, slots = Int32Array.of(5, 0, 13, -1);
           const k = randn(rng, 4 * numKvHeads * headDim, 3), v = randn(rng, 4 * numKvHeads * headDim, 0.01);

@@ -79,7 +79,9 @@ describe('completions on stories260K', () => {
     const lp = r.choices[0]!.logprobs!;
     const expected = offline('Once upon a time', { temperature: 0, maxTokens: 6, logprobs: 3 });
     assert.equal(lp.tokens!.length, 6);
-    lp.token_logprobs!.forEach((v, i) => assert.ok(Math.abs(v - expected.logprobs![i]!.logprob) < 1e-6, `${v} vs ${expected.logprobs![i]!.logprob}`));
+    // The server's native matmul sums each output in one FMA chain over k, the reference in float64:
+    // float32 rounding apart, 10x inside the 1e-4 the goldens allow.
+    lp.token_logprobs!.forEach((v, i) => assert.ok(Math.abs(v - expected.logprobs![i]!.logprob) < 1e-5, `${v} vs ${expected.logprobs![i]!.logprob}`));
     assert.equal(Object.keys(lp.top_logprobs![0]!).length, 3);
     assert.equal(lp.tokens!.join(''), r.choices[0]!.text);
   });
