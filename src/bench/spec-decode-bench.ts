@@ -1,8 +1,8 @@
 // `bench spec-decode`: the same requests decoded plainly and with speculation, on one model loaded
-// once, at each batch size (requests in flight at once). Both engines are warmed up first and their
-// iterations alternate, so JIT warm-up and drifts in machine load hit both alike; the report gives
-// median tokens/s, the speed-up (the median of the paired iterations' ratios), the decode steps each
-// needed and the acceptance figures.
+// once, at each batch size (requests in flight at once). Both engines are warmed up first; their
+// iterations run in pairs, each pair in the other order than the last, so JIT warm-up and drifts in
+// machine load hit both alike. The report gives median tokens/s, the speed-up (the median of the
+// paired iterations' ratios), the decode steps each needed and the acceptance figures.
 
 import { EngineCore } from '../engine/engine-core.js';
 import { resolveEngineConfig, type EngineConfigInput } from '../engine/engine-config.js';
@@ -61,13 +61,23 @@ export function benchSpecDecode(model: CausalLM, tokenizer: Tokenizer | null, re
   return o.batchSizes.map((batchSize) => {
     const plain = make(batchSize, false);
     const spec = make(batchSize, true);
-    run(plain, requests.slice(0, batchSize));
-    run(spec, requests.slice(0, batchSize));
+    // Warm-up: a single request left the first measured plain iteration visibly slower (JIT still
+    // compiling), which flattered that pair's ratio.
+    const warmup = requests.slice(0, Math.max(batchSize, 8));
+    run(plain, warmup);
+    run(spec, warmup);
     const plainRuns: Run[] = [];
     const specRuns: Run[] = [];
     for (let i = 0; i < o.numIters; i++) {
-      plainRuns.push(run(plain, requests));
-      specRuns.push(run(spec, requests));
+      // Which of the pair goes first alternates (plain-spec, spec-plain, ...): whatever the first run
+      // leaves to the second (garbage to collect, a warmer or cooler core) falls on both sides alike.
+      if (i % 2 === 0) {
+        plainRuns.push(run(plain, requests));
+        specRuns.push(run(spec, requests));
+      } else {
+        specRuns.push(run(spec, requests));
+        plainRuns.push(run(plain, requests));
+      }
       log?.(`  batch ${batchSize}, iteration ${i + 1}: plain ${(plainRuns[i]!.tokens / plainRuns[i]!.seconds).toFixed(1)} tok/s, speculative ${(specRuns[i]!.tokens / specRuns[i]!.seconds).toFixed(1)} tok/s`);
     }
     const rate = (r: Run, excludeDrafting = false) => r.tokens / (r.seconds - (excludeDrafting ? r.core.stats().spec!.draftMs / 1000 : 0));
