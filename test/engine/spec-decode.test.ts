@@ -75,6 +75,15 @@ describe('n-gram proposals', () => {
     assert.deepEqual(proposeNgram([5, 6, 1, 5, 7, 1], 2, { minMatch: 2, maxMatch: 2 }), [], 'a 1-token match is below the minimum');
   });
 
+  it('among matches of the maximum length, continue the one that agrees furthest back', () => {
+    // Suffix [2, 3] (max 2) occurs after 1 (start 1) and after 8 (start 6, the latest); the sequence has
+    // 1 before its suffix, so the older occurrence is the longer real match.
+    assert.deepEqual(proposeNgram([0, 2, 3, 4, 9, 8, 2, 3, 5, 7, 1, 2, 3], 2, { minMatch: 1, maxMatch: 2 }), [5, 7], 'no agreement beyond the n-gram: the latest');
+    assert.deepEqual(proposeNgram([1, 2, 3, 4, 9, 8, 2, 3, 5, 7, 1, 2, 3], 2, { minMatch: 1, maxMatch: 2 }), [4, 9], 'one more token agrees at the older one');
+    // Below the maximum length there is nothing further back to compare: the latest match.
+    assert.deepEqual(proposeNgram([1, 2, 3, 4, 9, 8, 2, 3, 5, 7, 1, 2, 3], 2, { minMatch: 1, maxMatch: 3 }), [4, 9], 'the 3-gram [1, 2, 3] matches only the older one');
+  });
+
   it('propose at most twice the match length', () => {
     const text = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
     assert.deepEqual(proposeNgram([...text, 0, 1], 8, { minMatch: 1, maxMatch: 4 }), [2, 3], 'a 1-token match: 2 drafts');
