@@ -58,12 +58,24 @@ describe('draft pacing', () => {
     const next = allowances(pacer, 40, () => 0);
     assert.ok(next.slice(0, 16).every((n) => n === 0), `paused from the start: ${next.join(' ')}`);
     assert.ok(next.filter((n) => n > 0).length <= 3 && next.every((n) => n <= 2));
+    for (let i = 0; i < 10; i++) pacer.record(newDraftPace(), 4, 0);
     pacer.record(newDraftPace(), 4, 4);
     assert.equal(allowances(pacer, 1, (n) => n)[0], 0, 'one good run is not enough');
     pacer.record(newDraftPace(), 4, 4);
     pacer.record(newDraftPace(), 4, 4);
     pacer.record(newDraftPace(), 4, 4);
     assert.deepEqual(allowances(pacer, 2, (n) => n), [4, 4], 'recent runs accepting again restore full drafts for new requests');
+  });
+
+  it('pauses a running request for the longest time at its next miss once the engine\'s runs mostly fail', () => {
+    const pacer = new DraftPacer();
+    const pace = newDraftPace();
+    assert.equal(pacer.allowance(pace, 4), 4);
+    for (let i = 0; i < 20; i++) pacer.record(newDraftPace(), 4, 0);
+    pacer.record(pace, 4, 0);
+    const after = Array.from({ length: 33 }, () => pacer.allowance(pace, 4));
+    assert.deepEqual(after.slice(0, 32), new Array(32).fill(0), 'a first miss, yet 32 steps without drafts');
+    assert.equal(after[32], 2);
   });
 });
 

@@ -2,9 +2,10 @@
 // model, its passes) whether or not anything is accepted, so drafting follows how recent runs fared:
 // - after a run, the next proposes two more than it accepted (all K after a full acceptance);
 // - after the second run in a row with nothing accepted, the request pauses for 1, 2, 4 ... 32 steps;
-// - a new request starts from what the engine's recent runs achieved: when they accepted less than
-//   MIN_RECENT_ACCEPTANCE of their drafts (less than a draft row costs), it starts paused and short
-//   instead of paying a full run to learn what the requests before it did.
+// - requests learn from each other through the engine's recent acceptance rate: while the recent runs
+//   accepted less than MIN_RECENT_ACCEPTANCE of their drafts (less than a draft row costs), a new
+//   request starts paused and short, and a run with nothing accepted pauses for the longest time at
+//   once, instead of each request paying its own runs to learn what the others did.
 // A text the drafts cannot predict so costs little more than plain decoding, and one they can predict
 // resets everything at its first acceptance.
 
@@ -20,6 +21,7 @@ const MAX_PAUSE = 32;
 const MIN_RECENT_ACCEPTANCE = 0.2;
 /** Weight of the latest run in the engine's running acceptance rate. */
 const RECENT_WEIGHT = 0.1;
+const LONGEST_PAUSE_MISSES = 2 + Math.log2(MAX_PAUSE);
 
 export function newDraftPace(): DraftPace {
   return { draftLen: Infinity, pauseSteps: 0, misses: 0, started: false };
@@ -36,7 +38,7 @@ export class DraftPacer {
   allowance(pace: DraftPace, k: number): number {
     if (!pace.started) {
       pace.started = true;
-      if (this.recentAcceptance < MIN_RECENT_ACCEPTANCE) this.miss(pace, 2 + Math.log2(MAX_PAUSE));
+      if (this.recentAcceptance < MIN_RECENT_ACCEPTANCE) this.miss(pace, LONGEST_PAUSE_MISSES);
     }
     if (pace.pauseSteps > 0) {
       pace.pauseSteps--;
@@ -48,7 +50,7 @@ export class DraftPacer {
   record(pace: DraftPace, numDrafts: number, numAccepted: number): void {
     this.recentAcceptance += RECENT_WEIGHT * (numAccepted / numDrafts - this.recentAcceptance);
     if (numAccepted === 0) {
-      this.miss(pace, pace.misses + 1);
+      this.miss(pace, this.recentAcceptance < MIN_RECENT_ACCEPTANCE ? Math.max(pace.misses + 1, LONGEST_PAUSE_MISSES) : pace.misses + 1);
       return;
     }
     pace.misses = 0;
