@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../src/kernels/backend.js';
 import { KV_CACHE_DTYPES, kvHeadBytes, type KVCacheDType } from '../../src/kernels/kv-cache-dtype.js';
-import { NativeBackend } from '../../src/kernels/native/native-backend.js';
+import { NativeBackend, PANEL_MAX_BYTES } from '../../src/kernels/native/native-backend.js';
 import { quantizeRowsReference } from '../../src/kernels/quantize.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { dequantize, type WeightDType } from '../../src/kernels/tensor.js';
@@ -254,6 +254,21 @@ for (const portable of variants) {
             const row = p * 16 + j;
             assert.equal(packed[(p * k + i) * 16 + j], row < n ? w[row * k + i] : 0, `panel ${p}, i ${i}, column ${j}`);
           }
+    });
+
+    it('f32 matmul above the packed-panel size runs the row-major tile, matching the reference', () => {
+      const n = 1030, k = 1024, rows = 5;
+      assert.ok(n * k * 4 > PANEL_MAX_BYTES);
+      const w = quantizeRowsReference(randn(rng, n * k, 0.05), [n, k], 'f32');
+      const x = randn(rng, rows * k);
+      const bias = randn(rng, n);
+      const expected = new Float32Array(rows * n), actual = new Float32Array(rows * n);
+      ref.matmul(expected, x, w, rows, bias);
+      be.matmul(actual, x, w, rows, bias);
+      assertClose(actual, expected, (i) => 1e-5 * (1 + Math.abs(expected[i]!)), 'f32 row-major tile');
+      const alone = new Float32Array(n);
+      be.matmul(alone, x.subarray(2 * k, 3 * k), w, 1, bias);
+      assert.deepEqual(alone, actual.subarray(2 * n, 3 * n), 'a row alone gets the same bits');
     });
 
     it('f32 matmul gives a row the same bits alone, in a prefill and in a batch', () => {
