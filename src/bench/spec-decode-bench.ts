@@ -81,8 +81,8 @@ export function benchSpecDecode(model: CausalLM, tokenizer: Tokenizer | null, re
       log?.(`  batch ${batchSize}, iteration ${i + 1}: plain ${(plainRuns[i]!.tokens / plainRuns[i]!.seconds).toFixed(1)} tok/s, speculative ${(specRuns[i]!.tokens / specRuns[i]!.seconds).toFixed(1)} tok/s`);
     }
     const rate = (r: Run, excludeDrafting = false) => r.tokens / (r.seconds - (excludeDrafting ? r.core.stats().spec!.draftMs / 1000 : 0));
-    // Each speculative iteration ran right after its plain one, under the same machine load: the
-    // speed-up is the median of these paired ratios, which load swings between pairs do not move.
+    // The two runs of a pair ran back to back, under the same machine load: the speed-up is the median
+    // of the pairs' ratios, which load swings between pairs do not move.
     const pairedSpeedup = (excludeDrafting: boolean) => median(specRuns.map((r, i) => rate(r, excludeDrafting) / rate(plainRuns[i]!)));
     return {
       batchSize,
