@@ -99,6 +99,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
         InstanceAccessor<&Kernels::threads>("threads"),
         InstanceAccessor<&Kernels::isa>("isa"),
         InstanceMethod<&Kernels::matmul>("matmul"),
+        InstanceMethod<&Kernels::packRows8>("packRows8"),
         InstanceMethod<&Kernels::packPanels>("packPanels"),
         InstanceMethod<&Kernels::matmulPanels>("matmulPanels"),
         InstanceMethod<&Kernels::rmsNorm>("rmsNorm"),
@@ -139,15 +140,30 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const DType dt = static_cast<DType>(dtype);
     float* out = a.array<float>(0, static_cast<size_t>(rows) * n, "out");
     const float* x = a.array<float>(1, static_cast<size_t>(rows) * k, "x");
-    const uint8_t* w = a.array<uint8_t>(2, rowBytes(dt, k) * n, "weight");
+    const uint8_t* w = a.array<uint8_t>(2, dtype >= 3 ? rows8Bytes(dt, n, k) : rowBytes(dt, k) * n, "weight");
     const float* bias = a.optionalArray<float>(7, n, "bias");
     if (!a.ok() || rows == 0) return;
     if (dtype >= 3) {
       scratchQ_.resize(static_cast<size_t>(rows) * k);
       scratchD_.resize(static_cast<size_t>(rows) * (k / 32));
-      scratchM_.resize(static_cast<size_t>(rows) * (k / 32) * 8);
+      scratchM_.resize(static_cast<size_t>(rows) * (k / 32));
     }
     table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data(), scratchM_.data()});
+  }
+
+  // packRows8(dst, w, dtype, n, k): w is a q8_0 or q4_0 weight [n, k]; dst holds rows8Bytes(dtype, n, k)
+  void packRows8(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int dtype = a.i32(2), n = a.i32(3), k = a.i32(4);
+    if (!a.ok()) return;
+    if ((dtype != 3 && dtype != 4) || n <= 0 || k <= 0 || k % 32 != 0) {
+      Napi::RangeError::New(info.Env(), "packRows8: bad dtype or shape").ThrowAsJavaScriptException();
+      return;
+    }
+    const DType dt = static_cast<DType>(dtype);
+    uint8_t* dst = a.array<uint8_t>(0, rows8Bytes(dt, n, k), "dst");
+    const uint8_t* w = a.array<uint8_t>(1, rowBytes(dt, k) * n, "weight");
+    if (a.ok()) table_->packRows8(*pool_, dst, w, dt, n, k);
   }
 
   // packPanels(dst, w, n, k): w is f32 weight bytes [n, k]; dst holds panelFloats(n, k) floats

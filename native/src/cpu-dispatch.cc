@@ -5,6 +5,11 @@ namespace tsllm {
 
 size_t panelFloats(int64_t n, int64_t k) { return static_cast<size_t>((n + 15) / 16 * 16 * k); }
 
+size_t rows8Bytes(DType dtype, int64_t n, int64_t k) {
+  if (dtype != DType::Q8_0 && dtype != DType::Q4_0) return 0;
+  return static_cast<size_t>((n + 7) / 8 * 8) * rowBytes(dtype, k);
+}
+
 size_t rowBytes(DType dtype, int64_t elements) {
   switch (dtype) {
     case DType::F32: return static_cast<size_t>(elements) * 4;

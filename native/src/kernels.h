@@ -16,6 +16,8 @@ enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
 size_t rowBytes(DType dtype, int64_t elements);
 // Floats of an f32 [n, k] weight packed in panels of 16 output columns (see packPanels).
 size_t panelFloats(int64_t n, int64_t k);
+// Bytes of a q8_0 or q4_0 [n, k] weight regrouped by packRows8: ceil(n / 8) groups of 8 rows.
+size_t rows8Bytes(DType dtype, int64_t n, int64_t k);
 
 // KV-cache formats, numbered as NATIVE_KV_DTYPE in src/kernels/kv-cache-dtype.ts (layouts there).
 enum class KVDType : int { F32 = 0, F16 = 1, BF16 = 2, FP8_E4M3 = 3, FP8_E5M2 = 4, INT8 = 5, INT4 = 6 };
@@ -25,7 +27,7 @@ bool validKVDType(int code);
 size_t kvHeadBytes(KVDType dtype, int headDim);
 
 // Activations quantized per block of 32 for integer dot products: q[rows][k] int8, d[rows][k/32] scales,
-// m[rows][k/32][8] the offset term of unsigned weight formats (see quantizeActivationRow).
+// m[rows][k/32] the offset term of unsigned weight formats (see quantizeActivationRow).
 struct QuantizedActivations {
   int8_t* q;
   float* d;
@@ -48,8 +50,12 @@ struct KernelTable {
   const char* isa;
 
   // out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]); scratch is sized for rows x k (see QuantizedActivations).
+  // Float weights are row-major; q8_0 and q4_0 weights are in the layout packRows8 writes.
   void (*matmul)(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
                  const float* bias, QuantizedActivations scratch);
+  // dst (rows8Bytes) = q8_0 or q4_0 w[n, k] regrouped 8 rows at a time, block by block (layout in
+  // kernels-impl.inc, "quantized weights in groups of 8 rows").
+  void (*packRows8)(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, int n, int k);
 
   // dst = w[n, k] (f32) in column panels: dst[p][i][16] = w[16p + j][i], zero past n.
   void (*packPanels)(ThreadPool& pool, float* dst, const uint8_t* w, int n, int k);

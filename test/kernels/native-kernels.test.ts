@@ -271,22 +271,48 @@ for (const portable of variants) {
       assert.deepEqual(alone, actual.subarray(2 * n, 3 * n), 'a row alone gets the same bits');
     });
 
-    it('f32 matmul gives a row the same bits alone, in a prefill and in a batch', () => {
-      // Every output of the packed-panel kernel is one ordered FMA chain over k, whatever tile its row
-      // falls in: speculative verification relies on this to reproduce plain decoding exactly.
-      const n = 45, k = 70, total = 13;
-      const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], 'f32');
-      const x = randn(rng, total * k);
-      const all = new Float32Array(total * n);
-      be.matmul(all, x, w, total);
-      for (const rows of [1, 2, 3, 4, 5, 6, 7]) {
-        for (const r0 of [0, 3, total - rows]) {
-          const part = new Float32Array(rows * n);
-          be.matmul(part, x.subarray(r0 * k, (r0 + rows) * k), w, rows);
-          assert.deepEqual(part, all.subarray(r0 * n, (r0 + rows) * n), `rows ${r0}..${r0 + rows}`);
-        }
+    it('packs q8_0 and q4_0 weights 8 rows at a time, block by block, zero past n', () => {
+      const n = 13, k = 64, nb = k / 32;
+      for (const [dtype, code, blockBytes] of [['q8_0', 3, 34], ['q4_0', 4, 18]] as const) {
+        const w = quantizeRowsReference(randn(rng, n * k), [n, k], dtype);
+        const packed = new Uint8Array(16 * nb * blockBytes);
+        be.kernels.packRows8(packed, w.data, code, n, k);
+        const groupBlock = 8 * blockBytes;
+        for (let g = 0; g < 2; g++)
+          for (let b = 0; b < nb; b++)
+            for (let r = 0; r < 8; r++) {
+              const row = 8 * g + r;
+              const src = (i: number) => (row < n ? w.data[(row * nb + b) * blockBytes + i]! : 0);
+              const at = (g * nb + b) * groupBlock;
+              assert.deepEqual([packed[at + 2 * r], packed[at + 2 * r + 1]], [src(0), src(1)], `${dtype} scale of row ${row}, block ${b}`);
+              for (let t = 0; t < (blockBytes - 2) / 4; t++)
+                for (let i = 0; i < 4; i++)
+                  assert.equal(packed[at + 16 + 32 * t + 4 * r + i], src(2 + 4 * t + i), `${dtype} row ${row}, block ${b}, byte ${4 * t + i}`);
+            }
       }
+      assert.throws(() => be.kernels.packRows8(new Uint8Array(1 << 12), new Uint8Array(1 << 12), 1, 8, 64), /packRows8: bad dtype/);
     });
+
+    for (const dtype of ['f32', 'q8_0', 'q4_0'] as WeightDType[]) {
+      it(`${dtype} matmul gives a row the same bits alone, in a prefill and in a batch`, () => {
+        // Every output is one ordered chain over k (FMAs of the packed-panel kernel; per-block exact
+        // integer dots scaled and summed in block order for q8_0/q4_0), whatever tile its row falls
+        // in: speculative verification relies on this to reproduce plain decoding exactly.
+        const n = 45, k = dtype === 'f32' ? 70 : 96, total = 13;
+        const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
+        const x = randn(rng, total * k);
+        const bias = randn(rng, n);
+        const all = new Float32Array(total * n);
+        be.matmul(all, x, w, total, bias);
+        for (const rows of [1, 2, 3, 4, 5, 6, 7]) {
+          for (const r0 of [0, 3, total - rows]) {
+            const part = new Float32Array(rows * n);
+            be.matmul(part, x.subarray(r0 * k, (r0 + rows) * k), w, rows, bias);
+            assert.deepEqual(part, all.subarray(r0 * n, (r0 + rows) * n), `rows ${r0}..${r0 + rows}`);
+          }
+        }
+      });
+    }
 
     it('refuses shapes that do not fit the arrays instead of reading past them', () => {
       const w = quantizeRowsReference(new Float32Array(4 * 64), [4, 64], 'q8_0');

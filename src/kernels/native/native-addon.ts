@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 export interface NativeKernels {
   readonly threads: number;
   readonly isa: string;
+  /** Float weights row-major; q8_0 and q4_0 weights as packRows8 wrote them. */
   matmul(out: Float32Array, x: Float32Array, w: Uint8Array, dtype: number, n: number, k: number, rows: number, bias?: Float32Array): void;
+  /** q8_0/q4_0 weight bytes [n, k] regrouped 8 rows at a time; `dst` holds ceil(n / 8) * 8 rows. */
+  packRows8(dst: Uint8Array, w: Uint8Array, dtype: number, n: number, k: number): void;
   /** f32 weight bytes [n, k] into column panels of 16: packed[p][i][j] = w[16p + j][i], zero past n. */
   packPanels(packed: Float32Array, w: Uint8Array, n: number, k: number): void;
   /** matmul over packed f32 weights (`packed` holds ceil(n / 16) * 16 * k floats). */

@@ -44,6 +44,10 @@ export class NativeBackend implements Backend {
   // then sums outer products with no horizontal reductions (1.2-2.5x faster for small k and several
   // rows). The original is a view into the mapped file, so the copy is the one resident in memory.
   private panels = new WeakMap<WeightTensor, Float32Array>();
+  // q8_0 and q4_0 weights are regrouped 8 rows at a time on first use (layout in
+  // native/src/kernels-impl.inc): the integer kernel then gets 8 rows' dot products per vector and
+  // streams each group sequentially. The same size as the original, which is then no longer read.
+  private groups = new WeakMap<WeightTensor, Uint8Array>();
   // RoPE's cosines and sines per position, shared by q and k of every layer, grown as contexts grow.
   private ropeTables = new WeakMap<Float32Array, RopeTable>();
 
@@ -62,7 +66,18 @@ export class NativeBackend implements Backend {
       this.kernels.matmulPanels(out, x, this.packedPanels(w, n, k), n, k, rows, bias);
       return;
     }
-    this.kernels.matmul(out, x, w.data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
+    const data = w.dtype === 'q8_0' || w.dtype === 'q4_0' ? this.rowGroups(w, n, k) : w.data;
+    this.kernels.matmul(out, x, data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
+  }
+
+  private rowGroups(w: WeightTensor, n: number, k: number): Uint8Array {
+    let packed = this.groups.get(w);
+    if (!packed) {
+      packed = new Uint8Array((Math.ceil(n / 8) * 8 * w.data.byteLength) / n);
+      this.kernels.packRows8(packed, w.data, NATIVE_DTYPE[w.dtype], n, k);
+      this.groups.set(w, packed);
+    }
+    return packed;
   }
 
   private packedPanels(w: WeightTensor, n: number, k: number): Float32Array {
