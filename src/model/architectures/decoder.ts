@@ -5,6 +5,7 @@
 
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../kernels/backend.js';
 import { ropeInvFreq, type ModelConfig } from '../config.js';
+import { ActivationBuffers } from './activation-buffers.js';
 import type { LayerWeights, MlpWeights, MoeWeights, ModelWeights } from '../weights.js';
 
 export interface ForwardBatch {
@@ -22,6 +23,7 @@ export interface ForwardBatch {
 export class CausalLM {
   private readonly rope: RopeSpec | null;
   private readonly attnShapeBase: Omit<AttentionShape, 'blockSize'>;
+  private readonly buffers = new ActivationBuffers();
 
   constructor(
     readonly config: ModelConfig,
@@ -45,7 +47,7 @@ export class CausalLM {
     const rows = batch.tokenIds.length;
     const H = c.hiddenSize;
 
-    const h = new Float32Array(rows * H);
+    const h = this.buffers.get('hidden', rows * H);
     be.embedding(h, this.weights.embed, batch.tokenIds);
     if (this.weights.posEmbed) {
       const pos = new Float32Array(rows * H);
@@ -54,7 +56,7 @@ export class CausalLM {
     }
 
     const attnShape: AttentionShape = { ...this.attnShapeBase, blockSize };
-    const x = new Float32Array(rows * H);
+    const x = this.buffers.get('normed', rows * H);
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
       this.norm(x, h, w.attnNorm, w.attnNormBias, rows);
@@ -65,7 +67,7 @@ export class CausalLM {
 
     // Only the sampled rows go through the final norm and the (large) vocabulary projection.
     const n = batch.logitsRows.length;
-    const last = new Float32Array(n * H);
+    const last = this.buffers.get('last', n * H);
     for (let i = 0; i < n; i++) {
       const r = batch.logitsRows[i]!;
       last.set(h.subarray(r * H, (r + 1) * H), i * H);
@@ -87,9 +89,9 @@ export class CausalLM {
     const be = this.backend;
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
-    const q = new Float32Array(rows * qDim);
-    const k = new Float32Array(rows * kvDim);
-    const v = new Float32Array(rows * kvDim);
+    const q = this.buffers.get('q', rows * qDim);
+    const k = this.buffers.get('k', rows * kvDim);
+    const v = this.buffers.get('v', rows * kvDim);
     be.matmul(q, x, w.q, rows, w.qBias);
     be.matmul(k, x, w.k, rows, w.kBias);
     be.matmul(v, x, w.v, rows, w.vBias);
@@ -103,9 +105,9 @@ export class CausalLM {
       be.rope(k, batch.positions, rows, c.numKvHeads, c.headDim, this.rope);
     }
     be.writeKV(cache, k, v, batch.slotMapping, rows, c.numKvHeads, c.headDim);
-    const attn = new Float32Array(rows * qDim);
+    const attn = this.buffers.get('attn', rows * qDim);
     be.attention(attn, q, cache, batch.seqs, shape);
-    const out = new Float32Array(rows * c.hiddenSize);
+    const out = this.buffers.get('attnOut', rows * c.hiddenSize);
     be.matmul(out, attn, w.o, rows, w.oBias);
     return out;
   }
@@ -113,16 +115,16 @@ export class CausalLM {
   private mlp(x: Float32Array, w: MlpWeights, rows: number): Float32Array {
     const be = this.backend;
     const inter = w.up.shape[0]!;
-    const up = new Float32Array(rows * inter);
+    const up = this.buffers.get('up', rows * inter);
     be.matmul(up, x, w.up, rows, w.upBias);
     if (w.gate) {
-      const gate = new Float32Array(rows * inter);
+      const gate = this.buffers.get('gate', rows * inter);
       be.matmul(gate, x, w.gate, rows);
       be.siluMul(up, gate, up, rows * inter);
     } else {
       be.gelu(up, rows * inter);
     }
-    const out = new Float32Array(rows * this.config.hiddenSize);
+    const out = this.buffers.get('mlpOut', rows * this.config.hiddenSize);
     be.matmul(out, up, w.down, rows, w.downBias);
     return out;
   }
