@@ -436,6 +436,19 @@ Napi::Value allocateJs(const Napi::CallbackInfo& info) {
   }, keep);
 }
 
+// releasePages(view) -> whether the OS took back the whole pages inside the typed array's bytes (see
+// releasePages in mapped-file.h); the contents stay the same.
+Napi::Value releasePagesJs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) {
+    Napi::TypeError::New(env, "releasePages(view): view must be a typed array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+  const auto* base = static_cast<const uint8_t*>(view.ArrayBuffer().Data());
+  return Napi::Boolean::New(env, releasePages(base + view.ByteOffset(), view.ByteLength()));
+}
+
 Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), bestKernels().isa); }
 
 }  // namespace
@@ -445,6 +458,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("Kernels", tsllm::Kernels::define(env));
   exports.Set("mapFile", Napi::Function::New(env, tsllm::mapFileJs));
   exports.Set("allocate", Napi::Function::New(env, tsllm::allocateJs));
+  exports.Set("releasePages", Napi::Function::New(env, tsllm::releasePagesJs));
   exports.Set("cpuIsa", Napi::Function::New(env, tsllm::cpuIsa));
   return exports;
 }

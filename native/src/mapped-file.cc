@@ -1,6 +1,7 @@
 #include "mapped-file.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -41,7 +42,16 @@ bool mapFile(const std::string& path, MappedFile& out, std::string& error) {
 void unmapFile(const MappedFile& file) {
   if (file.data) munmap(file.data, file.size);
 }
-
+bool releasePages(const void* data, size_t bytes) {
+#ifndef MADV_PAGEOUT
+  constexpr int MADV_PAGEOUT = 21;  // Linux 5.4; older kernels answer EINVAL
+#endif
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t start = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  if (end <= start) return true;
+  return madvise(reinterpret_cast<void*>(start), end - start, MADV_PAGEOUT) == 0;
+}
 
 bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

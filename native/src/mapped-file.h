@@ -16,6 +16,11 @@ struct MappedFile {
 bool mapFile(const std::string& path, MappedFile& out, std::string& error);
 void unmapFile(const MappedFile& file);
 
+// Asks the OS to reclaim the whole pages inside [data, data + bytes) now: mapped file pages are dropped
+// (read back from the file if touched again), anonymous ones written to swap if there is any. The
+// contents never change, so it is safe on any memory. Returns false where the kernel refuses.
+bool releasePages(const void* data, size_t bytes);
+
 // Zero-filled anonymous memory (the KV cache): page-aligned, committed only as pages are touched.
 bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error);
 

@@ -50,6 +50,28 @@ describe('weights for the native backend', { skip: !addon }, () => {
     }
   });
 
+  it('hands the pages of a packed q8_0 weight back to the OS and still reads the same bytes', async () => {
+    const file = path.join(dir, 'model-q8_0.gguf');
+    const mapped = await loadModel(file);
+    process.env.TSLLM_NO_MMAP = '1';
+    const copied = await loadModel(file);
+    delete process.env.TSLLM_NO_MMAP;
+    const be = new NativeBackend(addon!, { threads: 2 });
+    for (const w of [mapped.weights.layers[0]!.mlp!.down, copied.weights.layers[0]!.mlp!.down]) {
+      const before = Uint8Array.from(w.data);
+      const [n, k] = w.shape as [number, number];
+      const x = Float32Array.from({ length: 2 * k }, (_, i) => Math.sin(i));
+      const first = new Float32Array(2 * n), second = new Float32Array(2 * n);
+      be.matmul(first, x, w, 2);
+      // Released pages of the map come back from the file; those of an ordinary buffer never left.
+      assert.equal(addon!.releasePages(w.data), true);
+      assert.deepEqual(w.data, before);
+      be.matmul(second, x, w, 2);
+      assert.deepEqual(second, first);
+    }
+    assert.throws(() => (addon!.releasePages as (v: unknown) => boolean)('x'), /typed array/);
+  });
+
   it('--quantization q8_0 on the HF weights matches llama.cpp-style q8_0 from make-model.mjs', async () => {
     const fromHf = await loadModel(dir, { quantization: 'q8_0' });
     const gguf = await loadModel(path.join(dir, 'model-q8_0.gguf'));

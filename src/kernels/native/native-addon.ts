@@ -37,6 +37,11 @@ export interface NativeKernels {
 export interface NativeAddon {
   Kernels: new (threads: number, portable: boolean) => NativeKernels;
   mapFile(path: string): ArrayBuffer;
+  /**
+   * Asks the OS to reclaim the whole pages under `view` now (mapped file pages are dropped and read
+   * back if touched again); the contents stay the same. False where the kernel refuses.
+   */
+  releasePages(view: ArrayBufferView): boolean;
   /** Zero-filled native memory, committed as it is touched, released when the buffer is collected. */
   allocate(bytes: number): ArrayBuffer;
   /** Instruction set of the fastest kernels this CPU runs: 'avx2' or 'generic'. */

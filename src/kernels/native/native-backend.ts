@@ -46,12 +46,15 @@ export class NativeBackend implements Backend {
   private panels = new WeakMap<WeightTensor, Float32Array>();
   // q8_0 and q4_0 weights are regrouped 8 rows at a time on first use (layout in
   // native/src/kernels-impl.inc): the integer kernel then gets 8 rows' dot products per vector and
-  // streams each group sequentially. The same size as the original, which is then no longer read.
+  // streams each group sequentially. The same size as the original, whose pages are handed back.
   private groups = new WeakMap<WeightTensor, Uint8Array>();
   // RoPE's cosines and sines per position, shared by q and k of every layer, grown as contexts grow.
   private ropeTables = new WeakMap<Float32Array, RopeTable>();
 
-  constructor(addon: NativeAddon, options: NativeBackendOptions) {
+  constructor(
+    private readonly addon: NativeAddon,
+    options: NativeBackendOptions,
+  ) {
     this.kernels = new addon.Kernels(options.threads, options.portable ?? false);
     this.name = `native-${this.kernels.isa}`;
   }
@@ -76,6 +79,9 @@ export class NativeBackend implements Backend {
       packed = new Uint8Array((Math.ceil(n / 8) * 8 * w.data.byteLength) / n);
       this.kernels.packRows8(packed, w.data, NATIVE_DTYPE[w.dtype], n, k);
       this.groups.set(w, packed);
+      // Packing read every page of the original (usually the mapped file); only an embedding table
+      // used as the output head reads it again, a row at a time.
+      this.addon.releasePages(w.data);
     }
     return packed;
   }
