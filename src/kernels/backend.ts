@@ -55,6 +55,12 @@ export interface Backend {
   /** out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]) */
   matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void;
 
+  /**
+   * Called once per matmul weight when a model is built, so that a backend that keeps weights in its
+   * own layout converts them at load time rather than inside the first request.
+   */
+  prepareWeight?(w: WeightTensor): void;
+
   /** out[rows, dim] = x / rms(x) * gain */
   rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void;
 

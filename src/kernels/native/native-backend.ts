@@ -40,11 +40,12 @@ export class NativeBackend implements Backend {
   readonly kernels: NativeKernels;
   // The decoder passes the same seqs array to every layer; pack it once per forward pass.
   private packed = new WeakMap<readonly AttentionSeq[], PackedSeqs>();
-  // f32 weights up to PANEL_MAX_BYTES are repacked in column panels on first use: the matmul kernel
-  // then sums outer products with no horizontal reductions (1.2-2.5x faster for small k and several
-  // rows). The original is a view into the mapped file, so the copy is the one resident in memory.
+  // f32 weights up to PANEL_MAX_BYTES are repacked in column panels when the model is built
+  // (prepareWeight, or on first use for a weight never prepared): the matmul kernel then sums outer
+  // products with no horizontal reductions (1.2-2.5x faster for small k and several rows). The
+  // original is a view into the mapped file, so the copy is the one resident in memory.
   private panels = new WeakMap<WeightTensor, Float32Array>();
-  // q8_0 and q4_0 weights are regrouped 8 rows at a time on first use (layout in
+  // q8_0 and q4_0 weights are regrouped 8 rows at a time, as f32 panels are packed (layout in
   // native/src/kernels-impl.inc): the integer kernel then gets 8 rows' dot products per vector and
   // streams each group sequentially. The same size as the original, whose pages are handed back.
   private groups = new WeakMap<WeightTensor, Uint8Array>();
@@ -71,6 +72,12 @@ export class NativeBackend implements Backend {
     }
     const data = w.dtype === 'q8_0' || w.dtype === 'q4_0' ? this.rowGroups(w, n, k) : w.data;
     this.kernels.matmul(out, x, data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
+  }
+
+  prepareWeight(w: WeightTensor): void {
+    const [n, k] = w.shape as [number, number];
+    if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) this.packedPanels(w, n, k);
+    if (w.dtype === 'q8_0' || w.dtype === 'q4_0') this.rowGroups(w, n, k);
   }
 
   private rowGroups(w: WeightTensor, n: number, k: number): Uint8Array {

@@ -4,6 +4,7 @@
 // together) against a paged KV cache, and computes logits only for the rows that are sampled.
 
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../kernels/backend.js';
+import type { WeightTensor } from '../../kernels/tensor.js';
 import { ropeInvFreq, type ModelConfig } from '../config.js';
 import { ActivationBuffers } from './activation-buffers.js';
 import type { LayerWeights, MlpWeights, MoeWeights, ModelWeights } from '../weights.js';
@@ -38,6 +39,7 @@ export class CausalLM {
       scale: 1 / Math.sqrt(config.headDim),
       slidingWindow: config.slidingWindow,
     };
+    if (backend.prepareWeight) for (const w of matmulWeights(weights)) backend.prepareWeight(w);
   }
 
   /** Returns logits [logitsRows.length, vocab]. `kv` holds one paged cache per layer. */
@@ -186,4 +188,21 @@ export function topKIndices(values: ArrayLike<number>, k: number): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => values[b]! - values[a]! || a - b);
   return idx.slice(0, k);
+}
+
+/** Every weight the forward pass multiplies by, each once. */
+function matmulWeights(weights: ModelWeights): Set<WeightTensor> {
+  const out = new Set<WeightTensor>([weights.lmHead]);
+  const mlp = (m: MlpWeights) => [m.gate, m.up, m.down].forEach((w) => w && out.add(w));
+  for (const l of weights.layers) {
+    [l.q, l.k, l.v, l.o].forEach((w) => out.add(w));
+    if (l.mlp) mlp(l.mlp);
+    if (l.moe) {
+      out.add(l.moe.router);
+      l.moe.experts.forEach(mlp);
+      if (l.moe.shared) mlp(l.moe.shared);
+      if (l.moe.sharedGate) out.add(l.moe.sharedGate);
+    }
+  }
+  return out;
 }

@@ -1,0 +1,46 @@
+// A backend that keeps weights in its own layout gets each matmul weight once when the model is
+// built, so the first request does not pay for converting them.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { KVCacheStorage } from '../../../src/engine/kv-cache/kv-cache-storage.js';
+import { ReferenceBackend } from '../../../src/kernels/reference/reference-backend.js';
+import type { WeightTensor } from '../../../src/kernels/tensor.js';
+import { CausalLM } from '../../../src/model/architectures/decoder.js';
+import { loadModel } from '../../../src/model/load-model.js';
+import { modelDir } from '../../helpers/fixtures.js';
+
+class RecordingBackend extends ReferenceBackend {
+  readonly prepared: WeightTensor[] = [];
+  readonly multiplied = new Set<WeightTensor>();
+  prepareWeight(w: WeightTensor): void {
+    this.prepared.push(w);
+  }
+  override matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
+    this.multiplied.add(w);
+    super.matmul(out, x, w, rows, bias);
+  }
+}
+
+describe('weights prepared at model construction', () => {
+  for (const name of ['stories260K', 'llama31-tied-rope-llama3', 'qwen2moe']) {
+    it(`${name}: each weight a forward pass multiplies by, once, before the pass`, async () => {
+      const { config, weights } = await loadModel(modelDir(name));
+      const be = new RecordingBackend();
+      const model = new CausalLM(config, weights, be);
+      assert.equal(new Set(be.prepared).size, be.prepared.length, 'no weight twice');
+      assert.equal(be.multiplied.size, 0);
+      const rows = 12;
+      model.forward({
+        tokenIds: Int32Array.from({ length: rows }, (_, i) => (i * 13 + 1) % config.vocabSize),
+        positions: Int32Array.from({ length: rows }, (_, i) => i),
+        slotMapping: Int32Array.from({ length: rows }, (_, i) => i),
+        seqs: [{ queryStart: 0, queryLen: rows, contextLen: rows, blockTable: Int32Array.of(0) }],
+        logitsRows: Int32Array.of(rows - 1),
+      }, new KVCacheStorage(config, 1, 16, 'f32').layers, 16);
+      assert.ok(be.multiplied.size > 4 * config.numLayers);
+      for (const w of be.multiplied) assert.ok(be.prepared.includes(w), `a weight of shape [${w.shape}] was not prepared`);
+      if (weights.lmHead !== weights.embed) assert.ok(!be.prepared.includes(weights.embed), 'the embedding table is no matmul weight');
+    });
+  }
+});
