@@ -106,22 +106,25 @@ describe('weights for the native backend', { skip: !addon }, () => {
     }
   });
 
-  it('the q8_0 GGUF runs on the native backend with the same greedy tokens as the reference', async () => {
-    const m = await loadModel(path.join(dir, 'model-q8_0.gguf'));
-    const greedy = (model: CausalLM) => {
-      const ctx = new SequenceContext(model, 40);
-      let logits = ctx.eval([1, 450, 4996, 17354, 1701]);
-      const out: number[] = [];
-      for (let i = 0; i < 16; i++) {
-        const t = argmax(logits);
-        out.push(t);
-        logits = ctx.eval([t]);
-      }
-      return out;
-    };
-    const { ReferenceBackend } = await import('../../src/kernels/reference/reference-backend.js');
-    assert.deepEqual(greedy(new CausalLM(m.config, m.weights, new NativeBackend(addon!, { threads: 2 }))), greedy(new CausalLM(m.config, m.weights, new ReferenceBackend())));
-  });
+  for (const source of ['the q8_0 GGUF', 'the HF weights quantized to q4_0 at load']) {
+    it(`${source} runs on the native backend with the same greedy tokens as the reference`, async () => {
+      const m = source.includes('GGUF') ? await loadModel(path.join(dir, 'model-q8_0.gguf')) : await loadModel(dir, { loadFormat: 'safetensors', quantization: 'q4_0' });
+      assert.equal(m.weights.layers[0]!.q.dtype, source.includes('GGUF') ? 'q8_0' : 'q4_0');
+      const greedy = (model: CausalLM) => {
+        const ctx = new SequenceContext(model, 40);
+        let logits = ctx.eval([1, 450, 4996, 17354, 1701]);
+        const out: number[] = [];
+        for (let i = 0; i < 16; i++) {
+          const t = argmax(logits);
+          out.push(t);
+          logits = ctx.eval([t]);
+        }
+        return out;
+      };
+      const { ReferenceBackend } = await import('../../src/kernels/reference/reference-backend.js');
+      assert.deepEqual(greedy(new CausalLM(m.config, m.weights, new NativeBackend(addon!, { threads: 2 }))), greedy(new CausalLM(m.config, m.weights, new ReferenceBackend())));
+    });
+  }
 });
 
 describe('backend selection on the command line', () => {
