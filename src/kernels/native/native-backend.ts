@@ -66,18 +66,21 @@ export class NativeBackend implements Backend {
 
   matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
     const [n, k] = w.shape as [number, number];
-    if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) {
-      this.kernels.matmulPanels(out, x, this.packedPanels(w, n, k), n, k, rows, bias);
-      return;
-    }
-    const data = w.dtype === 'q8_0' || w.dtype === 'q4_0' ? this.rowGroups(w, n, k) : w.data;
-    this.kernels.matmul(out, x, data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
+    const data = this.kernelLayout(w, n, k);
+    if (data instanceof Float32Array) this.kernels.matmulPanels(out, x, data, n, k, rows, bias);
+    else this.kernels.matmul(out, x, data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
   }
 
   prepareWeight(w: WeightTensor): void {
     const [n, k] = w.shape as [number, number];
-    if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) this.packedPanels(w, n, k);
-    if (w.dtype === 'q8_0' || w.dtype === 'q4_0') this.rowGroups(w, n, k);
+    this.kernelLayout(w, n, k);
+  }
+
+  /** The weight as the matmul kernels read it: f32 panels, q8_0/q4_0 row groups, else as stored. */
+  private kernelLayout(w: WeightTensor, n: number, k: number): Float32Array | Uint8Array {
+    if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) return this.packedPanels(w, n, k);
+    if (w.dtype === 'q8_0' || w.dtype === 'q4_0') return this.rowGroups(w, n, k);
+    return w.data;
   }
 
   private rowGroups(w: WeightTensor, n: number, k: number): Uint8Array {
