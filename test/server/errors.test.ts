@@ -80,15 +80,19 @@ describe('client errors', () => {
   });
 
   it('a full queue is a 503 with Retry-After', async () => {
-    // max-num-seqs 1 and max-waiting 0: one request in flight fills the server.
-    const long = await s.client.completions.create({ model: 'stories', prompt: 'Once upon a time', max_tokens: 200, ignore_eos: true, stream: true } as any);
+    // max-num-seqs 1 and max-waiting 0: one request in flight fills the server. It runs to nearly
+    // the whole 512-token context, and both probes go out together, so it is still running when they
+    // arrive (stories260K decodes thousands of tokens a second).
+    const long = await s.client.completions.create({ model: 'stories', prompt: 'Once upon a time', max_tokens: 480, ignore_eos: true, stream: true } as any);
     const it = (long as any)[Symbol.asyncIterator]();
     await it.next();
-    const r = await postJson(`${s.url}/v1/completions`, { model: 'stories', prompt: 'hi', max_tokens: 2 });
+    const [r] = await Promise.all([
+      postJson(`${s.url}/v1/completions`, { model: 'stories', prompt: 'hi', max_tokens: 2 }),
+      assert.rejects(s.client.completions.create({ model: 'stories', prompt: 'hi', max_tokens: 2 }), (e: any) => e instanceof OpenAI.InternalServerError && e.status === 503 && e.code === 'queue_full'),
+    ]);
     assert.equal(r.status, 503);
     assert.equal(r.json.error.code, 'queue_full');
     assert.equal(r.headers.get('retry-after'), '1');
-    await assert.rejects(s.client.completions.create({ model: 'stories', prompt: 'hi', max_tokens: 2 }), (e: any) => e instanceof OpenAI.InternalServerError && e.status === 503 && e.code === 'queue_full');
     for (let x = await it.next(); !x.done; x = await it.next()) {
       // drain
     }
