@@ -2,7 +2,7 @@
 // more bursty (< 1) or more regular (> 1) gamma-distributed gaps with the same mean, as vLLM's
 // benchmark does; rate Infinity sends everything at once.
 
-import { Rng } from '../engine/sampling/rng.js';
+import { Rng } from '../util/rng.js';
 
 function standardNormal(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());

@@ -6,8 +6,8 @@
 // sharegpt: real first turns of conversations, with the reply's length as the output length.
 
 import fs from 'node:fs';
-import { Rng } from '../engine/sampling/rng.js';
-import { UsageError } from '../model/errors.js';
+import { Rng } from '../util/rng.js';
+import { UsageError } from '../util/errors.js';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 
 export interface BenchRequest {

@@ -9,10 +9,12 @@ import path from 'node:path';
 import { AsyncEngine } from '../engine/async-engine.js';
 import type { EngineOptions } from '../engine/engine-options.js';
 import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
-import { TextGenerator } from '../engine/text-generator.js';
+import { EngineCore } from '../engine/engine-core.js';
+import { resolveEngineConfig } from '../engine/engine-config.js';
+import { runToEnd } from '../engine/run-to-end.js';
 import { createBackend, physicalCores } from '../kernels/create-backend.js';
 import { CausalLM } from '../model/architectures/decoder.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { loadModel } from '../model/load-model.js';
 import { barChart, lineChart, writeChart } from './charts.js';
@@ -65,11 +67,12 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
   };
 
   const loadOffline = async () => {
+    const backend = createBackend({ ...(o.engine.backend ? { backend: o.engine.backend } : {}), ...(o.engine.threads ? { threads: o.engine.threads } : {}) });
     const loaded = await loadModel(o.engine.model, {
       ...(o.engine.loadFormat ? { loadFormat: o.engine.loadFormat } : {}), resolveHubId: resolveHubModel,
-      ...(o.engine.quantization ? { quantization: o.engine.quantization } : {}), ...(o.engine.tokenizer ? { tokenizer: o.engine.tokenizer } : {}),
+      ...(o.engine.quantization ? { quantization: { format: o.engine.quantization, backend } } : {}), ...(o.engine.tokenizer ? { tokenizer: o.engine.tokenizer } : {}),
     });
-    const model = new CausalLM(loaded.config, loaded.weights, createBackend({ ...(o.engine.backend ? { backend: o.engine.backend } : {}), ...(o.engine.threads ? { threads: o.engine.threads } : {}) }));
+    const model = new CausalLM(loaded.config, loaded.weights, backend);
     return { loaded, model };
   };
 
@@ -80,9 +83,11 @@ export async function runExperiments(o: ExperimentOptions): Promise<ExperimentRe
     const rows: { outputLen: number; on: number; off: number }[] = [];
     for (const outputLen of o.kvOutputLens) {
       const params = makeSamplingParams({ temperature: 0, maxTokens: outputLen, ignoreEos: true });
+      // One request through the engine's step loop in this thread; off = the engine's recompute mode.
       const rate = (kvCache: boolean) => {
-        const r = new TextGenerator(model, null, { kvCache }).complete(prompt, params);
-        return r.tokenIds.length / (r.timings.totalMs / 1000);
+        const core = new EngineCore(model, null, resolveEngineConfig(loaded.config, { kvCacheMemory: 256 << 20, kvCache, maxNumSeqs: 1 }));
+        const [r] = runToEnd(core, [prompt], params);
+        return r!.tokenIds.length / ((r!.timeline.finished! - r!.timeline.arrival) / 1000);
       };
       const row = { outputLen, on: rate(true), off: rate(false) };
       rows.push(row);

@@ -4,7 +4,7 @@
 
 import { NativeBackend } from '../kernels/native/native-backend.js';
 import { byteSize, type WeightDType, type WeightTensor } from '../kernels/tensor.js';
-import { Rng } from '../engine/sampling/rng.js';
+import { Rng } from '../util/rng.js';
 import { median } from './stats.js';
 
 export const KERNEL_BENCH_FORMATS: WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];

@@ -6,10 +6,15 @@
 // the dtype's own greedy text stays identical, and how many tokens agree position by position (after
 // a first difference the two texts drift apart, so one near-tie early decides that figure).
 
-import type { KVCacheDType } from '../kernels/kv-cache-dtype.js';
+import { kvBytesPerToken, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import type { CausalLM } from '../model/architectures/decoder.js';
+import { EngineCore } from '../engine/engine-core.js';
+import { resolveEngineConfig } from '../engine/engine-config.js';
+import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
+import { runToEnd } from '../engine/run-to-end.js';
+import { BatchBuilder } from '../engine/runner/batch-builder.js';
 import { argmax, logSoftmax } from '../engine/sampling/logprobs.js';
-import { SequenceContext } from '../engine/sequence-context.js';
+import { makeSamplingParams } from '../engine/sampling/sampling-params.js';
 
 export interface KVAccuracyRow {
   dtype: KVCacheDType;
@@ -31,15 +36,15 @@ export interface KVAccuracyResult {
   rows: KVAccuracyRow[];
 }
 
+const BLOCK = 16;
+
 function greedy(model: CausalLM, prompt: readonly number[], steps: number, dtype: KVCacheDType): number[] {
-  const ctx = new SequenceContext(model, prompt.length + steps, 16, dtype);
-  let logits = ctx.eval(prompt);
-  const out: number[] = [];
-  for (let t = 0; t < steps; t++) {
-    out.push(argmax(logits));
-    if (t + 1 < steps) logits = ctx.eval([out[t]!]);
-  }
-  return out;
+  const blocks = Math.ceil((prompt.length + steps) / BLOCK) + 1;
+  const c = model.config;
+  const kvCacheMemory = blocks * BLOCK * kvBytesPerToken(dtype, c.numLayers, c.numKvHeads, c.headDim);
+  const config = resolveEngineConfig(c, { kvCacheDtype: dtype, blockSize: BLOCK, maxNumSeqs: 1, kvCacheMemory, enablePrefixCaching: false });
+  const [r] = runToEnd(new EngineCore(model, null, config), [prompt], makeSamplingParams({ temperature: 0, maxTokens: steps, ignoreEos: true }));
+  return r!.tokenIds;
 }
 
 /** Log-softmax of each row [rows, vocab], in float64 so tiny probabilities keep their digits. */
@@ -52,8 +57,10 @@ function logSoftmaxRows(logits: Float32Array, rows: number, vocab: number): Floa
 /** Logits [reference.length, vocab]: row t predicts reference[t] from prompt + reference[0..t). */
 function teacherForced(model: CausalLM, prompt: readonly number[], reference: readonly number[], dtype: KVCacheDType): Float32Array {
   const seq = [...prompt, ...reference.slice(0, -1)];
-  const ctx = new SequenceContext(model, seq.length, 16, dtype);
-  const all = ctx.eval(seq, true);
+  const blocks = Math.ceil(seq.length / BLOCK);
+  const cache = new KVCacheStorage(model.config, blocks, BLOCK, dtype);
+  const batch = new BatchBuilder(BLOCK).build([{ tokenIds: seq, start: 0, blockTable: Array.from({ length: blocks }, (_, i) => i), logitsFrom: 0 }]);
+  const all = model.forward(batch, cache.layers, BLOCK);
   const vocab = model.config.vocabSize;
   return all.subarray((prompt.length - 1) * vocab);
 }

@@ -9,7 +9,7 @@ import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
 import { kvBytesPerToken, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
 import { resolveEngineConfig } from '../engine/engine-config.js';
-import { Rng } from '../engine/sampling/rng.js';
+import { Rng } from '../util/rng.js';
 import { median } from './stats.js';
 
 export interface KVCacheBenchOptions {

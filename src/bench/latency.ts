@@ -4,10 +4,11 @@
 // medians over iterations.
 
 import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
-import { KV_CACHE_DTYPE_AUTO, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
+import { type KVCacheDType } from '../kernels/kv-cache-dtype.js';
+import { KV_CACHE_DTYPE_AUTO } from '../engine/engine-config.js';
 import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
 import { argmax } from '../engine/sampling/logprobs.js';
-import { Rng } from '../engine/sampling/rng.js';
+import { Rng } from '../util/rng.js';
 import { median } from './stats.js';
 import { distribution, throughputFigures, type ServingMetrics } from './result-format.js';
 

@@ -3,7 +3,7 @@
 // engine's own timelines.
 
 import type { AsyncEngine } from '../engine/async-engine.js';
-import type { SpecDecodeStats } from '../engine/engine-core.js';
+import type { SpecDecodeStats } from '../engine/spec-decode/spec-decoder.js';
 import type { RequestTimeline } from '../engine/request.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import type { BenchRequest } from './datasets.js';

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { BACKEND_KINDS, createBackend, type BackendKind } from '../kernels/create-backend.js';
 import type { Backend } from '../kernels/backend.js';
 import { QUANTIZATIONS, type Quantization } from '../model/quantize-weights.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { parseIntArg } from './run-command.js';
 
 export interface BackendFlags {
@@ -19,6 +19,11 @@ export function addBackendOptions(cmd: Command): Command {
     .addOption(new Option('--backend <kind>', 'kernels: native (C++ addon) when built, else the TypeScript reference').choices(BACKEND_KINDS).default('auto'))
     .option('--threads <n>', 'threads for the native kernels (default: physical cores)', parseIntArg('--threads'))
     .addOption(new Option('--quantization <format>', 'quantize the weights at load (for Hugging Face models)').choices(QUANTIZATIONS));
+}
+
+/** The load option that quantizes on `backend` when --quantization is given. */
+export function quantizeFlag(f: BackendFlags, backend: Backend): { quantization?: { format: Quantization; backend: Backend } } {
+  return f.quantization ? { quantization: { format: f.quantization, backend } } : {};
 }
 
 export function backendFromFlags(f: BackendFlags): Backend {

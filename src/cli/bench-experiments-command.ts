@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { EXPERIMENTS, runExperiments, spliceExperiments, type Experiment } from '../bench/experiments.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';

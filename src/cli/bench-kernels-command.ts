@@ -5,7 +5,7 @@ import { benchKernels } from '../bench/kernel-bench.js';
 import { NativeBackend } from '../kernels/native/native-backend.js';
 import { loadNativeAddon } from '../kernels/native/native-addon.js';
 import { physicalCores } from '../kernels/create-backend.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { parseIntArg, runCommand } from './run-command.js';
 
 export function benchKernelsCommand(): Command {

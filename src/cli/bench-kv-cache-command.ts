@@ -5,12 +5,12 @@
 import { Command } from 'commander';
 import { CausalLM } from '../model/architectures/decoder.js';
 import { loadModel, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { KV_CACHE_DTYPES, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import { benchKVCache, type KVCacheBenchRow } from '../bench/kv-cache-bench.js';
 import { kvAccuracy, type KVAccuracyResult } from '../bench/kv-accuracy.js';
-import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
+import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } from './backend-options.js';
 import { parseBytes } from './engine-flags.js';
 import { collect, parseIdList, parseIntArg, runCommand } from './run-command.js';
 import { printTable } from './table.js';
@@ -62,10 +62,11 @@ async function kvCache(f: KVCacheFlags): Promise<void> {
     if (v < 1) throw new UsageError(`${name} must be at least 1`);
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
+  const backend = backendFromFlags(f);
   const loaded = await loadModel(f.model, {
-    loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...(f.quantization ? { quantization: f.quantization } : {}),
+    loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...quantizeFlag(f, backend),
   });
-  const model = new CausalLM(loaded.config, loaded.weights, backendFromFlags(f));
+  const model = new CausalLM(loaded.config, loaded.weights, backend);
 
   if (f.accuracy) {
     const prompts = [...(f.promptIds ?? []), ...(f.prompt ?? []).map((p) => {

@@ -4,17 +4,17 @@
 import { Command, Option } from 'commander';
 import { CausalLM } from '../model/architectures/decoder.js';
 import { loadModel } from '../model/load-model.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { physicalCores } from '../kernels/create-backend.js';
 import { benchLatency, benchPrompts, TsllmLatencyRunner, type LatencyResult, type LatencyRunner } from '../bench/latency.js';
 import { LlamaCppLatencyRunner } from '../bench/peer-llama-cpp.js';
 import { modelFootprint } from '../bench/model-footprint.js';
-import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
+import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } from './backend-options.js';
 import { parseIntArg, runCommand } from './run-command.js';
 import { kvCacheDtypeOption } from './engine-flags.js';
 import { printTable } from './table.js';
-import { resolveKVCacheDType, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
+import { resolveKVCacheDType, type KVCacheDTypeOption } from '../engine/engine-config.js';
 
 interface LatencyFlags extends BackendFlags {
   model: string;
@@ -48,8 +48,8 @@ async function latency(f: LatencyFlags): Promise<void> {
     if (v < 1) throw new UsageError(`${name} must be at least 1`);
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const loaded = await loadModel(f.model, { resolveHubId: resolveHubModel, ...(f.quantization ? { quantization: f.quantization } : {}) });
   const backend = backendFromFlags(f);
+  const loaded = await loadModel(f.model, { resolveHubId: resolveHubModel, ...quantizeFlag(f, backend) });
   const model = new CausalLM(loaded.config, loaded.weights, backend);
   const threads = f.threads ?? physicalCores();
   const runners: LatencyRunner[] = [new TsllmLatencyRunner(`tsllm (${backend.name}, ${threads} threads)`, model, resolveKVCacheDType(f.kvCacheDtype))];

@@ -7,7 +7,7 @@ import { SingleBar } from 'cli-progress';
 import { prefixRepetitionDataset, randomDataset, shareGptDataset } from '../bench/datasets.js';
 import { runServeBench, type GoodputSlo, type ServeRequest, type ServeResult } from '../bench/serve-bench.js';
 import type { Distribution } from '../bench/result-format.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { LOAD_FORMATS, loadModel, type LoadFormat } from '../model/load-model.js';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';

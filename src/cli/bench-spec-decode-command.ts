@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { CausalLM } from '../model/architectures/decoder.js';
 import { loadModel, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { quoteDataset, randomDataset } from '../bench/datasets.js';
 import { benchSpecDecode } from '../bench/spec-decode-bench.js';
-import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
+import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineConfigFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
 import { printTable } from './table.js';
@@ -57,10 +57,11 @@ async function specDecode(f: SpecFlags): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const cfg = engineConfigFromFlags(f);
   if (!cfg.speculativeMethod && !cfg.speculativeModel && !f.selfDraft) throw new UsageError('give --speculative-method, --speculative-model or --self-draft');
+  const backend = backendFromFlags(f);
   const loaded = await loadModel(f.model, {
-    loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...(f.quantization ? { quantization: f.quantization } : {}),
+    loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...quantizeFlag(f, backend),
   });
-  const model = new CausalLM(loaded.config, loaded.weights, backendFromFlags(f));
+  const model = new CausalLM(loaded.config, loaded.weights, backend);
   let draft: CausalLM | undefined;
   if (f.selfDraft) {
     draft = model;

@@ -10,10 +10,10 @@ import { HARDWARE_NAMES } from '../calc/hardware.js';
 import { countParams, kvBytesPerToken } from '../calc/model-math.js';
 import { decodeStep } from '../calc/roofline.js';
 import { CausalLM } from '../model/architectures/decoder.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { LOAD_FORMATS, loadModel, type LoadFormat } from '../model/load-model.js';
-import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
+import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } from './backend-options.js';
 import { resolveHardware } from './calc-command.js';
 import { parseIdList, parseIntArg, runCommand } from './run-command.js';
 
@@ -49,11 +49,12 @@ export function benchSweepCommand(): Command {
 async function sweep(f: SweepFlags): Promise<void> {
   if (f.batchSizes.some((b) => b < 1)) throw new UsageError('--batch-sizes must be positive');
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const loaded = await loadModel(f.model, { loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...(f.quantization ? { quantization: f.quantization } : {}) });
+  const backend = backendFromFlags(f);
+  const loaded = await loadModel(f.model, { loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...quantizeFlag(f, backend) });
   const config = loaded.config;
   const dtype = loaded.weights.layers[0]?.q.dtype ?? 'f32';
   const hw = await resolveHardware({ hardware: f.hardware, measure: f.measure && f.hardware === 'cpu' }, dtype);
-  const model = new CausalLM(config, loaded.weights, backendFromFlags(f));
+  const model = new CausalLM(config, loaded.weights, backend);
   // The engine keeps K/V in float32; the mean context over the timed steps.
   const shape = {
     weightBytes: storedWeightBytes(loaded.weights, countParams(config).total, config.moe?.numExperts ?? 0),

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { AsyncEngine } from '../engine/async-engine.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import fs from 'node:fs';
 import { prefixRepetitionDataset, quoteDataset, randomDataset, type BenchRequest } from '../bench/datasets.js';

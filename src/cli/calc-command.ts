@@ -12,7 +12,7 @@ import { createBackend } from '../kernels/create-backend.js';
 import { NativeBackend } from '../kernels/native/native-backend.js';
 import type { WeightDType } from '../kernels/tensor.js';
 import type { ModelConfig } from '../model/config.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { loadModel } from '../model/load-model.js';
 import { presetConfig } from '../model/loaders/dummy.js';

@@ -11,7 +11,7 @@ import { parseIntArg } from './run-command.js';
 import type { BackendFlags } from './backend-options.js';
 import type { EngineOptions } from '../engine/engine-options.js';
 import type { LoadFormat } from '../model/load-model.js';
-import { KV_CACHE_DTYPE_AUTO, KV_CACHE_DTYPE_OPTIONS, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
+import { KV_CACHE_DTYPE_AUTO, KV_CACHE_DTYPE_OPTIONS, type KVCacheDTypeOption } from '../engine/engine-config.js';
 
 export interface EngineFlags extends SpeculativeConfigInput {
   kvCacheMemory?: number;

@@ -2,16 +2,17 @@
 
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { CausalLM } from '../model/architectures/decoder.js';
-import { UsageError } from '../model/errors.js';
-import { DEMO_MODEL, LOAD_FORMATS, loadModel, type LoadFormat, type LoadedModel } from '../model/load-model.js';
+import { UsageError } from '../util/errors.js';
+import { DEMO_MODEL, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
+import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import { renderChatTemplate, type ChatMessage } from '../model/tokenizer/chat-template.js';
-import type { KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
+import type { KVCacheDTypeOption } from '../engine/engine-config.js';
 import { kvCacheDtypeOption } from './engine-flags.js';
-import { addBackendOptions, backendFromFlags, type BackendFlags } from './backend-options.js';
-import { TextGenerator, type GenerationResult } from '../engine/text-generator.js';
+import { addBackendOptions, type BackendFlags } from './backend-options.js';
+import { LLM } from '../engine/llm.js';
+import type { SampleOutput } from '../engine/async-engine.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
-import { resolveHubModel } from '../model/hub/hub-download.js';
+import type { TokenLogprobs } from '../engine/sampling/sampler.js';
 import { collect, parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
 
 interface GenerateFlags extends BackendFlags {
@@ -88,26 +89,33 @@ async function generate(f: GenerateFlags): Promise<void> {
       'and a byte-level tokenizer. Its text is random. Pass --model with a Hugging Face folder, a .gguf file, ' +
       'a llama2.c .bin or a Hub id (ORG/NAME) for real text.\n');
   }
-  const loaded = await loadModel(demo ? DEMO_MODEL : f.model!, {
-    loadFormat: demo ? 'dummy' : f.loadFormat, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), resolveHubId: resolveHubModel,
-    ...(f.quantization ? { quantization: f.quantization } : {}),
-  });
-  const promptIds = buildPrompt(f, loaded);
-  const params = makeSamplingParams({ ...loaded.generationDefaults, ...samplingFlags(f) });
-  const model = new CausalLM(loaded.config, loaded.weights, backendFromFlags(f));
-  const generator = new TextGenerator(model, loaded.tokenizer, { kvCache: f.kvCache, kvCacheDtype: f.kvCacheDtype, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}) });
-
-  for (let i = 0; i < params.n; i++) {
-    if (f.json) {
-      process.stdout.write(JSON.stringify(toJson(generator.complete(promptIds, params, i), params.n > 1 ? i : undefined)) + '\n');
-      continue;
+  if (f.threads !== undefined && f.threads < 1) throw new UsageError('--threads must be at least 1');
+  // One engine (in its worker), as `LLM` gives every library user; the completions run one after
+  // another, completion i drawing from seed + i as the engine's n samples do.
+  const llm = new LLM({
+    model: demo ? DEMO_MODEL : f.model!, loadFormat: demo ? 'dummy' : f.loadFormat,
+    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...(f.quantization ? { quantization: f.quantization } : {}),
+    ...(f.backend ? { backend: f.backend } : {}), ...(f.threads ? { threads: f.threads } : {}),
+    kvCacheDtype: f.kvCacheDtype, kvCache: f.kvCache, maxNumSeqs: 1, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}),
+  }, null);
+  try {
+    const info = await llm.info();
+    const tokenizer = await llm.tokenizer();
+    const promptIds = buildPrompt(f, tokenizer, info.source);
+    const params = makeSamplingParams({ ...info.generationDefaults, ...samplingFlags(f) });
+    for (let i = 0; i < params.n; i++) {
+      const one = { ...samplingFlags(f), n: 1, ...(params.seed !== undefined ? { seed: params.seed + i } : {}) };
+      if (!f.json && params.n > 1) process.stdout.write(`${i > 0 ? '\n' : ''}--- completion ${i + 1} of ${params.n} ---\n`);
+      const outs: SampleOutput[] = [];
+      for await (const o of llm.stream(promptIds, one)) {
+        outs.push(o);
+        if (!f.json) process.stdout.write(tokenizer ? o.text : o.tokenIds.map((t) => `${t} `).join(''));
+      }
+      if (f.json) process.stdout.write(JSON.stringify(toJson(outs, promptIds.length, params.logprobs !== undefined, params.n > 1 ? i : undefined)) + '\n');
+      else process.stdout.write('\n');
     }
-    if (params.n > 1) process.stdout.write(`${i > 0 ? '\n' : ''}--- completion ${i + 1} of ${params.n} ---\n`);
-    const it = generator.generate(promptIds, params, i);
-    for (let r = it.next(); !r.done; r = it.next()) {
-      process.stdout.write(loaded.tokenizer ? r.value.text : `${r.value.tokenId} `);
-    }
-    process.stdout.write('\n');
+  } finally {
+    await llm.close();
   }
 }
 
@@ -121,10 +129,9 @@ function samplingFlags(f: GenerateFlags): SamplingParamsInput {
   return s;
 }
 
-function buildPrompt(f: GenerateFlags, m: LoadedModel): number[] {
+function buildPrompt(f: GenerateFlags, tok: Tokenizer | null, source: string): number[] {
   if (f.promptIds) return f.promptIds;
-  const tok = m.tokenizer;
-  if (!tok) throw new UsageError(`${m.source} has no tokenizer: pass --tokenizer, or give the prompt as --prompt-ids`);
+  if (!tok) throw new UsageError(`${source} has no tokenizer: pass --tokenizer, or give the prompt as --prompt-ids`);
   if (f.prompt !== undefined) return tok.encode(f.prompt);
   let messages: ChatMessage[];
   if (f.chat) {
@@ -142,20 +149,29 @@ function buildPrompt(f: GenerateFlags, m: LoadedModel): number[] {
   } else {
     messages = [...(f.system !== undefined ? [{ role: 'system', content: f.system }] : []), { role: 'user', content: f.user! }];
   }
-  if (!tok.chatTemplate) throw new UsageError(`${m.source} has no chat template: use --prompt instead`);
+  if (!tok.chatTemplate) throw new UsageError(`${source} has no chat template: use --prompt instead`);
   const text = renderChatTemplate(tok.chatTemplate, messages, { addGenerationPrompt: true, bosToken: tok.bosToken, eosToken: tok.eosToken });
   return tok.encode(text, { addSpecialTokens: false });
 }
 
-function toJson(r: GenerationResult, index?: number) {
+function toJson(outs: readonly SampleOutput[], promptTokens: number, logprobs: boolean, index?: number) {
+  const last = outs[outs.length - 1]!;
+  const t = last.timeline!;
+  const tokenIds = outs.flatMap((o) => o.tokenIds);
+  const lp: TokenLogprobs[] = outs.flatMap((o) => o.logprobs ?? []);
+  const firstToken = t.firstToken ?? t.finished!;
   return {
     ...(index !== undefined ? { index } : {}),
-    text: r.text,
-    token_ids: r.tokenIds,
-    logprobs: r.logprobs ?? null,
-    finish_reason: r.finishReason,
-    usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens },
-    timings: { ttft_ms: round(r.timings.ttftMs), tpot_ms: round(r.timings.tpotMs), total_ms: round(r.timings.totalMs) },
+    text: outs.map((o) => o.text).join(''),
+    token_ids: tokenIds,
+    logprobs: logprobs ? lp : null,
+    finish_reason: last.finishReason,
+    usage: { prompt_tokens: promptTokens, completion_tokens: tokenIds.length },
+    timings: {
+      ttft_ms: round(firstToken - t.arrival),
+      tpot_ms: round(tokenIds.length > 1 ? (t.finished! - firstToken) / (tokenIds.length - 1) : 0),
+      total_ms: round(t.finished! - t.arrival),
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // with no stack trace (TSLLM_DEBUG=1 shows it).
 
 import { InvalidArgumentError } from 'commander';
-import { ModelLoadError, UsageError } from '../model/errors.js';
+import { ModelLoadError, UsageError } from '../util/errors.js';
 
 export async function runCommand(action: () => Promise<void> | void): Promise<void> {
   try {

@@ -4,7 +4,7 @@
 
 import { Command, Option } from 'commander';
 import { AsyncEngine } from '../engine/async-engine.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { createServer } from '../server/server.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';

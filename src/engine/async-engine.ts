@@ -4,10 +4,11 @@
 // their index.
 
 import { Worker } from 'node:worker_threads';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import { describeCapacity } from './engine-config.js';
-import type { EngineStats, RequestOutput } from './engine-core.js';
+import type { RequestOutput } from './output/output-processor.js';
+import type { EngineStats } from './engine-requests.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
 import { deserializeError, type FromWorker, type ToWorker, type WorkerData } from './engine-protocol.js';
 import { epochMs } from './request.js';

@@ -2,8 +2,8 @@
 
 import os from 'node:os';
 import type { ModelConfig } from '../model/config.js';
-import { UsageError } from '../model/errors.js';
-import { kvBytesPerToken, kvDTypeUnsupported, resolveKVCacheDType, type KVCacheDType, type KVCacheDTypeOption } from '../kernels/kv-cache-dtype.js';
+import { UsageError } from '../util/errors.js';
+import { KV_CACHE_DTYPES, kvBytesPerToken, kvDTypeUnsupported, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import type { SchedulerKind, SchedulingPolicy } from './scheduler/scheduler.js';
 import { checkDraftCompatible, resolveSpeculativeConfig, type SpeculativeConfig, type SpeculativeConfigInput } from './spec-decode/speculative-config.js';
 
@@ -21,6 +21,8 @@ export interface EngineConfigInput extends SpeculativeConfigInput {
   enablePrefixCaching?: boolean;
   scheduler?: SchedulerKind;
   schedulingPolicy?: SchedulingPolicy;
+  /** false: recompute every request's whole sequence each step (what the KV cache saves; no prefix caching). */
+  kvCache?: boolean;
 }
 
 export interface EngineConfig {
@@ -35,6 +37,19 @@ export interface EngineConfig {
   scheduler: SchedulerKind;
   schedulingPolicy: SchedulingPolicy;
   speculative: SpeculativeConfig | null;
+  kvCache: boolean;
+}
+
+/** What users may ask for: a dtype, or `auto` (f16 on CPU, like vLLM's auto = the model's half dtype). */
+export type KVCacheDTypeOption = KVCacheDType | 'auto';
+export const KV_CACHE_DTYPE_OPTIONS: readonly KVCacheDTypeOption[] = ['auto', ...KV_CACHE_DTYPES];
+export const KV_CACHE_DTYPE_AUTO: KVCacheDType = 'f16';
+
+export function resolveKVCacheDType(option: string | undefined): KVCacheDType {
+  const v = option ?? 'auto';
+  if (v === 'auto') return KV_CACHE_DTYPE_AUTO;
+  if ((KV_CACHE_DTYPES as readonly string[]).includes(v)) return v as KVCacheDType;
+  throw new UsageError(`kv cache dtype must be one of ${KV_CACHE_DTYPE_OPTIONS.join(', ')}; got '${v}'`);
 }
 
 /** The default KV budget's share of free RAM (the weights are memory-mapped and mostly page cache). */
@@ -62,6 +77,8 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
   if (unsupported) throw new UsageError(unsupported);
   const speculative = resolveSpeculativeConfig(model, input);
   if (speculative && (input.scheduler ?? 'continuous') !== 'continuous') throw new UsageError('speculative decoding needs the continuous scheduler');
+  const kvCache = input.kvCache ?? true;
+  if (speculative && !kvCache) throw new UsageError('speculative decoding needs the KV cache');
   if (speculative?.method === 'draft-model' && draftModel) {
     checkDraftCompatible(model, draftModel);
     const draftUnsupported = kvDTypeUnsupported(kvCacheDtype, draftModel.headDim);
@@ -85,10 +102,11 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
     maxModelLen,
     maxNumBatchedTokens,
     maxNumSeqs,
-    enablePrefixCaching: (input.enablePrefixCaching ?? true) && (input.scheduler ?? 'continuous') === 'continuous',
+    enablePrefixCaching: (input.enablePrefixCaching ?? true) && (input.scheduler ?? 'continuous') === 'continuous' && kvCache,
     scheduler: input.scheduler ?? 'continuous',
     schedulingPolicy: input.schedulingPolicy ?? 'fcfs',
     speculative,
+    kvCache,
   };
 }
 

@@ -1,8 +1,9 @@
 // The messages between the async engine (main thread) and the engine core's worker.
 
-import { ModelLoadError, UsageError } from '../model/errors.js';
+import { ModelLoadError, UsageError } from '../util/errors.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
-import type { EngineStats, RequestOutput } from './engine-core.js';
+import type { RequestOutput } from './output/output-processor.js';
+import type { EngineStats } from './engine-requests.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 
 export interface AddRequestMessage {

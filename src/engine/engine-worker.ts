@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createBackend } from '../kernels/create-backend.js';
 import { CausalLM } from '../model/architectures/decoder.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { loadModel } from '../model/load-model.js';
 import { resolveEngineConfig } from './engine-config.js';
@@ -19,19 +19,20 @@ const post = (m: FromWorker) => port.postMessage(m);
 async function start(): Promise<EngineCore> {
   const { options } = workerData as WorkerData;
   const t0 = performance.now();
+  const backend = createBackend({ ...(options.backend ? { backend: options.backend } : {}), ...(options.threads ? { threads: options.threads } : {}) });
+  const quantization = options.quantization ? { quantization: { format: options.quantization, backend } } : {};
   const loaded = await loadModel(options.model, {
     ...(options.loadFormat ? { loadFormat: options.loadFormat } : {}),
     ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
-    ...(options.quantization ? { quantization: options.quantization } : {}),
+    ...quantization,
     resolveHubId: resolveHubModel,
   });
-  const backend = createBackend({ ...(options.backend ? { backend: options.backend } : {}), ...(options.threads ? { threads: options.threads } : {}) });
   const model = new CausalLM(loaded.config, loaded.weights, backend);
   // A draft model is read like the target (a preset name needs --load-format dummy on both).
   const draft = options.speculativeModel
     ? await loadModel(options.speculativeModel, {
       ...(options.loadFormat === 'dummy' ? { loadFormat: 'dummy' as const } : {}),
-      ...(options.quantization ? { quantization: options.quantization } : {}),
+      ...quantization,
       resolveHubId: resolveHubModel,
     })
     : null;

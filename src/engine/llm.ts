@@ -3,6 +3,7 @@
 
 import { SingleBar } from 'cli-progress';
 import { AsyncEngine, type SampleOutput } from './async-engine.js';
+import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
 import type { RequestFinishReason, RequestTimeline } from './request.js';
 import type { TokenLogprobs } from './sampling/sampler.js';
@@ -47,6 +48,21 @@ export class LLM {
 
   async info(): Promise<EngineInfo> {
     return (await this.engine).info;
+  }
+
+  /** The model's tokenizer (null for a model without one): for chat templates and prompt lengths. */
+  async tokenizer(): Promise<Tokenizer | null> {
+    return (await this.engine).tokenizer;
+  }
+
+  /**
+   * Streams one prompt's outputs as the engine produces them: each step's new tokens and the text they
+   * made final (every sample's, tagged with its index); the last one of each sample has its finish
+   * reason and timeline. Unset sampling fields take the model's generation_config.json defaults.
+   */
+  async *stream(prompt: string | number[], params: SamplingParamsInput = {}, opts: { priority?: number } = {}): AsyncGenerator<SampleOutput> {
+    const engine = await this.engine;
+    yield* engine.generate(prompt, makeSamplingParams({ ...engine.info.generationDefaults, ...params }), opts);
   }
 
   /**

@@ -1,12 +1,10 @@
 // One request's state inside the engine core: its tokens, where it is in its life
-// (waiting -> running <-> preempted -> finished), its KV blocks, and the per-request sampling, stopping
-// and detokenizing state that must survive preemption.
+// (waiting -> running <-> preempted -> finished), its KV blocks, its random stream and its
+// speculative-decoding state, all of which must survive preemption.
 
-import { newDraftPace, type DraftPace } from './spec-decode/draft-pacing.js';
-import type { IncrementalDetokenizer } from '../model/tokenizer/tokenizer.js';
-import type { Rng } from './sampling/rng.js';
+import type { Rng } from '../util/rng.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
-import type { StopChecker } from './stop-checker.js';
+import { newDraftState, type DraftState } from './spec-decode/draft-state.js';
 
 export type RequestStatus = 'waiting' | 'running' | 'preempted' | 'finished';
 export type RequestFinishReason = 'stop' | 'length' | 'abort';
@@ -33,14 +31,8 @@ export class Request {
   readonly outputIds: number[] = [];
   /** Tokens whose K/V are in the cache (or will be, after the step being run). */
   numComputedTokens = 0;
-  /** Speculative decoding: tokens proposed to follow tokenIds, verified in the next step. */
-  specTokenIds: number[] = [];
-  /** The draft distribution each of specTokenIds was drawn from (sampled requests, draft models); empty = one-hot. */
-  specDraftProbs: Float64Array[] = [];
-  /** Speculative decoding with a draft model: tokens whose K/V are in the draft's cache. */
-  numDraftComputed = 0;
-  /** Speculative decoding's adaptive draft length and back-off (see spec-decode/draft-pacing.ts). */
-  readonly spec: DraftPace = newDraftPace();
+  /** Speculative decoding: the drafts to verify next step, their distributions, pacing. */
+  readonly draft: DraftState = newDraftState();
   /** Prompt tokens found in the prefix cache when the request was first scheduled. */
   numCachedTokens = 0;
   /** Physical block ids, in logical order. */
@@ -60,7 +52,9 @@ export class Request {
     readonly priority: number,
     /** Admission order, the tie-breaker of every policy. */
     readonly arrivalIndex: number,
-    readonly sampling: { rng: Rng; stop: StopChecker; detokenizer: IncrementalDetokenizer | null },
+    readonly rng: Rng,
+    /** Most tokens it may generate: max_tokens, or less where the context (or the whole cache) ends first. */
+    readonly maxOutputTokens: number = params.maxTokens,
     arrival = epochMs(),
   ) {
     this.tokenIds = [...promptIds];
@@ -87,5 +81,14 @@ export class Request {
   appendOutput(token: number): void {
     this.tokenIds.push(token);
     this.outputIds.push(token);
+  }
+
+  /** Drops output tokens past the first `n` (a stop string ended the text before them). */
+  truncateOutput(n: number): void {
+    const drop = this.outputIds.length - n;
+    if (drop <= 0) return;
+    this.outputIds.length = n;
+    this.tokenIds.length -= drop;
+    this.timeline.tokens.length = n;
   }
 }

@@ -3,7 +3,7 @@
 // in their storage format. Model code calls only these ops and never names a device.
 
 import type { KVCacheDType } from './kv-cache-dtype.js';
-import type { WeightTensor } from './tensor.js';
+import type { WeightDType, WeightTensor } from './tensor.js';
 
 export type RopeStyle = 'neox' | 'interleaved';
 
@@ -60,6 +60,12 @@ export interface Backend {
    * own layout converts them at load time rather than inside the first request.
    */
   prepareWeight?(w: WeightTensor): void;
+
+  /**
+   * Float32 rows src[rows, k] written into `dst` in `dtype`'s storage layout, rounded as llama.cpp's
+   * reference quantizers round (quantize.ts is the specification): `--quantization` at load.
+   */
+  quantizeRows(dst: Uint8Array, dtype: WeightDType, src: Float32Array, rows: number, k: number): void;
 
   /** out[rows, dim] = x / rms(x) * gain */
   rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void;

@@ -7,6 +7,7 @@ import type { Backend } from './backend.js';
 import { loadNativeAddon } from './native/native-addon.js';
 import { NativeBackend } from './native/native-backend.js';
 import { ReferenceBackend } from './reference/reference-backend.js';
+import { UsageError } from '../util/errors.js';
 
 export const BACKEND_KINDS = ['auto', 'native', 'native-portable', 'reference'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -26,7 +27,7 @@ export function createBackend(options: BackendOptions = {}): Backend {
   if (kind === 'reference') return new ReferenceBackend();
   const load = loadNativeAddon();
   if (!load.ok) {
-    if (kind !== 'auto') throw new Error(`the native backend is unavailable: ${load.reason}`);
+    if (kind !== 'auto') throw new UsageError(`the native backend is unavailable: ${load.reason}`);
     if (!warned) {
       warned = true;
       (options.warn ?? ((m) => process.stderr.write(`${m}\n`)))(

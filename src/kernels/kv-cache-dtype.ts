@@ -14,25 +14,10 @@
 // a per-block scale would have to be re-derived, and the block requantized, as the block fills. They are
 // bf16, rounded up so that no value is clipped: f32's range (no underflow for tiny heads) in 2 bytes.
 
-import { UsageError } from '../model/errors.js';
-
 export const KV_CACHE_DTYPES = ['f32', 'f16', 'bf16', 'fp8_e4m3', 'fp8_e5m2', 'int8', 'int4'] as const;
 export type KVCacheDType = (typeof KV_CACHE_DTYPES)[number];
-/** What users may ask for: a dtype, or `auto` (f16 on CPU, like vLLM's auto = the model's half dtype). */
-export type KVCacheDTypeOption = KVCacheDType | 'auto';
-export const KV_CACHE_DTYPE_OPTIONS: readonly KVCacheDTypeOption[] = ['auto', ...KV_CACHE_DTYPES];
-
-export const KV_CACHE_DTYPE_AUTO: KVCacheDType = 'f16';
-
 /** Numbering shared with native/src/kv-format.h. */
 export const NATIVE_KV_DTYPE: Record<KVCacheDType, number> = { f32: 0, f16: 1, bf16: 2, fp8_e4m3: 3, fp8_e5m2: 4, int8: 5, int4: 6 };
-
-export function resolveKVCacheDType(option: string | undefined): KVCacheDType {
-  const v = option ?? 'auto';
-  if (v === 'auto') return KV_CACHE_DTYPE_AUTO;
-  if ((KV_CACHE_DTYPES as readonly string[]).includes(v)) return v as KVCacheDType;
-  throw new UsageError(`kv cache dtype must be one of ${KV_CACHE_DTYPE_OPTIONS.join(', ')}; got '${v}'`);
-}
 
 /** Values per int4 scale group for a head of headDim values. */
 export function int4GroupSize(headDim: number): number {

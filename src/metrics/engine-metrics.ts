@@ -4,7 +4,8 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EngineConfig } from '../engine/engine-config.js';
-import type { EngineStats, RequestOutput } from '../engine/engine-core.js';
+import type { RequestOutput } from '../engine/output/output-processor.js';
+import type { EngineStats } from '../engine/engine-requests.js';
 
 const LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680];
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560];

@@ -1,7 +1,7 @@
 // One normalized description of a decoder, read from any source format. Architectures differ only
 // in these fields; the forward pass reads them, it is never copied per architecture.
 
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from '../util/errors.js';
 import type { RopeStyle } from '../kernels/backend.js';
 
 export const SUPPORTED_ARCHITECTURES = ['llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'gpt2'] as const;

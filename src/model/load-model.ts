@@ -1,10 +1,11 @@
 // One entry point from whatever the user points at (a Hugging Face folder, a .gguf file, a llama2.c
 // .bin, a Hub id, or a preset with --load-format dummy) to config, weights and tokenizer.
 
+import type { Backend } from '../kernels/backend.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ModelConfig } from './config.js';
-import { ModelLoadError, UsageError } from './errors.js';
+import { ModelLoadError, UsageError } from '../util/errors.js';
 import type { ModelWeights } from './weights.js';
 import { loadHfWeights, readHfConfig, readJsonFile } from './loaders/hf-folder.js';
 import { GgufFile } from './loaders/gguf.js';
@@ -15,19 +16,27 @@ import { loadHfTokenizer } from './tokenizer/hf-tokenizer-files.js';
 import { ggufTokenizer } from './tokenizer/gguf-tokenizer.js';
 import { byteTokenizer } from './tokenizer/byte-tokenizer.js';
 import { Tokenizer } from './tokenizer/tokenizer.js';
-import type { SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 
 import { quantizeWeights, type Quantization } from './quantize-weights.js';
 
 export const LOAD_FORMATS = ['auto', 'safetensors', 'gguf', 'llama2c', 'dummy'] as const;
 export type LoadFormat = (typeof LOAD_FORMATS)[number];
 
+/** Sampling defaults a model ships (generation_config.json), in the engine's parameter names. */
+export interface GenerationDefaults {
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+}
+
 export interface LoadedModel {
   config: ModelConfig;
   weights: ModelWeights;
   tokenizer: Tokenizer | null;
   /** Sampling defaults from generation_config.json. */
-  generationDefaults: SamplingParamsInput;
+  generationDefaults: GenerationDefaults;
   source: string;
   format: Exclude<LoadFormat, 'auto'>;
 }
@@ -38,15 +47,16 @@ export interface LoadOptions {
   tokenizer?: string;
   /** Resolves a Hub id to a local folder (downloading it); absent = Hub ids are not accepted. */
   resolveHubId?: (id: string) => Promise<string>;
-  /** Re-encode the matrices at load (Hugging Face weights into llama.cpp's block formats). */
-  quantization?: Quantization;
+  /** Re-encode the matrices at load (Hugging Face weights into llama.cpp's block formats), on the backend's kernels. */
+  quantization?: { format: Quantization; backend: Backend };
 }
 
 export const DEMO_MODEL = 'demo';
 
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const loaded = await loadUnquantized(spec, opts);
-  return opts.quantization ? { ...loaded, weights: quantizeWeights(loaded.weights, opts.quantization) } : loaded;
+  const q = opts.quantization;
+  return q ? { ...loaded, weights: quantizeWeights(loaded.weights, q.format, q.backend) } : loaded;
 }
 
 async function loadUnquantized(spec: string, opts: LoadOptions): Promise<LoadedModel> {
@@ -107,8 +117,8 @@ function loadHfFolder(dir: string, opts: LoadOptions): LoadedModel {
  * generation_config.json as transformers reads it: do_sample false means greedy, whatever
  * temperature it also lists.
  */
-function generationDefaults(gen: Record<string, unknown>): SamplingParamsInput {
-  const out: SamplingParamsInput = {};
+function generationDefaults(gen: Record<string, unknown>): GenerationDefaults {
+  const out: GenerationDefaults = {};
   const n = (k: string) => (typeof gen[k] === 'number' ? (gen[k] as number) : undefined);
   if (gen['do_sample'] === false) out.temperature = 0;
   else if (n('temperature') !== undefined) out.temperature = n('temperature')!;

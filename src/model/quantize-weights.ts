@@ -2,17 +2,16 @@
 // output head) re-encoded at load, as llama.cpp's quantize tool would write them. Vectors (norms,
 // biases) stay float32, and a matrix whose rows are not a multiple of 32 is kept as it is.
 
-import { loadNativeAddon } from '../kernels/native/native-addon.js';
-import { NATIVE_DTYPE } from '../kernels/native/native-backend.js';
-import { quantizeRowsReference } from '../kernels/quantize.js';
+import type { Backend } from '../kernels/backend.js';
 import { byteSize, dequantize, type WeightDType, type WeightTensor } from '../kernels/tensor.js';
 import type { MlpWeights, ModelWeights } from './weights.js';
 
 export const QUANTIZATIONS = ['q8_0', 'q4_0'] as const;
 export type Quantization = (typeof QUANTIZATIONS)[number];
 
-export function quantizeWeights(w: ModelWeights, dtype: Quantization): ModelWeights {
-  const quantize = rowQuantizer();
+/** Re-encodes on `backend`'s kernels (the reference and the native ones write the same bytes). */
+export function quantizeWeights(w: ModelWeights, dtype: Quantization, backend: Backend): ModelWeights {
+  const quantize = rowQuantizer(backend);
   const q = (t: WeightTensor): WeightTensor => {
     const k = t.shape[1]!;
     if (t.shape.length !== 2 || k % 32 !== 0 || t.dtype === dtype) return t;
@@ -35,10 +34,7 @@ export function quantizeWeights(w: ModelWeights, dtype: Quantization): ModelWeig
 
 type RowQuantizer = (t: WeightTensor, dtype: WeightDType) => WeightTensor;
 
-// The native kernels when built (multi-threaded), else the TypeScript reference: the same bytes either way.
-function rowQuantizer(): RowQuantizer {
-  const load = loadNativeAddon();
-  const kernels = load.ok ? new load.addon.Kernels(0, false) : null;
+function rowQuantizer(backend: Backend): RowQuantizer {
   // A slab of rows at a time keeps the float32 copy small whatever the tensor's size.
   return (t, dtype) => {
     const [n, k] = t.shape as [number, number];
@@ -51,8 +47,7 @@ function rowQuantizer(): RowQuantizer {
       const src = f32.subarray(0, rows * k);
       dequantize(t, r0 * k, rows * k, src);
       const dst = out.subarray(r0 * rowBytes, (r0 + rows) * rowBytes);
-      if (kernels) kernels.quantizeRows(dst, NATIVE_DTYPE[dtype], src, rows, k);
-      else dst.set(quantizeRowsReference(src, [rows, k], dtype).data);
+      backend.quantizeRows(dst, dtype, src, rows, k);
     }
     return { dtype, shape: [n, k], data: out };
   };

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ChatMessage } from '../model/tokenizer/chat-template.js';
 import { renderChatTemplate } from '../model/tokenizer/chat-template.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { chatLogprobs, type ChatTokenLogprob } from './logprobs-format.js';
 import { startGeneration, type ChoiceOutput } from './generation.js';
 import { invalidRequest } from './openai-error.js';

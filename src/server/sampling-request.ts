@@ -2,7 +2,7 @@
 // before anything is queued: prompt plus max_tokens may not exceed the model's length.
 
 import { makeSamplingParams, type SamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
-import { UsageError } from '../model/errors.js';
+import { UsageError } from '../util/errors.js';
 import { invalidRequest } from './openai-error.js';
 
 export interface OpenAISampling {

@@ -6,7 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AsyncEngine } from '../engine/async-engine.js';
 import { EngineMetrics } from '../metrics/engine-metrics.js';
-import { ModelLoadError, UsageError } from '../model/errors.js';
+import { ModelLoadError, UsageError } from '../util/errors.js';
 import { registerChat } from './chat-route.js';
 import { registerCompletions } from './completions-route.js';
 import { registerInfoRoutes } from './info-routes.js';

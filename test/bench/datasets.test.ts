@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { prefixRepetitionDataset, quoteDataset, randomDataset, shareGptDataset } from '../../src/bench/datasets.js';
-import { UsageError } from '../../src/model/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { loadStories } from '../helpers/models.js';
 
 describe('benchmark datasets', () => {

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { AsyncEngine } from '../../src/engine/async-engine.js';
 import { LLM } from '../../src/engine/llm.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
-import { TextGenerator } from '../../src/engine/text-generator.js';
-import { ModelLoadError, UsageError } from '../../src/model/errors.js';
+import { TextGenerator } from '../helpers/text-generator.js';
+import { ModelLoadError, UsageError } from '../../src/util/errors.js';
 import { FIXTURES, modelDir } from '../helpers/fixtures.js';
 import { loadStories } from '../helpers/models.js';
 

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { EngineCore, type NewRequest } from '../../src/engine/engine-core.js';
+import { EngineCore } from '../../src/engine/engine-core.js';
+import { type NewRequest } from '../../src/engine/engine-requests.js';
 import { resolveEngineConfig, type EngineConfigInput } from '../../src/engine/engine-config.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
-import { TextGenerator } from '../../src/engine/text-generator.js';
+import { TextGenerator } from '../helpers/text-generator.js';
 import { kvBytesPerToken } from '../../src/kernels/kv-cache-dtype.js';
 import { CausalLM } from '../../src/model/architectures/decoder.js';
 import { loadHfWeights, readHfConfig } from '../../src/model/loaders/hf-folder.js';

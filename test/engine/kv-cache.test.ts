@@ -7,14 +7,13 @@ import { hashBlock } from '../../src/engine/kv-cache/block-hash.js';
 import { BlockPool } from '../../src/engine/kv-cache/block-pool.js';
 import { KVCacheManager } from '../../src/engine/kv-cache/kv-cache-manager.js';
 import { Request } from '../../src/engine/request.js';
-import { Rng } from '../../src/engine/sampling/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
-import { StopChecker } from '../../src/engine/stop-checker.js';
 
 let arrivals = 0;
 function request(tokens: number[]): Request {
   const params = makeSamplingParams();
-  return new Request(`r${arrivals}`, tokens, params, 0, arrivals++, { rng: new Rng(0), stop: new StopChecker(params, [], 100), detokenizer: null });
+  return new Request(`r${arrivals}`, tokens, params, 0, arrivals++, new Rng(0));
 }
 
 const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);

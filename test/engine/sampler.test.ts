@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Rng } from '../../src/engine/sampling/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { sampleToken } from '../../src/engine/sampling/sampler.js';
 import { makeSamplingParams, type SamplingParams, type SamplingParamsInput } from '../../src/engine/sampling/sampling-params.js';
 

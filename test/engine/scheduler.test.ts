@@ -6,17 +6,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KVCacheManager } from '../../src/engine/kv-cache/kv-cache-manager.js';
 import { Request } from '../../src/engine/request.js';
-import { Rng } from '../../src/engine/sampling/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
 import { ContinuousScheduler } from '../../src/engine/scheduler/continuous-scheduler.js';
 import type { SchedulerConfig, SchedulerOutput } from '../../src/engine/scheduler/scheduler.js';
-import { StopChecker } from '../../src/engine/stop-checker.js';
 
 let arrivals = 0;
 function request(id: string, promptLen: number, priority = 0): Request {
   const params = makeSamplingParams({ maxTokens: 100 });
   const prompt = Array.from({ length: promptLen }, (_, i) => 10 + i + arrivals * 100);
-  return new Request(id, prompt, params, priority, arrivals++, { rng: new Rng(0), stop: new StopChecker(params, [], 1000), detokenizer: null });
+  return new Request(id, prompt, params, priority, arrivals++, new Rng(0));
 }
 
 /** What the engine does after the forward pass: count the computed tokens, sample where a request caught up. */
@@ -31,7 +30,7 @@ const shape = (out: SchedulerOutput) => Object.fromEntries(out.scheduled.map((s)
 
 function setup(cfg: Partial<SchedulerConfig>, numBlocks = 64) {
   const kv = new KVCacheManager(numBlocks, 4, false);
-  return { kv, s: new ContinuousScheduler({ maxNumBatchedTokens: 8, maxNumSeqs: 8, policy: 'fcfs', ...cfg }, kv) };
+  return { kv, s: new ContinuousScheduler({ maxNumBatchedTokens: 8, maxNumSeqs: 8, policy: 'fcfs', numLookaheadTokens: 0, recompute: false, ...cfg }, kv, []) };
 }
 
 describe('ContinuousScheduler', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EngineCore } from '../../src/engine/engine-core.js';
 import { resolveEngineConfig, type EngineConfigInput } from '../../src/engine/engine-config.js';
-import { Rng } from '../../src/engine/sampling/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
 import { proposeNgram } from '../../src/engine/spec-decode/ngram-proposer.js';
 import { DraftPacer, newDraftPace } from '../../src/engine/spec-decode/draft-pacing.js';

@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveEngineConfig } from '../../src/engine/engine-config.js';
-import { KV_CACHE_DTYPES, int4GroupSize, kvBytesPerToken, kvHeadBytes, resolveKVCacheDType, type KVCacheDType } from '../../src/kernels/kv-cache-dtype.js';
+import { KV_CACHE_DTYPES, int4GroupSize, kvBytesPerToken, kvHeadBytes, type KVCacheDType } from '../../src/kernels/kv-cache-dtype.js';
+import { resolveKVCacheDType } from '../../src/engine/engine-config.js';
 import { FP8_E4M3, FP8_E5M2, decodeFp8, encodeFp8, readHeadRecord, writeHeadRecord } from '../../src/kernels/reference/kv-quant.js';
 import { bf16ToFloat, floatToHalf, halfToFloat } from '../../src/kernels/tensor.js';
-import { Rng } from '../../src/engine/sampling/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { PRESETS } from '../../src/model/presets.js';
 
 describe('fp8 codecs', () => {

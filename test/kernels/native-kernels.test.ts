@@ -12,7 +12,7 @@ import { NativeBackend, PANEL_MAX_BYTES } from '../../src/kernels/native/native-
 import { quantizeRowsReference } from '../../src/kernels/quantize.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { dequantize, type WeightDType } from '../../src/kernels/tensor.js';
-import { Rng } from '../../src/engine/sampling/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { nativeAddon } from '../helpers/backends.js';
 
 const addon = nativeAddon();

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { EngineStats, RequestOutput } from '../../src/engine/engine-core.js';
+import type { RequestOutput } from '../../src/engine/output/output-processor.js';
+import type { EngineStats } from '../../src/engine/engine-requests.js';
 import { EngineMetrics, oneTwoFiveBuckets } from '../../src/metrics/engine-metrics.js';
 import { metricValue } from '../helpers/server.js';
 import { resolveEngineConfig } from '../../src/engine/engine-config.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
 import { renderChatTemplate, type ChatMessage } from '../../src/model/tokenizer/chat-template.js';
-import { UsageError } from '../../src/model/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 import { FIXTURES, readJson } from '../helpers/fixtures.js';
 
 const dir = path.join(FIXTURES, 'tokenizers', 'chat-templates');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CausalLM } from '../../src/model/architectures/decoder.js';
 import { loadHfWeights, readHfConfig } from '../../src/model/loaders/hf-folder.js';
-import { SequenceContext } from '../../src/engine/sequence-context.js';
+import { SequenceContext } from '../helpers/sequence-context.js';
 import { logSoftmax, argmax } from '../../src/engine/sampling/logprobs.js';
 import { testBackends } from '../helpers/backends.js';
 import { MODEL_FIXTURES, maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';

@@ -8,7 +8,7 @@ import { after, it } from 'node:test';
 import { CausalLM } from '../../src/model/architectures/decoder.js';
 import { loadModel } from '../../src/model/load-model.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
-import { SequenceContext } from '../../src/engine/sequence-context.js';
+import { SequenceContext } from '../helpers/sequence-context.js';
 import { argmax } from '../../src/engine/sampling/logprobs.js';
 import { FIXTURES, maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';

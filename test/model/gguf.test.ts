@@ -12,7 +12,7 @@ import { GgufFile } from '../../src/model/loaders/gguf.js';
 import { SafetensorsFile } from '../../src/model/loaders/safetensors.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { dequantize, numel, toFloat32 } from '../../src/kernels/tensor.js';
-import { TextGenerator } from '../../src/engine/text-generator.js';
+import { TextGenerator } from '../helpers/text-generator.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
 import { makeModel } from '../helpers/make-model.js';
 import { FIXTURES, readJson } from '../helpers/fixtures.js';

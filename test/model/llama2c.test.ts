@@ -12,7 +12,7 @@ import { loadModel, type LoadedModel } from '../../src/model/load-model.js';
 import { SafetensorsFile } from '../../src/model/loaders/safetensors.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { toFloat32 } from '../../src/kernels/tensor.js';
-import { SequenceContext } from '../../src/engine/sequence-context.js';
+import { SequenceContext } from '../helpers/sequence-context.js';
 import { argmax } from '../../src/engine/sampling/logprobs.js';
 import { FIXTURES, modelDir, readJson } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';

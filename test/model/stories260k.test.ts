@@ -7,7 +7,7 @@ import { it } from 'node:test';
 import { CausalLM } from '../../src/model/architectures/decoder.js';
 import { loadHfWeights, readHfConfig } from '../../src/model/loaders/hf-folder.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
-import { SequenceContext } from '../../src/engine/sequence-context.js';
+import { SequenceContext } from '../helpers/sequence-context.js';
 import { argmax } from '../../src/engine/sampling/logprobs.js';
 import { loadHfTokenizer } from '../../src/model/tokenizer/hf-tokenizer-files.js';
 import { FIXTURES, modelDir, readJson } from '../helpers/fixtures.js';

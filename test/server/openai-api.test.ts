@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TextGenerator } from '../../src/engine/text-generator.js';
+import { TextGenerator } from '../helpers/text-generator.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
 import { loadStories } from '../helpers/models.js';
 import { DEMO, STORIES, startServer, type TestServer } from '../helpers/server.js';

@@ -64,14 +64,15 @@ export class KVCacheManager {
   }
 
   /**
-   * Grows the request's block table to hold `numNewTokens` more tokens (after `prefix`, on admission).
-   * Returns false, changing nothing, when the pool cannot supply the blocks.
+   * Grows the request's block table to hold `numNewTokens` more tokens (after `prefix`, on admission),
+   * plus `numLookahead` slots beyond them that no hash covers yet (draft tokens' K/V). Returns false,
+   * changing nothing, when the pool cannot supply the blocks.
    */
-  allocateSlots(req: Request, numNewTokens: number, prefix: CachedPrefix = NO_PREFIX): boolean {
+  allocateSlots(req: Request, numNewTokens: number, prefix: CachedPrefix = NO_PREFIX, numLookahead = 0): boolean {
     const held = this.held.get(req) ?? [];
     const computedAfterPrefix = prefix.blocks.length > 0 ? prefix.numTokens : req.numComputedTokens;
     const total = computedAfterPrefix + numNewTokens;
-    const needed = Math.ceil(total / this.blockSize) - held.length - prefix.blocks.length;
+    const needed = Math.ceil((total + numLookahead) / this.blockSize) - held.length - prefix.blocks.length;
     const prefixFromFree = prefix.blocks.filter((b) => b.refCount === 0).length;
     if (needed > this.pool.numFree - prefixFromFree) return false;
 

@@ -6,7 +6,7 @@
 import type { LayerKV } from '../../kernels/backend.js';
 import { kvDTypeUnsupported, kvHeadBytes, type KVCacheDType } from '../../kernels/kv-cache-dtype.js';
 import { loadNativeAddon } from '../../kernels/native/native-addon.js';
-import { UsageError } from '../../model/errors.js';
+import { UsageError } from '../../util/errors.js';
 
 export interface KVCacheShape {
   numLayers: number;

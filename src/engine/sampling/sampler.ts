@@ -3,7 +3,7 @@
 // Reported logprobs are those of the raw model output, before any processing (vLLM's default).
 
 import { argmax, logSoftmax, topN } from './logprobs.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../../util/rng.js';
 import type { SamplingParams } from './sampling-params.js';
 
 export interface TokenLogprobs {

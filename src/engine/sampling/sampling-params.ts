@@ -2,7 +2,7 @@
 // server) so that the engine can trust it.
 
 import { z } from 'zod';
-import { UsageError } from '../../model/errors.js';
+import { UsageError } from '../../util/errors.js';
 
 export const samplingParamsSchema = z.object({
   /** Completions generated per prompt. */

@@ -10,17 +10,15 @@
 import type { KVCacheManager } from '../kv-cache/kv-cache-manager.js';
 import { epochMs, type Request } from '../request.js';
 import { RequestQueue, comesBefore } from './request-queue.js';
-import type { Scheduler, SchedulerConfig, SchedulerOutput } from './scheduler.js';
+import { Scheduler, type SchedulerConfig, type SchedulerOutput } from './scheduler.js';
 
-export class ContinuousScheduler implements Scheduler {
+export class ContinuousScheduler extends Scheduler {
   private readonly waiting: RequestQueue;
   private readonly running: Request[] = [];
   numPreemptions = 0;
 
-  constructor(
-    private readonly config: SchedulerConfig,
-    private readonly kv: KVCacheManager,
-  ) {
+  constructor(config: SchedulerConfig, kv: KVCacheManager, eosTokenIds: readonly number[]) {
+    super(config, kv, eosTokenIds);
     this.waiting = new RequestQueue(config.policy);
   }
 
@@ -36,7 +34,7 @@ export class ContinuousScheduler implements Scheduler {
     this.waiting.insert(req);
   }
 
-  remove(req: Request): void {
+  protected dequeue(req: Request): void {
     const i = this.running.indexOf(req);
     if (i >= 0) this.running.splice(i, 1);
     else this.waiting.remove(req);
@@ -51,11 +49,11 @@ export class ContinuousScheduler implements Scheduler {
     for (const req of [...this.running]) {
       if (budget === 0) break;
       if (req.status !== 'running') continue; // preempted earlier in this loop
-      const n = Math.min(req.numPendingTokens + req.specTokenIds.length, budget);
+      const n = Math.min(req.numPendingTokens + req.draft.tokenIds.length, budget);
       for (;;) {
-        if (this.kv.allocateSlots(req, n)) {
+        if (this.allocate(req, n, req.numComputedTokens)) {
           scheduled.set(req, n);
-          if (n > req.numPendingTokens) drafts.set(req, req.specTokenIds.slice(0, n - req.numPendingTokens));
+          if (n > req.numPendingTokens) drafts.set(req, req.draft.tokenIds.slice(0, n - req.numPendingTokens));
           budget -= n;
           break;
         }
@@ -77,7 +75,7 @@ export class ContinuousScheduler implements Scheduler {
       const req = this.waiting.peek()!;
       const prefix = this.kv.findCachedPrefix(req);
       const n = Math.min(req.numTokens - prefix.numTokens, budget);
-      if (!this.kv.allocateSlots(req, n, prefix)) break;
+      if (!this.allocate(req, n, prefix.numTokens, prefix)) break;
       this.waiting.shift();
       this.kv.recordLookup(req.numTokens, prefix.numTokens);
       if (req.timeline.firstScheduled === null) {
@@ -105,13 +103,7 @@ export class ContinuousScheduler implements Scheduler {
   }
 
   private preempt(req: Request): void {
-    this.kv.free(req);
-    req.numComputedTokens = 0;
-    req.numDraftComputed = 0;
-    req.specTokenIds = [];
-    req.specDraftProbs = [];
-    req.status = 'preempted';
-    req.numPreemptions++;
+    this.release(req);
     this.numPreemptions++;
     this.running.splice(this.running.indexOf(req), 1);
     this.waiting.insert(req);

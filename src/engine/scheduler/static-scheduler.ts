@@ -8,19 +8,16 @@
 import type { KVCacheManager } from '../kv-cache/kv-cache-manager.js';
 import { epochMs, type Request } from '../request.js';
 import { RequestQueue } from './request-queue.js';
-import type { ScheduledRequest, Scheduler, SchedulerConfig, SchedulerOutput } from './scheduler.js';
+import { Scheduler, type ScheduledRequest, type SchedulerConfig, type SchedulerOutput } from './scheduler.js';
 
-export class StaticScheduler implements Scheduler {
+export class StaticScheduler extends Scheduler {
   private readonly waiting = new RequestQueue('fcfs');
   private batch: Request[] = [];
   readonly numPreemptions = 0;
 
-  constructor(
-    private readonly config: SchedulerConfig,
-    private readonly kv: KVCacheManager,
-    /** Tokens a request may reach (prompt plus output), used for the up-front reservation. */
-    private readonly reserveTokens: (req: Request) => number,
-  ) {}
+  constructor(config: SchedulerConfig, kv: KVCacheManager, eosTokenIds: readonly number[]) {
+    super(config, kv, eosTokenIds);
+  }
 
   get numWaiting(): number {
     return this.waiting.length;
@@ -34,7 +31,7 @@ export class StaticScheduler implements Scheduler {
     this.waiting.insert(req);
   }
 
-  remove(req: Request): void {
+  protected dequeue(req: Request): void {
     // Members stay in the batch (as padding) until it ends.
     if (!this.batch.includes(req)) this.waiting.remove(req);
   }
@@ -54,7 +51,8 @@ export class StaticScheduler implements Scheduler {
     this.batch = [];
     while (this.batch.length < this.config.maxNumSeqs && this.waiting.length > 0) {
       const req = this.waiting.peek()!;
-      if (!this.kv.allocateSlots(req, this.reserveTokens(req))) break;
+      // Prompt plus every token it may generate, reserved up front.
+      if (!this.kv.allocateSlots(req, req.numTokens + req.maxOutputTokens)) break;
       this.waiting.shift();
       req.status = 'running';
       req.timeline.firstScheduled = epochMs();

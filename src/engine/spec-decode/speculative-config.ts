@@ -1,7 +1,7 @@
 // Speculative decoding's knobs (vLLM's names where it has them) and their checks.
 
 import type { ModelConfig } from '../../model/config.js';
-import { UsageError } from '../../model/errors.js';
+import { UsageError } from '../../util/errors.js';
 
 export const SPECULATIVE_METHODS = ['ngram', 'draft-model', 'layer-skip'] as const;
 export type SpeculativeMethod = (typeof SPECULATIVE_METHODS)[number];

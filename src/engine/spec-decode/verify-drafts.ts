@@ -8,7 +8,7 @@
 // is drawn from max(0, p - q), normalized. Proposers that pick deterministically (n-gram lookup, greedy
 // drafts) have q = one-hot(d): acceptance is p(d), and the residual is p without d.
 
-import type { Rng } from '../sampling/rng.js';
+import type { Rng } from '../../util/rng.js';
 import { argmax } from '../sampling/logprobs.js';
 import { drawFrom, probabilityOf, processLogits, samplingDistribution, withLogprobs, type SampledToken, type SamplingContext } from '../sampling/sampler.js';
 

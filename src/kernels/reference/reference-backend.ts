@@ -4,10 +4,15 @@
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
 import { kvHeadBytes, kvRecordOffset } from '../kv-cache-dtype.js';
 import { readHeadRecord, writeHeadRecord } from './kv-quant.js';
-import { dequantize, type WeightTensor } from '../tensor.js';
+import { quantizeRowsReference } from '../quantize.js';
+import { dequantize, type WeightDType, type WeightTensor } from '../tensor.js';
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
+
+  quantizeRows(dst: Uint8Array, dtype: WeightDType, src: Float32Array, rows: number, k: number): void {
+    dst.set(quantizeRowsReference(src, [rows, k], dtype).data);
+  }
 
   // ---- matmul: out[rows, n] = x[rows, k] @ w[n, k]^T -------------------------------------------
   matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
 import cliProgress from 'cli-progress';
-import { ModelLoadError, UsageError } from '../errors.js';
+import { ModelLoadError, UsageError } from '../../util/errors.js';
 
 export interface HubOptions {
   cacheDir?: string;

@@ -1,11 +1,11 @@
 // Random weights of a named shape (--load-format dummy): seeded normal numbers, norm gains of 1.
 
 import { PRESETS } from '../presets.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../util/errors.js';
 import type { ModelConfig } from '../config.js';
 import { weightFromF32, type WeightTensor } from '../../kernels/tensor.js';
 import type { LayerWeights, ModelWeights } from '../weights.js';
-import { Rng } from '../../engine/sampling/rng.js';
+import { Rng } from '../../util/rng.js';
 
 export function presetConfig(name: string): ModelConfig {
   const make = PRESETS[name];

@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import { loadNativeAddon } from '../../kernels/native/native-addon.js';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 
 export function openForRead(path: string): number {
   try {

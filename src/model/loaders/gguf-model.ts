@@ -4,7 +4,7 @@
 
 import type { ModelConfig, MoeConfig } from '../config.js';
 import { validateConfig, type Architecture } from '../config.js';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 import { toFloat32, type WeightTensor } from '../../kernels/tensor.js';
 import { expectTensor, expectVector } from './tensor-source.js';

@@ -2,7 +2,7 @@
 // then the aligned data. Tensors are read one by one and kept in their GGUF block layout.
 
 import fs from 'node:fs';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import { mapReadOnly, openForRead, readExact } from './file-io.js';
 import { byteSize, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
 import type { TensorSource } from './tensor-source.js';

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { configFromHf, validateConfig, type ModelConfig } from '../config.js';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import type { ModelWeights } from '../weights.js';
 import { assembleHfWeights } from './hf-weights.js';
 import { SafetensorsFile, SafetensorsSource } from './safetensors.js';

@@ -1,7 +1,7 @@
 // Hugging Face tensor names -> ModelWeights, with every shape checked against the config.
 
 import type { ModelConfig } from '../config.js';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import type { LayerWeights, MlpWeights, ModelWeights, MoeWeights } from '../weights.js';
 import { expectTensor, expectVector, rowSlice, transpose2d, type TensorSource } from './tensor-source.js';
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { ModelConfig } from '../config.js';
 import { validateConfig } from '../config.js';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import { openForRead, readExact } from './file-io.js';
 import type { LayerWeights, ModelWeights } from '../weights.js';
 import { toFloat32, type WeightTensor } from '../../kernels/tensor.js';

@@ -3,7 +3,7 @@
 // loading never holds the whole file and a converted copy at once.
 
 import fs from 'node:fs';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import { mapReadOnly, openForRead, readExact } from './file-io.js';
 import { numel, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
 import type { TensorSource } from './tensor-source.js';

@@ -1,6 +1,6 @@
 // What the weight assemblers need from a file format: named tensors, read on demand.
 
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import { toFloat32, type WeightTensor } from '../../kernels/tensor.js';
 
 export interface TensorSource {

@@ -3,7 +3,7 @@
 // default, so a prompt renders the same on every day (and as the goldens do).
 
 import { Template } from '@huggingface/jinja';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../util/errors.js';
 
 export interface ChatMessage {
   role: string;

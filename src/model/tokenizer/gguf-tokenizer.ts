@@ -1,7 +1,7 @@
 // The tokenizer a GGUF file carries in tokenizer.ggml.*: SentencePiece-style ("llama") or byte-level
 // BPE ("gpt2"), with its special ids and chat template.
 
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../../util/errors.js';
 import type { GgufFile } from '../loaders/gguf.js';
 import { byteLevelTokenizerJson, sentencePieceTokenizerJson, type VocabPiece } from './tokenizer-json.js';
 import { Tokenizer } from './tokenizer.js';

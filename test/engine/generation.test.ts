@@ -1,23 +1,42 @@
-// Generation on stories260K with its real tokenizer: seeds, stop strings, stop tokens, logprobs,
-// min_tokens, the no-KV-cache path and streamed text adding up to the final text.
+// One request through the engine's step loop on stories260K with its real tokenizer: seeds, stop
+// strings, stop tokens, logprobs, min_tokens, the no-KV-cache mode and streamed text adding up to the
+// final text.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { TextGenerator } from '../../src/engine/text-generator.js';
-import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
-import { UsageError } from '../../src/model/errors.js';
+import { EngineCore } from '../../src/engine/engine-core.js';
+import { resolveEngineConfig } from '../../src/engine/engine-config.js';
+import { makeSamplingParams, type SamplingParams } from '../../src/engine/sampling/sampling-params.js';
+import type { CausalLM } from '../../src/model/architectures/decoder.js';
+import type { Tokenizer } from '../../src/model/tokenizer/tokenizer.js';
+import { UsageError } from '../../src/util/errors.js';
+import { generateOne } from '../helpers/engine.js';
 import { loadStories } from '../helpers/models.js';
 import { modelDir, readJson } from '../helpers/fixtures.js';
 
-describe('TextGenerator on stories260K', () => {
-  let gen: TextGenerator;
+/** A fresh engine per call, as `tsllm generate` runs one. */
+class OneRequest {
+  constructor(
+    readonly model: CausalLM,
+    readonly tokenizer: Tokenizer | null,
+    private readonly opts: { kvCache?: boolean } = {},
+  ) {}
+
+  complete(promptIds: number[], params: SamplingParams) {
+    const core = new EngineCore(this.model, this.tokenizer, resolveEngineConfig(this.model.config, { kvCacheMemory: 8 << 20, ...this.opts }));
+    return generateOne(core, promptIds, params);
+  }
+}
+
+describe('one request through the engine on stories260K', () => {
+  let gen: OneRequest;
   let prompt: number[];
   const golden = readJson(path.join(modelDir('stories260K'), 'golden.json'));
 
   before(async () => {
     const s = await loadStories();
-    gen = new TextGenerator(s.model, s.tokenizer);
+    gen = new OneRequest(s.model, s.tokenizer);
     prompt = s.tokenizer!.encode('Once upon a time');
   });
 
@@ -37,7 +56,7 @@ describe('TextGenerator on stories260K', () => {
 
   it('without the KV cache the tokens are the same', () => {
     const params = makeSamplingParams({ temperature: 0, maxTokens: 24 });
-    const noCache = new TextGenerator(gen.model, gen.tokenizer, { kvCache: false });
+    const noCache = new OneRequest(gen.model, gen.tokenizer, { kvCache: false });
     assert.deepEqual(noCache.complete(prompt, params).tokenIds, gen.complete(prompt, params).tokenIds);
   });
 
@@ -59,11 +78,8 @@ describe('TextGenerator on stories260K', () => {
     }
     assert.ok(stop.length === 4 && offset > 0, 'found a stop string straddling a token boundary');
     const params = makeSamplingParams({ temperature: 0, maxTokens: 64, stop: ['never-there', stop] });
-    const chunks: string[] = [];
-    const it = gen.generate(prompt, params);
-    let r = it.next();
-    for (; !r.done; r = it.next()) chunks.push(r.value.text);
-    const result = r.value;
+    const result = gen.complete(prompt, params);
+    const chunks = result.chunks;
     assert.equal(result.finishReason, 'stop');
     assert.equal(result.stopReason, stop);
     assert.equal(result.text, full.text.slice(0, offset));
@@ -98,7 +114,7 @@ describe('TextGenerator on stories260K', () => {
     const params = makeSamplingParams({ maxTokens: 4 });
     assert.throws(() => gen.complete([], params), UsageError);
     assert.throws(() => gen.complete([1, 9999], params), /outside the vocabulary/);
-    assert.throws(() => gen.complete(new Array(600).fill(1), params), /context is 512/);
+    assert.throws(() => gen.complete(new Array(600).fill(1), params), /context length is 512/);
     assert.throws(() => makeSamplingParams({ temperature: -1 }), /temperature/);
     assert.throws(() => makeSamplingParams({ topP: 0 }), /topP/);
   });

@@ -1,11 +1,11 @@
-// One sequence and its own KV cache: the simplest way to drive the model (the CLI's generate and the
-// correctness tests). Many sequences sharing one cache is the engine's job; both speak the same
-// flat-batch forward.
+// One sequence and its own KV cache, driven token by token: the tests' plainest way to run the
+// model (golden logits, the oracle generator). Many sequences sharing one cache is the engine's job;
+// both speak the same flat-batch forward.
 
-import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
-import { UsageError } from '../model/errors.js';
-import type { KVCacheDType } from '../kernels/kv-cache-dtype.js';
-import { KVCacheStorage } from './kv-cache/kv-cache-storage.js';
+import type { CausalLM, ForwardBatch } from '../../src/model/architectures/decoder.js';
+import { UsageError } from '../../src/util/errors.js';
+import type { KVCacheDType } from '../../src/kernels/kv-cache-dtype.js';
+import { KVCacheStorage } from '../../src/engine/kv-cache/kv-cache-storage.js';
 
 export class SequenceContext {
   private readonly cache: KVCacheStorage;

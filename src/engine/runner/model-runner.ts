@@ -1,0 +1,61 @@
+// Turns one scheduler decision into one forward pass, with logits only for the requests whose
+// scheduled tokens reach their end (a prompt chunk in the middle needs none). A request's draft
+// tokens follow its real ones, with logits at the last real token and at every draft, so all of them
+// are verified by this one pass. Padding rows of a static batch write to a scratch block.
+
+import type { CausalLM } from '../../model/architectures/decoder.js';
+import type { KVCacheDType } from '../../kernels/kv-cache-dtype.js';
+import { KVCacheStorage } from '../kv-cache/kv-cache-storage.js';
+import type { Request } from '../request.js';
+import type { SchedulerOutput } from '../scheduler/scheduler.js';
+import { BatchBuilder, type BatchPart } from './batch-builder.js';
+
+export interface SampledRequest {
+  req: Request;
+  /** Drafts to verify; the request owns drafts.length + 1 consecutive rows of logits. */
+  drafts: number[];
+}
+
+export interface ModelRunnerOutput {
+  /** Requests to sample for, in the order of their rows of `logits`. */
+  sampled: SampledRequest[];
+  /** [sum of (drafts + 1), vocab] */
+  logits: Float32Array;
+}
+
+export class ModelRunner {
+  readonly cache: KVCacheStorage;
+  readonly batches: BatchBuilder;
+  private readonly scratchBlock: number;
+
+  constructor(
+    readonly model: CausalLM,
+    readonly numBlocks: number,
+    readonly blockSize: number,
+    kvCacheDtype: KVCacheDType,
+  ) {
+    // One block beyond the pool's: the scratch block for padding rows.
+    this.cache = new KVCacheStorage(model.config, numBlocks + 1, blockSize, kvCacheDtype);
+    this.scratchBlock = numBlocks;
+    this.batches = new BatchBuilder(blockSize);
+  }
+
+  run(plan: SchedulerOutput): ModelRunnerOutput {
+    const parts: BatchPart[] = [];
+    const sampled: SampledRequest[] = [];
+    for (const { req, numNewTokens, draftTokens = [] } of plan.scheduled) {
+      const start = req.numComputedTokens;
+      const numReal = numNewTokens - draftTokens.length;
+      const reachesEnd = start + numReal === req.numTokens;
+      parts.push({
+        tokenIds: draftTokens.length > 0 ? [...req.tokenIds.slice(start, start + numReal), ...draftTokens] : req.tokenIds.slice(start, start + numReal),
+        start,
+        blockTable: req.blockTable,
+        logitsFrom: reachesEnd ? numReal - 1 : numNewTokens,
+      });
+      if (reachesEnd) sampled.push({ req, drafts: draftTokens });
+    }
+    const batch = this.batches.build(parts, plan.paddingRows, this.scratchBlock);
+    return { sampled, logits: this.model.forward(batch, this.cache.layers, this.blockSize) };
+  }
+}
