@@ -58,6 +58,25 @@ class Args {
     return array<T>(index, minElements, name);
   }
 
+  // Elements of the typed array at `index` (0 after a failure).
+  template <class T>
+  size_t elements(size_t index, const char* name) {
+    ArrayView v;
+    if (!ok_) return 0;
+    if (!viewOf(env_, info_[index], v)) return fail(name, "is not a typed array"), 0;
+    return v.bytes / sizeof(T);
+  }
+
+  // The Int32Array of row ids at `index`, each a row of a [rows, ...] array (nullptr after a failure).
+  const int32_t* rowIds(size_t index, int64_t rows, size_t* count) {
+    *count = elements<int32_t>(index, "ids");
+    const int32_t* ids = array<int32_t>(index, *count, "ids");
+    for (size_t i = 0; ok_ && i < *count; i++) {
+      if (ids[i] < 0 || ids[i] >= rows) fail("ids", "name a row outside the array");
+    }
+    return ok_ ? ids : nullptr;
+  }
+
   int i32(size_t index) {
     int32_t v = 0;
     if (ok_ && napi_get_value_int32(env_, info_[index], &v) != napi_ok) fail("argument", "is not a number");
@@ -90,7 +109,11 @@ class Args {
   bool ok_ = true;
 };
 
-bool validDType(int code) { return code >= 0 && code <= 4; }
+// A weight format whose blocks fit rows of `k` elements, or nullptr.
+const WeightFormatInfo* formatFor(int code, int64_t k) {
+  const WeightFormatInfo* f = weightFormat(code);
+  return f && k % f->blockSize == 0 ? f : nullptr;
+}
 
 class Kernels : public Napi::ObjectWrap<Kernels> {
  public:
@@ -109,18 +132,25 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
         InstanceMethod<&Kernels::gelu>("gelu"),
         InstanceMethod<&Kernels::add>("add"),
         InstanceMethod<&Kernels::embedding>("embedding"),
+        InstanceMethod<&Kernels::gatherRows>("gatherRows"),
+        InstanceMethod<&Kernels::scatterAddRows>("scatterAddRows"),
         InstanceMethod<&Kernels::quantizeRows>("quantizeRows"),
         InstanceMethod<&Kernels::writeKV>("writeKV"),
         InstanceMethod<&Kernels::attention>("attention"),
     });
   }
 
-  // new Kernels(threads, portable)
+  // new Kernels(threads, isa?): isa names a variant of isaVariants(); absent = the fastest this CPU runs
   explicit Kernels(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Kernels>(info) {
     int threads = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const bool portable = info.Length() > 1 && info[1].ToBoolean().Value();
-    table_ = portable ? &portableKernels() : &bestKernels();
+    const std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    const IsaVariant* v = selectIsa(name.c_str());
+    if (!v) {
+      Napi::Error::New(info.Env(), "the " + name + " kernels are not built or do not run on this CPU (see isaVariants())").ThrowAsJavaScriptException();
+      return;
+    }
+    table_ = v->table;
     pool_ = std::make_unique<ThreadPool>(threads);
   }
 
@@ -133,17 +163,18 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Args a(info);
     const int dtype = a.i32(3), n = a.i32(4), k = a.i32(5), rows = a.i32(6);
     if (!a.ok()) return;
-    if (!validDType(dtype) || n <= 0 || k <= 0 || rows < 0 || (dtype >= 3 && k % 32 != 0)) {
+    const WeightFormatInfo* f = formatFor(dtype, k);
+    if (!f || n <= 0 || k <= 0 || rows < 0) {
       Napi::RangeError::New(info.Env(), "matmul: bad dtype or shape").ThrowAsJavaScriptException();
       return;
     }
     const DType dt = static_cast<DType>(dtype);
     float* out = a.array<float>(0, static_cast<size_t>(rows) * n, "out");
     const float* x = a.array<float>(1, static_cast<size_t>(rows) * k, "x");
-    const uint8_t* w = a.array<uint8_t>(2, dtype >= 3 ? rows8Bytes(dt, n, k) : rowBytes(dt, k) * n, "weight");
+    const uint8_t* w = a.array<uint8_t>(2, f->quantized ? rows8Bytes(dt, n, k) : rowBytes(dt, k) * n, "weight");
     const float* bias = a.optionalArray<float>(7, n, "bias");
     if (!a.ok() || rows == 0) return;
-    if (dtype >= 3) {
+    if (f->quantized) {
       scratchQ_.resize(static_cast<size_t>(rows) * k);
       scratchD_.resize(static_cast<size_t>(rows) * (k / 32));
       scratchM_.resize(static_cast<size_t>(rows) * (k / 32));
@@ -156,7 +187,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Args a(info);
     const int dtype = a.i32(2), n = a.i32(3), k = a.i32(4);
     if (!a.ok()) return;
-    if ((dtype != 3 && dtype != 4) || n <= 0 || k <= 0 || k % 32 != 0) {
+    const WeightFormatInfo* f = formatFor(dtype, k);
+    if (!f || !f->quantized || n <= 0 || k <= 0) {
       Napi::RangeError::New(info.Env(), "packRows8: bad dtype or shape").ThrowAsJavaScriptException();
       return;
     }
@@ -267,7 +299,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int dtype = a.i32(2);
     const int64_t dim = a.nonNegative(3, "dim"), vocab = a.nonNegative(4, "vocab"), rows = a.nonNegative(6, "rows");
     if (!a.ok()) return;
-    if (!validDType(dtype) || (dtype >= 3 && dim % 32 != 0)) {
+    if (!formatFor(dtype, dim)) {
       Napi::RangeError::New(info.Env(), "embedding: bad dtype or shape").ThrowAsJavaScriptException();
       return;
     }
@@ -286,13 +318,40 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     table_->embedding(*pool_, out, table, dt, static_cast<int>(dim), ids, static_cast<int>(rows));
   }
 
+  // gatherRows(out, x, ids, dim): out[i] = x[ids[i]]
+  void gatherRows(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t dim = a.nonNegative(3, "dim");
+    if (!a.ok() || dim == 0) return;
+    const int64_t rows = static_cast<int64_t>(a.elements<float>(1, "x")) / dim;
+    size_t n = 0;
+    const int32_t* ids = a.rowIds(2, rows, &n);
+    float* out = a.array<float>(0, n * dim, "out");
+    const float* x = a.array<float>(1, rows * dim, "x");
+    if (a.ok()) table_->gatherRows(*pool_, out, x, ids, static_cast<int>(n), static_cast<int>(dim));
+  }
+
+  // scatterAddRows(out, y, ids, weights, dim): out[ids[i]] += weights[i] * y[i], ids distinct
+  void scatterAddRows(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t dim = a.nonNegative(4, "dim");
+    if (!a.ok() || dim == 0) return;
+    const int64_t rows = static_cast<int64_t>(a.elements<float>(0, "out")) / dim;
+    size_t n = 0;
+    const int32_t* ids = a.rowIds(2, rows, &n);
+    float* out = a.array<float>(0, rows * dim, "out");
+    const float* y = a.array<float>(1, n * dim, "y");
+    const double* weights = a.array<double>(3, n, "weights");
+    if (a.ok()) table_->scatterAddRows(*pool_, out, y, ids, weights, static_cast<int>(n), static_cast<int>(dim));
+  }
+
   // quantizeRows(dst, dtype, src, rows, k)
   void quantizeRows(const Napi::CallbackInfo& info) {
     Args a(info);
     const int dtype = a.i32(1);
     const int64_t rows = a.nonNegative(3, "rows"), k = a.nonNegative(4, "k");
     if (!a.ok()) return;
-    if (!validDType(dtype) || (dtype >= 3 && k % 32 != 0)) {
+    if (!formatFor(dtype, k)) {
       Napi::RangeError::New(info.Env(), "quantizeRows: bad dtype or shape").ThrowAsJavaScriptException();
       return;
     }
@@ -309,7 +368,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int64_t rows = a.nonNegative(6, "rows");
     const int numKvHeads = a.i32(7), headDim = a.i32(8), blockSize = a.i32(9);
     if (!a.ok()) return;
-    const size_t headBytes = validKVDType(dtype) && numKvHeads > 0 && blockSize > 0 ? kvHeadBytes(static_cast<KVDType>(dtype), headDim) : 0;
+    const size_t headBytes = kvFormat(dtype) && numKvHeads > 0 && blockSize > 0 ? kvHeadBytes(static_cast<KVDType>(dtype), headDim) : 0;
     if (headBytes == 0) {
       Napi::RangeError::New(info.Env(), "writeKV: bad kv dtype or head shape").ThrowAsJavaScriptException();
       return;
@@ -351,7 +410,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     p.slidingWindow = a.i32(12);
     p.scale = static_cast<float>(a.f64(13));
     if (!a.ok()) return;
-    const size_t headBytes = validKVDType(dtype) ? kvHeadBytes(static_cast<KVDType>(dtype), p.headDim) : 0;
+    const size_t headBytes = kvFormat(dtype) ? kvHeadBytes(static_cast<KVDType>(dtype), p.headDim) : 0;
     if (p.numHeads <= 0 || p.numKvHeads <= 0 || p.numHeads % p.numKvHeads != 0 || headBytes == 0 || p.blockSize <= 0) {
       Napi::RangeError::New(info.Env(), "attention: bad shape or kv dtype").ThrowAsJavaScriptException();
       return;
@@ -449,7 +508,56 @@ Napi::Value releasePagesJs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, releasePages(base + view.ByteOffset(), view.ByteLength()));
 }
 
-Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), bestKernels().isa); }
+// The variant new Kernels(threads) picks: the fastest this CPU runs.
+Napi::Value cpuIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), selectIsa(nullptr)->name); }
+
+// [{ name, requires, missing, runnable }], fastest first.
+Napi::Value isaVariantsJs(const Napi::CallbackInfo& info) {
+  int n;
+  const IsaVariant* v = isaVariants(&n);
+  Napi::Array out = Napi::Array::New(info.Env(), n);
+  for (int i = 0; i < n; i++) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("name", v[i].name);
+    o.Set("requires", v[i].requires);
+    o.Set("missing", v[i].missing);
+    o.Set("runnable", v[i].missing[0] == '\0');
+    out.Set(i, o);
+  }
+  return out;
+}
+
+// The format registry (formats.h): { weights: [{ name, code, blockSize, blockBytes, quantized }],
+// kv: [{ name, code, valueBits, scaled, scaleGroup }] }, for TypeScript to check against its own.
+Napi::Value formatsJs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  Napi::Array weights = Napi::Array::New(env, numWeightFormats());
+  for (int i = 0; i < numWeightFormats(); i++) {
+    const WeightFormatInfo* f = weightFormat(i);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", f->name);
+    o.Set("code", f->code);
+    o.Set("blockSize", f->blockSize);
+    o.Set("blockBytes", f->blockBytes);
+    o.Set("quantized", f->quantized);
+    weights.Set(i, o);
+  }
+  Napi::Array kv = Napi::Array::New(env, numKVFormats());
+  for (int i = 0; i < numKVFormats(); i++) {
+    const KVFormatInfo* f = kvFormat(i);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", f->name);
+    o.Set("code", f->code);
+    o.Set("valueBits", f->valueBits);
+    o.Set("scaled", f->scaled);
+    o.Set("scaleGroup", f->scaleGroup);
+    kv.Set(i, o);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("weights", weights);
+  out.Set("kv", kv);
+  return out;
+}
 
 }  // namespace
 }  // namespace tsllm
@@ -460,6 +568,8 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("allocate", Napi::Function::New(env, tsllm::allocateJs));
   exports.Set("releasePages", Napi::Function::New(env, tsllm::releasePagesJs));
   exports.Set("cpuIsa", Napi::Function::New(env, tsllm::cpuIsa));
+  exports.Set("isaVariants", Napi::Function::New(env, tsllm::isaVariantsJs));
+  exports.Set("formats", Napi::Function::New(env, tsllm::formatsJs));
   return exports;
 }
 

@@ -1,61 +1,63 @@
-// Picks the kernel table for this CPU once, by CPUID.
+// Which kernel build runs: the fastest whose instruction sets this CPU has, by CPUID (through the
+// compiler's __builtin_cpu_supports, which also checks that the OS saves the wider registers), unless
+// a name is asked for (TSLLM_ISA, or a test running every variant).
+#include <cstring>
+
 #include "kernels.h"
 
 namespace tsllm {
+namespace {
 
-size_t panelFloats(int64_t n, int64_t k) { return static_cast<size_t>((n + 15) / 16 * 16 * k); }
-
-size_t rows8Bytes(DType dtype, int64_t n, int64_t k) {
-  if (dtype != DType::Q8_0 && dtype != DType::Q4_0) return 0;
-  return static_cast<size_t>((n + 7) / 8 * 8) * rowBytes(dtype, k);
-}
-
-size_t rowBytes(DType dtype, int64_t elements) {
-  switch (dtype) {
-    case DType::F32: return static_cast<size_t>(elements) * 4;
-    case DType::F16:
-    case DType::BF16: return static_cast<size_t>(elements) * 2;
-    case DType::Q8_0: return static_cast<size_t>(elements / 32) * 34;
-    case DType::Q4_0: return static_cast<size_t>(elements / 32) * 18;
+#if defined(__x86_64__) || defined(__i386__)
+// The first feature of `features` (null-terminated list) this CPU lacks, or "" when it has them all.
+const char* firstMissing(const char* const* features) {
+  __builtin_cpu_init();
+  for (const char* const* f = features; *f; f++) {
+    const char* name = *f;
+    const bool has = !std::strcmp(name, "avx2") ? __builtin_cpu_supports("avx2")
+                     : !std::strcmp(name, "fma") ? __builtin_cpu_supports("fma")
+                     : !std::strcmp(name, "f16c") ? __builtin_cpu_supports("f16c")
+                     : !std::strcmp(name, "avx512f") ? __builtin_cpu_supports("avx512f")
+                     : !std::strcmp(name, "avx512bw") ? __builtin_cpu_supports("avx512bw")
+                     : !std::strcmp(name, "avx512vl") ? __builtin_cpu_supports("avx512vl")
+                     : !std::strcmp(name, "avx512dq") ? __builtin_cpu_supports("avx512dq")
+                     : !std::strcmp(name, "avx512_vnni") ? __builtin_cpu_supports("avx512vnni")
+                     : false;
+    if (!has) return name;
   }
-  return 0;
+  return "";
+}
+#else
+const char* firstMissing(const char* const* features) { return *features ? *features : ""; }
+#endif
+
+const char* const kAvx512Features[] = {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx2", "fma", "f16c", nullptr};
+const char* const kAvx2Features[] = {"avx2", "fma", "f16c", nullptr};
+
+}  // namespace
+
+const IsaVariant* isaVariants(int* count) {
+  static const IsaVariant variants[] = {
+      {"avx512", "avx512f avx512bw avx512vl avx512dq avx512_vnni", firstMissing(kAvx512Features), &avx512::kernels()},
+      {"avx2", "avx2 fma f16c", firstMissing(kAvx2Features), &avx2::kernels()},
+      {"generic", "", "", &generic::kernels()},
+  };
+  *count = 3;
+  return variants;
 }
 
-bool validKVDType(int code) { return code >= 0 && code <= 6; }
-
-size_t kvHeadBytes(KVDType dtype, int headDim) {
-  if (headDim <= 0) return 0;
-  const size_t hd = static_cast<size_t>(headDim);
-  switch (dtype) {
-    case KVDType::F32: return hd * 4;
-    case KVDType::F16:
-    case KVDType::BF16: return hd * 2;
-    case KVDType::FP8_E4M3:
-    case KVDType::FP8_E5M2:
-    case KVDType::INT8: return hd + 2;
-    case KVDType::INT4: {
-      if (hd % 2 != 0) return 0;
-      const size_t group = hd % 32 == 0 ? 32 : hd;
-      return hd / 2 + (hd / group) * 2;
+const IsaVariant* selectIsa(const char* name) {
+  int n;
+  const IsaVariant* v = isaVariants(&n);
+  for (int i = 0; i < n; i++) {
+    const bool runnable = v[i].missing[0] == '\0';
+    if (name && *name) {
+      if (!std::strcmp(v[i].name, name)) return runnable ? &v[i] : nullptr;
+    } else if (runnable) {
+      return &v[i];
     }
   }
-  return 0;
+  return nullptr;
 }
-
-static bool cpuHasAvx2Fma() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#else
-  return false;
-#endif
-}
-
-const KernelTable& bestKernels() {
-  static const KernelTable& table = cpuHasAvx2Fma() ? avx2::kernels() : generic::kernels();
-  return table;
-}
-
-const KernelTable& portableKernels() { return generic::kernels(); }
 
 }  // namespace tsllm

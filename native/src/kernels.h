@@ -1,30 +1,17 @@
-// The kernel table: every op the Backend interface needs, with one implementation per instruction set
-// (kernels-impl.inc compiled as kernels-avx2.cc and kernels-generic.cc). Kernels take raw pointers and
+// The kernel table: every op the Backend interface needs, with one implementation per instruction set.
+// The sources in kernels/ are compiled once per ISA level (binding.gyp: generic, avx2, avx512), each
+// into its own namespace, and cpu-dispatch.cc picks one at run time. Kernels take raw pointers and
 // trust their shapes: the addon checks lengths before calling them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "formats.h"
+
 namespace tsllm {
 
 class ThreadPool;
-
-// Storage formats, numbered as in src/kernels/native/native-backend.ts.
-enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
-
-size_t rowBytes(DType dtype, int64_t elements);
-// Floats of an f32 [n, k] weight packed in panels of 16 output columns (see packPanels).
-size_t panelFloats(int64_t n, int64_t k);
-// Bytes of a q8_0 or q4_0 [n, k] weight regrouped by packRows8: ceil(n / 8) groups of 8 rows.
-size_t rows8Bytes(DType dtype, int64_t n, int64_t k);
-
-// KV-cache formats, numbered as NATIVE_KV_DTYPE in src/kernels/kv-cache-dtype.ts (layouts there).
-enum class KVDType : int { F32 = 0, F16 = 1, BF16 = 2, FP8_E4M3 = 3, FP8_E5M2 = 4, INT8 = 5, INT4 = 6 };
-
-bool validKVDType(int code);
-// Bytes of one head of one token; 0 when `dtype` cannot store a head of this size.
-size_t kvHeadBytes(KVDType dtype, int headDim);
 
 // Activations quantized per block of 32 for integer dot products: q[rows][k] int8, d[rows][k/32] scales,
 // m[rows][k/32] the offset term of unsigned weight formats (see quantizeActivationRow).
@@ -54,7 +41,7 @@ struct KernelTable {
   void (*matmul)(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
                  const float* bias, QuantizedActivations scratch);
   // dst (rows8Bytes) = q8_0 or q4_0 w[n, k] regrouped 8 rows at a time, block by block (layout in
-  // kernels-impl.inc, "quantized weights in groups of 8 rows").
+  // kernels/matmul-rows8.cc).
   void (*packRows8)(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, int n, int k);
 
   // dst = w[n, k] (f32) in column panels: dst[p][i][16] = w[16p + j][i], zero past n.
@@ -74,6 +61,10 @@ struct KernelTable {
   void (*gelu)(ThreadPool& pool, float* x, int64_t n);
   void (*add)(ThreadPool& pool, float* x, const float* y, int64_t n);
   void (*embedding)(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);
+  // out[i, :] = x[ids[i], :] for i < n
+  void (*gatherRows)(ThreadPool& pool, float* out, const float* x, const int32_t* ids, int n, int dim);
+  // out[ids[i], :] += weights[i] * y[i, :] for i < n, in double then rounded to float; ids distinct
+  void (*scatterAddRows)(ThreadPool& pool, float* out, const float* y, const int32_t* ids, const double* weights, int n, int dim);
   // Rows of `src` (f32) written to `dst` in a block format (q8_0, q4_0, f16, bf16), as llama.cpp rounds them.
   void (*quantizeRows)(ThreadPool& pool, uint8_t* dst, DType dtype, const float* src, int rows, int k);
   // k/v[rows, numKvHeads * headDim] quantized into the cache's slots; slot < 0 writes nothing.
@@ -89,9 +80,23 @@ const KernelTable& kernels();
 namespace avx2 {
 const KernelTable& kernels();
 }
+namespace avx512 {
+const KernelTable& kernels();
+}
 
-// The fastest table this CPU supports (AVX2 + FMA + F16C, else the portable one).
-const KernelTable& bestKernels();
-const KernelTable& portableKernels();
+// One build of the kernels and whether this CPU (and OS) can run it.
+struct IsaVariant {
+  const char* name;
+  // The CPU features it is compiled for, as /proc/cpuinfo names them.
+  const char* requires;
+  // Empty when this CPU runs it; else the first feature it lacks.
+  const char* missing;
+  const KernelTable* table;
+};
+
+// Every variant, fastest first.
+const IsaVariant* isaVariants(int* count);
+// The fastest variant this CPU runs; nullptr when `name` is given and is not runnable here.
+const IsaVariant* selectIsa(const char* name);
 
 }  // namespace tsllm

@@ -5,7 +5,8 @@
 // without spending minutes per dtype prefilling it. Iterations alternate between dtypes, so drifts
 // in machine load hit all of them alike; the report gives medians.
 
-import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
+import type { CausalLM } from '../model/architectures/decoder.js';
+import { BatchBuilder } from '../engine/runner/batch-builder.js';
 import { kvBytesPerToken, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
 import { resolveEngineConfig } from '../engine/engine-config.js';
@@ -51,16 +52,10 @@ export function benchKVCache(model: CausalLM, o: KVCacheBenchOptions, onSample?:
 
   const rng = new Rng(1);
   const ids = Int32Array.from({ length: o.batchSize }, () => 3 + Math.floor(rng.next() * (c.vocabSize - 3)));
+  const batches = new BatchBuilder(bs);
   const step = (cache: KVCacheStorage, s: number) => {
     const pos = o.context + s;
-    const batch: ForwardBatch = {
-      tokenIds: ids,
-      positions: new Int32Array(o.batchSize).fill(pos),
-      slotMapping: Int32Array.from({ length: o.batchSize }, (_, b) => slot(b, pos)),
-      seqs: tables.map((blockTable, b) => ({ queryStart: b, queryLen: 1, contextLen: pos + 1, blockTable })),
-      logitsRows: Int32Array.from({ length: o.batchSize }, (_, b) => b),
-    };
-    model.forward(batch, cache.layers, bs);
+    model.forward(batches.build(tables.map((blockTable, b) => ({ tokenIds: [ids[b]!], start: pos, blockTable: [...blockTable], logitsFrom: 0 }))), cache.layers, bs);
   };
   const q = Float32Array.from({ length: o.batchSize * c.numHeads * c.headDim }, () => rng.next() - 0.5);
   const attnOut = new Float32Array(q.length);

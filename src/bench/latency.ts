@@ -3,7 +3,8 @@
 // and the O decode steps (all B sequences in one forward pass per step) separately; the report gives
 // medians over iterations.
 
-import type { CausalLM, ForwardBatch } from '../model/architectures/decoder.js';
+import type { CausalLM } from '../model/architectures/decoder.js';
+import { BatchBuilder } from '../engine/runner/batch-builder.js';
 import { type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import { KV_CACHE_DTYPE_AUTO } from '../engine/engine-config.js';
 import { KVCacheStorage } from '../engine/kv-cache/kv-cache-storage.js';
@@ -104,20 +105,14 @@ export class TsllmLatencyRunner implements LatencyRunner {
     const bs = TsllmLatencyRunner.BLOCK;
     const perSeq = Math.ceil((prompts[0]!.length + outputLen + 1) / bs);
     const cache = new KVCacheStorage(c, B * perSeq, bs, this.kvCacheDtype);
-    const tables = prompts.map((_, b) => Int32Array.from({ length: perSeq }, (_, i) => b * perSeq + i));
-    const slot = (b: number, pos: number) => tables[b]![Math.floor(pos / bs)]! * bs + (pos % bs);
+    const tables = prompts.map((_, b) => Array.from({ length: perSeq }, (_, i) => b * perSeq + i));
+    const batches = new BatchBuilder(bs);
 
     const next: number[] = [];
     const lengths: number[] = [];
     let t = performance.now();
     prompts.forEach((p, b) => {
-      const batch: ForwardBatch = {
-        tokenIds: Int32Array.from(p),
-        positions: Int32Array.from(p, (_, i) => i),
-        slotMapping: Int32Array.from(p, (_, i) => slot(b, i)),
-        seqs: [{ queryStart: 0, queryLen: p.length, contextLen: p.length, blockTable: tables[b]! }],
-        logitsRows: Int32Array.of(p.length - 1),
-      };
+      const batch = batches.build([{ tokenIds: p, start: 0, blockTable: tables[b]!, logitsFrom: p.length - 1 }]);
       next.push(argmax(this.model.forward(batch, cache.layers, bs)));
       lengths.push(p.length);
     });
@@ -126,13 +121,7 @@ export class TsllmLatencyRunner implements LatencyRunner {
     t = performance.now();
     const V = c.vocabSize;
     for (let step = 0; step < outputLen; step++) {
-      const batch: ForwardBatch = {
-        tokenIds: Int32Array.from(next),
-        positions: Int32Array.from(lengths),
-        slotMapping: Int32Array.from(lengths, (pos, b) => slot(b, pos)),
-        seqs: lengths.map((pos, b) => ({ queryStart: b, queryLen: 1, contextLen: pos + 1, blockTable: tables[b]! })),
-        logitsRows: Int32Array.from({ length: B }, (_, b) => b),
-      };
+      const batch = batches.build(lengths.map((pos, b) => ({ tokenIds: [next[b]!], start: pos, blockTable: tables[b]!, logitsFrom: 0 })));
       const logits = this.model.forward(batch, cache.layers, bs);
       for (let b = 0; b < B; b++) {
         next[b] = argmax(logits.subarray(b * V, (b + 1) * V));

@@ -7,6 +7,7 @@ import { pullCommand } from './pull-command.js';
 import { benchCommand } from './bench-command.js';
 import { serveCommand } from './serve-command.js';
 import { calcCommand } from './calc-command.js';
+import { envCommand } from './env-command.js';
 
 const program = new Command('tsllm')
   .description('LLM inference in TypeScript: load a model (HF folder, GGUF, llama2.c, Hub id) and generate')
@@ -16,6 +17,7 @@ const program = new Command('tsllm')
   .addCommand(serveCommand())
   .addCommand(pullCommand())
   .addCommand(benchCommand())
-  .addCommand(calcCommand());
+  .addCommand(calcCommand())
+  .addCommand(envCommand());
 
 await program.parseAsync(process.argv);

@@ -49,17 +49,50 @@ export interface LayerKV {
   blockSize: number;
 }
 
+/**
+ * A matmul weight as a backend keeps it (its own layout, possibly in its own memory): the handle
+ * prepareWeight returns and matmul takes. Only the backend that made it can read it.
+ */
+export interface PreparedWeight {
+  /** [n, k] */
+  readonly shape: readonly [number, number];
+  readonly dtype: WeightDType;
+}
+
+/** Which rows each expert computes, and the weight of its output in each row's sum. */
+export interface ExpertRouting {
+  /** Per expert: the batch rows routed to it, ascending. */
+  rows: Int32Array[];
+  /** Per expert: the routing weight of each of its rows. */
+  weights: Float64Array[];
+}
+
 export interface Backend {
   readonly name: string;
 
+  /**
+   * A weight in the backend's own layout, made once when a model is built, so that no request pays
+   * for converting it.
+   */
+  prepareWeight(w: WeightTensor): PreparedWeight;
+
   /** out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]) */
-  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void;
+  matmul(out: Float32Array, x: Float32Array, w: PreparedWeight, rows: number, bias?: Float32Array): void;
+
+  /** out[i, :] = x[ids[i], :] for each i: the rows a step samples from, the rows routed to an expert. */
+  gatherRows(out: Float32Array, x: Float32Array, ids: Int32Array, dim: number): void;
+
+  /** out[ids[i], :] += weights[i] * y[i, :] (in float64, then rounded); ids distinct. */
+  scatterAddRows(out: Float32Array, y: Float32Array, ids: Int32Array, weights: Float64Array, dim: number): void;
+
+  /** sigmoid(x[i]) in float64 (a gate's weights for scatterAddRows). */
+  sigmoid(x: Float32Array, n: number): Float64Array;
 
   /**
-   * Called once per matmul weight when a model is built, so that a backend that keeps weights in its
-   * own layout converts them at load time rather than inside the first request.
+   * Mixture-of-experts routing of logits[rows, numExperts]: softmax over all experts, the topK largest
+   * (ties to the lower index, as torch.topk), renormalized to sum 1 when normTopK.
    */
-  prepareWeight?(w: WeightTensor): void;
+  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting;
 
   /**
    * Float32 rows src[rows, k] written into `dst` in `dtype`'s storage layout, rounded as llama.cpp's

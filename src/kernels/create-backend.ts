@@ -1,10 +1,11 @@
-// Chooses the kernels a model runs on: the native addon when it is built (AVX2 where the CPU has it),
-// else the TypeScript reference backend, with a one-time notice that the fast path is missing.
+// Chooses the kernels a model runs on: the native addon when it is built (its fastest build this CPU
+// runs, or the one TSLLM_ISA names), else the TypeScript reference backend, with a one-time notice that
+// the fast path is missing.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Backend } from './backend.js';
-import { loadNativeAddon } from './native/native-addon.js';
+import { loadNativeAddon, type NativeAddon } from './native/native-addon.js';
 import { NativeBackend } from './native/native-backend.js';
 import { ReferenceBackend } from './reference/reference-backend.js';
 import { UsageError } from '../util/errors.js';
@@ -36,7 +37,20 @@ export function createBackend(options: BackendOptions = {}): Backend {
     }
     return new ReferenceBackend();
   }
-  return new NativeBackend(load.addon, { threads: options.threads ?? physicalCores(), portable: kind === 'native-portable' });
+  const isa = kind === 'native-portable' ? 'generic' : forcedIsa(load.addon);
+  return new NativeBackend(load.addon, { threads: options.threads ?? physicalCores(), ...(isa ? { isa } : {}) });
+}
+
+export const ISA_ENV = 'TSLLM_ISA';
+
+/** The kernel build TSLLM_ISA asks for (checked against what this CPU runs), or undefined for the fastest. */
+export function forcedIsa(addon: NativeAddon, value = process.env[ISA_ENV]): string | undefined {
+  if (!value) return undefined;
+  const variants = addon.isaVariants();
+  const v = variants.find((x) => x.name === value);
+  if (!v) throw new UsageError(`${ISA_ENV}=${value}: no such kernel build; one of ${variants.map((x) => x.name).join(', ')}`);
+  if (!v.runnable) throw new UsageError(`${ISA_ENV}=${value}: this CPU lacks ${v.missing}, which the ${value} kernels need`);
+  return value;
 }
 
 /** Physical cores (hyper-threads share one core's FMA units, so they do not speed up matmuls). */

@@ -14,36 +14,30 @@
 // a per-block scale would have to be re-derived, and the block requantized, as the block fills. They are
 // bf16, rounded up so that no value is clipped: f32's range (no underflow for tiny heads) in 2 bytes.
 
-export const KV_CACHE_DTYPES = ['f32', 'f16', 'bf16', 'fp8_e4m3', 'fp8_e5m2', 'int8', 'int4'] as const;
-export type KVCacheDType = (typeof KV_CACHE_DTYPES)[number];
-/** Numbering shared with native/src/kv-format.h. */
-export const NATIVE_KV_DTYPE: Record<KVCacheDType, number> = { f32: 0, f16: 1, bf16: 2, fp8_e4m3: 3, fp8_e5m2: 4, int8: 5, int4: 6 };
+import { KV_FORMATS, type KVCacheDType } from './formats.js';
+
+export { KV_CACHE_DTYPES, type KVCacheDType } from './formats.js';
+/** Values per scale of a head of headDim values (int4: 32, or the whole head when it is not a multiple of 32). */
+export function scaleGroupSize(dtype: KVCacheDType, headDim: number): number {
+  const g = KV_FORMATS[dtype].scaleGroup;
+  return g > 0 && headDim % g === 0 ? g : headDim;
+}
 
 /** Values per int4 scale group for a head of headDim values. */
 export function int4GroupSize(headDim: number): number {
-  return headDim % 32 === 0 ? 32 : headDim;
+  return scaleGroupSize('int4', headDim);
 }
 
 /** Bytes of one head record, scales included. */
 export function kvHeadBytes(dtype: KVCacheDType, headDim: number): number {
-  switch (dtype) {
-    case 'f32':
-      return headDim * 4;
-    case 'f16':
-    case 'bf16':
-      return headDim * 2;
-    case 'int8':
-    case 'fp8_e4m3':
-    case 'fp8_e5m2':
-      return headDim + 2;
-    case 'int4':
-      return headDim / 2 + (headDim / int4GroupSize(headDim)) * 2;
-  }
+  const f = KV_FORMATS[dtype];
+  const values = (headDim * f.valueBits) / 8;
+  return f.scaled ? values + (headDim / scaleGroupSize(dtype, headDim)) * 2 : values;
 }
 
 /** Why this head size cannot be stored in `dtype`, or null when it can. */
 export function kvDTypeUnsupported(dtype: KVCacheDType, headDim: number): string | null {
-  if (dtype === 'int4' && headDim % 2 !== 0) return `int4 KV cache needs an even head dimension, this model's is ${headDim}`;
+  if ((headDim * KV_FORMATS[dtype].valueBits) % 8 !== 0) return `${dtype} KV cache needs a head dimension whose values fill whole bytes (even for int4), this model's is ${headDim}`;
   return null;
 }
 

@@ -2,27 +2,12 @@
 // widened to float32, so a 4-bit GGUF costs 4 bits per weight in memory too. The backend decides how
 // to read each format.
 
-export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+import { WEIGHT_FORMATS, type WeightDType } from './formats.js';
 
-export interface DTypeLayout {
-  /** Elements per block (1 for plain floats). */
-  blockSize: number;
-  /** Bytes per block. */
-  blockBytes: number;
-}
-
-// GGUF block layouts: q8_0 = f16 scale + 32 x int8; q4_0 = f16 scale + 16 bytes of nibbles
-// (low nibbles hold elements 0..15, high nibbles 16..31, value = (q - 8) * scale).
-export const DTYPE_LAYOUT: Record<WeightDType, DTypeLayout> = {
-  f32: { blockSize: 1, blockBytes: 4 },
-  f16: { blockSize: 1, blockBytes: 2 },
-  bf16: { blockSize: 1, blockBytes: 2 },
-  q8_0: { blockSize: 32, blockBytes: 34 },
-  q4_0: { blockSize: 32, blockBytes: 18 },
-};
+export type { WeightDType } from './formats.js';
 
 export function byteSize(dtype: WeightDType, elements: number): number {
-  const l = DTYPE_LAYOUT[dtype];
+  const l = WEIGHT_FORMATS[dtype];
   if (elements % l.blockSize !== 0) {
     throw new Error(`${dtype} needs a multiple of ${l.blockSize} elements, got ${elements}`);
   }

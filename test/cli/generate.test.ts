@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FIXTURES, modelDir, readJson } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';
 import { tsllm } from '../helpers/cli.js';
+import { nativeAddon } from '../helpers/backends.js';
 
 it('with no --model, runs the demo model and says its text is random', () => {
   const r = tsllm(['generate', '--prompt', 'Hello', '--max-tokens', '8', '--seed', '3']);
@@ -61,4 +62,23 @@ it('rejects bad flags with one line', () => {
   const topP = tsllm(['generate', '--prompt', 'x', '--top-p', '2']);
   assert.equal(topP.code, 1);
   assert.match(topP.stderr, /invalid sampling parameter topP/);
+});
+
+describe('tsllm env and TSLLM_ISA', { skip: !nativeAddon() }, () => {
+  it('says which kernel build runs and why, and TSLLM_ISA forces one', () => {
+    const best = nativeAddon()!.cpuIsa();
+    const r = tsllm(['env']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`kernels: native-${best}, the fastest build this CPU runs`));
+    assert.match(r.stdout, /generic\s+runs here/);
+    const forced = tsllm(['env'], { TSLLM_ISA: 'generic' });
+    assert.match(forced.stdout, /kernels: native-generic, forced by TSLLM_ISA=generic/);
+    const gen = tsllm(['generate', '--prompt-ids', '1,2,3', '--max-tokens', '2', '--json', '--temperature', '0'], { TSLLM_ISA: 'generic' });
+    assert.equal(gen.code, 0, gen.stderr);
+    const missing = nativeAddon()!.isaVariants().find((v) => !v.runnable);
+    if (missing) assert.match(tsllm(['env'], { TSLLM_ISA: missing.name }).stderr, new RegExp(`this CPU lacks ${missing.missing}`));
+    const bad = tsllm(['env'], { TSLLM_ISA: 'sse9' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /TSLLM_ISA=sse9: no such kernel build; one of avx512, avx2, generic/);
+  });
 });

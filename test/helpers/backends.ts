@@ -20,12 +20,15 @@ export function nativeAddon() {
   return load.addon;
 }
 
+/** The kernel builds this CPU runs, fastest first; none without the addon. */
+export function nativeIsas(): string[] {
+  return nativeAddon()?.isaVariants().filter((v) => v.runnable).map((v) => v.name) ?? [];
+}
+
 export function testBackends(): NamedBackend[] {
   const list: NamedBackend[] = [{ name: 'reference', make: () => new ReferenceBackend() }];
   const addon = nativeAddon();
-  if (addon) {
-    list.push({ name: `native-${addon.cpuIsa()}`, make: () => new NativeBackend(addon, { threads: 2 }) });
-    if (addon.cpuIsa() !== 'generic') list.push({ name: 'native-generic', make: () => new NativeBackend(addon, { threads: 2, portable: true }) });
-  }
+  // Every kernel build this CPU runs, fastest first (generic last).
+  for (const isa of nativeIsas()) list.push({ name: `native-${isa}`, make: () => new NativeBackend(addon!, { threads: 2, isa }) });
   return list;
 }

@@ -1,4 +1,4 @@
-// Every native kernel (AVX2 and portable builds) against the reference backend, op by op, on shapes
+// Every native kernel (each ISA build this CPU runs: AVX-512, AVX2, portable) against the reference backend, op by op, on shapes
 // that hit the tile edges (rows not a multiple of the tile, odd n, k with a tail). Float formats must
 // agree to float32 rounding; q8_0 and q4_0 differ from the reference (which multiplies the dequantized
 // weights with the exact activations) only by the per-block quantization of the activations, whose
@@ -12,8 +12,9 @@ import { NativeBackend, PANEL_MAX_BYTES } from '../../src/kernels/native/native-
 import { quantizeRowsReference } from '../../src/kernels/quantize.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { dequantize, type WeightDType } from '../../src/kernels/tensor.js';
+import { WEIGHT_FORMATS } from '../../src/kernels/formats.js';
 import { Rng } from '../../src/util/rng.js';
-import { nativeAddon } from '../helpers/backends.js';
+import { nativeAddon, nativeIsas } from '../helpers/backends.js';
 
 const addon = nativeAddon();
 const ref = new ReferenceBackend();
@@ -37,10 +38,8 @@ function assertClose(actual: Float32Array, expected: Float32Array, tol: (i: numb
   }
 }
 
-const variants = addon ? (addon.cpuIsa() === 'generic' ? [false] : [false, true]) : [];
-
-for (const portable of variants) {
-  const be = new NativeBackend(addon!, { threads: 2, portable });
+for (const isa of nativeIsas()) {
+  const be = new NativeBackend(addon!, { threads: 2, isa });
   describe(`native kernels (${be.name})`, () => {
     const rng = new Rng(1234);
 
@@ -56,8 +55,8 @@ for (const portable of variants) {
             const bias = rows % 2 ? randn(rng, n) : undefined;
             const expected = new Float32Array(rows * n);
             const actual = new Float32Array(rows * n);
-            ref.matmul(expected, x, w, rows, bias);
-            be.matmul(actual, x, w, rows, bias);
+            ref.matmul(expected, x, ref.prepareWeight(w), rows, bias);
+            be.matmul(actual, x, be.prepareWeight(w), rows, bias);
             const wf = new Float32Array(n * k);
             dequantize(w, 0, n * k, wf);
             assertClose(actual, expected, (i) => {
@@ -263,17 +262,18 @@ for (const portable of variants) {
       const x = randn(rng, rows * k);
       const bias = randn(rng, n);
       const expected = new Float32Array(rows * n), actual = new Float32Array(rows * n);
-      ref.matmul(expected, x, w, rows, bias);
-      be.matmul(actual, x, w, rows, bias);
+      ref.matmul(expected, x, ref.prepareWeight(w), rows, bias);
+      be.matmul(actual, x, be.prepareWeight(w), rows, bias);
       assertClose(actual, expected, (i) => 1e-5 * (1 + Math.abs(expected[i]!)), 'f32 row-major tile');
       const alone = new Float32Array(n);
-      be.matmul(alone, x.subarray(2 * k, 3 * k), w, 1, bias);
+      be.matmul(alone, x.subarray(2 * k, 3 * k), be.prepareWeight(w), 1, bias);
       assert.deepEqual(alone, actual.subarray(2 * n, 3 * n), 'a row alone gets the same bits');
     });
 
     it('packs q8_0 and q4_0 weights 8 rows at a time, block by block, zero past n', () => {
       const n = 13, k = 64, nb = k / 32;
-      for (const [dtype, code, blockBytes] of [['q8_0', 3, 34], ['q4_0', 4, 18]] as const) {
+      for (const dtype of ['q8_0', 'q4_0'] as const) {
+        const { code, blockBytes } = WEIGHT_FORMATS[dtype];
         const w = quantizeRowsReference(randn(rng, n * k), [n, k], dtype);
         const packed = new Uint8Array(16 * nb * blockBytes);
         be.kernels.packRows8(packed, w.data, code, n, k);
@@ -290,7 +290,7 @@ for (const portable of variants) {
                   assert.equal(packed[at + 16 + 32 * t + 4 * r + i], src(2 + 4 * t + i), `${dtype} row ${row}, block ${b}, byte ${4 * t + i}`);
             }
       }
-      assert.throws(() => be.kernels.packRows8(new Uint8Array(1 << 12), new Uint8Array(1 << 12), 1, 8, 64), /packRows8: bad dtype/);
+      assert.throws(() => be.kernels.packRows8(new Uint8Array(1 << 12), new Uint8Array(1 << 12), WEIGHT_FORMATS.f16.code, 8, 64), /packRows8: bad dtype/);
     });
 
     for (const dtype of ['f32', 'q8_0', 'q4_0'] as WeightDType[]) {
@@ -303,20 +303,42 @@ for (const portable of variants) {
         const x = randn(rng, total * k);
         const bias = randn(rng, n);
         const all = new Float32Array(total * n);
-        be.matmul(all, x, w, total, bias);
+        be.matmul(all, x, be.prepareWeight(w), total, bias);
         for (const rows of [1, 2, 3, 4, 5, 6, 7]) {
           for (const r0 of [0, 3, total - rows]) {
             const part = new Float32Array(rows * n);
-            be.matmul(part, x.subarray(r0 * k, (r0 + rows) * k), w, rows, bias);
+            be.matmul(part, x.subarray(r0 * k, (r0 + rows) * k), be.prepareWeight(w), rows, bias);
             assert.deepEqual(part, all.subarray(r0 * n, (r0 + rows) * n), `rows ${r0}..${r0 + rows}`);
           }
         }
       });
     }
 
+    it('gathers rows and scatter-adds weighted rows with the reference bits; refuses ids outside the array', () => {
+      const dim = 37, rows = 9;
+      const x = randn(rng, rows * dim);
+      const ids = Int32Array.of(8, 0, 3, 3, 5);
+      const expected = new Float32Array(ids.length * dim), actual = new Float32Array(ids.length * dim);
+      ref.gatherRows(expected, x, ids, dim);
+      be.gatherRows(actual, x, ids, dim);
+      assert.deepEqual(actual, expected);
+      assert.deepEqual(actual.subarray(0, dim), x.subarray(8 * dim, 9 * dim));
+      const y = randn(rng, 4 * dim);
+      const to = Int32Array.of(7, 2, 0, 4);
+      const weights = Float64Array.of(0.25, 1 / 3, 0.7000000000000001, 1e-3);
+      const outRef = randn(rng, rows * dim), outNative = Float32Array.from(outRef);
+      ref.scatterAddRows(outRef, y, to, weights, dim);
+      be.scatterAddRows(outNative, y, to, weights, dim);
+      assert.deepEqual(outNative, outRef);
+      assert.notDeepEqual(outRef.subarray(7 * dim, 8 * dim), outNative.subarray(6 * dim, 7 * dim));
+      assert.throws(() => be.gatherRows(actual, x, Int32Array.of(9), dim), /ids name a row outside the array/);
+      assert.throws(() => be.scatterAddRows(outNative, y, Int32Array.of(-1), weights, dim), /ids name a row outside the array/);
+      assert.throws(() => be.scatterAddRows(outNative, y, to, Float64Array.of(1), dim), /weights is too short/);
+    });
+
     it('refuses shapes that do not fit the arrays instead of reading past them', () => {
       const w = quantizeRowsReference(new Float32Array(4 * 64), [4, 64], 'q8_0');
-      assert.throws(() => be.matmul(new Float32Array(4), new Float32Array(32), w, 1), /x is too short/);
+      assert.throws(() => be.matmul(new Float32Array(4), new Float32Array(32), be.prepareWeight(w), 1), /x is too short/);
       assert.throws(() => be.embedding(new Float32Array(64), { ...w, shape: [4, 64] }, Int32Array.of(9)), /outside the vocabulary/);
       const cache = emptyCache('f32', 4, 1, 8);
       assert.throws(() => be.writeKV(cache, new Float32Array(8), new Float32Array(8), Int32Array.of(4), 1, 1, 8), /outside the cache/);
@@ -344,7 +366,8 @@ describe('native thread pool', { skip: !addon }, () => {
       const be = new NativeBackend(addon!, { threads });
       assert.equal(be.threads, threads);
       const out = new Float32Array(rows * n);
-      for (let rep = 0; rep < 20; rep++) be.matmul(out, x, w, rows);
+      const pw = be.prepareWeight(w);
+      for (let rep = 0; rep < 20; rep++) be.matmul(out, x, pw, rows);
       return out;
     });
     assert.deepEqual(results[1], results[0]);

@@ -1,11 +1,12 @@
-// Loads the compiled kernels addon (native/build/Release/tsllm_native.node). When it is missing (no
-// compiler at install time) or fails to load, callers get the reason instead and fall back to the
-// TypeScript backend.
+// Loads the compiled kernels addon (native/build/Release/tsllm_native.node) and checks that its format
+// table is TypeScript's. When it is missing (no compiler at install time), fails to load, or disagrees
+// on a format (a stale build), callers get the reason instead and fall back to the TypeScript backend.
 
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkNativeFormats, type NativeFormatTable } from '../formats.js';
 
 /** The addon's Kernels object: each method is one op of the Backend interface on raw arrays. */
 export interface NativeKernels {
@@ -26,6 +27,8 @@ export interface NativeKernels {
   gelu(x: Float32Array, n: number): void;
   add(x: Float32Array, y: Float32Array, n: number): void;
   embedding(out: Float32Array, table: Uint8Array, dtype: number, dim: number, vocab: number, ids: Int32Array, rows: number): void;
+  gatherRows(out: Float32Array, x: Float32Array, ids: Int32Array, dim: number): void;
+  scatterAddRows(out: Float32Array, y: Float32Array, ids: Int32Array, weights: Float64Array, dim: number): void;
   quantizeRows(dst: Uint8Array, dtype: number, src: Float32Array, rows: number, k: number): void;
   writeKV(kCache: Uint8Array, vCache: Uint8Array, kvDtype: number, k: Float32Array, v: Float32Array, slots: Int32Array, rows: number, numKvHeads: number, headDim: number, blockSize: number): void;
   attention(
@@ -35,7 +38,8 @@ export interface NativeKernels {
 }
 
 export interface NativeAddon {
-  Kernels: new (threads: number, portable: boolean) => NativeKernels;
+  /** `isa`: a variant of isaVariants() that this CPU runs; absent = the fastest. */
+  Kernels: new (threads: number, isa?: string) => NativeKernels;
   mapFile(path: string): ArrayBuffer;
   /**
    * Asks the OS to reclaim the whole pages under `view` now (mapped file pages are dropped and read
@@ -44,8 +48,21 @@ export interface NativeAddon {
   releasePages(view: ArrayBufferView): boolean;
   /** Zero-filled native memory, committed as it is touched, released when the buffer is collected. */
   allocate(bytes: number): ArrayBuffer;
-  /** Instruction set of the fastest kernels this CPU runs: 'avx2' or 'generic'. */
+  /** The fastest kernel build this CPU runs: 'avx512', 'avx2' or 'generic'. */
   cpuIsa(): string;
+  /** Every kernel build, fastest first, with the CPU features it needs and the first one this CPU lacks. */
+  isaVariants(): IsaVariant[];
+  /** The format registry of native/src/formats.h. */
+  formats(): NativeFormatTable;
+}
+
+export interface IsaVariant {
+  name: string;
+  /** CPU features, as /proc/cpuinfo names them. */
+  requires: string;
+  /** The first required feature this CPU lacks ('' when it runs). */
+  missing: string;
+  runnable: boolean;
 }
 
 export type AddonLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
@@ -62,7 +79,9 @@ export function loadNativeAddon(): AddonLoad {
     cached = { ok: false, reason: `not built (no ${path.relative(process.cwd(), ADDON_PATH) || ADDON_PATH}; run npm install with a C++ compiler)` };
   } else {
     try {
-      cached = { ok: true, addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
+      const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+      const problems = checkNativeFormats(addon.formats());
+      cached = problems.length === 0 ? { ok: true, addon } : { ok: false, reason: `disagrees with TypeScript on formats (rebuild it with npm install): ${problems.join('; ')}` };
     } catch (e) {
       cached = { ok: false, reason: `failed to load: ${(e as Error).message}` };
     }

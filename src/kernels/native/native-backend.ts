@@ -1,13 +1,12 @@
-// The Backend interface on the C++ kernels addon: AVX2/FMA/F16C kernels (or their portable build)
-// on a persistent thread pool. Weights are passed as they are stored, never widened.
+// The Backend interface on the C++ kernels addon: one ISA build of the kernels (AVX-512, AVX2 or
+// portable) on a persistent thread pool. Weights are passed as they are stored, never widened; formats
+// are named to the addon by its own codes (checked against src/kernels/formats.ts at load).
 
-import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
-import { NATIVE_KV_DTYPE } from '../kv-cache-dtype.js';
-import type { WeightDType, WeightTensor } from '../tensor.js';
+import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
+import { routeExperts } from '../reference/expert-routing.js';
+import { WEIGHT_FORMATS, type KVCacheDType, type WeightDType } from '../formats.js';
+import type { WeightTensor } from '../tensor.js';
 import type { NativeAddon, NativeKernels } from './native-addon.js';
-
-/** Numbering shared with native/src/kernels.h. */
-export const NATIVE_DTYPE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4 };
 
 /**
  * The panel kernel streams a chunk of the weight once per tile of 6 activation rows, so it is used
@@ -20,8 +19,20 @@ export const PANEL_MAX_BYTES = 4 << 20;
 export interface NativeBackendOptions {
   /** Threads of the pool, the calling thread included. */
   threads: number;
-  /** Use the portable kernels even where AVX2 is available (for tests of the fallback). */
-  portable?: boolean;
+  /** A kernel build by name (generic, avx2, avx512); default: the fastest this CPU runs. */
+  isa?: string;
+}
+
+/**
+ * A weight as the native matmul reads it: f32 weights up to PANEL_MAX_BYTES in column panels, q8_0
+ * and q4_0 regrouped 8 rows at a time, the rest as stored.
+ */
+class NativeWeight implements PreparedWeight {
+  constructor(
+    readonly shape: readonly [number, number],
+    readonly dtype: WeightDType,
+    readonly data: Float32Array | Uint8Array,
+  ) {}
 }
 
 interface RopeTable {
@@ -40,70 +51,78 @@ export class NativeBackend implements Backend {
   readonly kernels: NativeKernels;
   // The decoder passes the same seqs array to every layer; pack it once per forward pass.
   private packed = new WeakMap<readonly AttentionSeq[], PackedSeqs>();
-  // f32 weights up to PANEL_MAX_BYTES are repacked in column panels when the model is built
-  // (prepareWeight, or on first use for a weight never prepared): the matmul kernel then sums outer
-  // products with no horizontal reductions (1.2-2.5x faster for small k and several rows). The
-  // original is a view into the mapped file, so the copy is the one resident in memory.
-  private panels = new WeakMap<WeightTensor, Float32Array>();
-  // q8_0 and q4_0 weights are regrouped 8 rows at a time, as f32 panels are packed (layout in
-  // native/src/kernels-impl.inc): the integer kernel then gets 8 rows' dot products per vector and
-  // streams each group sequentially. The same size as the original, whose pages are handed back.
-  private groups = new WeakMap<WeightTensor, Uint8Array>();
   // RoPE's cosines and sines per position, shared by q and k of every layer, grown as contexts grow.
   private ropeTables = new WeakMap<Float32Array, RopeTable>();
+
+  private readonly weightCode: Record<string, number>;
+  private readonly kvCode: Record<string, number>;
 
   constructor(
     private readonly addon: NativeAddon,
     options: NativeBackendOptions,
   ) {
-    this.kernels = new addon.Kernels(options.threads, options.portable ?? false);
+    this.kernels = options.isa ? new addon.Kernels(options.threads, options.isa) : new addon.Kernels(options.threads);
     this.name = `native-${this.kernels.isa}`;
+    const formats = addon.formats();
+    this.weightCode = Object.fromEntries(formats.weights.map((f) => [f.name, f.code]));
+    this.kvCode = Object.fromEntries(formats.kv.map((f) => [f.name, f.code]));
+  }
+
+  private code(dtype: WeightDType): number {
+    return this.weightCode[dtype]!;
+  }
+
+  private kv(dtype: KVCacheDType): number {
+    return this.kvCode[dtype]!;
   }
 
   get threads(): number {
     return this.kernels.threads;
   }
 
-  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
-    const [n, k] = w.shape as [number, number];
-    const data = this.kernelLayout(w, n, k);
+  matmul(out: Float32Array, x: Float32Array, w: PreparedWeight, rows: number, bias?: Float32Array): void {
+    const { shape: [n, k], data } = w as NativeWeight;
     if (data instanceof Float32Array) this.kernels.matmulPanels(out, x, data, n, k, rows, bias);
-    else this.kernels.matmul(out, x, data, NATIVE_DTYPE[w.dtype], n, k, rows, bias);
+    else this.kernels.matmul(out, x, data, this.code(w.dtype), n, k, rows, bias);
   }
 
-  prepareWeight(w: WeightTensor): void {
+  // f32 weights in panels: the matmul kernel then sums outer products with no horizontal reductions
+  // (1.2-2.5x faster for small k and several rows). q8_0 and q4_0 regrouped 8 rows at a time: the
+  // integer kernel gets 8 rows' dot products per vector and streams each group sequentially; the
+  // regrouped copy is the same size as the original, whose pages are handed back to the OS.
+  prepareWeight(w: WeightTensor): PreparedWeight {
     const [n, k] = w.shape as [number, number];
-    this.kernelLayout(w, n, k);
-  }
-
-  /** The weight as the matmul kernels read it: f32 panels, q8_0/q4_0 row groups, else as stored. */
-  private kernelLayout(w: WeightTensor, n: number, k: number): Float32Array | Uint8Array {
-    if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) return this.packedPanels(w, n, k);
-    if (w.dtype === 'q8_0' || w.dtype === 'q4_0') return this.rowGroups(w, n, k);
-    return w.data;
-  }
-
-  private rowGroups(w: WeightTensor, n: number, k: number): Uint8Array {
-    let packed = this.groups.get(w);
-    if (!packed) {
-      packed = new Uint8Array((Math.ceil(n / 8) * 8 * w.data.byteLength) / n);
-      this.kernels.packRows8(packed, w.data, NATIVE_DTYPE[w.dtype], n, k);
-      this.groups.set(w, packed);
+    if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) {
+      const packed = new Float32Array(Math.ceil(n / 16) * 16 * k);
+      this.kernels.packPanels(packed, w.data, n, k);
+      return new NativeWeight([n, k], w.dtype, packed);
+    }
+    if (WEIGHT_FORMATS[w.dtype].quantized) {
+      const packed = new Uint8Array((Math.ceil(n / 8) * 8 * w.data.byteLength) / n);
+      this.kernels.packRows8(packed, w.data, this.code(w.dtype), n, k);
       // Packing read every page of the original (usually the mapped file); only an embedding table
       // used as the output head reads it again, a row at a time.
       this.addon.releasePages(w.data);
+      return new NativeWeight([n, k], w.dtype, packed);
     }
-    return packed;
+    return new NativeWeight([n, k], w.dtype, w.data);
   }
 
-  private packedPanels(w: WeightTensor, n: number, k: number): Float32Array {
-    let packed = this.panels.get(w);
-    if (!packed) {
-      packed = new Float32Array(Math.ceil(n / 16) * 16 * k);
-      this.kernels.packPanels(packed, w.data, n, k);
-      this.panels.set(w, packed);
-    }
-    return packed;
+  gatherRows(out: Float32Array, x: Float32Array, ids: Int32Array, dim: number): void {
+    this.kernels.gatherRows(out, x, ids, dim);
+  }
+
+  scatterAddRows(out: Float32Array, y: Float32Array, ids: Int32Array, weights: Float64Array, dim: number): void {
+    this.kernels.scatterAddRows(out, y, ids, weights, dim);
+  }
+
+  // A few numbers per row: the reference's own code, in this backend's (host) memory.
+  sigmoid(x: Float32Array, n: number): Float64Array {
+    return Float64Array.from({ length: n }, (_, i) => 1 / (1 + Math.exp(-x[i]!)));
+  }
+
+  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting {
+    return routeExperts(logits, rows, numExperts, topK, normTopK);
   }
 
   rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void {
@@ -131,7 +150,7 @@ export class NativeBackend implements Backend {
 
   embedding(out: Float32Array, table: WeightTensor, ids: Int32Array): void {
     const [vocab, dim] = table.shape as [number, number];
-    this.kernels.embedding(out, table.data, NATIVE_DTYPE[table.dtype], dim, vocab, ids, ids.length);
+    this.kernels.embedding(out, table.data, this.code(table.dtype), dim, vocab, ids, ids.length);
   }
 
   add(x: Float32Array, y: Float32Array, n: number): void {
@@ -139,7 +158,7 @@ export class NativeBackend implements Backend {
   }
 
   writeKV(cache: LayerKV, k: Float32Array, v: Float32Array, slotMapping: Int32Array, rows: number, numKvHeads: number, headDim: number): void {
-    this.kernels.writeKV(cache.k, cache.v, NATIVE_KV_DTYPE[cache.dtype], k, v, slotMapping, rows, numKvHeads, headDim, cache.blockSize);
+    this.kernels.writeKV(cache.k, cache.v, this.kv(cache.dtype), k, v, slotMapping, rows, numKvHeads, headDim, cache.blockSize);
   }
 
   attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], shape: AttentionShape): void {
@@ -150,7 +169,7 @@ export class NativeBackend implements Backend {
     }
     const rows = q.length / (shape.numHeads * shape.headDim);
     this.kernels.attention(
-      out, q, cache.k, cache.v, NATIVE_KV_DTYPE[cache.dtype], p.desc, p.tables, rows,
+      out, q, cache.k, cache.v, this.kv(cache.dtype), p.desc, p.tables, rows,
       shape.numHeads, shape.numKvHeads, shape.headDim, shape.blockSize, shape.slidingWindow, shape.scale,
     );
   }
@@ -177,7 +196,7 @@ export class NativeBackend implements Backend {
 
   /** Rows of float32 `src` [rows, k] written into `dst` in `dtype`'s layout, rounded as llama.cpp does. */
   quantizeRows(dst: Uint8Array, dtype: WeightDType, src: Float32Array, rows: number, k: number): void {
-    this.kernels.quantizeRows(dst, NATIVE_DTYPE[dtype], src, rows, k);
+    this.kernels.quantizeRows(dst, this.code(dtype), src, rows, k);
   }
 }
 

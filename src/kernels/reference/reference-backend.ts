@@ -1,7 +1,8 @@
 // The reference backend: plain TypeScript, float32 storage with float64 accumulation, written to be
 // read as the specification of each op. Optimized backends are tested against it.
 
-import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../backend.js';
+import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
+import { routeExperts } from './expert-routing.js';
 import { kvHeadBytes, kvRecordOffset } from '../kv-cache-dtype.js';
 import { readHeadRecord, writeHeadRecord } from './kv-quant.js';
 import { quantizeRowsReference } from '../quantize.js';
@@ -15,8 +16,14 @@ export class ReferenceBackend implements Backend {
   }
 
   // ---- matmul: out[rows, n] = x[rows, k] @ w[n, k]^T -------------------------------------------
-  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
-    const [n, k] = w.shape as [number, number];
+  // Weights stay as stored; a row is dequantized at a time.
+  prepareWeight(w: WeightTensor): PreparedWeight & { tensor: WeightTensor } {
+    return { shape: [w.shape[0]!, w.shape[1]!], dtype: w.dtype, tensor: w };
+  }
+
+  matmul(out: Float32Array, x: Float32Array, prepared: PreparedWeight, rows: number, bias?: Float32Array): void {
+    const w = (prepared as ReturnType<ReferenceBackend['prepareWeight']>).tensor;
+    const [n, k] = prepared.shape;
     const wRow = new Float32Array(k);
     for (let j = 0; j < n; j++) {
       dequantize(w, j * k, k, wRow);
@@ -28,6 +35,26 @@ export class ReferenceBackend implements Backend {
         out[r * n + j] = acc + b;
       }
     }
+  }
+
+  // ---- row movement and mixture of experts ------------------------------------------------------
+  gatherRows(out: Float32Array, x: Float32Array, ids: Int32Array, dim: number): void {
+    for (let i = 0; i < ids.length; i++) out.set(x.subarray(ids[i]! * dim, (ids[i]! + 1) * dim), i * dim);
+  }
+
+  scatterAddRows(out: Float32Array, y: Float32Array, ids: Int32Array, weights: Float64Array, dim: number): void {
+    for (let i = 0; i < ids.length; i++) {
+      const o = ids[i]! * dim, w = weights[i]!;
+      for (let d = 0; d < dim; d++) out[o + d] = out[o + d]! + w * y[i * dim + d]!;
+    }
+  }
+
+  sigmoid(x: Float32Array, n: number): Float64Array {
+    return Float64Array.from({ length: n }, (_, i) => 1 / (1 + Math.exp(-x[i]!)));
+  }
+
+  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting {
+    return routeExperts(logits, rows, numExperts, topK, normTopK);
   }
 
   // ---- normalization ---------------------------------------------------------------------------

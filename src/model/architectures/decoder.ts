@@ -4,10 +4,10 @@
 // together) against a paged KV cache, and computes logits only for the rows that are sampled.
 
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../kernels/backend.js';
-import type { WeightTensor } from '../../kernels/tensor.js';
 import { ropeInvFreq, type ModelConfig } from '../config.js';
 import { ActivationBuffers } from './activation-buffers.js';
-import type { LayerWeights, MlpWeights, MoeWeights, ModelWeights } from '../weights.js';
+import { prepareWeights, type PreparedLayer, type PreparedMlp, type PreparedMoe, type PreparedWeights } from './prepared-weights.js';
+import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 
 export interface ForwardBatch {
   /** [rows] */
@@ -25,6 +25,8 @@ export class CausalLM {
   private readonly rope: RopeSpec | null;
   private readonly attnShapeBase: Omit<AttentionShape, 'blockSize'>;
   private readonly buffers = new ActivationBuffers();
+  /** The matmul weights as the backend holds them. */
+  private readonly prepared: PreparedWeights;
 
   constructor(
     readonly config: ModelConfig,
@@ -39,7 +41,7 @@ export class CausalLM {
       scale: 1 / Math.sqrt(config.headDim),
       slidingWindow: config.slidingWindow,
     };
-    if (backend.prepareWeight) for (const w of matmulWeights(weights)) backend.prepareWeight(w);
+    this.prepared = prepareWeights(weights, backend);
   }
 
   /** Returns logits [logitsRows.length, vocab]. `kv` holds one paged cache per layer. */
@@ -61,22 +63,20 @@ export class CausalLM {
     const x = this.buffers.get('normed', rows * H);
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
+      const pw = this.prepared.layers[l]!;
       this.norm(x, h, w.attnNorm, w.attnNormBias, rows);
-      be.add(h, this.attention(x, w, batch, kv[l]!, attnShape, rows), rows * H);
+      be.add(h, this.attention(x, w, pw, batch, kv[l]!, attnShape, rows), rows * H);
       this.norm(x, h, w.mlpNorm, w.mlpNormBias, rows);
-      be.add(h, w.moe ? this.moe(x, w.moe, rows) : this.mlp(x, w.mlp!, rows), rows * H);
+      be.add(h, pw.moe ? this.moe(x, w, pw.moe, rows) : this.mlp(x, w.mlp!, pw.mlp!, rows), rows * H);
     }
 
     // Only the sampled rows go through the final norm and the (large) vocabulary projection.
     const n = batch.logitsRows.length;
     const last = this.buffers.get('last', n * H);
-    for (let i = 0; i < n; i++) {
-      const r = batch.logitsRows[i]!;
-      last.set(h.subarray(r * H, (r + 1) * H), i * H);
-    }
+    be.gatherRows(last, h, batch.logitsRows, H);
     this.norm(last, last, this.weights.finalNorm, this.weights.finalNormBias, n);
     const logits = new Float32Array(n * c.vocabSize);
-    be.matmul(logits, last, this.weights.lmHead, n);
+    be.matmul(logits, last, this.prepared.lmHead, n);
     return logits;
   }
 
@@ -86,7 +86,7 @@ export class CausalLM {
     else this.backend.rmsNorm(out, x, gain, rows, c.hiddenSize, c.normEps);
   }
 
-  private attention(x: Float32Array, w: LayerWeights, batch: ForwardBatch, cache: LayerKV, shape: AttentionShape, rows: number): Float32Array {
+  private attention(x: Float32Array, w: LayerWeights, pw: PreparedLayer, batch: ForwardBatch, cache: LayerKV, shape: AttentionShape, rows: number): Float32Array {
     const c = this.config;
     const be = this.backend;
     const qDim = c.numHeads * c.headDim;
@@ -94,9 +94,9 @@ export class CausalLM {
     const q = this.buffers.get('q', rows * qDim);
     const k = this.buffers.get('k', rows * kvDim);
     const v = this.buffers.get('v', rows * kvDim);
-    be.matmul(q, x, w.q, rows, w.qBias);
-    be.matmul(k, x, w.k, rows, w.kBias);
-    be.matmul(v, x, w.v, rows, w.vBias);
+    be.matmul(q, x, pw.q, rows, w.qBias);
+    be.matmul(k, x, pw.k, rows, w.kBias);
+    be.matmul(v, x, pw.v, rows, w.vBias);
     if (w.qNorm && w.kNorm) {
       // Qwen3: RMSNorm over each head's vector, before RoPE.
       be.rmsNorm(q, q, w.qNorm, rows * c.numHeads, c.headDim, c.normEps);
@@ -110,99 +110,60 @@ export class CausalLM {
     const attn = this.buffers.get('attn', rows * qDim);
     be.attention(attn, q, cache, batch.seqs, shape);
     const out = this.buffers.get('attnOut', rows * c.hiddenSize);
-    be.matmul(out, attn, w.o, rows, w.oBias);
+    be.matmul(out, attn, pw.o, rows, w.oBias);
     return out;
   }
 
-  private mlp(x: Float32Array, w: MlpWeights, rows: number): Float32Array {
+  private mlp(x: Float32Array, w: MlpWeights, pw: PreparedMlp, rows: number): Float32Array {
     const be = this.backend;
     const inter = w.up.shape[0]!;
     const up = this.buffers.get('up', rows * inter);
-    be.matmul(up, x, w.up, rows, w.upBias);
-    if (w.gate) {
+    be.matmul(up, x, pw.up, rows, w.upBias);
+    if (pw.gate) {
       const gate = this.buffers.get('gate', rows * inter);
-      be.matmul(gate, x, w.gate, rows);
+      be.matmul(gate, x, pw.gate, rows);
       be.siluMul(up, gate, up, rows * inter);
     } else {
       be.gelu(up, rows * inter);
     }
     const out = this.buffers.get('mlpOut', rows * this.config.hiddenSize);
-    be.matmul(out, up, w.down, rows, w.downBias);
+    be.matmul(out, up, pw.down, rows, w.downBias);
     return out;
   }
 
-  // Softmax over all experts, keep the top k (renormalized when the model says so), run each expert
-  // on the rows routed to it, and add the shared expert behind its sigmoid gate.
-  private moe(x: Float32Array, w: MoeWeights, rows: number): Float32Array {
-    const c = this.config;
-    const moe = c.moe!;
-    const H = c.hiddenSize;
+  // Route each row to its top-k experts (a backend op), run each expert once on the rows routed to it,
+  // add its output weighted back into those rows, and add the shared expert behind its sigmoid gate.
+  private moe(x: Float32Array, w: LayerWeights, pw: PreparedMoe, rows: number): Float32Array {
+    const moe = this.config.moe!;
+    const H = this.config.hiddenSize;
     const be = this.backend;
     const E = moe.numExperts;
     const logits = new Float32Array(rows * E);
-    be.matmul(logits, x, w.router, rows);
-
-    const routed: { rows: number[]; weights: number[] }[] = Array.from({ length: E }, () => ({ rows: [], weights: [] }));
-    const probs = new Float64Array(E);
-    for (let r = 0; r < rows; r++) {
-      let max = -Infinity;
-      for (let e = 0; e < E; e++) max = Math.max(max, logits[r * E + e]!);
-      let sum = 0;
-      for (let e = 0; e < E; e++) sum += probs[e] = Math.exp(logits[r * E + e]! - max);
-      for (let e = 0; e < E; e++) probs[e]! /= sum;
-      const top = topKIndices(probs, moe.topK);
-      const norm = moe.normTopK ? top.reduce((s, e) => s + probs[e]!, 0) : 1;
-      for (const e of top) {
-        routed[e]!.rows.push(r);
-        routed[e]!.weights.push(probs[e]! / norm);
-      }
-    }
+    be.matmul(logits, x, pw.router, rows);
+    const routing = be.routeExperts(logits, rows, E, moe.topK, moe.normTopK);
 
     const out = new Float32Array(rows * H);
     for (let e = 0; e < E; e++) {
-      const { rows: er, weights: ew } = routed[e]!;
-      if (er.length === 0) continue;
-      const xe = new Float32Array(er.length * H);
-      er.forEach((r, i) => xe.set(x.subarray(r * H, (r + 1) * H), i * H));
-      const ye = this.mlp(xe, w.experts[e]!, er.length);
-      er.forEach((r, i) => {
-        for (let d = 0; d < H; d++) out[r * H + d] = out[r * H + d]! + ew[i]! * ye[i * H + d]!;
-      });
+      const ids = routing.rows[e]!;
+      if (ids.length === 0) continue;
+      const xe = new Float32Array(ids.length * H);
+      be.gatherRows(xe, x, ids, H);
+      be.scatterAddRows(out, this.mlp(xe, w.moe!.experts[e]!, pw.experts[e]!, ids.length), ids, routing.weights[e]!, H);
     }
 
-    if (w.shared) {
-      const ys = this.mlp(x, w.shared, rows);
-      const gate = new Float32Array(rows);
-      if (w.sharedGate) be.matmul(gate, x, w.sharedGate, rows);
-      for (let r = 0; r < rows; r++) {
-        const g = w.sharedGate ? 1 / (1 + Math.exp(-gate[r]!)) : 1;
-        for (let d = 0; d < H; d++) out[r * H + d] = out[r * H + d]! + g * ys[r * H + d]!;
+    if (pw.shared) {
+      const ys = this.mlp(x, w.moe!.shared!, pw.shared, rows);
+      const all = Int32Array.from({ length: rows }, (_, r) => r);
+      let gate: Float64Array;
+      if (pw.sharedGate) {
+        const g = new Float32Array(rows);
+        be.matmul(g, x, pw.sharedGate, rows);
+        gate = be.sigmoid(g, rows);
+      } else {
+        gate = new Float64Array(rows).fill(1);
       }
+      be.scatterAddRows(out, ys, all, gate, H);
     }
     return out;
   }
-}
-
-/** Indices of the k largest values, largest first (ties to the lower index, as torch.topk). */
-export function topKIndices(values: ArrayLike<number>, k: number): number[] {
-  const idx = Array.from({ length: values.length }, (_, i) => i);
-  idx.sort((a, b) => values[b]! - values[a]! || a - b);
-  return idx.slice(0, k);
-}
-
-/** Every weight the forward pass multiplies by, each once. */
-function matmulWeights(weights: ModelWeights): Set<WeightTensor> {
-  const out = new Set<WeightTensor>([weights.lmHead]);
-  const mlp = (m: MlpWeights) => [m.gate, m.up, m.down].forEach((w) => w && out.add(w));
-  for (const l of weights.layers) {
-    [l.q, l.k, l.v, l.o].forEach((w) => out.add(w));
-    if (l.mlp) mlp(l.mlp);
-    if (l.moe) {
-      out.add(l.moe.router);
-      l.moe.experts.forEach(mlp);
-      if (l.moe.shared) mlp(l.moe.shared);
-      if (l.moe.sharedGate) out.add(l.moe.sharedGate);
-    }
-  }
-  return out;
 }

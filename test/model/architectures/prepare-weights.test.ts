@@ -1,10 +1,11 @@
-// A backend that keeps weights in its own layout gets each matmul weight once when the model is
-// built, so the first request does not pay for converting them.
+// A backend gets each matmul weight once when the model is built (so the first request does not pay
+// for converting it), and the forward pass multiplies only by the handles it returned.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KVCacheStorage } from '../../../src/engine/kv-cache/kv-cache-storage.js';
 import { ReferenceBackend } from '../../../src/kernels/reference/reference-backend.js';
+import type { PreparedWeight } from '../../../src/kernels/backend.js';
 import type { WeightTensor } from '../../../src/kernels/tensor.js';
 import { CausalLM } from '../../../src/model/architectures/decoder.js';
 import { loadModel } from '../../../src/model/load-model.js';
@@ -12,12 +13,18 @@ import { modelDir } from '../../helpers/fixtures.js';
 
 class RecordingBackend extends ReferenceBackend {
   readonly prepared: WeightTensor[] = [];
+  readonly handles = new Map<PreparedWeight, WeightTensor>();
   readonly multiplied = new Set<WeightTensor>();
-  prepareWeight(w: WeightTensor): void {
+  override prepareWeight(w: WeightTensor) {
     this.prepared.push(w);
+    const h = super.prepareWeight(w);
+    this.handles.set(h, w);
+    return h;
   }
-  override matmul(out: Float32Array, x: Float32Array, w: WeightTensor, rows: number, bias?: Float32Array): void {
-    this.multiplied.add(w);
+  override matmul(out: Float32Array, x: Float32Array, w: PreparedWeight, rows: number, bias?: Float32Array): void {
+    const source = this.handles.get(w);
+    assert.ok(source, 'matmul got a weight that prepareWeight did not return');
+    this.multiplied.add(source);
     super.matmul(out, x, w, rows, bias);
   }
 }

@@ -1,0 +1,110 @@
+// Every storage format once, for weights and for the KV cache: its code, name and size. The kernels'
+// traits (kernels/weight-formats.h, kernels/kv-formats.h) inherit these and add how elements are read
+// and written; the addon exports the table (formats()) and TypeScript checks it against its own
+// (src/kernels/formats.ts) when the addon loads. Adding a format: its entry here, its traits and
+// kernels, and TypeScript's table and reference dequantizer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tsllm {
+
+enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
+enum class KVDType : int { F32 = 0, F16 = 1, BF16 = 2, FP8_E4M3 = 3, FP8_E5M2 = 4, INT8 = 5, INT4 = 6 };
+
+// ---- weight formats: blocks of kBlockSize elements in kBlockBytes bytes --------------------------------
+
+template <class Self>
+struct WeightFormatBase {
+  static size_t bytes(int64_t n) { return static_cast<size_t>(n / Self::kBlockSize) * Self::kBlockBytes; }
+};
+
+#define TSLLM_WEIGHT_FORMAT(Name, text, code, blockSize, blockBytes, quantized) \
+  struct Name : WeightFormatBase<Name> {                                          \
+    static constexpr const char* kName = text;                                    \
+    static constexpr DType kCode = code;                                          \
+    static constexpr int kBlockSize = blockSize;                                  \
+    static constexpr int kBlockBytes = blockBytes;                                \
+    static constexpr bool kQuantized = quantized;                                 \
+  };
+
+TSLLM_WEIGHT_FORMAT(F32Format, "f32", DType::F32, 1, 4, false)
+TSLLM_WEIGHT_FORMAT(F16Format, "f16", DType::F16, 1, 2, false)
+TSLLM_WEIGHT_FORMAT(BF16Format, "bf16", DType::BF16, 1, 2, false)
+// f16 scale + 32 x int8
+TSLLM_WEIGHT_FORMAT(Q8_0Format, "q8_0", DType::Q8_0, 32, 34, true)
+// f16 scale + 16 bytes of nibbles
+TSLLM_WEIGHT_FORMAT(Q4_0Format, "q4_0", DType::Q4_0, 32, 18, true)
+#undef TSLLM_WEIGHT_FORMAT
+
+// ---- KV-cache formats: one head of one token is a record of values, then bf16 scales -------------------
+// A scaled format has one scale per group of kScaleGroup values, or per head when the head is not a
+// multiple of the group (kScaleGroup 0: always per head).
+
+constexpr int kvScaleGroup(int scaleGroup, int hd) { return scaleGroup > 0 && hd % scaleGroup == 0 ? scaleGroup : hd; }
+
+// Bytes of one record; 0 when a head of hd values cannot be stored (its values do not fill whole bytes).
+constexpr size_t kvRecordBytes(int valueBits, bool scaled, int scaleGroup, int hd) {
+  if (hd <= 0 || (static_cast<int64_t>(hd) * valueBits) % 8 != 0) return 0;
+  const size_t values = static_cast<size_t>(hd) * valueBits / 8;
+  return scaled ? values + static_cast<size_t>(hd / kvScaleGroup(scaleGroup, hd)) * 2 : values;
+}
+
+template <class Self>
+struct KVFormatBase {
+  static size_t headBytes(int hd) { return kvRecordBytes(Self::kValueBits, Self::kScaled, Self::kScaleGroup, hd); }
+  static int scaleGroup(int hd) { return kvScaleGroup(Self::kScaleGroup, hd); }
+};
+
+#define TSLLM_KV_FORMAT(Name, text, code, valueBits, scaled, scaleGroup) \
+  struct Name : KVFormatBase<Name> {                                     \
+    static constexpr const char* kName = text;                           \
+    static constexpr KVDType kCode = code;                               \
+    static constexpr int kValueBits = valueBits;                         \
+    static constexpr bool kScaled = scaled;                              \
+    static constexpr int kScaleGroup = scaleGroup;                       \
+  };
+
+TSLLM_KV_FORMAT(KvF32Format, "f32", KVDType::F32, 32, false, 0)
+TSLLM_KV_FORMAT(KvF16Format, "f16", KVDType::F16, 16, false, 0)
+TSLLM_KV_FORMAT(KvBF16Format, "bf16", KVDType::BF16, 16, false, 0)
+TSLLM_KV_FORMAT(KvFp8E4M3Format, "fp8_e4m3", KVDType::FP8_E4M3, 8, true, 0)
+TSLLM_KV_FORMAT(KvFp8E5M2Format, "fp8_e5m2", KVDType::FP8_E5M2, 8, true, 0)
+TSLLM_KV_FORMAT(KvInt8Format, "int8", KVDType::INT8, 8, true, 0)
+TSLLM_KV_FORMAT(KvInt4Format, "int4", KVDType::INT4, 4, true, 32)
+#undef TSLLM_KV_FORMAT
+
+// ---- the registry, as the addon exports it --------------------------------------------------------------
+
+struct WeightFormatInfo {
+  const char* name;
+  int code;
+  int blockSize;
+  int blockBytes;
+  bool quantized;
+};
+
+struct KVFormatInfo {
+  const char* name;
+  int code;
+  int valueBits;
+  bool scaled;
+  int scaleGroup;
+};
+
+// Every format, in code order; nullptr for a code that names none.
+const WeightFormatInfo* weightFormat(int code);
+const KVFormatInfo* kvFormat(int code);
+int numWeightFormats();
+int numKVFormats();
+
+size_t rowBytes(DType dtype, int64_t elements);
+// Bytes of one head of one token; 0 when `dtype` cannot store a head of this size.
+size_t kvHeadBytes(KVDType dtype, int headDim);
+// Floats of an f32 [n, k] weight packed in panels of 16 output columns (see packPanels).
+size_t panelFloats(int64_t n, int64_t k);
+// Bytes of a quantized [n, k] weight regrouped by packRows8: ceil(n / 8) groups of 8 rows.
+size_t rows8Bytes(DType dtype, int64_t n, int64_t k);
+
+}  // namespace tsllm

@@ -1,0 +1,44 @@
+// tsllm env: what this machine runs tsllm with: Node, the CPU, the kernel builds and which one runs and
+// why, the default thread count, and the storage formats the kernels share with TypeScript.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import { Command } from 'commander';
+import { ISA_ENV, forcedIsa, physicalCores } from '../kernels/create-backend.js';
+import { WEIGHT_FORMATS, KV_FORMATS } from '../kernels/formats.js';
+import { loadNativeAddon } from '../kernels/native/native-addon.js';
+import { runCommand } from './run-command.js';
+
+function cpuModel(): string {
+  try {
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) return line.split(':')[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+export function envLines(): string[] {
+  const lines = [`node ${process.version} on ${os.platform()}-${os.arch()}`, `cpu: ${cpuModel()}, ${physicalCores()} physical cores (the default thread count)`];
+  const load = loadNativeAddon();
+  if (!load.ok) return [...lines, `kernels: TypeScript reference backend (native addon ${load.reason})`];
+  const variants = load.addon.isaVariants();
+  for (const v of variants) {
+    const needs = v.requires ? `needs ${v.requires}` : 'portable C++';
+    lines.push(`  ${v.name.padEnd(8)} ${v.runnable ? 'runs here' : `lacks ${v.missing}`} (${needs})`);
+  }
+  const forced = forcedIsa(load.addon);
+  const running = forced ?? load.addon.cpuIsa();
+  lines.splice(2, 0, `kernels: native-${running}, ${forced ? `forced by ${ISA_ENV}=${forced}` : `the fastest build this CPU runs (${ISA_ENV} unset)`}; builds:`);
+  lines.push(`formats (native and TypeScript agree): weights ${Object.keys(WEIGHT_FORMATS).join(' ')}; KV cache ${Object.keys(KV_FORMATS).join(' ')}`);
+  return lines;
+}
+
+export function envCommand(): Command {
+  return new Command('env')
+    .description(`the machine as tsllm sees it: CPU, kernel builds and which one runs (force one with ${ISA_ENV}=generic|avx2|avx512)`)
+    .action(() => runCommand(async () => {
+      process.stdout.write(`${envLines().join('\n')}\n`);
+    }));
+}
