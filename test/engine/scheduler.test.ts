@@ -97,4 +97,46 @@ describe('ContinuousScheduler', () => {
     assert.deepEqual(out.preempted.map((r) => r.id), ['low']);
     assert.deepEqual(Object.keys(shape(out)).sort(), ['high', 'urgent']);
   });
+
+  it('reserves lookahead slots for drafts when a step reaches a request\'s end, never hashed, and runs without them when the pool is short', () => {
+    const kv = new KVCacheManager(3, 4, true);
+    const s = new ContinuousScheduler({ maxNumBatchedTokens: 100, maxNumSeqs: 8, policy: 'fcfs', numLookaheadTokens: 4, recompute: false }, kv, []);
+    const long = request('long', 8);
+    s.add(long);
+    s.schedule(); // 8 prompt tokens + 4 lookahead slots: 3 blocks of 4
+    assert.equal(long.blockTable.length, 3);
+    assert.equal(kv.pool.numFree, 0);
+    // The two blocks the prompt fills are in the prefix index, found by a longer prompt sharing them.
+    long.numComputedTokens = 8;
+    kv.free(long);
+    const twin = request('twin', 13);
+    twin.tokenIds.splice(0, 8, ...long.tokenIds);
+    assert.equal(kv.findCachedPrefix(twin).numTokens, 8);
+    const kv2 = new KVCacheManager(2, 4, false);
+    const s2 = new ContinuousScheduler({ maxNumBatchedTokens: 100, maxNumSeqs: 8, policy: 'fcfs', numLookaheadTokens: 4, recompute: false }, kv2, []);
+    const tight = request('tight', 8);
+    s2.add(tight);
+    assert.deepEqual(shape(s2.schedule()), { tight: 8 }, 'no room for the lookahead: the step runs without it');
+    assert.equal(tight.blockTable.length, 2);
+  });
+
+  it('update appends sampled tokens, ends a request at max tokens and frees its blocks; recompute mode starts it over', () => {
+    for (const recompute of [false, true]) {
+      const kv = new KVCacheManager(8, 4, false);
+      const s = new ContinuousScheduler({ maxNumBatchedTokens: 100, maxNumSeqs: 8, policy: 'fcfs', numLookaheadTokens: 0, recompute }, kv, [2]);
+      const r = new Request('r', [5, 6, 7], makeSamplingParams({ maxTokens: 2 }), 0, 0, new Rng(0));
+      s.add(r);
+      const plan = s.schedule();
+      const [u] = s.update(plan, [{ req: r, tokens: [9], numRejectedDrafts: 0 }]);
+      assert.equal(u!.stop, null);
+      assert.deepEqual(r.outputIds, [9]);
+      assert.equal(r.numComputedTokens, recompute ? 0 : 3);
+      assert.deepEqual(shape(s.schedule()), { r: recompute ? 4 : 1 });
+      const [end] = s.update({ scheduled: [], preempted: [], paddingRows: 0 }, [{ req: r, tokens: [11], numRejectedDrafts: 0 }]);
+      assert.deepEqual(end!.stop, { reason: 'length', stopReason: null, eos: false });
+      assert.equal(r.status, 'finished');
+      assert.equal(kv.pool.numFree, 8);
+      assert.equal(s.numRunning, 0);
+    }
+  });
 });
