@@ -10,7 +10,8 @@ import { DEMO, STORIES, eventually, metricValue, postJson, startServer, type Tes
 describe('client errors', () => {
   let s: TestServer;
   before(async () => {
-    s = await startServer({ ...STORIES, maxNumSeqs: 1 }, { servedModelName: 'stories', maxWaiting: 0, bodyLimit: 64 * 1024 });
+    // The reference kernels: slow enough that a long request is still running when the queue-full probes arrive.
+    s = await startServer({ ...STORIES, maxNumSeqs: 1, backend: 'reference' }, { servedModelName: 'stories', maxWaiting: 0, bodyLimit: 64 * 1024 });
   });
   after(() => s.close());
 
