@@ -3,7 +3,7 @@
 // conditions and frees the blocks of requests that finished. One step is one forward pass over the
 // tokens of `scheduled`.
 
-import type { KVCacheManager } from '../kv-cache/kv-cache-manager.js';
+import type { CachedPrefix, KVCacheManager } from '../kv-cache/kv-cache-manager.js';
 import { epochMs, type Request, type RequestFinishReason } from '../request.js';
 import { clearDrafts } from '../spec-decode/draft-state.js';
 import type { TokenLogprobs } from '../sampling/sampler.js';
@@ -133,7 +133,7 @@ export abstract class Scheduler {
    * request's end (it will sample, and drafts may follow); without room for the lookahead it still
    * runs, with no drafts next step.
    */
-  protected allocate(req: Request, n: number, start: number, prefix?: Parameters<KVCacheManager['allocateSlots']>[2]): boolean {
+  protected allocate(req: Request, n: number, start: number, prefix?: CachedPrefix): boolean {
     const look = this.config.numLookaheadTokens;
     if (look > 0 && start + n >= req.numTokens && this.kv.allocateSlots(req, n, prefix, look)) return true;
     return this.kv.allocateSlots(req, n, prefix);
