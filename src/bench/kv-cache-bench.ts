@@ -55,7 +55,7 @@ export function benchKVCache(model: CausalLM, o: KVCacheBenchOptions, onSample?:
   const batches = new BatchBuilder(bs);
   const step = (cache: KVCacheStorage, s: number) => {
     const pos = o.context + s;
-    model.forward(batches.build(tables.map((blockTable, b) => ({ tokenIds: [ids[b]!], start: pos, blockTable: [...blockTable], logitsFrom: 0 }))), cache.layers, bs);
+    model.forward(batches.build(tables.map((blockTable, b) => ({ tokenIds: [ids[b]!], start: pos, blockTable, logitsFrom: 0 }))), cache.layers, bs);
   };
   const q = Float32Array.from({ length: o.batchSize * c.numHeads * c.headDim }, () => rng.next() - 0.5);
   const attnOut = new Float32Array(q.length);

@@ -23,14 +23,13 @@ export function envLines(): string[] {
   const lines = [`node ${process.version} on ${os.platform()}-${os.arch()}`, `cpu: ${cpuModel()}, ${physicalCores()} physical cores (the default thread count)`];
   const load = loadNativeAddon();
   if (!load.ok) return [...lines, `kernels: TypeScript reference backend (native addon ${load.reason})`];
-  const variants = load.addon.isaVariants();
-  for (const v of variants) {
+  const forced = forcedIsa(load.addon);
+  const why = forced ? `forced by ${ISA_ENV}=${forced}` : `the fastest build this CPU runs (${ISA_ENV} unset)`;
+  lines.push(`kernels: native-${forced ?? load.addon.cpuIsa()}, ${why}; builds:`);
+  for (const v of load.addon.isaVariants()) {
     const needs = v.requires ? `needs ${v.requires}` : 'portable C++';
     lines.push(`  ${v.name.padEnd(8)} ${v.runnable ? 'runs here' : `lacks ${v.missing}`} (${needs})`);
   }
-  const forced = forcedIsa(load.addon);
-  const running = forced ?? load.addon.cpuIsa();
-  lines.splice(2, 0, `kernels: native-${running}, ${forced ? `forced by ${ISA_ENV}=${forced}` : `the fastest build this CPU runs (${ISA_ENV} unset)`}; builds:`);
   lines.push(`formats (native and TypeScript agree): weights ${Object.keys(WEIGHT_FORMATS).join(' ')}; KV cache ${Object.keys(KV_FORMATS).join(' ')}`);
   return lines;
 }

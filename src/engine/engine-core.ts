@@ -48,7 +48,7 @@ export class EngineCore {
     this.eosTokenIds = [...new Set([...(tokenizer?.eosTokenIds ?? []), ...model.config.eosTokenIds])];
     const sc: SchedulerConfig = {
       maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy,
-      numLookaheadTokens: SpecDecoder.lookahead(config.speculative), recompute: !config.kvCache,
+      numLookaheadTokens: this.spec?.numLookaheadTokens ?? 0, recompute: !config.kvCache,
     };
     this.scheduler = config.scheduler === 'static' ? new StaticScheduler(sc, this.kv, this.eosTokenIds) : new ContinuousScheduler(sc, this.kv, this.eosTokenIds);
   }

@@ -7,6 +7,9 @@ import type { SamplingParams } from '../../src/engine/sampling/sampling-params.j
 export interface Collected {
   tokens: number[];
   text: string;
+  /** The text of each step's output, in order. */
+  chunks: string[];
+  logprobs: NonNullable<RequestOutput['logprobs']>;
   finish: RequestOutput | null;
 }
 
@@ -16,9 +19,11 @@ export function runToCompletion(core: EngineCore, onStep?: (step: number) => voi
     if (step >= maxSteps) throw new Error(`engine still busy after ${maxSteps} steps`);
     onStep?.(step);
     for (const o of core.step()) {
-      const c = out.get(o.requestId) ?? { tokens: [], text: '', finish: null };
+      const c = out.get(o.requestId) ?? { tokens: [], text: '', chunks: [], logprobs: [], finish: null };
       c.tokens.push(...o.tokenIds);
       c.text += o.text;
+      c.chunks.push(o.text);
+      c.logprobs.push(...(o.logprobs ?? []));
       if (o.finishReason) c.finish = o;
       out.set(o.requestId, c);
     }
@@ -26,34 +31,9 @@ export function runToCompletion(core: EngineCore, onStep?: (step: number) => voi
   return out;
 }
 
-export interface OneResult {
-  tokenIds: number[];
-  text: string;
-  /** The text of each step's output, in order. */
-  chunks: string[];
-  logprobs: NonNullable<RequestOutput['logprobs']>;
-  finishReason: RequestOutput['finishReason'];
-  stopReason: RequestOutput['stopReason'];
+/** Runs one request through the step loop and returns what it produced. */
+export function generateOne(core: EngineCore, promptIds: number[], params: SamplingParams, sampleIndex = 0) {
+  core.addRequest({ id: 'one', promptIds, params, sampleIndex });
+  const c = runToCompletion(core).get('one')!;
+  return { tokenIds: c.tokens, text: c.text, chunks: c.chunks, logprobs: c.logprobs, finishReason: c.finish!.finishReason, stopReason: c.finish!.stopReason };
 }
-
-/** Runs one request through a fresh step loop and returns what it produced. */
-export function generateOne(core: EngineCore, promptIds: number[], params: SamplingParams, sampleIndex = 0): OneResult {
-  const id = `one-${nextOne++}`;
-  core.addRequest({ id, promptIds, params, sampleIndex });
-  const r: OneResult = { tokenIds: [], text: '', chunks: [], logprobs: [], finishReason: null, stopReason: null };
-  while (core.hasWork) {
-    for (const o of core.step()) {
-      if (o.requestId !== id) continue;
-      r.tokenIds.push(...o.tokenIds);
-      r.chunks.push(o.text);
-      r.text += o.text;
-      r.logprobs.push(...(o.logprobs ?? []));
-      if (o.finishReason) {
-        r.finishReason = o.finishReason;
-        r.stopReason = o.stopReason;
-      }
-    }
-  }
-  return r;
-}
-let nextOne = 0;

@@ -9,7 +9,7 @@ import type { ForwardBatch } from '../../model/architectures/decoder.js';
 export interface BatchPart {
   tokenIds: ArrayLike<number>;
   start: number;
-  blockTable: readonly number[];
+  blockTable: readonly number[] | Int32Array;
   /** Rows of this part (from 0) whose logits are wanted: from this one to its end. */
   logitsFrom: number;
 }

@@ -10,7 +10,7 @@
 // The scheduler reserves the draft positions' slots (lookahead) in the step before proposals.
 
 import type { LayerKV } from '../../kernels/backend.js';
-import { CausalLM } from '../../model/architectures/decoder.js';
+import type { CausalLM } from '../../model/architectures/decoder.js';
 import type { Request } from '../request.js';
 import type { BatchBuilder } from '../runner/batch-builder.js';
 import { argmax } from '../sampling/logprobs.js';
@@ -72,9 +72,4 @@ export class DraftModelProposer {
     const batch = this.batches.build(parts.map((p) => ({ tokenIds: p.ids, start: p.start, blockTable: p.req.blockTable, logitsFrom: p.ids.length - 1 })));
     return this.draft.forward(batch, this.cache, this.batches.blockSize);
   }
-}
-
-/** The target's first `layers` layers with its final norm and head: a draft whose K/V are the target's. */
-export function layerSkipDraft(target: CausalLM, layers: number): CausalLM {
-  return new CausalLM({ ...target.config, numLayers: layers }, { ...target.weights, layers: target.weights.layers.slice(0, layers) }, target.backend);
 }

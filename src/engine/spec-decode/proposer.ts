@@ -7,7 +7,7 @@ import type { EngineConfig } from '../engine-config.js';
 import { KVCacheStorage } from '../kv-cache/kv-cache-storage.js';
 import type { ModelRunner } from '../runner/model-runner.js';
 import type { Request } from '../request.js';
-import { DraftModelProposer, layerSkipDraft } from './draft-model-proposer.js';
+import { DraftModelProposer } from './draft-model-proposer.js';
 import { proposeNgram } from './ngram-proposer.js';
 import type { SpeculativeConfig } from './speculative-config.js';
 
@@ -26,7 +26,7 @@ export function makeProposer(spec: SpeculativeConfig, runner: ModelRunner, confi
         propose: (reqs, counts) => reqs.map((r, i) => proposeNgram(r.tokenIds, counts[i]!, { minMatch: spec.promptLookupMin, maxMatch: spec.promptLookupMax })),
       };
     case 'layer-skip': {
-      const p = new DraftModelProposer(layerSkipDraft(runner.model, spec.draftLayers), runner.cache.layers.slice(0, spec.draftLayers), runner.batches, true);
+      const p = new DraftModelProposer(runner.model.firstLayers(spec.draftLayers), runner.cache.layers.slice(0, spec.draftLayers), runner.batches, true);
       return { needsBlocks: true, propose: (reqs, counts, eos) => p.propose(reqs, counts, eos) };
     }
     case 'draft-model': {

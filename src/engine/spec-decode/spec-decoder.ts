@@ -42,8 +42,8 @@ export class SpecDecoder {
   }
 
   /** Slots the scheduler keeps free past a request's tokens for drafts that write K/V. */
-  static lookahead(spec: SpeculativeConfig | null): number {
-    return spec && spec.method !== 'ngram' ? spec.numSpeculativeTokens : 0;
+  get numLookaheadTokens(): number {
+    return this.proposer.needsBlocks ? this.k : 0;
   }
 
   /** The accepted drafts and the target's own token, from drafts.length + 1 rows of logits. */

@@ -3,7 +3,7 @@
 // are named to the addon by its own codes (checked against src/kernels/formats.ts at load).
 
 import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
-import { routeExperts } from '../reference/expert-routing.js';
+import { routeExperts, sigmoidWeights } from '../reference/expert-routing.js';
 import { WEIGHT_FORMATS, type KVCacheDType, type WeightDType } from '../formats.js';
 import type { WeightTensor } from '../tensor.js';
 import type { NativeAddon, NativeKernels } from './native-addon.js';
@@ -116,11 +116,11 @@ export class NativeBackend implements Backend {
     this.kernels.scatterAddRows(out, y, ids, weights, dim);
   }
 
-  // A few numbers per row: the reference's own code, in this backend's (host) memory.
   sigmoid(x: Float32Array, n: number): Float64Array {
-    return Float64Array.from({ length: n }, (_, i) => 1 / (1 + Math.exp(-x[i]!)));
+    return sigmoidWeights(x, n);
   }
 
+  // A few numbers per row: the reference's own code, in this backend's (host) memory.
   routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting {
     return routeExperts(logits, rows, numExperts, topK, normTopK);
   }

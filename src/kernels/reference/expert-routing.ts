@@ -1,6 +1,7 @@
 // Mixture-of-experts routing, the specification both backends share: softmax over each row's expert
 // logits (float64), the top k (ties to the lower index, as torch.topk), renormalized when the model
-// says so, grouped by expert so each expert runs once on all of its rows.
+// says so, grouped by expert so each expert runs once on all of its rows; and the shared expert's
+// sigmoid gate.
 
 import type { ExpertRouting } from '../backend.js';
 
@@ -29,4 +30,9 @@ export function topKIndices(values: ArrayLike<number>, k: number): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => values[b]! - values[a]! || a - b);
   return idx.slice(0, k);
+}
+
+/** sigmoid(x[i]) for i < n, in float64: a gate's weights for scatterAddRows. */
+export function sigmoidWeights(x: Float32Array, n: number): Float64Array {
+  return Float64Array.from({ length: n }, (_, i) => 1 / (1 + Math.exp(-x[i]!)));
 }

@@ -2,7 +2,7 @@
 // read as the specification of each op. Optimized backends are tested against it.
 
 import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
-import { routeExperts } from './expert-routing.js';
+import { routeExperts, sigmoidWeights } from './expert-routing.js';
 import { kvHeadBytes, kvRecordOffset } from '../kv-cache-dtype.js';
 import { readHeadRecord, writeHeadRecord } from './kv-quant.js';
 import { quantizeRowsReference } from '../quantize.js';
@@ -50,7 +50,7 @@ export class ReferenceBackend implements Backend {
   }
 
   sigmoid(x: Float32Array, n: number): Float64Array {
-    return Float64Array.from({ length: n }, (_, i) => 1 / (1 + Math.exp(-x[i]!)));
+    return sigmoidWeights(x, n);
   }
 
   routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting {

@@ -28,10 +28,12 @@ export class CausalLM {
   /** The matmul weights as the backend holds them. */
   private readonly prepared: PreparedWeights;
 
+  /** `prepared`: the backend's handles for these weights, when another model already made them. */
   constructor(
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
     readonly backend: Backend,
+    prepared?: PreparedWeights,
   ) {
     this.rope = config.rope ? { style: config.rope.style, rotaryDim: config.rope.rotaryDim, invFreq: ropeInvFreq(config.rope) } : null;
     this.attnShapeBase = {
@@ -41,7 +43,20 @@ export class CausalLM {
       scale: 1 / Math.sqrt(config.headDim),
       slidingWindow: config.slidingWindow,
     };
-    this.prepared = prepareWeights(weights, backend);
+    this.prepared = prepared ?? prepareWeights(weights, backend);
+  }
+
+  /**
+   * The first `layers` layers with the final norm and head, sharing this model's prepared weights
+   * (nothing is packed twice): a layer-skip draft, whose K/V are exactly this model's.
+   */
+  firstLayers(layers: number): CausalLM {
+    return new CausalLM(
+      { ...this.config, numLayers: layers },
+      { ...this.weights, layers: this.weights.layers.slice(0, layers) },
+      this.backend,
+      { ...this.prepared, layers: this.prepared.layers.slice(0, layers) },
+    );
   }
 
   /** Returns logits [logitsRows.length, vocab]. `kv` holds one paged cache per layer. */

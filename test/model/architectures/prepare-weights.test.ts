@@ -48,6 +48,15 @@ describe('weights prepared at model construction', () => {
       assert.ok(be.multiplied.size > 4 * config.numLayers);
       for (const w of be.multiplied) assert.ok(be.prepared.includes(w), `a weight of shape [${w.shape}] was not prepared`);
       if (weights.lmHead !== weights.embed) assert.ok(!be.prepared.includes(weights.embed), 'the embedding table is no matmul weight');
+      // A layer-skip draft shares the target's handles: nothing is prepared again, and its pass
+      // multiplies only by handles the target got.
+      const preparedBefore = be.prepared.length;
+      const draft = model.firstLayers(1);
+      assert.equal(be.prepared.length, preparedBefore);
+      draft.forward({
+        tokenIds: Int32Array.of(1), positions: Int32Array.of(0), slotMapping: Int32Array.of(0),
+        seqs: [{ queryStart: 0, queryLen: 1, contextLen: 1, blockTable: Int32Array.of(0) }], logitsRows: Int32Array.of(0),
+      }, new KVCacheStorage(config, 1, 16, 'f32').layers.slice(0, 1), 16);
     });
   }
 });
