@@ -171,15 +171,16 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const DType dt = static_cast<DType>(dtype);
     float* out = a.array<float>(0, static_cast<size_t>(rows) * n, "out");
     const float* x = a.array<float>(1, static_cast<size_t>(rows) * k, "x");
-    const uint8_t* w = a.array<uint8_t>(2, f->quantized ? rows8Bytes(dt, n, k) : rowBytes(dt, k) * n, "weight");
+    const uint8_t* w = a.array<uint8_t>(2, f->rows8 ? rows8Bytes(dt, n, k) : rowBytes(dt, k) * n, "weight");
     const float* bias = a.optionalArray<float>(7, n, "bias");
     if (!a.ok() || rows == 0) return;
     if (f->quantized) {
       scratchQ_.resize(static_cast<size_t>(rows) * k);
       scratchD_.resize(static_cast<size_t>(rows) * (k / 32));
       scratchM_.resize(static_cast<size_t>(rows) * (k / 32));
+      scratchS_.resize(static_cast<size_t>(rows) * (k / 16));
     }
-    table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data(), scratchM_.data()});
+    table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data(), scratchM_.data(), scratchS_.data()});
   }
 
   // packRows8(dst, w, dtype, n, k): w is a q8_0 or q4_0 weight [n, k]; dst holds rows8Bytes(dtype, n, k)
@@ -188,7 +189,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int dtype = a.i32(2), n = a.i32(3), k = a.i32(4);
     if (!a.ok()) return;
     const WeightFormatInfo* f = formatFor(dtype, k);
-    if (!f || !f->quantized || n <= 0 || k <= 0) {
+    if (!f || !f->rows8 || n <= 0 || k <= 0) {
       Napi::RangeError::New(info.Env(), "packRows8: bad dtype or shape").ThrowAsJavaScriptException();
       return;
     }
@@ -351,8 +352,9 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     const int dtype = a.i32(1);
     const int64_t rows = a.nonNegative(3, "rows"), k = a.nonNegative(4, "k");
     if (!a.ok()) return;
-    if (!formatFor(dtype, k)) {
-      Napi::RangeError::New(info.Env(), "quantizeRows: bad dtype or shape").ThrowAsJavaScriptException();
+    // The block formats past q4_0 search for their scales; TypeScript quantizes those (src/kernels/quantize-blocks.ts).
+    if (!formatFor(dtype, k) || dtype > static_cast<int>(DType::Q4_0)) {
+      Napi::RangeError::New(info.Env(), "quantizeRows: bad dtype or shape (native quantization covers f32, f16, bf16, q8_0, q4_0)").ThrowAsJavaScriptException();
       return;
     }
     const DType dt = static_cast<DType>(dtype);
@@ -451,6 +453,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
   std::vector<int8_t> scratchQ_;
   std::vector<float> scratchD_;
   std::vector<int32_t> scratchM_;
+  std::vector<float> scratchS_;
 };
 
 // mapFile(path) -> ArrayBuffer over a read-only private mapping, unmapped when the buffer is collected.
@@ -527,7 +530,7 @@ Napi::Value isaVariantsJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// The format registry (formats.h): { weights: [{ name, code, blockSize, blockBytes, quantized }],
+// The format registry (formats.h): { weights: [{ name, code, blockSize, blockBytes, quantized, ggmlType, rows8 }],
 // kv: [{ name, code, valueBits, scaled, scaleGroup }] }, for TypeScript to check against its own.
 Napi::Value formatsJs(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
@@ -540,6 +543,8 @@ Napi::Value formatsJs(const Napi::CallbackInfo& info) {
     o.Set("blockSize", f->blockSize);
     o.Set("blockBytes", f->blockBytes);
     o.Set("quantized", f->quantized);
+    o.Set("ggmlType", f->ggmlType);
+    o.Set("rows8", f->rows8);
     weights.Set(i, o);
   }
   Napi::Array kv = Napi::Array::New(env, numKVFormats());

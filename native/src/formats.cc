@@ -6,7 +6,7 @@ namespace {
 
 template <class F>
 constexpr WeightFormatInfo describeWeight() {
-  return {F::kName, static_cast<int>(F::kCode), F::kBlockSize, F::kBlockBytes, F::kQuantized};
+  return {F::kName, static_cast<int>(F::kCode), F::kBlockSize, F::kBlockBytes, F::kQuantized, F::kGgmlType, F::kRows8};
 }
 
 template <class F>
@@ -16,7 +16,10 @@ constexpr KVFormatInfo describeKV() {
 
 constexpr WeightFormatInfo kWeightFormats[] = {
     describeWeight<F32Format>(), describeWeight<F16Format>(), describeWeight<BF16Format>(),
-    describeWeight<Q8_0Format>(), describeWeight<Q4_0Format>(),
+    describeWeight<Q8_0Format>(), describeWeight<Q4_0Format>(), describeWeight<Q4_1Format>(),
+    describeWeight<Q5_0Format>(), describeWeight<Q5_1Format>(), describeWeight<Q2_KFormat>(),
+    describeWeight<Q3_KFormat>(), describeWeight<Q4_KFormat>(), describeWeight<Q5_KFormat>(),
+    describeWeight<Q6_KFormat>(), describeWeight<IQ4_NLFormat>(), describeWeight<IQ4_XSFormat>(),
 };
 
 constexpr KVFormatInfo kKVFormats[] = {
@@ -53,7 +56,7 @@ size_t panelFloats(int64_t n, int64_t k) { return static_cast<size_t>((n + 15) /
 
 size_t rows8Bytes(DType dtype, int64_t n, int64_t k) {
   const WeightFormatInfo* f = weightFormat(static_cast<int>(dtype));
-  if (!f || !f->quantized) return 0;
+  if (!f || !f->rows8) return 0;
   return static_cast<size_t>((n + 7) / 8 * 8) * rowBytes(dtype, k);
 }
 

@@ -10,7 +10,10 @@
 
 namespace tsllm {
 
-enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4 };
+enum class DType : int {
+  F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4, Q4_1 = 5, Q5_0 = 6, Q5_1 = 7,
+  Q2_K = 8, Q3_K = 9, Q4_K = 10, Q5_K = 11, Q6_K = 12, IQ4_NL = 13, IQ4_XS = 14,
+};
 enum class KVDType : int { F32 = 0, F16 = 1, BF16 = 2, FP8_E4M3 = 3, FP8_E5M2 = 4, INT8 = 5, INT4 = 6 };
 
 // ---- weight formats: blocks of kBlockSize elements in kBlockBytes bytes --------------------------------
@@ -20,22 +23,35 @@ struct WeightFormatBase {
   static size_t bytes(int64_t n) { return static_cast<size_t>(n / Self::kBlockSize) * Self::kBlockBytes; }
 };
 
-#define TSLLM_WEIGHT_FORMAT(Name, text, code, blockSize, blockBytes, quantized) \
-  struct Name : WeightFormatBase<Name> {                                          \
-    static constexpr const char* kName = text;                                    \
-    static constexpr DType kCode = code;                                          \
-    static constexpr int kBlockSize = blockSize;                                  \
-    static constexpr int kBlockBytes = blockBytes;                                \
-    static constexpr bool kQuantized = quantized;                                 \
+// ggmlType: the type's number in GGUF files. rows8: regrouped 8 rows at a time for the integer kernel
+// (packRows8); the other block formats run as stored, decoded a row at a time (matmul-blocks.cc).
+#define TSLLM_WEIGHT_FORMAT(Name, text, code, blockSize, blockBytes, quantized, ggmlType, rows8) \
+  struct Name : WeightFormatBase<Name> {                                                          \
+    static constexpr const char* kName = text;                                                    \
+    static constexpr DType kCode = code;                                                          \
+    static constexpr int kBlockSize = blockSize;                                                  \
+    static constexpr int kBlockBytes = blockBytes;                                                \
+    static constexpr bool kQuantized = quantized;                                                 \
+    static constexpr int kGgmlType = ggmlType;                                                    \
+    static constexpr bool kRows8 = rows8;                                                         \
   };
 
-TSLLM_WEIGHT_FORMAT(F32Format, "f32", DType::F32, 1, 4, false)
-TSLLM_WEIGHT_FORMAT(F16Format, "f16", DType::F16, 1, 2, false)
-TSLLM_WEIGHT_FORMAT(BF16Format, "bf16", DType::BF16, 1, 2, false)
-// f16 scale + 32 x int8
-TSLLM_WEIGHT_FORMAT(Q8_0Format, "q8_0", DType::Q8_0, 32, 34, true)
-// f16 scale + 16 bytes of nibbles
-TSLLM_WEIGHT_FORMAT(Q4_0Format, "q4_0", DType::Q4_0, 32, 18, true)
+// The block layouts are llama.cpp's (ggml-common.h); kernels/weight-formats.h decodes each.
+TSLLM_WEIGHT_FORMAT(F32Format, "f32", DType::F32, 1, 4, false, 0, false)
+TSLLM_WEIGHT_FORMAT(F16Format, "f16", DType::F16, 1, 2, false, 1, false)
+TSLLM_WEIGHT_FORMAT(BF16Format, "bf16", DType::BF16, 1, 2, false, 30, false)
+TSLLM_WEIGHT_FORMAT(Q8_0Format, "q8_0", DType::Q8_0, 32, 34, true, 8, true)
+TSLLM_WEIGHT_FORMAT(Q4_0Format, "q4_0", DType::Q4_0, 32, 18, true, 2, true)
+TSLLM_WEIGHT_FORMAT(Q4_1Format, "q4_1", DType::Q4_1, 32, 20, true, 3, false)
+TSLLM_WEIGHT_FORMAT(Q5_0Format, "q5_0", DType::Q5_0, 32, 22, true, 6, false)
+TSLLM_WEIGHT_FORMAT(Q5_1Format, "q5_1", DType::Q5_1, 32, 24, true, 7, false)
+TSLLM_WEIGHT_FORMAT(Q2_KFormat, "q2_k", DType::Q2_K, 256, 84, true, 10, false)
+TSLLM_WEIGHT_FORMAT(Q3_KFormat, "q3_k", DType::Q3_K, 256, 110, true, 11, false)
+TSLLM_WEIGHT_FORMAT(Q4_KFormat, "q4_k", DType::Q4_K, 256, 144, true, 12, false)
+TSLLM_WEIGHT_FORMAT(Q5_KFormat, "q5_k", DType::Q5_K, 256, 176, true, 13, false)
+TSLLM_WEIGHT_FORMAT(Q6_KFormat, "q6_k", DType::Q6_K, 256, 210, true, 14, false)
+TSLLM_WEIGHT_FORMAT(IQ4_NLFormat, "iq4_nl", DType::IQ4_NL, 32, 18, true, 20, false)
+TSLLM_WEIGHT_FORMAT(IQ4_XSFormat, "iq4_xs", DType::IQ4_XS, 256, 136, true, 23, false)
 #undef TSLLM_WEIGHT_FORMAT
 
 // ---- KV-cache formats: one head of one token is a record of values, then bf16 scales -------------------
@@ -83,6 +99,8 @@ struct WeightFormatInfo {
   int blockSize;
   int blockBytes;
   bool quantized;
+  int ggmlType;
+  bool rows8;
 };
 
 struct KVFormatInfo {

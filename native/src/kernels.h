@@ -15,10 +15,13 @@ class ThreadPool;
 
 // Activations quantized per block of 32 for integer dot products: q[rows][k] int8, d[rows][k/32] scales,
 // m[rows][k/32] the offset term of unsigned weight formats (see quantizeActivationRow).
+// Activation rows quantized per block of 32 (activation-quant.cc): quants, scales, q4_0's eight-sums
+// per block, and per 16 values the scaled sum of their quants, which block formats with offsets subtract.
 struct QuantizedActivations {
   int8_t* q;
   float* d;
   int32_t* m;
+  float* sums16;
 };
 
 struct AttentionSeqDesc {

@@ -4,7 +4,9 @@
 // codes passed across can never drift apart. Each format's reference dequantizer is in tensor.ts
 // (weights) and reference/kv-quant.ts (KV records).
 
-export const WEIGHT_DTYPES = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as const;
+export const WEIGHT_DTYPES = [
+  'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs',
+] as const;
 export type WeightDType = (typeof WEIGHT_DTYPES)[number];
 
 export interface WeightFormat {
@@ -14,17 +16,36 @@ export interface WeightFormat {
   /** Bytes per block. */
   blockBytes: number;
   quantized: boolean;
+  /** The type's number in GGUF files (ggml_type). */
+  ggmlType: number;
+  /** Regrouped 8 rows at a time for the native integer kernel (packRows8); the others run as stored. */
+  rows8: boolean;
 }
 
-// GGUF block layouts: q8_0 = f16 scale + 32 x int8; q4_0 = f16 scale + 16 bytes of nibbles
-// (low nibbles hold elements 0..15, high nibbles 16..31, value = (q - 8) * scale).
+// GGUF's block layouts (llama.cpp's ggml-common.h); each one's decoder, the specification of what its
+// bytes mean, is in block-decoders.ts.
 export const WEIGHT_FORMATS: Record<WeightDType, WeightFormat> = {
-  f32: { code: 0, blockSize: 1, blockBytes: 4, quantized: false },
-  f16: { code: 1, blockSize: 1, blockBytes: 2, quantized: false },
-  bf16: { code: 2, blockSize: 1, blockBytes: 2, quantized: false },
-  q8_0: { code: 3, blockSize: 32, blockBytes: 34, quantized: true },
-  q4_0: { code: 4, blockSize: 32, blockBytes: 18, quantized: true },
+  f32: { code: 0, blockSize: 1, blockBytes: 4, quantized: false, ggmlType: 0, rows8: false },
+  f16: { code: 1, blockSize: 1, blockBytes: 2, quantized: false, ggmlType: 1, rows8: false },
+  bf16: { code: 2, blockSize: 1, blockBytes: 2, quantized: false, ggmlType: 30, rows8: false },
+  q8_0: { code: 3, blockSize: 32, blockBytes: 34, quantized: true, ggmlType: 8, rows8: true },
+  q4_0: { code: 4, blockSize: 32, blockBytes: 18, quantized: true, ggmlType: 2, rows8: true },
+  q4_1: { code: 5, blockSize: 32, blockBytes: 20, quantized: true, ggmlType: 3, rows8: false },
+  q5_0: { code: 6, blockSize: 32, blockBytes: 22, quantized: true, ggmlType: 6, rows8: false },
+  q5_1: { code: 7, blockSize: 32, blockBytes: 24, quantized: true, ggmlType: 7, rows8: false },
+  q2_k: { code: 8, blockSize: 256, blockBytes: 84, quantized: true, ggmlType: 10, rows8: false },
+  q3_k: { code: 9, blockSize: 256, blockBytes: 110, quantized: true, ggmlType: 11, rows8: false },
+  q4_k: { code: 10, blockSize: 256, blockBytes: 144, quantized: true, ggmlType: 12, rows8: false },
+  q5_k: { code: 11, blockSize: 256, blockBytes: 176, quantized: true, ggmlType: 13, rows8: false },
+  q6_k: { code: 12, blockSize: 256, blockBytes: 210, quantized: true, ggmlType: 14, rows8: false },
+  iq4_nl: { code: 13, blockSize: 32, blockBytes: 18, quantized: true, ggmlType: 20, rows8: false },
+  iq4_xs: { code: 14, blockSize: 256, blockBytes: 136, quantized: true, ggmlType: 23, rows8: false },
 };
+
+/** The format GGUF's type number names, if this engine reads it. */
+export function formatOfGgmlType(type: number): WeightDType | undefined {
+  return WEIGHT_DTYPES.find((d) => WEIGHT_FORMATS[d].ggmlType === type);
+}
 
 export const KV_CACHE_DTYPES = ['f32', 'f16', 'bf16', 'fp8_e4m3', 'fp8_e5m2', 'int8', 'int4'] as const;
 export type KVCacheDType = (typeof KV_CACHE_DTYPES)[number];

@@ -3,6 +3,7 @@
 // to read each format.
 
 import { WEIGHT_FORMATS, type WeightDType } from './formats.js';
+import { dequantizeBlocks } from './block-decoders.js';
 
 export type { WeightDType } from './formats.js';
 
@@ -105,28 +106,8 @@ export function dequantize(w: WeightTensor, start: number, count: number, out: F
     case 'bf16':
       for (let i = 0; i < count; i++) out[i] = bf16ToFloat(view.getUint16((start + i) * 2, true));
       return;
-    case 'q8_0': {
-      // block: [f16 scale][32 x int8]
-      for (let b = 0; b < count / 32; b++) {
-        const off = ((start / 32) + b) * 34;
-        const scale = HALF_TABLE[view.getUint16(off, true)]!;
-        for (let j = 0; j < 32; j++) out[b * 32 + j] = scale * view.getInt8(off + 2 + j);
-      }
-      return;
-    }
-    case 'q4_0': {
-      // block: [f16 scale][16 bytes: element j in the low nibble of byte j, element j+16 in its high nibble]
-      for (let b = 0; b < count / 32; b++) {
-        const off = ((start / 32) + b) * 18;
-        const scale = HALF_TABLE[view.getUint16(off, true)]!;
-        for (let j = 0; j < 16; j++) {
-          const q = d[off + 2 + j]!;
-          out[b * 32 + j] = scale * ((q & 0x0f) - 8);
-          out[b * 32 + j + 16] = scale * ((q >> 4) - 8);
-        }
-      }
-      return;
-    }
+    default:
+      dequantizeBlocks(w.dtype, d, start, count, out);
   }
 }
 

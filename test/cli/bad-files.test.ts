@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { modelDir } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';
+import { QUANT_FIXTURES } from '../helpers/quant-fixtures.js';
 import { llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
 import { tsllm } from '../helpers/cli.js';
 
@@ -98,8 +99,14 @@ describe('bad model files', () => {
   });
   it('an unsupported GGUF tensor type', () => {
     const f = path.join(dir, 'qtype.gguf');
-    llamaGqaAsGguf(f, { typeId: 12 });
-    expectOneLineError(f, /qtype\.gguf: tensor "blk\.0\.attn_q\.weight" has unsupported type Q4_K/);
+    llamaGqaAsGguf(f, { typeId: 16 });
+    expectOneLineError(f, /qtype\.gguf: tensor "blk\.0\.attn_q\.weight" has unsupported type IQ2_XXS \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS\)/);
+  });
+  it('a truncated K-quant GGUF is caught at load, naming the tensor cut short', () => {
+    const f = path.join(dir, 'cut-Q4_K_M.gguf');
+    fs.copyFileSync(path.join(QUANT_FIXTURES, 'llama256', 'Q4_K_M', 'llama256-Q4_K_M.gguf'), f);
+    fs.truncateSync(f, fs.statSync(f).size - 100);
+    expectOneLineError(f, /cut-Q4_K_M\.gguf: truncated: tensor "[^"]+" ends at byte \d+ but the file has \d+ bytes/);
   });
   it('a truncated llama2.c checkpoint', () => {
     const f = path.join(dir, 'model.bin');

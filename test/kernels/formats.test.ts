@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KV_FORMATS, WEIGHT_FORMATS, checkNativeFormats, type NativeFormatTable } from '../../src/kernels/formats.js';
+import { KV_FORMATS, WEIGHT_DTYPES, WEIGHT_FORMATS, checkNativeFormats, type NativeFormatTable } from '../../src/kernels/formats.js';
 import { kvHeadBytes, kvDTypeUnsupported } from '../../src/kernels/kv-cache-dtype.js';
 import { byteSize } from '../../src/kernels/tensor.js';
 import { nativeAddon } from '../helpers/backends.js';
@@ -19,7 +19,7 @@ describe('format registry', () => {
   it('the addon exports the same formats, with the same codes and sizes', { skip: !addon }, () => {
     const native = addon!.formats();
     assert.deepEqual(checkNativeFormats(native), []);
-    assert.deepEqual(native.weights.map((f) => f.name), ['f32', 'f16', 'bf16', 'q8_0', 'q4_0']);
+    assert.deepEqual(native.weights.map((f) => f.name), [...WEIGHT_DTYPES]);
     assert.equal(native.weights.find((f) => f.name === 'q4_0')!.blockBytes, 18);
   });
 
@@ -27,11 +27,11 @@ describe('format registry', () => {
     const t = ours();
     t.weights.find((f) => f.name === 'q8_0')!.blockBytes = 36;
     t.kv.find((f) => f.name === 'int4')!.code = 9;
-    t.weights.push({ name: 'q5_0', code: 5, blockSize: 32, blockBytes: 22, quantized: true });
+    t.weights.push({ name: 'q9_9', code: 99, blockSize: 32, blockBytes: 22, quantized: true, ggmlType: 99, rows8: false });
     t.kv = t.kv.filter((f) => f.name !== 'fp8_e5m2');
     assert.deepEqual(checkNativeFormats(t), [
       'weight format q8_0: blockBytes is 36 in the addon, 34 in TypeScript',
-      'weight format q5_0 is in the addon but not in src/kernels/formats.ts',
+      'weight format q9_9 is in the addon but not in src/kernels/formats.ts',
       'KV format int4: code is 9 in the addon, 6 in TypeScript',
       'KV format fp8_e5m2 is in src/kernels/formats.ts but not in the addon',
     ]);

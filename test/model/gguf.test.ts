@@ -14,6 +14,7 @@ import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.
 import { dequantize, numel, toFloat32 } from '../../src/kernels/tensor.js';
 import { TextGenerator } from '../helpers/text-generator.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
+import { ModelLoadError } from '../../src/util/errors.js';
 import { makeModel } from '../helpers/make-model.js';
 import { FIXTURES, readJson } from '../helpers/fixtures.js';
 
@@ -22,7 +23,8 @@ describe('GGUF from make-model.mjs', () => {
   let quant: string;
   before(() => {
     dir = makeModel(['--preset', 'llama-tiny-32k', '--layers', '2', '--format', 'both', '--gguf-type', 'f32', '--hf-dtype', 'f32', '--std', '0.08']);
-    quant = makeModel(['--preset', 'llama-tiny-32k', '--layers', '1', '--format', 'both', '--gguf-type', 'q8_0', '--hf-dtype', 'f32']);
+    // llama-tiny-32k's ffn of 688 is not a multiple of 32: its q8_0 file is one llama.cpp refuses (below).
+    quant = makeModel(['--preset', 'smollm2-135m-32k', '--layers', '1', '--format', 'both', '--gguf-type', 'q8_0', '--hf-dtype', 'f32']);
   });
   after(() => {
     for (const d of [dir, quant]) fs.rmSync(d, { recursive: true, force: true });
@@ -46,7 +48,7 @@ describe('GGUF from make-model.mjs', () => {
 
   it('keeps q8_0 and q4_0 blocks as stored and dequantizes them within the rounding bound', () => {
     for (const type of ['q8_0', 'q4_0'] as const) {
-      const out = makeModel(['--preset', 'llama-tiny-32k', '--layers', '1', '--format', 'both', '--gguf-type', type, '--hf-dtype', 'f32']);
+      const out = makeModel(['--preset', 'smollm2-135m-32k', '--layers', '1', '--format', 'both', '--gguf-type', type, '--hf-dtype', 'f32']);
       try {
         const g = GgufFile.open(path.join(out, `model-${type}.gguf`));
         const st = SafetensorsFile.open(path.join(out, 'model.safetensors'));
@@ -70,6 +72,19 @@ describe('GGUF from make-model.mjs', () => {
       } finally {
         fs.rmSync(out, { recursive: true, force: true });
       }
+    }
+  });
+
+  it('refuses a q8_0 tensor whose rows are not whole blocks, naming it (llama.cpp refuses it too)', () => {
+    const out = makeModel(['--preset', 'llama-tiny-32k', '--layers', '1', '--format', 'gguf', '--gguf-type', 'q8_0']);
+    try {
+      assert.throws(() => GgufFile.open(path.join(out, 'model-q8_0.gguf')), (e: Error) => {
+        assert.ok(e instanceof ModelLoadError);
+        assert.match(e.message, /tensor "blk\.0\.ffn_down\.weight" is Q8_0, whose rows are blocks of 32, but its rows have 688 elements/);
+        return true;
+      });
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
     }
   });
 

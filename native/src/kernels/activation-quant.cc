@@ -51,5 +51,17 @@ void quantizeActivationRow(const float* x, int k, int8_t* q, float* d, int32_t* 
   }
 }
 
+// Per 16 values, the sum of their quants times the block's scale: block formats with offsets (q4_K's
+// mins, q4_1's m) take offset x this off the integer dot, so the product is the dequantized weights
+// times the quantized activations exactly as for the other formats. (The float sum of x instead would
+// add offset x the activations' rounding, which does not cancel: 2-3x llama.cpp's error on q4_1.)
+void activationSums16(const int8_t* q, const float* d, int k, float* sums) {
+  for (int g = 0; g < k / 16; g++) {
+    int32_t t = 0;
+    for (int j = 0; j < 16; j++) t += q[16 * g + j];
+    sums[g] = d[g / 2] * static_cast<float>(t);
+  }
+}
+
 }  // namespace TSLLM_ISA
 }  // namespace tsllm

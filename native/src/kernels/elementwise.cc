@@ -132,10 +132,12 @@ void add(ThreadPool& pool, float* x, const float* y, int64_t n) {
 template <class W>
 void dequantizeRow(const uint8_t* row, int k, float* out) {
   if constexpr (W::kQuantized) {
-    for (int b = 0; b < k / 32; b++) {
-      const uint8_t* blk = row + static_cast<size_t>(b) * W::kBlockBytes;
-      const float d = W::scale(blk);
-      for (int j = 0; j < 32; j++) out[b * 32 + j] = d * static_cast<float>(W::value(blk, j));
+    int8_t v[W::kBlockSize];
+    float s[W::kBlockSize / 16], o[W::kBlockSize / 16];
+    for (int b = 0; b < k / W::kBlockSize; b++) {
+      W::decode(row + static_cast<size_t>(b) * W::kBlockBytes, v, s, o);
+      float* y = out + static_cast<size_t>(b) * W::kBlockSize;
+      for (int i = 0; i < W::kBlockSize; i++) y[i] = s[i / 16] * static_cast<float>(v[i]) - o[i / 16];
     }
   } else {
     for (int i = 0; i < k; i++) out[i] = W::get(row, i);

@@ -8,7 +8,8 @@ namespace tsllm {
 namespace TSLLM_ISA {
 
 void quantizeActivationRow(const float* x, int k, int8_t* q, float* d, int32_t* eightSums);
-// Float formats row-major; q8_0 and q4_0 as packRows8 wrote them.
+void activationSums16(const int8_t* q, const float* d, int k, float* sums);
+// Float formats row-major; q8_0 and q4_0 as packRows8 wrote them; the other block formats as stored.
 void matmul(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
             const float* bias, QuantizedActivations scratch);
 template <class W>
@@ -16,6 +17,9 @@ void matmulFloat(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
 template <class W>
 void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w, int n, int k, int rows, const float* bias,
                  QuantizedActivations scratch);
+template <class W>
+void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w, int n, int k, int rows, const float* bias,
+                  QuantizedActivations scratch);
 void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, int n, int k);
 void packPanels(ThreadPool& pool, float* dst, const uint8_t* w, int n, int k);
 void matmulPanels(ThreadPool& pool, float* out, const float* x, const float* packed, int n, int k, int rows, const float* bias);

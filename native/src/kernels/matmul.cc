@@ -10,8 +10,10 @@ void matmul(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DTyp
             const float* bias, QuantizedActivations scratch) {
   dispatchDType(dtype, [&](auto fmt) {
     using W = decltype(fmt);
-    if constexpr (W::kQuantized) {
+    if constexpr (W::kRows8) {
       matmulRows8<W>(pool, out, x, w, n, k, rows, bias, scratch);
+    } else if constexpr (W::kQuantized) {
+      matmulBlocks<W>(pool, out, x, w, n, k, rows, bias, scratch);
     } else {
       matmulFloat<W>(pool, out, x, w, n, k, rows, bias);
     }

@@ -6,10 +6,9 @@
 namespace tsllm {
 namespace TSLLM_ISA {
 
-// Float formats expose load8 (8 consecutive elements as float) for the FMA kernel; block formats expose
-// their layout (kBlockBytes; kUnsigned: q4_0's stored nibbles are value + 8) for the integer kernel,
-// which reads them regrouped by packRows8. Every format has `get` (one element), the specification
-// the vector paths are tested against.
+// Float formats expose load8 (8 consecutive elements as float) for the FMA kernel; block formats
+// decode (below), and q8_0/q4_0 also their layout (kUnsigned: q4_0's stored nibbles are value + 8) for
+// the integer kernel that reads them regrouped by packRows8. Every format has `get` (one element).
 
 struct F32 : F32Format {
   static float get(const uint8_t* row, int i) {
@@ -41,29 +40,212 @@ struct BF16 : BF16Format {
 #endif
 };
 
-// q8_0 block: f16 scale, 32 x int8.
-struct Q8_0 : Q8_0Format {
-  static constexpr bool kUnsigned = false;
-  static float scale(const uint8_t* block) { return halfToFloat(loadU16(block)); }
-  static int value(const uint8_t* block, int j) { return static_cast<int8_t>(block[2 + j]); }
+// ---- block formats ----------------------------------------------------------------------------------
+// Each decodes a block to a small integer per element (v) and per 16 elements a float scale s and
+// offset o: element i is s[i / 16] * v[i] - o[i / 16], each format's own formula once its super-block
+// scales are applied (src/kernels/block-decoders.ts is the specification, bit for bit llama.cpp's
+// dequantize_row_*). The integer kernel (matmul-blocks.cc) multiplies v by quantized activations.
+
+// The low nibble of byte j is element j, its high nibble element j + 16; `high` holds fifth bits.
+inline void decodeNibbles(const uint8_t* qs, int8_t* v, int bias, uint32_t high) {
+  for (int j = 0; j < 16; j++) {
+    v[j] = static_cast<int8_t>((qs[j] & 15) + (((high >> j) << 4) & 16) - bias);
+    v[j + 16] = static_cast<int8_t>((qs[j] >> 4) + ((high >> (j + 12)) & 16) - bias);
+  }
+}
+
+inline void scale32(float* s, float* o, float d, float m) {
+  s[0] = s[1] = d;
+  o[0] = o[1] = m;
+}
+
+inline uint32_t loadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+template <class Self>
+struct BlockFormat {
   static float get(const uint8_t* row, int i) {
-    const uint8_t* b = row + (i / 32) * kBlockBytes;
-    return scale(b) * static_cast<float>(value(b, i % 32));
+    int8_t v[Self::kBlockSize];
+    float s[Self::kBlockSize / 16], o[Self::kBlockSize / 16];
+    Self::decode(row + static_cast<size_t>(i / Self::kBlockSize) * Self::kBlockBytes, v, s, o);
+    const int j = i % Self::kBlockSize;
+    return s[j / 16] * static_cast<float>(v[j]) - o[j / 16];
   }
 };
 
-// q4_0 block: f16 scale, 16 bytes; element j in the low nibble of byte j, element j + 16 in its high
-// nibble; value = (nibble - 8) * scale.
-struct Q4_0 : Q4_0Format {
+// q8_0: f16 scale, 32 x int8.
+struct Q8_0 : Q8_0Format, BlockFormat<Q8_0> {
+  static constexpr bool kUnsigned = false;
+  static float scale(const uint8_t* block) { return halfToFloat(loadU16(block)); }
+  static int value(const uint8_t* block, int j) { return static_cast<int8_t>(block[2 + j]); }
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    std::memcpy(v, b + 2, 32);
+    scale32(s, o, scale(b), 0.0f);
+  }
+};
+
+// q4_0: f16 scale, 16 bytes of nibbles; value = (nibble - 8) * scale.
+struct Q4_0 : Q4_0Format, BlockFormat<Q4_0> {
   static constexpr bool kUnsigned = true;
   static float scale(const uint8_t* block) { return halfToFloat(loadU16(block)); }
   static int value(const uint8_t* block, int j) {
     const uint8_t q = block[2 + (j & 15)];
     return (j < 16 ? (q & 15) : (q >> 4)) - 8;
   }
-  static float get(const uint8_t* row, int i) {
-    const uint8_t* b = row + (i / 32) * kBlockBytes;
-    return scale(b) * static_cast<float>(value(b, i % 32));
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    decodeNibbles(b + 2, v, 8, 0);
+    scale32(s, o, scale(b), 0.0f);
+  }
+};
+
+// q4_1: d, m (f16), nibbles; q * d + m.
+struct Q4_1 : Q4_1Format, BlockFormat<Q4_1> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    decodeNibbles(b + 4, v, 0, 0);
+    scale32(s, o, halfToFloat(loadU16(b)), -halfToFloat(loadU16(b + 2)));
+  }
+};
+
+// q5_0: d, qh (u32 of fifth bits), nibbles; (q - 16) * d.
+struct Q5_0 : Q5_0Format, BlockFormat<Q5_0> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    decodeNibbles(b + 6, v, 16, loadU32(b + 2));
+    scale32(s, o, halfToFloat(loadU16(b)), 0.0f);
+  }
+};
+
+// q5_1: d, m, qh, nibbles; q * d + m.
+struct Q5_1 : Q5_1Format, BlockFormat<Q5_1> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    decodeNibbles(b + 8, v, 0, loadU32(b + 4));
+    scale32(s, o, halfToFloat(loadU16(b)), -halfToFloat(loadU16(b + 2)));
+  }
+};
+
+constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// iq4_nl: d, nibbles indexing a non-linear grid; d * grid[q].
+struct IQ4_NL : IQ4_NLFormat, BlockFormat<IQ4_NL> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    for (int j = 0; j < 16; j++) {
+      v[j] = kIq4Values[b[2 + j] & 15];
+      v[j + 16] = kIq4Values[b[2 + j] >> 4];
+    }
+    scale32(s, o, halfToFloat(loadU16(b)), 0.0f);
+  }
+};
+
+// q2_K: scales[16] (low nibble scale, high nibble min, per 16), qs[64] (2 bits), d, dmin.
+struct Q2_K : Q2_KFormat, BlockFormat<Q2_K> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    const float d = halfToFloat(loadU16(b + 80)), dmin = halfToFloat(loadU16(b + 82));
+    for (int g = 0; g < 16; g++) {
+      s[g] = d * static_cast<float>(b[g] & 15);
+      o[g] = dmin * static_cast<float>(b[g] >> 4);
+      const uint8_t* q = b + 16 + 32 * (g >> 3) + 16 * (g & 1);
+      const int shift = 2 * ((g >> 1) & 3);
+      for (int l = 0; l < 16; l++) v[16 * g + l] = static_cast<int8_t>((q[l] >> shift) & 3);
+    }
+  }
+};
+
+// q3_K: hmask[32] (high bits), qs[64] (low 2 bits), scales[12] (sixteen 6-bit), d; d * (sc - 32) *
+// (q - 4 where the high bit is clear).
+struct Q3_K : Q3_KFormat, BlockFormat<Q3_K> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    const float d = halfToFloat(loadU16(b + 108));
+    const uint8_t* sc = b + 96;
+    for (int g = 0; g < 16; g++) {
+      const int i = g & 3, quarter = g >> 2;
+      const int low = (sc[(quarter & 1) * 4 + i] >> (quarter >= 2 ? 4 : 0)) & 15;
+      const int high = (sc[8 + i] >> (2 * quarter)) & 3;
+      s[g] = d * static_cast<float>((low | (high << 4)) - 32);
+      o[g] = 0.0f;
+      const int half = 16 * (g & 1), j = (g >> 1) & 3;
+      const uint8_t* q = b + 32 + 32 * (g >> 3) + half;
+      const uint8_t* hm = b + half;
+      const uint8_t bit = static_cast<uint8_t>(1 << (4 * (g >> 3) + j));
+      for (int l = 0; l < 16; l++) v[16 * g + l] = static_cast<int8_t>(((q[l] >> (2 * j)) & 3) - ((hm[l] & bit) ? 0 : 4));
+    }
+  }
+};
+
+// q4_K and q5_K: d, dmin, 12 bytes of eight 6-bit scales and mins, [q5_K: qh[32]], qs[128]; per 32,
+// d * sc * q - dmin * m. Each 64 elements are the low then the high nibbles of 32 bytes.
+template <bool kFifthBit>
+inline void decodeKQuant(const uint8_t* b, int8_t* v, float* s, float* o) {
+  const float d = halfToFloat(loadU16(b)), dmin = halfToFloat(loadU16(b + 2));
+  const uint8_t* sc = b + 4;
+  const uint8_t* qh = b + 16;
+  const uint8_t* qs = b + (kFifthBit ? 48 : 16);
+  for (int c = 0; c < 8; c++) {
+    int scale, min;
+    if (c < 4) {
+      scale = sc[c] & 63;
+      min = sc[c + 4] & 63;
+    } else {
+      scale = (sc[c + 4] & 15) | ((sc[c - 4] >> 6) << 4);
+      min = (sc[c + 4] >> 4) | ((sc[c] >> 6) << 4);
+    }
+    s[2 * c] = s[2 * c + 1] = d * static_cast<float>(scale);
+    o[2 * c] = o[2 * c + 1] = dmin * static_cast<float>(min);
+    const uint8_t* q = qs + 32 * (c >> 1);
+    const int shift = 4 * (c & 1);
+    for (int l = 0; l < 32; l++) {
+      const int high = kFifthBit ? ((qh[l] >> c) & 1) << 4 : 0;
+      v[32 * c + l] = static_cast<int8_t>(((q[l] >> shift) & 15) + high);
+    }
+  }
+}
+
+struct Q4_K : Q4_KFormat, BlockFormat<Q4_K> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) { decodeKQuant<false>(b, v, s, o); }
+};
+
+struct Q5_K : Q5_KFormat, BlockFormat<Q5_K> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) { decodeKQuant<true>(b, v, s, o); }
+};
+
+// q6_K: ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] int8, d; (d * sc) * (q - 32).
+struct Q6_K : Q6_KFormat, BlockFormat<Q6_K> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    const float d = halfToFloat(loadU16(b + 208));
+    for (int g = 0; g < 16; g++) {
+      s[g] = d * static_cast<float>(static_cast<int8_t>(b[192 + g]));
+      o[g] = 0.0f;
+    }
+    for (int n = 0; n < 2; n++) {
+      const uint8_t* ql = b + 64 * n;
+      const uint8_t* qh = b + 128 + 32 * n;
+      int8_t* y = v + 128 * n;
+      for (int l = 0; l < 32; l++) {
+        y[l] = static_cast<int8_t>(((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32);
+        y[l + 32] = static_cast<int8_t>(((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32);
+        y[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+        y[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+      }
+    }
+  }
+};
+
+// iq4_xs: d, scales_h (u16), scales_l[4], qs[128]; per 32, d * (ls - 32) * grid[q], ls 6 bits.
+struct IQ4_XS : IQ4_XSFormat, BlockFormat<IQ4_XS> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    const float d = halfToFloat(loadU16(b));
+    const int sh = loadU16(b + 2);
+    for (int ib = 0; ib < 8; ib++) {
+      const int ls = ((b[4 + ib / 2] >> (4 * (ib & 1))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
+      s[2 * ib] = s[2 * ib + 1] = d * static_cast<float>(ls - 32);
+      o[2 * ib] = o[2 * ib + 1] = 0.0f;
+      const uint8_t* qs = b + 8 + 16 * ib;
+      for (int j = 0; j < 16; j++) {
+        v[32 * ib + j] = kIq4Values[qs[j] & 15];
+        v[32 * ib + j + 16] = kIq4Values[qs[j] >> 4];
+      }
+    }
   }
 };
 
@@ -75,6 +257,16 @@ void dispatchDType(DType dtype, Fn&& fn) {
     case DType::BF16: fn(BF16{}); break;
     case DType::Q8_0: fn(Q8_0{}); break;
     case DType::Q4_0: fn(Q4_0{}); break;
+    case DType::Q4_1: fn(Q4_1{}); break;
+    case DType::Q5_0: fn(Q5_0{}); break;
+    case DType::Q5_1: fn(Q5_1{}); break;
+    case DType::Q2_K: fn(Q2_K{}); break;
+    case DType::Q3_K: fn(Q3_K{}); break;
+    case DType::Q4_K: fn(Q4_K{}); break;
+    case DType::Q5_K: fn(Q5_K{}); break;
+    case DType::Q6_K: fn(Q6_K{}); break;
+    case DType::IQ4_NL: fn(IQ4_NL{}); break;
+    case DType::IQ4_XS: fn(IQ4_XS{}); break;
   }
 }
 

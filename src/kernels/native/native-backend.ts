@@ -6,6 +6,7 @@ import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, Pre
 import { routeExperts, sigmoidWeights } from '../reference/expert-routing.js';
 import { WEIGHT_FORMATS, type KVCacheDType, type WeightDType } from '../formats.js';
 import type { WeightTensor } from '../tensor.js';
+import { quantizeRowsReference } from '../quantize.js';
 import type { NativeAddon, NativeKernels } from './native-addon.js';
 
 /**
@@ -25,8 +26,12 @@ export interface NativeBackendOptions {
 
 /**
  * A weight as the native matmul reads it: f32 weights up to PANEL_MAX_BYTES in column panels, q8_0
- * and q4_0 regrouped 8 rows at a time, the rest as stored.
+ * and q4_0 regrouped 8 rows at a time, the rest (f16, bf16, the other block formats) as stored.
  */
+// The formats the addon's quantizeRows writes; the other block formats search for their scales and are
+// quantized by the TypeScript specification.
+const NATIVE_QUANTIZERS = new Set<WeightDType>(['f32', 'f16', 'bf16', 'q8_0', 'q4_0']);
+
 class NativeWeight implements PreparedWeight {
   constructor(
     readonly shape: readonly [number, number],
@@ -97,7 +102,7 @@ export class NativeBackend implements Backend {
       this.kernels.packPanels(packed, w.data, n, k);
       return new NativeWeight([n, k], w.dtype, packed);
     }
-    if (WEIGHT_FORMATS[w.dtype].quantized) {
+    if (WEIGHT_FORMATS[w.dtype].rows8) {
       const packed = new Uint8Array((Math.ceil(n / 8) * 8 * w.data.byteLength) / n);
       this.kernels.packRows8(packed, w.data, this.code(w.dtype), n, k);
       // Packing read every page of the original (usually the mapped file); only an embedding table
@@ -196,7 +201,8 @@ export class NativeBackend implements Backend {
 
   /** Rows of float32 `src` [rows, k] written into `dst` in `dtype`'s layout, rounded as llama.cpp does. */
   quantizeRows(dst: Uint8Array, dtype: WeightDType, src: Float32Array, rows: number, k: number): void {
-    this.kernels.quantizeRows(dst, this.code(dtype), src, rows, k);
+    if (NATIVE_QUANTIZERS.has(dtype)) this.kernels.quantizeRows(dst, this.code(dtype), src, rows, k);
+    else dst.set(quantizeRowsReference(src, [rows, k], dtype).data);
   }
 }
 

@@ -5,12 +5,17 @@ import fs from 'node:fs';
 import { ModelLoadError } from '../../util/errors.js';
 import { mapReadOnly, openForRead, readExact } from './file-io.js';
 import { byteSize, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
+import { WEIGHT_DTYPES, WEIGHT_FORMATS, formatOfGgmlType } from '../../kernels/formats.js';
 import type { TensorSource } from './tensor-source.js';
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
 
-const GGML_TYPES: Record<number, WeightDType> = { 0: 'f32', 1: 'f16', 2: 'q4_0', 8: 'q8_0', 30: 'bf16' };
-const GGML_TYPE_NAMES: Record<number, string> = { 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K' };
+// ggml's names of the types this engine does not read, for the error that names them.
+const UNSUPPORTED_GGML_TYPES: Record<number, string> = {
+  15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 21: 'IQ3_S', 22: 'IQ2_S', 24: 'I8', 25: 'I16',
+  26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 34: 'TQ1_0', 35: 'TQ2_0',
+};
+const SUPPORTED = WEIGHT_DTYPES.map((d) => d.toUpperCase()).join(', ');
 
 interface TensorInfo {
   name: string;
@@ -122,9 +127,13 @@ export class GgufFile implements TensorSource {
         const dims: number[] = [];
         for (let d = 0; d < nDims; d++) dims.push(Number(r.u64()));
         const typeId = r.u32();
-        const dtype = GGML_TYPES[typeId];
+        const dtype = formatOfGgmlType(typeId);
         if (!dtype) {
-          throw new ModelLoadError(path, `tensor "${name}" has unsupported type ${GGML_TYPE_NAMES[typeId] ?? `#${typeId}`} (supported: F32, F16, BF16, Q8_0, Q4_0)`);
+          throw new ModelLoadError(path, `tensor "${name}" has unsupported type ${UNSUPPORTED_GGML_TYPES[typeId] ?? `#${typeId}`} (supported: ${SUPPORTED})`);
+        }
+        const block = WEIGHT_FORMATS[dtype].blockSize;
+        if (dims.length === 0 || dims[0]! % block !== 0) {
+          throw new ModelLoadError(path, `corrupted GGUF: tensor "${name}" is ${dtype.toUpperCase()}, whose rows are blocks of ${block}, but its rows have ${dims[0] ?? 0} elements`);
         }
         tensors.set(name, { name, shape: dims.reverse(), dtype, offset: Number(r.u64()) });
       }

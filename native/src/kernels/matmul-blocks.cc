@@ -1,0 +1,122 @@
+// matmul on block formats read as stored (q4_1, q5_0, q5_1, the K-quants, iq4_nl, iq4_xs): each weight
+// row is decoded once per task (weight-formats.h: small integers v, and per 16 elements a scale s and
+// offset o), then dotted with every activation row of the panel, quantized per block of 32.
+
+#include "kernel-decls.h"
+#include "weight-formats.h"
+
+namespace tsllm {
+namespace TSLLM_ISA {
+
+// ---- one decoded weight row . one quantized activation row --------------------------------------------
+// sum over blocks c of 32: xd[c] * (s[2c] * dot(v, xq) over elements 0..15 + s[2c+1] * ... 16..31), with
+// the integer dots exact, minus sum over groups g of 16: o[g] * xd * (sum of xq over g). The float
+// operations run in one fixed order whatever the batch, so a row's result has the same bits alone or
+// in any batch.
+inline float dotDecoded(const int8_t* v, const float* s, const float* o, const int8_t* xq, const float* xd,
+                        const float* sums16, int k) {
+  const int nb = k / 32, ng = k / 16;
+#if defined(__AVX2__)
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i pairIdx = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+#if !defined(__AVX512VNNI__)
+  const __m256i ones = _mm256_set1_epi16(1);
+#endif
+  for (int c = 0; c < nb; c++) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 32 * c));
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c));
+    // |w| (unsigned) times x with w's sign: no signed x signed byte product otherwise. int32 lane i
+    // holds elements 4i .. 4i+3, so lanes 0-3 are the block's first 16 and lanes 4-7 its second.
+    const __m256i aw = _mm256_sign_epi8(w, w), sx = _mm256_sign_epi8(xv, w);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
+#else
+    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+#endif
+    double pair;
+    std::memcpy(&pair, s + 2 * c, 8);
+    const __m256 sc = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_castpd_ps(_mm_set_sd(pair))), pairIdx);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(sc, _mm256_set1_ps(xd[c])), acc);
+  }
+  __m256 off = _mm256_setzero_ps();
+  int g = 0;
+  for (; g + 8 <= ng; g += 8) off = _mm256_fmadd_ps(_mm256_loadu_ps(o + g), _mm256_loadu_ps(sums16 + g), off);
+  float offset = hsum(off);
+  for (; g < ng; g++) offset += o[g] * sums16[g];
+  return hsum(acc) - offset;
+#else
+  float acc = 0.0f;
+  for (int c = 0; c < nb; c++) {
+    int32_t lo = 0, hi = 0;
+    for (int j = 0; j < 16; j++) lo += v[32 * c + j] * xq[32 * c + j];
+    for (int j = 16; j < 32; j++) hi += v[32 * c + j] * xq[32 * c + j];
+    acc += (s[2 * c] * static_cast<float>(lo) + s[2 * c + 1] * static_cast<float>(hi)) * xd[c];
+  }
+  float offset = 0.0f;
+  for (int g = 0; g < ng; g++) offset += o[g] * sums16[g];
+  return acc - offset;
+#endif
+}
+
+template <class W>
+void decodeRow(const uint8_t* row, int k, int8_t* v, float* s, float* o) {
+  for (int b = 0; b < k / W::kBlockSize; b++) {
+    W::decode(row + static_cast<size_t>(b) * W::kBlockBytes, v + b * W::kBlockSize, s + b * (W::kBlockSize / 16),
+              o + b * (W::kBlockSize / 16));
+  }
+}
+
+template <class W>
+void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w, int n, int k, int rows, const float* bias,
+                  QuantizedActivations xa) {
+  const int nb = k / 32, ng = k / 16;
+  auto quantize = [&](int r) {
+    const float* xr = x + static_cast<size_t>(r) * k;
+    int8_t* q = xa.q + static_cast<size_t>(r) * k;
+    float* d = xa.d + static_cast<size_t>(r) * nb;
+    quantizeActivationRow(xr, k, q, d, xa.m + static_cast<size_t>(r) * nb);
+    activationSums16(q, d, k, xa.sums16 + static_cast<size_t>(r) * ng);
+  };
+  if (rows <= 2) {
+    for (int r = 0; r < rows; r++) quantize(r);
+  } else {
+    pool.run(rows, [&](int r, int) { quantize(r); });
+  }
+  const size_t stride = W::bytes(k);
+  const int chunkRows = chunkRowsFor(pool, n, k, rows, 1);
+  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = (n + chunkRows - 1) / chunkRows;
+  pool.run(panels * chunks, [&](int task, int) {
+    const int panel = task / chunks, chunk = task % chunks;
+    const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
+    const int n0 = chunk * chunkRows, n1 = std::min(n, n0 + chunkRows);
+    // Scratch slots hold floats; the int8 values take k / 4 of them.
+    int8_t* v = reinterpret_cast<int8_t*>(threadScratch(0, static_cast<size_t>(k) / 4 + 8));
+    float* s = threadScratch(1, ng);
+    float* o = threadScratch(2, ng);
+    for (int j = n0; j < n1; j++) {
+      decodeRow<W>(w + static_cast<size_t>(j) * stride, k, v, s, o);
+      const float b = bias ? bias[j] : 0.0f;
+      for (int r = r0; r < r1; r++) {
+        out[static_cast<size_t>(r) * n + j] = dotDecoded(v, s, o, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb,
+                                                         xa.sums16 + static_cast<size_t>(r) * ng, k) + b;
+      }
+    }
+  });
+}
+
+#define TSLLM_INSTANTIATE(W) \
+  template void matmulBlocks<W>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+TSLLM_INSTANTIATE(Q4_1)
+TSLLM_INSTANTIATE(Q5_0)
+TSLLM_INSTANTIATE(Q5_1)
+TSLLM_INSTANTIATE(Q2_K)
+TSLLM_INSTANTIATE(Q3_K)
+TSLLM_INSTANTIATE(Q4_K)
+TSLLM_INSTANTIATE(Q5_K)
+TSLLM_INSTANTIATE(Q6_K)
+TSLLM_INSTANTIATE(IQ4_NL)
+TSLLM_INSTANTIATE(IQ4_XS)
+#undef TSLLM_INSTANTIATE
+
+}  // namespace TSLLM_ISA
+}  // namespace tsllm
