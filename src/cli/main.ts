@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { generateCommand } from './generate-command.js';
 import { pullCommand } from './pull-command.js';
+import { quantizeCommand } from './quantize-command.js';
 import { benchCommand } from './bench-command.js';
 import { serveCommand } from './serve-command.js';
 import { calcCommand } from './calc-command.js';
@@ -16,6 +17,7 @@ const program = new Command('tsllm')
   .addCommand(generateCommand())
   .addCommand(serveCommand())
   .addCommand(pullCommand())
+  .addCommand(quantizeCommand())
   .addCommand(benchCommand())
   .addCommand(calcCommand())
   .addCommand(envCommand());

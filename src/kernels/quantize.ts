@@ -1,8 +1,10 @@
 // Float32 rows into a storage format, with llama.cpp's reference rounding (quantize_row_q8_0_ref,
-// quantize_row_q4_0_ref), so a model quantized at load equals the same model quantized by llama.cpp.
+// quantize_row_q4_0_ref; the other block formats in quantize-blocks.ts), so a model quantized at load
+// equals the same model quantized by llama.cpp.
 // This is the specification; the native kernels' quantizeRows must produce the same bytes.
 
-import { byteSize, floatToBf16, floatToHalf, type WeightDType, type WeightTensor } from './tensor.js';
+import { quantizeBlocks } from './quantize-blocks.js';
+import { byteSize, dequantize, numel, floatToBf16, floatToHalf, type WeightDType, type WeightTensor } from './tensor.js';
 
 export function quantizeRowsReference(src: Float32Array, shape: [number, number], dtype: WeightDType): WeightTensor {
   const [rows, k] = shape;
@@ -53,6 +55,33 @@ export function quantizeRowsReference(src: Float32Array, shape: [number, number]
         for (let j = 0; j < 16; j++) data[b * 18 + 2 + j] = q(src[b * 32 + j]!) | (q(src[b * 32 + 16 + j]!) << 4);
       }
       break;
+    default:
+      quantizeBlocks(dtype, src.subarray(0, rows * k), data);
   }
   return { dtype, shape: [rows, k], data };
+}
+
+/** Writes `rows` float32 rows of k values into `dst` in `dtype` (a backend's quantizeRows, or the reference). */
+export type RowsQuantizer = (dst: Uint8Array, dtype: WeightDType, src: Float32Array, rows: number, k: number) => void;
+
+const referenceRows: RowsQuantizer = (dst, dtype, src, rows, k) => dst.set(quantizeRowsReference(src, [rows, k], dtype).data);
+
+/**
+ * Any weight re-encoded in `dtype` (rows are its last dimension), a slab of rows at a time so the
+ * float32 copy stays small whatever the tensor's size.
+ */
+export function convertWeight(t: WeightTensor, dtype: WeightDType, quantizeRows: RowsQuantizer = referenceRows): WeightTensor {
+  const k = t.shape[t.shape.length - 1]!;
+  const n = numel(t.shape) / k;
+  const out = new Uint8Array(byteSize(dtype, n * k));
+  const rowBytes = byteSize(dtype, k);
+  const slab = Math.max(1, Math.floor((16 << 20) / (k * 4)));
+  const f32 = new Float32Array(Math.min(n, slab) * k);
+  for (let r0 = 0; r0 < n; r0 += slab) {
+    const rows = Math.min(slab, n - r0);
+    const src = f32.subarray(0, rows * k);
+    dequantize(t, r0 * k, rows * k, src);
+    quantizeRows(out.subarray(r0 * rowBytes, (r0 + rows) * rowBytes), dtype, src, rows, k);
+  }
+  return { dtype, shape: [...t.shape], data: out };
 }

@@ -10,6 +10,13 @@ import type { TensorSource } from './tensor-source.js';
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
 
+/** GGUF's value type numbers: 0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool, 8 string, 9 array, 10 u64, 11 i64, 12 f64. */
+export interface GgufType {
+  type: number;
+  /** For arrays: the type of every item. */
+  itemType?: number;
+}
+
 // ggml's names of the types this engine does not read, for the error that names them.
 const UNSUPPORTED_GGML_TYPES: Record<number, string> = {
   15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 21: 'IQ3_S', 22: 'IQ2_S', 24: 'I8', 25: 'I16',
@@ -30,6 +37,8 @@ class HeaderReader {
   private buf = Buffer.alloc(0);
   private bufStart = 0;
   pos = 0;
+  /** The item type of the last array read (GGUF arrays are homogeneous). */
+  lastItemType = 0;
 
   constructor(
     private readonly fd: number,
@@ -80,6 +89,7 @@ class HeaderReader {
       case 8: return this.str();
       case 9: {
         const itemType = this.u32();
+        this.lastItemType = itemType;
         const n = this.count('array length');
         const out: GgufValue[] = new Array(n);
         for (let i = 0; i < n; i++) out[i] = this.value(itemType);
@@ -99,6 +109,8 @@ export class GgufFile implements TensorSource {
     private readonly fd: number,
     readonly version: number,
     readonly metadata: Map<string, GgufValue>,
+    /** Each key's value type as stored, so that a copy writes the same types. */
+    readonly metadataTypes: Map<string, GgufType>,
     readonly tensors: Map<string, TensorInfo>,
     private readonly dataStart: number,
     private readonly mapped: ArrayBuffer | null,
@@ -115,9 +127,12 @@ export class GgufFile implements TensorSource {
       const nTensors = r.count('tensor count');
       const nKv = r.count('metadata count');
       const metadata = new Map<string, GgufValue>();
+      const metadataTypes = new Map<string, GgufType>();
       for (let i = 0; i < nKv; i++) {
         const key = r.str();
-        metadata.set(key, r.value(r.u32()));
+        const type = r.u32();
+        metadata.set(key, r.value(type));
+        metadataTypes.set(key, type === 9 ? { type, itemType: r.lastItemType } : { type });
       }
       const tensors = new Map<string, TensorInfo>();
       for (let i = 0; i < nTensors; i++) {
@@ -143,7 +158,7 @@ export class GgufFile implements TensorSource {
         const end = dataStart + t.offset + byteSize(t.dtype, t.shape.reduce((a, b) => a * b, 1));
         if (end > size) throw new ModelLoadError(path, `truncated: tensor "${t.name}" ends at byte ${end} but the file has ${size} bytes`);
       }
-      return new GgufFile(path, fd, version, metadata, tensors, dataStart, mapReadOnly(path));
+      return new GgufFile(path, fd, version, metadata, metadataTypes, tensors, dataStart, mapReadOnly(path));
     } catch (e) {
       fs.closeSync(fd);
       throw e;

@@ -32,7 +32,7 @@ export function readHfConfig(dir: string): ModelConfig {
   return config;
 }
 
-function safetensorsFiles(dir: string): string[] {
+export function safetensorsFiles(dir: string): string[] {
   const single = path.join(dir, 'model.safetensors');
   if (fs.existsSync(single)) return [single];
   const indexFile = path.join(dir, 'model.safetensors.index.json');

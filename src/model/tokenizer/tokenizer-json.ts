@@ -80,7 +80,7 @@ export function sentencePieceTokenizerJson(pieces: readonly VocabPiece[], opts: 
 }
 
 // Pre-tokenizer splits of byte-level BPE vocabularies, by GGUF's tokenizer.ggml.pre.
-const PRE_TOKENIZER_REGEX: Record<string, string> = {
+export const PRE_TOKENIZER_REGEX: Record<string, string> = {
   'llama-bpe': "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
   qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 };
