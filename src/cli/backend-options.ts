@@ -1,10 +1,11 @@
 // The flags every command that runs a model shares: which kernels, how many threads, and
 // quantization at load.
 
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { BACKEND_KINDS, createBackend, type BackendKind } from '../kernels/create-backend.js';
 import type { Backend } from '../kernels/backend.js';
-import { QUANTIZATIONS, type Quantization } from '../model/quantize-weights.js';
+import type { Quantization } from '../model/quantize-weights.js';
+import { QUANT_TYPE_NAMES, parseQuantType } from '../model/quantize/tensor-types.js';
 import { UsageError } from '../util/errors.js';
 import { parseIntArg } from './run-command.js';
 
@@ -18,7 +19,11 @@ export function addBackendOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <kind>', 'kernels: native (C++ addon) when built, else the TypeScript reference').choices(BACKEND_KINDS).default('auto'))
     .option('--threads <n>', 'threads for the native kernels (default: physical cores)', parseIntArg('--threads'))
-    .addOption(new Option('--quantization <format>', 'quantize the weights at load (for Hugging Face models)').choices(QUANTIZATIONS));
+    .option('--quantization <type>', `quantize the weights at load, as tsllm quantize --type would (${QUANT_TYPE_NAMES.join(', ')})`, (v: string) => {
+      const t = parseQuantType(v);
+      if (!t) throw new InvalidArgumentError(`choose from ${QUANT_TYPE_NAMES.join(', ')}`);
+      return t;
+    });
 }
 
 /** The load option that quantizes on `backend` when --quantization is given. */

@@ -1,33 +1,49 @@
-// `--quantization q8_0|q4_0`: the model's matrices (every layer's projections, the embedding and the
-// output head) re-encoded at load, as llama.cpp's quantize tool would write them. Vectors (norms,
-// biases) stay float32, and a matrix whose rows are not a multiple of 32 is kept as it is.
+// `--quantization <type>` (any of `tsllm quantize`'s types): the model's matrices (every layer's
+// projections, the embedding and the output head) re-encoded at load, as llama-quantize would write
+// them. Vectors (norms, biases) stay float32.
 
 import type { Backend } from '../kernels/backend.js';
 import type { WeightTensor } from '../kernels/tensor.js';
+import { WEIGHT_FORMATS } from '../kernels/formats.js';
+import { tensorType, type QuantTypeName } from './quantize/tensor-types.js';
 import { convertWeight } from '../kernels/quantize.js';
 import type { MlpWeights, ModelWeights } from './weights.js';
 
-export const QUANTIZATIONS = ['q8_0', 'q4_0'] as const;
-export type Quantization = (typeof QUANTIZATIONS)[number];
+export type Quantization = QuantTypeName;
 
-/** Re-encodes on `backend`'s kernels (the reference and the native ones write the same bytes). */
-export function quantizeWeights(w: ModelWeights, dtype: Quantization, backend: Backend): ModelWeights {
-  const q = (t: WeightTensor): WeightTensor => {
-    const k = t.shape[1]!;
-    if (t.shape.length !== 2 || k % 32 !== 0 || t.dtype === dtype) return t;
-    return convertWeight(t, dtype, (dst, d, src, rows, k) => backend.quantizeRows(dst, d, src, rows, k));
+/**
+ * Re-encodes the matrices in llama.cpp's mix for `type` (tensor-types.ts: Q4_K_M puts the output head
+ * and some attn_v/ffn_down in Q6_K, ...), on `backend`'s kernels where it has them. A matrix whose
+ * rows fit no block of its type stays as it is.
+ */
+export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: Backend): ModelWeights {
+  const tied = w.lmHead === w.embed;
+  const shape = { numLayers: w.layers.length, gqa: w.layers[0] ? w.layers[0].q.shape[0]! / w.layers[0].k.shape[0]! : 1, numExperts: w.layers[0]?.moe?.experts.length ?? 0, hasOutput: !tied };
+  const q = (t: WeightTensor, ggufName: string): WeightTensor => {
+    const to = tensorType(type, ggufName, t.shape, shape);
+    const k = t.shape[t.shape.length - 1]!;
+    if (!to || to === t.dtype || k % WEIGHT_FORMATS[to].blockSize !== 0) return t;
+    return convertWeight(t, to, (dst, d, src, rows, cols) => backend.quantizeRows(dst, d, src, rows, cols));
   };
-  const mlp = (m: MlpWeights): MlpWeights => ({ ...m, up: q(m.up), down: q(m.down), ...(m.gate ? { gate: q(m.gate) } : {}) });
-  const embed = q(w.embed);
+  const mlp = (m: MlpWeights, b: string, suffix = ''): MlpWeights => ({
+    ...m,
+    up: q(m.up, `${b}.ffn_up${suffix}.weight`),
+    down: q(m.down, `${b}.ffn_down${suffix}.weight`),
+    ...(m.gate ? { gate: q(m.gate, `${b}.ffn_gate${suffix}.weight`) } : {}),
+  });
+  const embed = q(w.embed, 'token_embd.weight');
   return {
     ...w,
     embed,
-    lmHead: w.lmHead === w.embed ? embed : q(w.lmHead),
-    layers: w.layers.map((l) => ({
-      ...l,
-      q: q(l.q), k: q(l.k), v: q(l.v), o: q(l.o),
-      ...(l.mlp ? { mlp: mlp(l.mlp) } : {}),
-      ...(l.moe ? { moe: { ...l.moe, experts: l.moe.experts.map(mlp), ...(l.moe.shared ? { shared: mlp(l.moe.shared) } : {}) } } : {}),
-    })),
+    lmHead: tied ? embed : q(w.lmHead, 'output.weight'),
+    layers: w.layers.map((l, i) => {
+      const b = `blk.${i}`;
+      return {
+        ...l,
+        q: q(l.q, `${b}.attn_q.weight`), k: q(l.k, `${b}.attn_k.weight`), v: q(l.v, `${b}.attn_v.weight`), o: q(l.o, `${b}.attn_output.weight`),
+        ...(l.mlp ? { mlp: mlp(l.mlp, b) } : {}),
+        ...(l.moe ? { moe: { ...l.moe, experts: l.moe.experts.map((e) => mlp(e, b, '_exps')), ...(l.moe.shared ? { shared: mlp(l.moe.shared, b, '_shexp') } : {}) } } : {}),
+      };
+    }),
   };
 }

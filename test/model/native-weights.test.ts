@@ -73,7 +73,7 @@ describe('weights for the native backend', { skip: !addon }, () => {
   });
 
   it('--quantization q8_0 on the HF weights matches llama.cpp-style q8_0 from make-model.mjs', async () => {
-    const fromHf = await loadModel(dir, { quantization: { format: 'q8_0', backend: new NativeBackend(addon!, { threads: 2 }) } });
+    const fromHf = await loadModel(dir, { quantization: { format: 'Q8_0', backend: new NativeBackend(addon!, { threads: 2 }) } });
     const gguf = await loadModel(path.join(dir, 'model-q8_0.gguf'));
     // q/k rows are permuted for llama.cpp's RoPE in the GGUF copy; the other matrices are row for row the same.
     const pairs: [string, WeightTensor, WeightTensor][] = [
@@ -108,7 +108,7 @@ describe('weights for the native backend', { skip: !addon }, () => {
 
   for (const source of ['the q8_0 GGUF', 'the HF weights quantized to q4_0 at load']) {
     it(`${source} runs on the native backend with the same greedy tokens as the reference`, async () => {
-      const m = source.includes('GGUF') ? await loadModel(path.join(dir, 'model-q8_0.gguf')) : await loadModel(dir, { loadFormat: 'safetensors', quantization: { format: 'q4_0', backend: new NativeBackend(addon!, { threads: 2 }) } });
+      const m = source.includes('GGUF') ? await loadModel(path.join(dir, 'model-q8_0.gguf')) : await loadModel(dir, { loadFormat: 'safetensors', quantization: { format: 'Q4_0', backend: new NativeBackend(addon!, { threads: 2 }) } });
       assert.equal(m.weights.layers[0]!.q.dtype, source.includes('GGUF') ? 'q8_0' : 'q4_0');
       const greedy = (model: CausalLM) => {
         const ctx = new SequenceContext(model, 40);

@@ -92,3 +92,21 @@ describe('tsllm quantize matches llama-quantize', () => {
     assert.throws(() => quantizeModel(path.join(dir, 'missing'), path.join(dir, 'z.gguf'), { type: 'Q8_0' }), UsageError);
   });
 });
+
+describe('--quantization at load', () => {
+  it('Q4_K_M on the HF weights gives llama-quantize\'s tensors (q/k aside, whose rows GGUF permutes)', async () => {
+    const { loadModel } = await import('../../../src/model/load-model.js');
+    const { ReferenceBackend } = await import('../../../src/kernels/reference/reference-backend.js');
+    const ours = await loadModel(path.join(QUANT_FIXTURES, 'llama256', 'hf'), { quantization: { format: 'Q4_K_M', backend: new ReferenceBackend() } });
+    const theirs = await loadModel(path.join(QUANT_FIXTURES, 'llama256', 'Q4_K_M', 'llama256-Q4_K_M.gguf'));
+    const pairs = [
+      [ours.weights.embed, theirs.weights.embed], [ours.weights.lmHead, theirs.weights.lmHead],
+      ...ours.weights.layers.flatMap((l, i) => {
+        const g = theirs.weights.layers[i]!;
+        return [[l.v, g.v], [l.o, g.o], [l.mlp!.gate!, g.mlp!.gate!], [l.mlp!.up, g.mlp!.up], [l.mlp!.down, g.mlp!.down]];
+      }),
+    ];
+    assert.deepEqual(pairs.map(([a]) => a!.dtype), ['q4_k', 'q6_k', 'q4_k', 'q4_k', 'q4_k', 'q4_k', 'q4_k', 'q6_k', 'q4_k', 'q4_k', 'q4_k', 'q6_k']);
+    for (const [a, b] of pairs) assert.deepEqual(a, b);
+  });
+});
