@@ -7,7 +7,7 @@
     "kernel_sources": [
       "src/kernels/activation-quant.cc", "src/kernels/matmul.cc", "src/kernels/matmul-float.cc", "src/kernels/matmul-rows8.cc", "src/kernels/matmul-blocks.cc",
       "src/kernels/matmul-panels.cc", "src/kernels/elementwise.cc", "src/kernels/weight-quantize.cc", "src/kernels/kv-write.cc",
-      "src/kernels/attention.cc", "src/kernels/kernel-table.cc"
+      "src/kernels/attention.cc", "src/kernels/stream-read.cc", "src/kernels/kernel-table.cc"
     ]
   },
   "targets": [

@@ -137,6 +137,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
         InstanceMethod<&Kernels::quantizeRows>("quantizeRows"),
         InstanceMethod<&Kernels::writeKV>("writeKV"),
         InstanceMethod<&Kernels::attention>("attention"),
+        InstanceMethod<&Kernels::streamRead>("streamRead"),
     });
   }
 
@@ -346,6 +347,15 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (a.ok()) table_->scatterAddRows(*pool_, out, y, ids, weights, static_cast<int>(n), static_cast<int>(dim));
   }
 
+  // streamRead(data): reads every byte once over the pool; returns their sum as a Number (mod 2^53).
+  Napi::Value streamRead(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const size_t bytes = a.elements<uint8_t>(0, "data");
+    const uint8_t* data = a.array<uint8_t>(0, bytes, "data");
+    if (!a.ok()) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), static_cast<double>(table_->streamRead(*pool_, data, bytes) & ((uint64_t{1} << 53) - 1)));
+  }
+
   // quantizeRows(dst, dtype, src, rows, k)
   void quantizeRows(const Napi::CallbackInfo& info) {
     Args a(info);
@@ -530,6 +540,15 @@ Napi::Value isaVariantsJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// rows8Bytes(dtype, n, k): bytes of a [n, k] weight as packRows8 writes it (0: the format is not regrouped).
+Napi::Value rows8BytesJs(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const int dtype = a.i32(0), n = a.i32(1), k = a.i32(2);
+  if (!a.ok()) return info.Env().Undefined();
+  const WeightFormatInfo* f = weightFormat(dtype);
+  return Napi::Number::New(info.Env(), f && n > 0 && k > 0 && k % f->blockSize == 0 ? static_cast<double>(rows8Bytes(static_cast<DType>(dtype), n, k)) : 0.0);
+}
+
 // The format registry (formats.h): { weights: [{ name, code, blockSize, blockBytes, quantized, ggmlType, rows8 }],
 // kv: [{ name, code, valueBits, scaled, scaleGroup }] }, for TypeScript to check against its own.
 Napi::Value formatsJs(const Napi::CallbackInfo& info) {
@@ -575,6 +594,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuIsa", Napi::Function::New(env, tsllm::cpuIsa));
   exports.Set("isaVariants", Napi::Function::New(env, tsllm::isaVariantsJs));
   exports.Set("formats", Napi::Function::New(env, tsllm::formatsJs));
+  exports.Set("rows8Bytes", Napi::Function::New(env, tsllm::rows8BytesJs));
   return exports;
 }
 

@@ -75,6 +75,8 @@ struct KernelTable {
                   const int32_t* slots, int rows, int numKvHeads, int headDim, int blockSize);
   void (*attention)(ThreadPool& pool, float* out, const float* q, const uint8_t* kCache, const uint8_t* vCache, KVDType dtype,
                     const AttentionSeqDesc* seqs, int numSeqs, AttentionParams params);
+  // Reads bytes of data once over all threads (their sum, so the loads stay): the read bandwidth.
+  uint64_t (*streamRead)(ThreadPool& pool, const uint8_t* data, size_t bytes);
 };
 
 namespace generic {

@@ -4,10 +4,11 @@
 
 import { NativeBackend } from '../kernels/native/native-backend.js';
 import { byteSize, type WeightDType, type WeightTensor } from '../kernels/tensor.js';
+import { WEIGHT_DTYPES } from '../kernels/formats.js';
 import { Rng } from '../util/rng.js';
 import { median } from './stats.js';
 
-export const KERNEL_BENCH_FORMATS: WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
+export const KERNEL_BENCH_FORMATS: WeightDType[] = [...WEIGHT_DTYPES];
 
 export interface KernelBenchRow {
   dtype: WeightDType;
@@ -15,17 +16,24 @@ export interface KernelBenchRow {
   matmulGflops: number;
 }
 
+// 64 random rows quantized (the K-quants' scale searches run in TypeScript), repeated to n rows: the
+// kernels' speed does not depend on the values, and memory traffic is the same.
 function randomWeight(be: NativeBackend, dtype: WeightDType, n: number, k: number, rng: Rng): WeightTensor {
   const data = new Uint8Array(byteSize(dtype, n * k));
-  const slab = 256;
-  const src = new Float32Array(slab * k);
-  const rowBytes = byteSize(dtype, k);
-  for (let r0 = 0; r0 < n; r0 += slab) {
-    const rows = Math.min(slab, n - r0);
-    for (let i = 0; i < rows * k; i++) src[i] = (rng.next() - 0.5) * 0.05;
-    be.quantizeRows(data.subarray(r0 * rowBytes, (r0 + rows) * rowBytes), dtype, src.subarray(0, rows * k), rows, k);
-  }
+  const tile = 64;
+  const src = Float32Array.from({ length: tile * k }, () => (rng.next() - 0.5) * 0.05);
+  const tileBytes = byteSize(dtype, tile * k);
+  be.quantizeRows(data.subarray(0, tileBytes), dtype, src, tile, k);
+  for (let off = tileBytes; off < data.length; off += tileBytes) data.copyWithin(off, 0, Math.min(tileBytes, data.length - off));
   return { dtype, shape: [n, k], data };
+}
+
+/** The machine's read bandwidth over all of the backend's threads (GB/s): a 512 MB buffer streamed once, median of 7. */
+export function readBandwidth(be: NativeBackend): number {
+  const buf = new Uint8Array(512 << 20);
+  for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 255;
+  be.kernels.streamRead(buf);
+  return buf.length / time(() => be.kernels.streamRead(buf), 7) / 1e9;
 }
 
 function time(fn: () => void, reps: number): number {

@@ -1,7 +1,7 @@
 // tsllm bench kernels (npm run bench:kernels): GB/s and GFLOP/s of the native matmul per weight format.
 
 import { Command } from 'commander';
-import { benchKernels } from '../bench/kernel-bench.js';
+import { benchKernels, readBandwidth } from '../bench/kernel-bench.js';
 import { NativeBackend } from '../kernels/native/native-backend.js';
 import { loadNativeAddon } from '../kernels/native/native-addon.js';
 import { forcedIsa, physicalCores } from '../kernels/create-backend.js';
@@ -18,10 +18,11 @@ export function benchKernelsCommand(): Command {
       const load = loadNativeAddon();
       if (!load.ok) throw new UsageError(`the native kernels are ${load.reason}`);
       const be = new NativeBackend(load.addon, { threads: f.threads ?? physicalCores(), isa: f.portable ? 'generic' : forcedIsa(load.addon) ?? load.addon.cpuIsa() });
-      if (!f.json) process.stdout.write(`${be.name}, ${be.threads} threads\nformat  matvec GB/s (512 MB, 1 token)  matmul GFLOP/s (512 x 2048 -> 5632)\n`);
+      const read = readBandwidth(be);
+      if (!f.json) process.stdout.write(`${be.name}, ${be.threads} threads; read bandwidth ${read.toFixed(1)} GB/s (512 MB streamed)\nformat  matvec GB/s (512 MB, 1 token)  matmul GFLOP/s (512 x 2048 -> 5632)\n`);
       const rows = benchKernels(be, undefined, (r) => {
         if (!f.json) process.stdout.write(`${r.dtype.padEnd(6)}  ${r.matvecGBps.toFixed(1).padStart(29)}  ${r.matmulGflops.toFixed(1).padStart(36)}\n`);
       });
-      if (f.json) process.stdout.write(JSON.stringify({ backend: be.name, threads: be.threads, rows }, null, 2) + '\n');
+      if (f.json) process.stdout.write(JSON.stringify({ backend: be.name, threads: be.threads, readGBps: read, rows }, null, 2) + '\n');
     }));
 }

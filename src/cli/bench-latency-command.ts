@@ -9,6 +9,7 @@ import { resolveHubModel } from '../model/hub/hub-download.js';
 import { physicalCores } from '../kernels/create-backend.js';
 import { benchLatency, benchPrompts, TsllmLatencyRunner, type LatencyResult, type LatencyRunner } from '../bench/latency.js';
 import { LlamaCppLatencyRunner } from '../bench/peer-llama-cpp.js';
+import { LlamaBenchRunner } from '../bench/peer-llama-bench.js';
 import { modelFootprint } from '../bench/model-footprint.js';
 import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } from './backend-options.js';
 import { parseIntArg, runCommand } from './run-command.js';
@@ -23,7 +24,8 @@ interface LatencyFlags extends BackendFlags {
   batchSize: number;
   numIters: number;
   warmupIters: number;
-  peer: 'none' | 'llama.cpp';
+  peer: 'none' | 'llama.cpp' | 'llama-bench';
+  peerBin?: string;
   kvCacheDtype: KVCacheDTypeOption;
   json?: boolean;
 }
@@ -37,7 +39,8 @@ export function benchLatencyCommand(): Command {
     .option('--batch-size <n>', 'sequences decoded together', parseIntArg('--batch-size'), 1)
     .option('--num-iters <n>', 'timed iterations', parseIntArg('--num-iters'), 3)
     .option('--warmup-iters <n>', 'untimed iterations first', parseIntArg('--warmup-iters'), 1)
-    .addOption(new Option('--peer <engine>', 'also measure this engine on the same GGUF file, iterations interleaved').choices(['none', 'llama.cpp']).default('none'))
+    .addOption(new Option('--peer <engine>', 'also measure this engine on the same GGUF file, iterations interleaved').choices(['none', 'llama.cpp', 'llama-bench']).default('none'))
+    .option('--peer-bin <dir>', 'with --peer llama-bench: the folder holding a natively built llama-bench and llama-batched-bench')
     .addOption(kvCacheDtypeOption())
     .option('--json', 'print the results as JSON')
     .action((flags: LatencyFlags) => runCommand(() => latency(flags)));
@@ -58,6 +61,15 @@ async function latency(f: LatencyFlags): Promise<void> {
     runners.push(await LlamaCppLatencyRunner.create(loaded.source, {
       threads, batchSize: f.batchSize, contextPerSequence: f.inputLen + f.outputLen + 8, log,
     }));
+  }
+  if (f.peer === 'llama-bench') {
+    if (loaded.format !== 'gguf') throw new UsageError('--peer llama-bench needs a .gguf model, so both engines read the same file');
+    if (!f.peerBin) throw new UsageError('--peer llama-bench needs --peer-bin <folder of llama-bench>');
+    try {
+      runners.push(new LlamaBenchRunner(f.peerBin, loaded.source, threads, f.batchSize));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   }
   const prompts = benchPrompts(loaded.config.vocabSize, f.inputLen, f.batchSize);
   log(`bench latency: ${loaded.source}, batch ${f.batchSize}, ${f.inputLen} prompt tokens, ${f.outputLen} decode steps, ${f.warmupIters} warm-up + ${f.numIters} timed iterations`);

@@ -12,7 +12,7 @@ import { NativeBackend, PANEL_MAX_BYTES } from '../../src/kernels/native/native-
 import { quantizeRowsReference } from '../../src/kernels/quantize.js';
 import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 import { dequantize, type WeightDType } from '../../src/kernels/tensor.js';
-import { WEIGHT_FORMATS } from '../../src/kernels/formats.js';
+import { WEIGHT_DTYPES, WEIGHT_FORMATS } from '../../src/kernels/formats.js';
 import { Rng } from '../../src/util/rng.js';
 import { nativeAddon, nativeIsas } from '../helpers/backends.js';
 
@@ -43,11 +43,13 @@ for (const isa of nativeIsas()) {
   describe(`native kernels (${be.name})`, () => {
     const rng = new Rng(1234);
 
-    for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as WeightDType[]) {
+    for (const dtype of WEIGHT_DTYPES) {
+      const quantized = WEIGHT_FORMATS[dtype].quantized;
+      const block = WEIGHT_FORMATS[dtype].blockSize;
       it(`matmul ${dtype} matches the reference on the dequantized weights`, () => {
-        const quantized = dtype === 'q8_0' || dtype === 'q4_0';
-        // Float formats: k with a tail (scalar path) and k a multiple of 8 (rows reduced four at a time).
-        for (const k of quantized ? [96] : [83, 64])
+        // Float formats: k with a tail (scalar path) and k a multiple of 8 (rows reduced four at a time);
+        // block formats: three blocks of 32 or two super-blocks of 256.
+        for (const k of quantized ? [block === 256 ? 512 : 96] : [83, 64])
         for (const rows of [1, 2, 3, 4, 7, 70]) {
           for (const n of [1, 6, 37]) {
             const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
@@ -79,7 +81,7 @@ for (const isa of nativeIsas()) {
       });
 
       it(`embedding gathers ${dtype} rows exactly`, () => {
-        const dim = 64, vocab = 11;
+        const dim = Math.max(64, block), vocab = 11;
         const table = quantizeRowsReference(randn(rng, vocab * dim), [vocab, dim], dtype);
         const ids = Int32Array.of(3, 0, 10, 3);
         const expected = new Float32Array(ids.length * dim);
@@ -89,6 +91,7 @@ for (const isa of nativeIsas()) {
         assert.deepEqual(actual, expected);
       });
 
+      if (block === 256 || !['f32', 'f16', 'bf16', 'q8_0', 'q4_0'].includes(dtype)) continue;
       it(`quantizes float32 rows to ${dtype} with the reference's bytes`, () => {
         const src = randn(rng, 5 * 64, 0.3);
         src[7] = 0; // a block with zeros, and one all zero
@@ -293,12 +296,12 @@ for (const isa of nativeIsas()) {
       assert.throws(() => be.kernels.packRows8(new Uint8Array(1 << 12), new Uint8Array(1 << 12), WEIGHT_FORMATS.f16.code, 8, 64), /packRows8: bad dtype/);
     });
 
-    for (const dtype of ['f32', 'q8_0', 'q4_0'] as WeightDType[]) {
+    for (const dtype of ['f32', 'q8_0', 'q4_0', 'q4_k', 'q6_k', 'q5_k', 'iq4_xs'] as WeightDType[]) {
       it(`${dtype} matmul gives a row the same bits alone, in a prefill and in a batch`, () => {
         // Every output is one ordered chain over k (FMAs of the packed-panel kernel; per-block exact
         // integer dots scaled and summed in block order for q8_0/q4_0), whatever tile its row falls
         // in: speculative verification relies on this to reproduce plain decoding exactly.
-        const n = 45, k = dtype === 'f32' ? 70 : 96, total = 13;
+        const n = 45, k = dtype === 'f32' ? 70 : WEIGHT_FORMATS[dtype].blockSize === 256 ? 512 : 96, total = 13;
         const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
         const x = randn(rng, total * k);
         const bias = randn(rng, n);

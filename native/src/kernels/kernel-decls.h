@@ -36,6 +36,7 @@ void scatterAddRows(ThreadPool& pool, float* out, const float* y, const int32_t*
 void quantizeRows(ThreadPool& pool, uint8_t* dst, DType dtype, const float* src, int rows, int k);
 void writeKV(ThreadPool& pool, uint8_t* kCache, uint8_t* vCache, KVDType dtype, const float* k, const float* v,
              const int32_t* slots, int rows, int numKvHeads, int headDim, int blockSize);
+uint64_t streamRead(ThreadPool& pool, const uint8_t* data, size_t bytes);
 void attention(ThreadPool& pool, float* out, const float* q, const uint8_t* kCache, const uint8_t* vCache, KVDType dtype,
                const AttentionSeqDesc* seqs, int numSeqs, AttentionParams p);
 

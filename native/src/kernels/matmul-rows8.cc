@@ -1,62 +1,42 @@
-// matmul on q8_0 and q4_0 weights regrouped 8 rows at a time.
+// matmul on q8_0, q4_0, q4_K and q6_K weights regrouped 8 rows at a time.
 
 #include "kernel-decls.h"
-#include "weight-formats.h"
+#include "rows8-layouts.h"
 
 namespace tsllm {
 namespace TSLLM_ISA {
 
 // ---- quantized weights in groups of 8 rows -------------------------------------------------------------
-// q8_0 and q4_0 weights are regrouped once (packRows8) so that 8 consecutive rows sit side by side,
-// block by block. A group's block b is the 8 rows' f16 scales (16 bytes), then their quant bytes in
-// 4-byte pieces, piece t of row r at body[32 t + 4 r]. One 32-byte load is then piece t of all eight
-// rows, and an integer dot product against 4 activation bytes broadcast to every lane leaves row r's
-// partial sum in lane r: the 8 rows' sums come out as one vector, scaled by the 8 weight scales as one
-// vector, with no horizontal sums and no lane permutes. Each group is one sequential stream of
-// memory, which decode reads at DRAM speed.
-//
-// Pieces are the block's own bytes: q8_0 has 8 (elements 4t .. 4t+3); q4_0 has 4, whose low nibbles
-// are elements 4t .. 4t+3 and high nibbles 16+4t .. 16+4t+3. Rows past n have scale 0 and zero quants.
+// Weights regrouped once (packRows8, layouts in rows8-layouts.h) so that 8 consecutive rows sit side by
+// side: the 8 rows' dot products come out as one vector, scaled by the 8 rows' scales as one vector,
+// with no horizontal sums and no lane permutes, and each group is one sequential stream of memory,
+// which decode reads at DRAM speed.
 //
 // Every output is one float chain over the blocks, acc += dot(block) x (weight scale x activation
-// scale), with the integer dot exact: a row's result has the same bits alone or in any batch.
+// scale) [- offset x activation scale x sum of the block's activation quants], with the integer dot
+// exact: a row's result has the same bits alone or in any batch.
 
-constexpr int kGroupRows = 8;
 constexpr int kPrefetchBytes = 2048;
 
 template <class W>
-struct Rows8 {
-  static constexpr int kPieces = (W::kBlockBytes - 2) / 4;
-  static constexpr int kBlockBytes = 2 * kGroupRows + 4 * kGroupRows * kPieces;
-  static size_t groupBytes(int k) { return static_cast<size_t>(k / 32) * kBlockBytes; }
-  // Row r's block as the source format stores it (for the scalar path and the specification).
-  static void unpack(const uint8_t* groupBlock, int r, uint8_t* block) {
-    std::memcpy(block, groupBlock + 2 * r, 2);
-    for (int t = 0; t < kPieces; t++) std::memcpy(block + 2 + 4 * t, groupBlock + 2 * kGroupRows + 32 * t + 4 * r, 4);
-  }
-  static void pack(const uint8_t* block, int r, uint8_t* groupBlock) {
-    std::memcpy(groupBlock + 2 * r, block, 2);
-    for (int t = 0; t < kPieces; t++) std::memcpy(groupBlock + 2 * kGroupRows + 32 * t + 4 * r, block + 2 + 4 * t, 4);
-  }
-};
-
-template <class W>
 void packRows8T(ThreadPool& pool, uint8_t* dst, const uint8_t* w, int n, int k) {
-  const int nb = k / 32, groups = (n + kGroupRows - 1) / kGroupRows;
-  const size_t stride = W::bytes(k);
+  const int groups = (n + kGroupRows - 1) / kGroupRows;
+  const size_t stride = W::bytes(k), groupBytes = Rows8<W>::groupBytes(k);
   pool.run(groups, [&](int g, int) {
-    uint8_t* d = dst + g * Rows8<W>::groupBytes(k);
-    std::memset(d, 0, Rows8<W>::groupBytes(k));
-    for (int r = 0; r < kGroupRows && g * kGroupRows + r < n; r++) {
-      const uint8_t* row = w + static_cast<size_t>(g * kGroupRows + r) * stride;
-      for (int b = 0; b < nb; b++) Rows8<W>::pack(row + static_cast<size_t>(b) * W::kBlockBytes, r, d + static_cast<size_t>(b) * Rows8<W>::kBlockBytes);
-    }
+    uint8_t* d = dst + g * groupBytes;
+    std::memset(d, 0, groupBytes);
+    for (int r = 0; r < kGroupRows && g * kGroupRows + r < n; r++) packRow8<W>(w + static_cast<size_t>(g * kGroupRows + r) * stride, r, d, k);
   });
 }
 
 void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, int n, int k) {
-  if (dtype == DType::Q8_0) packRows8T<Q8_0>(pool, dst, w, n, k);
-  if (dtype == DType::Q4_0) packRows8T<Q4_0>(pool, dst, w, n, k);
+  switch (dtype) {
+    case DType::Q8_0: return packRows8T<Q8_0>(pool, dst, w, n, k);
+    case DType::Q4_0: return packRows8T<Q4_0>(pool, dst, w, n, k);
+    case DType::Q4_K: return packRows8T<Q4_K>(pool, dst, w, n, k);
+    case DType::Q6_K: return packRows8T<Q6_K>(pool, dst, w, n, k);
+    default: return;
+  }
 }
 
 // out[c][0 .. valid) for C activation rows against one group: xq, xd and xs are row 0's quants, scales
@@ -67,28 +47,48 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
   const int nb = k / 32;
   using G = Rows8<W>;
 #if defined(__AVX2__)
+  constexpr Rows8Kind kind = G::kKind;
   __m256 acc[C];
   TSLLM_UNROLL for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
+  __m256 dSuper = _mm256_setzero_ps(), mSuper = _mm256_setzero_ps();
   for (int b = 0; b < nb; b++) {
-    const uint8_t* blk = group + static_cast<size_t>(b) * G::kBlockBytes;
-    const uint8_t* body = blk + 2 * kGroupRows;
+    const uint8_t* blk = G::block(group, b);
+    const uint8_t* body = blk + G::kBlockHead;
     // The group is one sequential stream, yet prefetching it ahead still gains 10-20% in decode: the
     // hardware prefetcher ramps up slowly and stops at 4 KiB pages.
-    TSLLM_UNROLL for (int line = 0; line < G::kBlockBytes; line += 64) {
+    TSLLM_UNROLL for (int line = 0; line < G::kPackedBlock; line += 64) {
       _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes + line, _MM_HINT_T0);
     }
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+    if constexpr (G::kSuperBlocks > 1) {
+      if (b % G::kSuperBlocks == 0) {
+        const uint8_t* sup = G::super(group, b);
+        dSuper = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup)));
+        if constexpr (kind == Rows8Kind::Q4_K) mSuper = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup + 16)));
+      }
+    }
+    // The 8 rows' scales for this block (elements 0..15 and 16..31 differ for q6_K) and offsets (q4_K).
+    __m256 sLo, sHi, off = _mm256_setzero_ps();
+    auto bytes8 = [blk](int at) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + at)); };
+    if constexpr (kind == Rows8Kind::Q4_K) {
+      sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(0))));
+      off = _mm256_mul_ps(mSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(8))));
+    } else if constexpr (kind == Rows8Kind::Q6_K) {
+      sLo = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
+      sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(8))));
+    } else {
+      sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+    }
     const int8_t* xb = xq + b * 32;
     auto piece = [xb, k](int c, int t) {
       int32_t v;
       std::memcpy(&v, xb + static_cast<size_t>(c) * k + 4 * t, 4);
       return _mm256_set1_epi32(v);
     };
-    __m256i dot[C];
-    if constexpr (W::kUnsigned) {
+    __m256i dot[C], dotHi[C];
+    if constexpr (G::kNibbles) {
       // Nibbles 0..15 against int8: a pair of products is at most 2 x 15 x 127, so eight pieces add up
-      // in int16 without saturating; the stored +8 comes off as 8 x sum(x), exactly.
+      // in int16 without saturating. q4_0's stored +8 comes off as 8 x sum(x), exactly.
       const __m256i low4 = _mm256_set1_epi8(15);
       __m256i wv[8];
       TSLLM_UNROLL for (int t = 0; t < 4; t++) {
@@ -99,27 +99,40 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
         __m256i s16 = _mm256_maddubs_epi16(wv[0], piece(c, 0));
         TSLLM_UNROLL for (int t = 1; t < 8; t++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[t], piece(c, t)));
-        dot[c] = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(xs[static_cast<size_t>(c) * nb + b]));
+        dot[c] = _mm256_madd_epi16(s16, ones);
+        if constexpr (kind == Rows8Kind::Q4_0) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(xs[static_cast<size_t>(c) * nb + b]));
       }
     } else {
-      // No signed x signed byte product in AVX2: |w| x (x with w's sign) through maddubs, whose pairs
-      // cannot saturate (2 x 127 x 127 < 32767), widened to int32 per piece.
-      TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_setzero_si256();
+      // int8 x int8: |w| x (x with w's sign), as VNNI's dpbusd where the CPU has it, else through
+      // maddubs, whose pairs cannot saturate (2 x 128 x 127 < 32767), widened to int32 per piece.
+      TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = dotHi[c] = _mm256_setzero_si256();
       TSLLM_UNROLL for (int t = 0; t < 8; t++) {
         const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
         const __m256i aw = _mm256_sign_epi8(wv, wv);
-        TSLLM_UNROLL for (int c = 0; c < C; c++)
-          dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(piece(c, t), wv)), ones));
+        TSLLM_UNROLL for (int c = 0; c < C; c++) {
+          __m256i& d = (kind == Rows8Kind::Q6_K && t >= 4) ? dotHi[c] : dot[c];
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+          d = _mm256_dpbusd_epi32(d, aw, _mm256_sign_epi8(piece(c, t), wv));
+#else
+          d = _mm256_add_epi32(d, _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(piece(c, t), wv)), ones));
+#endif
+        }
       }
     }
     TSLLM_UNROLL for (int c = 0; c < C; c++) {
-      const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b));
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), scale, acc[c]);
+      const __m256 dx = _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b);
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(sLo, dx), acc[c]);
+      if constexpr (kind == Rows8Kind::Q6_K) acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[c]);
+      if constexpr (kind == Rows8Kind::Q4_K) {
+        const float sumX = xd[static_cast<size_t>(c) * nb + b] * (0.125f * static_cast<float>(xs[static_cast<size_t>(c) * nb + b]));
+        acc[c] = _mm256_fnmadd_ps(off, _mm256_set1_ps(sumX), acc[c]);
+      }
     }
+    (void)sHi;
   }
   if (valid == kGroupRows) {
-    const __m256 b = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
-    TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_storeu_ps(out + static_cast<size_t>(c) * n, _mm256_add_ps(acc[c], b));
+    const __m256 bv = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_storeu_ps(out + static_cast<size_t>(c) * n, _mm256_add_ps(acc[c], bv));
     return;
   }
   alignas(32) float v[C][kGroupRows];
@@ -127,16 +140,20 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
 #else
   (void)xs;
   float v[C][kGroupRows] = {};
-  uint8_t block[W::kBlockBytes];
+  int8_t q[32];
   for (int b = 0; b < nb; b++) {
-    const uint8_t* blk = group + static_cast<size_t>(b) * G::kBlockBytes;
     for (int r = 0; r < kGroupRows; r++) {
-      G::unpack(blk, r, block);
+      float sLo, sHi, o;
+      blockScales<W>(group, b, r, sLo, sHi, o);
+      G::values(G::block(group, b), r, q);
       for (int c = 0; c < C; c++) {
         const int8_t* xb = xq + static_cast<size_t>(c) * k + b * 32;
-        int32_t dot = 0;
-        for (int j = 0; j < 32; j++) dot += W::value(block, j) * xb[j];
-        v[c][r] += static_cast<float>(dot) * (W::scale(block) * xd[static_cast<size_t>(c) * nb + b]);
+        int32_t lo = 0, hi = 0, sum = 0;
+        for (int j = 0; j < 16; j++) lo += q[j] * xb[j];
+        for (int j = 16; j < 32; j++) hi += q[j] * xb[j];
+        for (int j = 0; j < 32; j++) sum += xb[j];
+        const float dx = xd[static_cast<size_t>(c) * nb + b];
+        v[c][r] += (sLo * static_cast<float>(lo) + sHi * static_cast<float>(hi)) * dx - o * (dx * static_cast<float>(sum));
       }
     }
   }
@@ -194,6 +211,8 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
 
 template void matmulRows8<Q8_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q4_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<Q4_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<Q6_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 
 }  // namespace TSLLM_ISA
 }  // namespace tsllm

@@ -12,9 +12,9 @@ import { checkNativeFormats, type NativeFormatTable } from '../formats.js';
 export interface NativeKernels {
   readonly threads: number;
   readonly isa: string;
-  /** Float weights row-major; q8_0 and q4_0 weights as packRows8 wrote them. */
+  /** Float weights row-major; q8_0, q4_0, q4_k and q6_k as packRows8 wrote them; other block formats as stored. */
   matmul(out: Float32Array, x: Float32Array, w: Uint8Array, dtype: number, n: number, k: number, rows: number, bias?: Float32Array): void;
-  /** q8_0/q4_0 weight bytes [n, k] regrouped 8 rows at a time; `dst` holds ceil(n / 8) * 8 rows. */
+  /** q8_0/q4_0/q4_k/q6_k weight bytes [n, k] regrouped 8 rows at a time into rows8Bytes(dtype, n, k) bytes. */
   packRows8(dst: Uint8Array, w: Uint8Array, dtype: number, n: number, k: number): void;
   /** f32 weight bytes [n, k] into column panels of 16: packed[p][i][j] = w[16p + j][i], zero past n. */
   packPanels(packed: Float32Array, w: Uint8Array, n: number, k: number): void;
@@ -30,6 +30,8 @@ export interface NativeKernels {
   gatherRows(out: Float32Array, x: Float32Array, ids: Int32Array, dim: number): void;
   scatterAddRows(out: Float32Array, y: Float32Array, ids: Int32Array, weights: Float64Array, dim: number): void;
   quantizeRows(dst: Uint8Array, dtype: number, src: Float32Array, rows: number, k: number): void;
+  /** Reads every byte of data once over the pool (their sum, so the reads happen): times the read bandwidth. */
+  streamRead(data: Uint8Array): number;
   writeKV(kCache: Uint8Array, vCache: Uint8Array, kvDtype: number, k: Float32Array, v: Float32Array, slots: Int32Array, rows: number, numKvHeads: number, headDim: number, blockSize: number): void;
   attention(
     out: Float32Array, q: Float32Array, kCache: Uint8Array, vCache: Uint8Array, kvDtype: number, seqDesc: Int32Array, blockTables: Int32Array,
@@ -54,6 +56,8 @@ export interface NativeAddon {
   isaVariants(): IsaVariant[];
   /** The format registry of native/src/formats.h. */
   formats(): NativeFormatTable;
+  /** Bytes of a [n, k] weight regrouped by packRows8 (0 when its format is not regrouped). */
+  rows8Bytes(dtype: number, n: number, k: number): number;
 }
 
 export interface IsaVariant {

@@ -25,8 +25,8 @@ export interface NativeBackendOptions {
 }
 
 /**
- * A weight as the native matmul reads it: f32 weights up to PANEL_MAX_BYTES in column panels, q8_0
- * and q4_0 regrouped 8 rows at a time, the rest (f16, bf16, the other block formats) as stored.
+ * A weight as the native matmul reads it: f32 weights up to PANEL_MAX_BYTES in column panels, q8_0,
+ * q4_0, q4_K and q6_K regrouped 8 rows at a time, the rest (f16, bf16, the other block formats) as stored.
  */
 // The formats the addon's quantizeRows writes; the other block formats search for their scales and are
 // quantized by the TypeScript specification.
@@ -103,7 +103,7 @@ export class NativeBackend implements Backend {
       return new NativeWeight([n, k], w.dtype, packed);
     }
     if (WEIGHT_FORMATS[w.dtype].rows8) {
-      const packed = new Uint8Array((Math.ceil(n / 8) * 8 * w.data.byteLength) / n);
+      const packed = new Uint8Array(this.addon.rows8Bytes(this.code(w.dtype), n, k));
       this.kernels.packRows8(packed, w.data, this.code(w.dtype), n, k);
       // Packing read every page of the original (usually the mapped file); only an embedding table
       // used as the output head reads it again, a row at a time.

@@ -1,0 +1,143 @@
+// How packRows8 lays out 8 rows of each regrouped format (q8_0, q4_0, q4_K, q6_K), for the integer
+// kernel in matmul-rows8.cc.
+//
+// A group is 8 consecutive rows side by side, block of 32 by block of 32. A block is a 16-byte head
+// (the 8 rows' scales for it) then the 8 rows' quants in 4-byte pieces, piece t of row r at
+// body[32 t + 4 r]: one 32-byte load is piece t of all eight rows, and an integer dot product against
+// 4 activation bytes broadcast to every lane leaves row r's partial sum in lane r.
+//
+// Pieces hold either int8 values (8 per block: elements 4t .. 4t+3) or nibbles as q4_0 stores them (4
+// per block: low nibbles elements 4t .. 4t+3, high nibbles 16+4t .. 16+4t+3).
+//
+// The K-quants keep their two-level scales, so the packed copy is as small as the original (+3%):
+// each 256 elements start with a super-block head of the 8 rows' f16 super-scales, and each block head
+// holds the 8 rows' small integer scales, multiplied out in the kernel.
+//   q8_0 block head: 8 f16 scales.                       value = d * q (int8)
+//   q4_0 block head: 8 f16 scales.                       value = d * (nibble - 8)
+//   q4_K super head: 8 f16 d, then 8 f16 dmin; block head: 8 u8 sc, then 8 u8 m.
+//                                                        value = (d * sc) * nibble - dmin * m
+//   q6_K super head: 8 f16 d; block head: 8 i8 scales of elements 0..15, then 8 of 16..31.
+//                                                        value = (d * sc) * q (int8, q6 - 32)
+// Rows past n are zero: scales and quants, so they contribute nothing.
+#pragma once
+
+#include "weight-formats.h"
+
+namespace tsllm {
+namespace TSLLM_ISA {
+
+constexpr int kGroupRows = 8;
+
+enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q6_K };
+
+template <class W>
+struct Rows8;
+
+template <Rows8Kind K, int Pieces, int SuperBlocks, int SuperHead>
+struct Rows8Layout {
+  static constexpr Rows8Kind kKind = K;
+  static constexpr int kPieces = Pieces;
+  static constexpr bool kNibbles = Pieces == 4;
+  static constexpr int kBlockHead = 16;
+  static constexpr int kPackedBlock = kBlockHead + 4 * kGroupRows * Pieces;
+  // Blocks of 32 per super-block, and the super-block head's bytes (none for the 32-blocks).
+  static constexpr int kSuperBlocks = SuperBlocks;
+  static constexpr int kSuperHead = SuperHead;
+  static constexpr int kSuperBytes = SuperHead + SuperBlocks * kPackedBlock;
+  static size_t groupBytes(int k) { return static_cast<size_t>(k / 32 / SuperBlocks) * kSuperBytes; }
+  static const uint8_t* super(const uint8_t* group, int b) { return group + static_cast<size_t>(b / SuperBlocks) * kSuperBytes; }
+  static const uint8_t* block(const uint8_t* group, int b) { return super(group, b) + SuperHead + (b % SuperBlocks) * kPackedBlock; }
+  // Row r's 32 values of block b (as int8 in element order) into `v`.
+  static void values(const uint8_t* blk, int r, int8_t* v) {
+    const uint8_t* body = blk + kBlockHead;
+    for (int t = 0; t < Pieces; t++) {
+      for (int i = 0; i < 4; i++) {
+        const uint8_t q = body[32 * t + 4 * r + i];
+        if (kNibbles) {
+          v[4 * t + i] = static_cast<int8_t>(q & 15);
+          v[16 + 4 * t + i] = static_cast<int8_t>(q >> 4);
+        } else {
+          v[4 * t + i] = static_cast<int8_t>(q);
+        }
+      }
+    }
+  }
+  static void putValues(uint8_t* blk, int r, const int8_t* v) {
+    uint8_t* body = blk + kBlockHead;
+    for (int t = 0; t < Pieces; t++) {
+      for (int i = 0; i < 4; i++) {
+        body[32 * t + 4 * r + i] = kNibbles ? static_cast<uint8_t>((v[4 * t + i] & 15) | (v[16 + 4 * t + i] << 4)) : static_cast<uint8_t>(v[4 * t + i]);
+      }
+    }
+  }
+};
+
+template <>
+struct Rows8<Q8_0> : Rows8Layout<Rows8Kind::Q8_0, 8, 1, 0> {};
+template <>
+struct Rows8<Q4_0> : Rows8Layout<Rows8Kind::Q4_0, 4, 1, 0> {};
+template <>
+struct Rows8<Q4_K> : Rows8Layout<Rows8Kind::Q4_K, 4, 8, 32> {};
+template <>
+struct Rows8<Q6_K> : Rows8Layout<Rows8Kind::Q6_K, 8, 8, 16> {};
+
+inline void putU16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+
+// Row r of a group from the source format's row (k elements).
+template <class W>
+void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
+  using G = Rows8<W>;
+  int8_t v[256];
+  float s[16], o[16];
+  for (int sb = 0; sb < k / 32 / G::kSuperBlocks; sb++) {
+    uint8_t* sup = group + static_cast<size_t>(sb) * G::kSuperBytes;
+    const uint8_t* src = row + static_cast<size_t>(sb) * W::kBlockBytes;
+    W::decode(src, v, s, o);
+    for (int j = 0; j < G::kSuperBlocks; j++) {
+      uint8_t* blk = sup + G::kSuperHead + j * G::kPackedBlock;
+      int8_t* vb = v + 32 * j;
+      if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0) {
+        std::memcpy(blk + 2 * r, src, 2);
+        if constexpr (G::kKind == Rows8Kind::Q4_0) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 8);
+      } else if constexpr (G::kKind == Rows8Kind::Q4_K) {
+        // The 6-bit scale and min of sub-block j, as q4_K's 12 scale bytes hold them.
+        const uint8_t* sc = src + 4;
+        blk[r] = static_cast<uint8_t>(j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4));
+        blk[8 + r] = static_cast<uint8_t>(j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4));
+      } else {
+        blk[r] = src[192 + 2 * j];
+        blk[8 + r] = src[192 + 2 * j + 1];
+      }
+      G::putValues(blk, r, vb);
+    }
+    if constexpr (G::kKind == Rows8Kind::Q4_K) {
+      putU16(sup + 2 * r, loadU16(src));
+      putU16(sup + 16 + 2 * r, loadU16(src + 2));
+    } else if constexpr (G::kKind == Rows8Kind::Q6_K) {
+      putU16(sup + 2 * r, loadU16(src + 208));
+    }
+  }
+}
+
+// Row r's scale(s) and offset for block b: elements 0..15 scale sLo, 16..31 sHi; value = s * v - o.
+template <class W>
+void blockScales(const uint8_t* group, int b, int r, float& sLo, float& sHi, float& o) {
+  using G = Rows8<W>;
+  const uint8_t* sup = G::super(group, b);
+  const uint8_t* blk = G::block(group, b);
+  o = 0.0f;
+  if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0) {
+    sLo = sHi = halfToFloat(loadU16(blk + 2 * r));
+    if constexpr (G::kKind == Rows8Kind::Q4_0) o = 8.0f * sLo;
+  } else if constexpr (G::kKind == Rows8Kind::Q4_K) {
+    sLo = sHi = halfToFloat(loadU16(sup + 2 * r)) * static_cast<float>(blk[r]);
+    o = halfToFloat(loadU16(sup + 16 + 2 * r)) * static_cast<float>(blk[8 + r]);
+  } else {
+    const float d = halfToFloat(loadU16(sup + 2 * r));
+    sLo = d * static_cast<float>(static_cast<int8_t>(blk[r]));
+    sHi = d * static_cast<float>(static_cast<int8_t>(blk[8 + r]));
+  }
+}
+
+}  // namespace TSLLM_ISA
+}  // namespace tsllm
