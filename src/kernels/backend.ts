@@ -72,9 +72,10 @@ export interface Backend {
 
   /**
    * A weight in the backend's own layout, made once when a model is built, so that no request pays
-   * for converting it.
+   * for converting it. Several same-format matrices of one width are prepared as one, their rows
+   * concatenated in order (fused projections: q, k and v in one matmul).
    */
-  prepareWeight(w: WeightTensor): PreparedWeight;
+  prepareWeight(w: WeightTensor | readonly WeightTensor[]): PreparedWeight;
 
   /** out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]) */
   matmul(out: Float32Array, x: Float32Array, w: PreparedWeight, rows: number, bias?: Float32Array): void;

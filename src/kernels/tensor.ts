@@ -26,6 +26,23 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Matrices of one format and width stacked: their rows concatenated in order. */
+export function concatRows(mats: readonly WeightTensor[]): WeightTensor {
+  const first = mats[0]!;
+  if (mats.length === 1) return first;
+  const cols = first.shape[1]!;
+  for (const m of mats) {
+    if (m.dtype !== first.dtype || m.shape.length !== 2 || m.shape[1] !== cols) throw new Error('concatRows: matrices of one format and width only');
+  }
+  const data = new Uint8Array(mats.reduce((s, m) => s + m.data.byteLength, 0));
+  let at = 0;
+  for (const m of mats) {
+    data.set(m.data, at);
+    at += m.data.byteLength;
+  }
+  return { dtype: first.dtype, shape: [mats.reduce((s, m) => s + m.shape[0]!, 0), cols], data };
+}
+
 export function weightFromF32(values: Float32Array, shape: number[]): WeightTensor {
   return { dtype: 'f32', shape, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
 }

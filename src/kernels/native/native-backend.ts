@@ -5,7 +5,7 @@
 import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
 import { routeExperts, sigmoidWeights } from '../reference/expert-routing.js';
 import { WEIGHT_FORMATS, type KVCacheDType, type WeightDType } from '../formats.js';
-import type { WeightTensor } from '../tensor.js';
+import { concatRows, type WeightTensor } from '../tensor.js';
 import { quantizeRowsReference } from '../quantize.js';
 import type { NativeAddon, NativeKernels } from './native-addon.js';
 
@@ -95,7 +95,15 @@ export class NativeBackend implements Backend {
   // (1.2-2.5x faster for small k and several rows). q8_0 and q4_0 regrouped 8 rows at a time: the
   // integer kernel gets 8 rows' dot products per vector and streams each group sequentially; the
   // regrouped copy is the same size as the original, whose pages are handed back to the OS.
-  prepareWeight(w: WeightTensor): PreparedWeight {
+  prepareWeight(weights: WeightTensor | readonly WeightTensor[]): PreparedWeight {
+    if (!Array.isArray(weights)) return this.prepareOne(weights as WeightTensor);
+    const prepared = this.prepareOne(concatRows(weights));
+    // The stacked copy was read instead of the originals (usually the mapped file): hand their pages back.
+    for (const m of weights as readonly WeightTensor[]) this.addon.releasePages(m.data);
+    return prepared;
+  }
+
+  private prepareOne(w: WeightTensor): PreparedWeight {
     const [n, k] = w.shape as [number, number];
     if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) {
       const packed = new Float32Array(Math.ceil(n / 16) * 16 * k);

@@ -6,7 +6,7 @@ import { routeExperts, sigmoidWeights } from './expert-routing.js';
 import { kvHeadBytes, kvRecordOffset } from '../kv-cache-dtype.js';
 import { readHeadRecord, writeHeadRecord } from './kv-quant.js';
 import { quantizeRowsReference } from '../quantize.js';
-import { dequantize, type WeightDType, type WeightTensor } from '../tensor.js';
+import { concatRows, dequantize, type WeightDType, type WeightTensor } from '../tensor.js';
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
@@ -17,7 +17,8 @@ export class ReferenceBackend implements Backend {
 
   // ---- matmul: out[rows, n] = x[rows, k] @ w[n, k]^T -------------------------------------------
   // Weights stay as stored; a row is dequantized at a time.
-  prepareWeight(w: WeightTensor): PreparedWeight & { tensor: WeightTensor } {
+  prepareWeight(weights: WeightTensor | readonly WeightTensor[]): PreparedWeight & { tensor: WeightTensor } {
+    const w = Array.isArray(weights) ? concatRows(weights) : (weights as WeightTensor);
     return { shape: [w.shape[0]!, w.shape[1]!], dtype: w.dtype, tensor: w };
   }
 

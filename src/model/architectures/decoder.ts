@@ -6,7 +6,7 @@
 import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../kernels/backend.js';
 import { ropeInvFreq, type ModelConfig } from '../config.js';
 import { ActivationBuffers } from './activation-buffers.js';
-import { prepareWeights, type PreparedLayer, type PreparedMlp, type PreparedMoe, type PreparedWeights } from './prepared-weights.js';
+import { prepareWeights, type FusedProjection, type PreparedLayer, type PreparedMlp, type PreparedMoe, type PreparedWeights } from './prepared-weights.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 
 export interface ForwardBatch {
@@ -109,9 +109,7 @@ export class CausalLM {
     const q = this.buffers.get('q', rows * qDim);
     const k = this.buffers.get('k', rows * kvDim);
     const v = this.buffers.get('v', rows * kvDim);
-    be.matmul(q, x, pw.q, rows, w.qBias);
-    be.matmul(k, x, pw.k, rows, w.kBias);
-    be.matmul(v, x, pw.v, rows, w.vBias);
+    this.project(x, pw.qkv, rows, [q, k, v]);
     if (w.qNorm && w.kNorm) {
       // Qwen3: RMSNorm over each head's vector, before RoPE.
       be.rmsNorm(q, q, w.qNorm, rows * c.numHeads, c.headDim, c.normEps);
@@ -129,16 +127,47 @@ export class CausalLM {
     return out;
   }
 
+  // Fused projections (prepared-weights.ts): one matmul per part, its output rows split into `outs`.
+  private project(x: Float32Array, parts: FusedProjection, rows: number, outs: Float32Array[]): void {
+    let o = 0;
+    for (const part of parts) {
+      if (part.widths.length === 1) {
+        this.backend.matmul(outs[o++]!, x, part.weight, rows, part.bias);
+        continue;
+      }
+      const n = part.widths.reduce((a, b) => a + b, 0);
+      const y = this.buffers.get('fused', rows * n);
+      this.backend.matmul(y, x, part.weight, rows, part.bias);
+      for (let r = 0; r < rows; r++) {
+        let at = r * n;
+        part.widths.forEach((width, i) => {
+          outs[o + i]!.set(y.subarray(at, at + width), r * width);
+          at += width;
+        });
+      }
+      o += part.widths.length;
+    }
+  }
+
   private mlp(x: Float32Array, w: MlpWeights, pw: PreparedMlp, rows: number): Float32Array {
     const be = this.backend;
     const inter = w.up.shape[0]!;
     const up = this.buffers.get('up', rows * inter);
-    be.matmul(up, x, pw.up, rows, w.upBias);
-    if (pw.gate) {
+    const [fused] = pw.gateUp;
+    if (w.gate && pw.gateUp.length === 1) {
+      // gate and up in one matmul: each row's silu(gate) * up straight from it, no split copy.
+      const y = this.buffers.get('gateUp', rows * 2 * inter);
+      be.matmul(y, x, fused!.weight, rows, fused!.bias);
+      for (let r = 0; r < rows; r++) {
+        const row = y.subarray(2 * r * inter, 2 * (r + 1) * inter);
+        be.siluMul(up.subarray(r * inter, (r + 1) * inter), row.subarray(0, inter), row.subarray(inter), inter);
+      }
+    } else if (w.gate) {
       const gate = this.buffers.get('gate', rows * inter);
-      be.matmul(gate, x, pw.gate, rows);
+      this.project(x, pw.gateUp, rows, [gate, up]);
       be.siluMul(up, gate, up, rows * inter);
     } else {
+      this.project(x, pw.gateUp, rows, [up]);
       be.gelu(up, rows * inter);
     }
     const out = this.buffers.get('mlpOut', rows * this.config.hiddenSize);

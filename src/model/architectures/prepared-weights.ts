@@ -1,13 +1,30 @@
 // The model's matmul weights as the backend holds them: each one handed to Backend.prepareWeight once,
 // when the model is built, and the handles kept in the shape of ModelWeights. Vectors (norms, biases)
 // and the embedding table stay as loaded.
+//
+// Projections that read the same input are fused: q, k and v into one weight, gate and up into
+// another, wherever they share a storage format (a mixed file such as Q4_K_M may store v in Q6_K
+// beside a Q4_K q and k; then q and k fuse and v stays alone). One matmul of [q; k; v] reads the input
+// once and makes one kernel call instead of three, which in batch-1 decode is most of what separates
+// a layer from its weight-streaming time.
 
 import type { Backend, PreparedWeight } from '../../kernels/backend.js';
+import type { WeightTensor } from '../../kernels/tensor.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 
+/** One matmul whose output rows hold several projections side by side: `widths` columns each. */
+export interface FusedPart {
+  weight: PreparedWeight;
+  widths: number[];
+  bias?: Float32Array;
+}
+
+/** Projections of one input, as few matmuls as their formats allow, in the order given. */
+export type FusedProjection = FusedPart[];
+
 export interface PreparedMlp {
-  gate?: PreparedWeight;
-  up: PreparedWeight;
+  /** [gate, up] (or [up] without a gate) */
+  gateUp: FusedProjection;
   down: PreparedWeight;
 }
 
@@ -19,9 +36,8 @@ export interface PreparedMoe {
 }
 
 export interface PreparedLayer {
-  q: PreparedWeight;
-  k: PreparedWeight;
-  v: PreparedWeight;
+  /** [q, k, v] */
+  qkv: FusedProjection;
   o: PreparedWeight;
   mlp?: PreparedMlp;
   moe?: PreparedMoe;
@@ -32,11 +48,40 @@ export interface PreparedWeights {
   lmHead: PreparedWeight;
 }
 
+/** Prepares each run of consecutive same-format matrices as one weight, their rows stacked. */
+export function fuseProjections(backend: Backend, mats: readonly WeightTensor[], biases: readonly (Float32Array | undefined)[]): FusedProjection {
+  const parts: FusedProjection = [];
+  let i = 0;
+  while (i < mats.length) {
+    let j = i + 1;
+    while (j < mats.length && mats[j]!.dtype === mats[i]!.dtype) j++;
+    const run = mats.slice(i, j);
+    const widths = run.map((m) => m.shape[0]!);
+    const runBiases = biases.slice(i, j);
+    let bias: Float32Array | undefined;
+    if (runBiases.some((b) => b)) {
+      bias = new Float32Array(widths.reduce((a, b) => a + b, 0));
+      let at = 0;
+      runBiases.forEach((b, r) => {
+        if (b) bias!.set(b, at);
+        at += widths[r]!;
+      });
+    }
+    parts.push({ weight: backend.prepareWeight(run.length === 1 ? run[0]! : run), widths, ...(bias ? { bias } : {}) });
+    i = j;
+  }
+  return parts;
+}
+
 export function prepareWeights(weights: ModelWeights, backend: Backend): PreparedWeights {
   const p = backend.prepareWeight.bind(backend);
-  const mlp = (m: MlpWeights): PreparedMlp => ({ ...(m.gate ? { gate: p(m.gate) } : {}), up: p(m.up), down: p(m.down) });
+  const mlp = (m: MlpWeights): PreparedMlp => ({
+    gateUp: m.gate ? fuseProjections(backend, [m.gate, m.up], [undefined, m.upBias]) : fuseProjections(backend, [m.up], [m.upBias]),
+    down: p(m.down),
+  });
   const layer = (l: LayerWeights): PreparedLayer => ({
-    q: p(l.q), k: p(l.k), v: p(l.v), o: p(l.o),
+    qkv: fuseProjections(backend, [l.q, l.k, l.v], [l.qBias, l.kBias, l.vBias]),
+    o: p(l.o),
     ...(l.mlp ? { mlp: mlp(l.mlp) } : {}),
     ...(l.moe ? {
       moe: {

@@ -11,11 +11,13 @@ import { CausalLM } from '../../../src/model/architectures/decoder.js';
 import { loadModel } from '../../../src/model/load-model.js';
 import { modelDir } from '../../helpers/fixtures.js';
 
+type Prepared = WeightTensor | readonly WeightTensor[];
+
 class RecordingBackend extends ReferenceBackend {
-  readonly prepared: WeightTensor[] = [];
-  readonly handles = new Map<PreparedWeight, WeightTensor>();
-  readonly multiplied = new Set<WeightTensor>();
-  override prepareWeight(w: WeightTensor) {
+  readonly prepared: Prepared[] = [];
+  readonly handles = new Map<PreparedWeight, Prepared>();
+  readonly multiplied = new Set<Prepared>();
+  override prepareWeight(w: Prepared) {
     this.prepared.push(w);
     const h = super.prepareWeight(w);
     this.handles.set(h, w);
@@ -46,8 +48,13 @@ describe('weights prepared at model construction', () => {
         logitsRows: Int32Array.of(rows - 1),
       }, new KVCacheStorage(config, 1, 16, 'f32').layers, 16);
       assert.ok(be.multiplied.size > 4 * config.numLayers);
-      for (const w of be.multiplied) assert.ok(be.prepared.includes(w), `a weight of shape [${w.shape}] was not prepared`);
-      if (weights.lmHead !== weights.embed) assert.ok(!be.prepared.includes(weights.embed), 'the embedding table is no matmul weight');
+      for (const w of be.multiplied) assert.ok(be.prepared.includes(w), 'a weight was not prepared');
+      if (weights.lmHead !== weights.embed) assert.ok(!be.prepared.flat().includes(weights.embed), 'the embedding table is no matmul weight');
+      // Same-format projections of one input are fused: q, k, v as one weight, gate and up as another.
+      const l0 = weights.layers[0]!;
+      assert.ok(be.prepared.some((p) => Array.isArray(p) && p.length === 3 && p[0] === l0.q && p[1] === l0.k && p[2] === l0.v), 'q, k and v fused');
+      const mlp0 = l0.mlp ?? l0.moe!.experts[0]!;
+      assert.ok(be.prepared.some((p) => Array.isArray(p) && p[0] === mlp0.gate && p[1] === mlp0.up), 'gate and up fused');
       // A layer-skip draft shares the target's handles: nothing is prepared again, and its pass
       // multiplies only by handles the target got.
       const preparedBefore = be.prepared.length;
