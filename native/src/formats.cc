@@ -59,10 +59,12 @@ size_t rows8Bytes(DType dtype, int64_t n, int64_t k) {
   if (!f || !f->rows8) return 0;
   const size_t groups = static_cast<size_t>((n + 7) / 8);
   // Per group: q8_0/q4_0 are the 8 rows' blocks as they were; the K-quants add a 16-byte block head of
-  // unpacked scales per 32 (and q4_K 32, q6_K 16 bytes of super-scales per 256). kernels/rows8-layouts.h.
+  // unpacked scales per 32 (and q4_K/q5_K 32, q6_K 16 bytes of super-scales per 256); q5_K's values
+  // take a byte each. kernels/rows8-layouts.h.
   switch (dtype) {
     case DType::Q4_K: return groups * static_cast<size_t>(k / 256) * (32 + 8 * (16 + 128));
-    case DType::Q6_K: return groups * static_cast<size_t>(k / 256) * (16 + 8 * (16 + 256));
+    case DType::Q5_K: return groups * static_cast<size_t>(k / 256) * (32 + 8 * (16 + 256));
+    case DType::Q6_K: return groups * static_cast<size_t>(k / 256) * (16 + 8 * (16 + 128 + 64));
     default: return groups * 8 * rowBytes(dtype, k);
   }
 }

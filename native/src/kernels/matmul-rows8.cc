@@ -1,4 +1,4 @@
-// matmul on q8_0, q4_0, q4_K and q6_K weights regrouped 8 rows at a time.
+// matmul on q8_0, q4_0, q4_K, q5_K and q6_K weights regrouped 8 rows at a time.
 
 #include "kernel-decls.h"
 #include "rows8-layouts.h"
@@ -34,16 +34,18 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
     case DType::Q8_0: return packRows8T<Q8_0>(pool, dst, w, n, k);
     case DType::Q4_0: return packRows8T<Q4_0>(pool, dst, w, n, k);
     case DType::Q4_K: return packRows8T<Q4_K>(pool, dst, w, n, k);
+    case DType::Q5_K: return packRows8T<Q5_K>(pool, dst, w, n, k);
     case DType::Q6_K: return packRows8T<Q6_K>(pool, dst, w, n, k);
     default: return;
   }
 }
 
-// out[c][0 .. valid) for C activation rows against one group: xq, xd and xs are row 0's quants, scales
-// and eight-sums (see quantizeActivationRow), rows k, k / 32 and k / 32 apart.
+// out[c][0 .. valid) for C activation rows against one group: xq, xd, xs and xs16 are row 0's quants,
+// scales, eight-sums (see quantizeActivationRow) and scaled sums per 16 (q6_K only), rows k, k / 32,
+// k / 32 and k / 16 apart.
 template <class W, int C>
-void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const int32_t* xs, int k, float* out, int n,
-               int valid, const float* bias) {
+void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const int32_t* xs, const float* xs16, int k, float* out,
+               int n, int valid, const float* bias) {
   const int nb = k / 32;
   using G = Rows8<W>;
 #if defined(__AVX2__)
@@ -64,13 +66,13 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       if (b % G::kSuperBlocks == 0) {
         const uint8_t* sup = G::super(group, b);
         dSuper = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup)));
-        if constexpr (kind == Rows8Kind::Q4_K) mSuper = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup + 16)));
+        if constexpr (hasMins(kind)) mSuper = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup + 16)));
       }
     }
     // The 8 rows' scales for this block (elements 0..15 and 16..31 differ for q6_K) and offsets (q4_K).
     __m256 sLo, sHi, off = _mm256_setzero_ps();
     auto bytes8 = [blk](int at) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + at)); };
-    if constexpr (kind == Rows8Kind::Q4_K) {
+    if constexpr (hasMins(kind)) {
       sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(0))));
       off = _mm256_mul_ps(mSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(8))));
     } else if constexpr (kind == Rows8Kind::Q6_K) {
@@ -86,7 +88,36 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       return _mm256_set1_epi32(v);
     };
     __m256i dot[C], dotHi[C];
-    if constexpr (G::kNibbles) {
+    if constexpr (kind == Rows8Kind::Q6_K) {
+      // Six bits 0..63 (stored q6, the 32 comes off below), from the nibbles and the top-bit plane,
+      // against int8. VNNI's dpbusd takes them unsigned as they are; maddubs pairs reach 2 x 63 x 127,
+      // so two pieces at a time add up in int16 before widening.
+      const __m256i low4 = _mm256_set1_epi8(15), three = _mm256_set1_epi8(3);
+      const __m256i plane[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 160))};
+      __m256i uLo[4], uHi[4];
+      TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+        const __m256i h = t % 2 ? _mm256_srli_epi16(plane[t / 2], 4) : plane[t / 2];
+        uLo[t] = _mm256_or_si256(_mm256_and_si256(v, low4), _mm256_slli_epi16(_mm256_and_si256(h, three), 4));
+        uHi[t] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), three), 4));
+      }
+      TSLLM_UNROLL for (int c = 0; c < C; c++) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        dot[c] = dotHi[c] = _mm256_setzero_si256();
+        TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+          dot[c] = _mm256_dpbusd_epi32(dot[c], uLo[t], piece(c, t));
+          dotHi[c] = _mm256_dpbusd_epi32(dotHi[c], uHi[t], piece(c, t + 4));
+        }
+#else
+        auto pair = [&](const __m256i* u, int t0, int x0) {
+          return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(u[t0], piece(c, x0)), _mm256_maddubs_epi16(u[t0 + 1], piece(c, x0 + 1))), ones);
+        };
+        dot[c] = _mm256_add_epi32(pair(uLo, 0, 0), pair(uLo, 2, 2));
+        dotHi[c] = _mm256_add_epi32(pair(uHi, 0, 4), pair(uHi, 2, 6));
+#endif
+      }
+    } else if constexpr (G::kNibbles) {
       // Nibbles 0..15 against int8: a pair of products is at most 2 x 15 x 127, so eight pieces add up
       // in int16 without saturating. q4_0's stored +8 comes off as 8 x sum(x), exactly.
       const __m256i low4 = _mm256_set1_epi8(15);
@@ -105,16 +136,15 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
     } else {
       // int8 x int8: |w| x (x with w's sign), as VNNI's dpbusd where the CPU has it, else through
       // maddubs, whose pairs cannot saturate (2 x 128 x 127 < 32767), widened to int32 per piece.
-      TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = dotHi[c] = _mm256_setzero_si256();
+      TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_setzero_si256();
       TSLLM_UNROLL for (int t = 0; t < 8; t++) {
         const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
         const __m256i aw = _mm256_sign_epi8(wv, wv);
         TSLLM_UNROLL for (int c = 0; c < C; c++) {
-          __m256i& d = (kind == Rows8Kind::Q6_K && t >= 4) ? dotHi[c] : dot[c];
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-          d = _mm256_dpbusd_epi32(d, aw, _mm256_sign_epi8(piece(c, t), wv));
+          dot[c] = _mm256_dpbusd_epi32(dot[c], aw, _mm256_sign_epi8(piece(c, t), wv));
 #else
-          d = _mm256_add_epi32(d, _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(piece(c, t), wv)), ones));
+          dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(piece(c, t), wv)), ones));
 #endif
         }
       }
@@ -122,8 +152,14 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
     TSLLM_UNROLL for (int c = 0; c < C; c++) {
       const __m256 dx = _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b);
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(sLo, dx), acc[c]);
-      if constexpr (kind == Rows8Kind::Q6_K) acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[c]);
-      if constexpr (kind == Rows8Kind::Q4_K) {
+      if constexpr (kind == Rows8Kind::Q6_K) {
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[c]);
+        // q6 - 32: 32 x scale x the activations' quantized sum, per 16.
+        const float* s16 = xs16 + static_cast<size_t>(c) * (k / 16) + 2 * b;
+        acc[c] = _mm256_fnmadd_ps(sLo, _mm256_set1_ps(32.0f * s16[0]), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(sHi, _mm256_set1_ps(32.0f * s16[1]), acc[c]);
+      }
+      if constexpr (hasMins(kind)) {
         const float sumX = xd[static_cast<size_t>(c) * nb + b] * (0.125f * static_cast<float>(xs[static_cast<size_t>(c) * nb + b]));
         acc[c] = _mm256_fnmadd_ps(off, _mm256_set1_ps(sumX), acc[c]);
       }
@@ -139,6 +175,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
   TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_store_ps(v[c], acc[c]);
 #else
   (void)xs;
+  (void)xs16;
   float v[C][kGroupRows] = {};
   int8_t q[32];
   for (int b = 0; b < nb; b++) {
@@ -146,6 +183,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       float sLo, sHi, o;
       blockScales<W>(group, b, r, sLo, sHi, o);
       G::values(G::block(group, b), r, q);
+      if constexpr (G::kKind == Rows8Kind::Q6_K) for (int i = 0; i < 32; i++) q[i] = static_cast<int8_t>(q[i] - 32);
       for (int c = 0; c < C; c++) {
         const int8_t* xb = xq + static_cast<size_t>(c) * k + b * 32;
         int32_t lo = 0, hi = 0, sum = 0;
@@ -170,8 +208,8 @@ void groupRows(const uint8_t* group, const QuantizedActivations& xa, int r0, int
                int valid, const float* bj) {
   const int nb = k / 32;
   auto run = [&](auto tile, int r) {
-    tile(group, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb, xa.m + static_cast<size_t>(r) * nb, k,
-         out + static_cast<size_t>(r) * n + j, n, valid, bj);
+    tile(group, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb, xa.m + static_cast<size_t>(r) * nb,
+         xa.sums16 + static_cast<size_t>(r) * (k / 16), k, out + static_cast<size_t>(r) * n + j, n, valid, bj);
   };
   int r = r0;
   for (; r + 4 <= r1; r += 4) run(tileRows8<W, 4>, r);
@@ -188,7 +226,10 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
                  QuantizedActivations xa) {
   const int nb = k / 32;
   auto quantize = [&](int r) {
-    quantizeActivationRow(x + static_cast<size_t>(r) * k, k, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb, xa.m + static_cast<size_t>(r) * nb);
+    int8_t* q = xa.q + static_cast<size_t>(r) * k;
+    float* d = xa.d + static_cast<size_t>(r) * nb;
+    quantizeActivationRow(x + static_cast<size_t>(r) * k, k, q, d, xa.m + static_cast<size_t>(r) * nb);
+    if constexpr (Rows8<W>::kKind == Rows8Kind::Q6_K) activationSums16(q, d, k, xa.sums16 + static_cast<size_t>(r) * (k / 16));
   };
   if (rows <= 2) {
     for (int r = 0; r < rows; r++) quantize(r);
@@ -212,6 +253,7 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
 template void matmulRows8<Q8_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q4_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q4_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<Q5_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q6_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 
 }  // namespace TSLLM_ISA

@@ -1,4 +1,4 @@
-// How packRows8 lays out 8 rows of each regrouped format (q8_0, q4_0, q4_K, q6_K), for the integer
+// How packRows8 lays out 8 rows of each regrouped format (q8_0, q4_0, q4_K, q5_K, q6_K), for the integer
 // kernel in matmul-rows8.cc.
 //
 // A group is 8 consecutive rows side by side, block of 32 by block of 32. A block is a 16-byte head
@@ -16,8 +16,11 @@
 //   q4_0 block head: 8 f16 scales.                       value = d * (nibble - 8)
 //   q4_K super head: 8 f16 d, then 8 f16 dmin; block head: 8 u8 sc, then 8 u8 m.
 //                                                        value = (d * sc) * nibble - dmin * m
-//   q6_K super head: 8 f16 d; block head: 8 i8 scales of elements 0..15, then 8 of 16..31.
-//                                                        value = (d * sc) * q (int8, q6 - 32)
+//   q5_K as q4_K, its 5-bit values as int8 pieces (8 bits a weight: 1.5x the original's bytes,
+//        for a kernel as fast as q8_0's instead of a row-at-a-time decode).
+//   q6_K super head: 8 f16 d; block head: 8 i8 scales of elements 0..15, then 8 of 16..31; its
+//        6-bit values as nibble pieces plus a plane of their top 2 bits (as small as the original).
+//                                                        value = (d * sc) * (q6 - 32)
 // Rows past n are zero: scales and quants, so they contribute nothing.
 #pragma once
 
@@ -28,18 +31,21 @@ namespace TSLLM_ISA {
 
 constexpr int kGroupRows = 8;
 
-enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q6_K };
+enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K };
 
 template <class W>
 struct Rows8;
 
-template <Rows8Kind K, int Pieces, int SuperBlocks, int SuperHead>
+template <Rows8Kind K, int Pieces, int SuperBlocks, int SuperHead, bool HighPlane = false>
 struct Rows8Layout {
   static constexpr Rows8Kind kKind = K;
   static constexpr int kPieces = Pieces;
   static constexpr bool kNibbles = Pieces == 4;
+  // Two more bits per value after the nibbles (q6_K): 2 x 32 bytes, byte [32 h + 4 r + i] holding the
+  // top bits of row r's elements 4t + i, 16 + 4t + i for t = 2h (bits 0-3) and t = 2h + 1 (bits 4-7).
+  static constexpr bool kHighPlane = HighPlane;
   static constexpr int kBlockHead = 16;
-  static constexpr int kPackedBlock = kBlockHead + 4 * kGroupRows * Pieces;
+  static constexpr int kPackedBlock = kBlockHead + 4 * kGroupRows * Pieces + (HighPlane ? 64 : 0);
   // Blocks of 32 per super-block, and the super-block head's bytes (none for the 32-blocks).
   static constexpr int kSuperBlocks = SuperBlocks;
   static constexpr int kSuperHead = SuperHead;
@@ -48,14 +54,21 @@ struct Rows8Layout {
   static const uint8_t* super(const uint8_t* group, int b) { return group + static_cast<size_t>(b / SuperBlocks) * kSuperBytes; }
   static const uint8_t* block(const uint8_t* group, int b) { return super(group, b) + SuperHead + (b % SuperBlocks) * kPackedBlock; }
   // Row r's 32 values of block b (as int8 in element order) into `v`.
+  // Row r's 32 values of a block, in element order (q6_K's as stored, 0..63; the kernel subtracts 32).
   static void values(const uint8_t* blk, int r, int8_t* v) {
     const uint8_t* body = blk + kBlockHead;
     for (int t = 0; t < Pieces; t++) {
       for (int i = 0; i < 4; i++) {
         const uint8_t q = body[32 * t + 4 * r + i];
         if (kNibbles) {
-          v[4 * t + i] = static_cast<int8_t>(q & 15);
-          v[16 + 4 * t + i] = static_cast<int8_t>(q >> 4);
+          int lo = q & 15, hi = q >> 4;
+          if (HighPlane) {
+            const uint8_t h = body[128 + 32 * (t / 2) + 4 * r + i] >> (4 * (t % 2));
+            lo |= (h & 3) << 4;
+            hi |= ((h >> 2) & 3) << 4;
+          }
+          v[4 * t + i] = static_cast<int8_t>(lo);
+          v[16 + 4 * t + i] = static_cast<int8_t>(hi);
         } else {
           v[4 * t + i] = static_cast<int8_t>(q);
         }
@@ -66,7 +79,9 @@ struct Rows8Layout {
     uint8_t* body = blk + kBlockHead;
     for (int t = 0; t < Pieces; t++) {
       for (int i = 0; i < 4; i++) {
-        body[32 * t + 4 * r + i] = kNibbles ? static_cast<uint8_t>((v[4 * t + i] & 15) | (v[16 + 4 * t + i] << 4)) : static_cast<uint8_t>(v[4 * t + i]);
+        const int lo = v[4 * t + i], hi = kNibbles ? v[16 + 4 * t + i] : 0;
+        body[32 * t + 4 * r + i] = kNibbles ? static_cast<uint8_t>((lo & 15) | ((hi & 15) << 4)) : static_cast<uint8_t>(lo);
+        if (HighPlane) body[128 + 32 * (t / 2) + 4 * r + i] |= static_cast<uint8_t>((((lo >> 4) & 3) | (((hi >> 4) & 3) << 2)) << (4 * (t % 2)));
       }
     }
   }
@@ -79,7 +94,12 @@ struct Rows8<Q4_0> : Rows8Layout<Rows8Kind::Q4_0, 4, 1, 0> {};
 template <>
 struct Rows8<Q4_K> : Rows8Layout<Rows8Kind::Q4_K, 4, 8, 32> {};
 template <>
-struct Rows8<Q6_K> : Rows8Layout<Rows8Kind::Q6_K, 8, 8, 16> {};
+struct Rows8<Q5_K> : Rows8Layout<Rows8Kind::Q5_K, 8, 8, 32> {};
+template <>
+struct Rows8<Q6_K> : Rows8Layout<Rows8Kind::Q6_K, 4, 8, 16, true> {};
+
+// q4_K and q5_K: two-level scales (a super-block's d and dmin, each block's 6-bit sc and m).
+constexpr bool hasMins(Rows8Kind k) { return k == Rows8Kind::Q4_K || k == Rows8Kind::Q5_K; }
 
 inline void putU16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
@@ -99,7 +119,7 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
       if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0) {
         std::memcpy(blk + 2 * r, src, 2);
         if constexpr (G::kKind == Rows8Kind::Q4_0) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 8);
-      } else if constexpr (G::kKind == Rows8Kind::Q4_K) {
+      } else if constexpr (hasMins(G::kKind)) {
         // The 6-bit scale and min of sub-block j, as q4_K's 12 scale bytes hold them.
         const uint8_t* sc = src + 4;
         blk[r] = static_cast<uint8_t>(j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4));
@@ -108,9 +128,10 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
         blk[r] = src[192 + 2 * j];
         blk[8 + r] = src[192 + 2 * j + 1];
       }
+      if constexpr (G::kKind == Rows8Kind::Q6_K) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 32);
       G::putValues(blk, r, vb);
     }
-    if constexpr (G::kKind == Rows8Kind::Q4_K) {
+    if constexpr (hasMins(G::kKind)) {
       putU16(sup + 2 * r, loadU16(src));
       putU16(sup + 16 + 2 * r, loadU16(src + 2));
     } else if constexpr (G::kKind == Rows8Kind::Q6_K) {
@@ -129,7 +150,7 @@ void blockScales(const uint8_t* group, int b, int r, float& sLo, float& sHi, flo
   if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0) {
     sLo = sHi = halfToFloat(loadU16(blk + 2 * r));
     if constexpr (G::kKind == Rows8Kind::Q4_0) o = 8.0f * sLo;
-  } else if constexpr (G::kKind == Rows8Kind::Q4_K) {
+  } else if constexpr (hasMins(G::kKind)) {
     sLo = sHi = halfToFloat(loadU16(sup + 2 * r)) * static_cast<float>(blk[r]);
     o = halfToFloat(loadU16(sup + 16 + 2 * r)) * static_cast<float>(blk[8 + r]);
   } else {
