@@ -52,7 +52,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
   constexpr Rows8Kind kind = G::kKind;
   __m256 acc[C];
   TSLLM_UNROLL for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1);
+  [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);
   __m256 dSuper = _mm256_setzero_ps(), mSuper = _mm256_setzero_ps();
   for (int b = 0; b < nb; b++) {
     const uint8_t* blk = G::block(group, b);
@@ -128,9 +128,15 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         wv[t + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
       }
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        // The nibbles are dpbusd's unsigned operand as they are: one instruction per piece.
+        dot[c] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv[0], piece(c, 0));
+        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = _mm256_dpbusd_epi32(dot[c], wv[t], piece(c, t));
+#else
         __m256i s16 = _mm256_maddubs_epi16(wv[0], piece(c, 0));
         TSLLM_UNROLL for (int t = 1; t < 8; t++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[t], piece(c, t)));
         dot[c] = _mm256_madd_epi16(s16, ones);
+#endif
         if constexpr (kind == Rows8Kind::Q4_0) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(xs[static_cast<size_t>(c) * nb + b]));
       }
     } else {
