@@ -37,7 +37,7 @@
     },
     {
       "target_name": "tsllm_native",
-      "sources": ["src/addon.cc", "src/thread-pool.cc", "src/cpu-dispatch.cc", "src/formats.cc", "src/mapped-file.cc"],
+      "sources": ["src/addon.cc", "src/thread-pool.cc", "src/cpu-dispatch.cc", "src/formats.cc", "src/formats-js.cc", "src/mapped-file.cc"],
       "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avx512"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

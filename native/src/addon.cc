@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "formats-js.h"
 #include "kernels.h"
 #include "mapped-file.h"
 #include "thread-pool.h"
@@ -352,8 +353,8 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Args a(info);
     const size_t bytes = a.elements<uint8_t>(0, "data");
     const uint8_t* data = a.array<uint8_t>(0, bytes, "data");
-    if (!a.ok()) return info.Env().Undefined();
-    return Napi::Number::New(info.Env(), static_cast<double>(table_->streamRead(*pool_, data, bytes) & ((uint64_t{1} << 53) - 1)));
+    return a.ok() ? Napi::Number::New(info.Env(), static_cast<double>(table_->streamRead(*pool_, data, bytes) & ((uint64_t{1} << 53) - 1)))
+                  : info.Env().Undefined();
   }
 
   // quantizeRows(dst, dtype, src, rows, k)
@@ -546,41 +547,8 @@ Napi::Value rows8BytesJs(const Napi::CallbackInfo& info) {
   const int dtype = a.i32(0), n = a.i32(1), k = a.i32(2);
   if (!a.ok()) return info.Env().Undefined();
   const WeightFormatInfo* f = weightFormat(dtype);
-  return Napi::Number::New(info.Env(), f && n > 0 && k > 0 && k % f->blockSize == 0 ? static_cast<double>(rows8Bytes(static_cast<DType>(dtype), n, k)) : 0.0);
-}
-
-// The format registry (formats.h): { weights: [{ name, code, blockSize, blockBytes, quantized, ggmlType, rows8 }],
-// kv: [{ name, code, valueBits, scaled, scaleGroup }] }, for TypeScript to check against its own.
-Napi::Value formatsJs(const Napi::CallbackInfo& info) {
-  const Napi::Env env = info.Env();
-  Napi::Array weights = Napi::Array::New(env, numWeightFormats());
-  for (int i = 0; i < numWeightFormats(); i++) {
-    const WeightFormatInfo* f = weightFormat(i);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", f->name);
-    o.Set("code", f->code);
-    o.Set("blockSize", f->blockSize);
-    o.Set("blockBytes", f->blockBytes);
-    o.Set("quantized", f->quantized);
-    o.Set("ggmlType", f->ggmlType);
-    o.Set("rows8", f->rows8);
-    weights.Set(i, o);
-  }
-  Napi::Array kv = Napi::Array::New(env, numKVFormats());
-  for (int i = 0; i < numKVFormats(); i++) {
-    const KVFormatInfo* f = kvFormat(i);
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", f->name);
-    o.Set("code", f->code);
-    o.Set("valueBits", f->valueBits);
-    o.Set("scaled", f->scaled);
-    o.Set("scaleGroup", f->scaleGroup);
-    kv.Set(i, o);
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("weights", weights);
-  out.Set("kv", kv);
-  return out;
+  const bool ok = f && n > 0 && k > 0 && k % f->blockSize == 0;
+  return Napi::Number::New(info.Env(), ok ? static_cast<double>(rows8Bytes(static_cast<DType>(dtype), n, k)) : 0.0);
 }
 
 }  // namespace
