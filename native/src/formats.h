@@ -50,8 +50,8 @@ TSLLM_WEIGHT_FORMAT(Q3_KFormat, "q3_k", DType::Q3_K, 256, 110, true, 11, false)
 TSLLM_WEIGHT_FORMAT(Q4_KFormat, "q4_k", DType::Q4_K, 256, 144, true, 12, true)
 TSLLM_WEIGHT_FORMAT(Q5_KFormat, "q5_k", DType::Q5_K, 256, 176, true, 13, true)
 TSLLM_WEIGHT_FORMAT(Q6_KFormat, "q6_k", DType::Q6_K, 256, 210, true, 14, true)
-TSLLM_WEIGHT_FORMAT(IQ4_NLFormat, "iq4_nl", DType::IQ4_NL, 32, 18, true, 20, false)
-TSLLM_WEIGHT_FORMAT(IQ4_XSFormat, "iq4_xs", DType::IQ4_XS, 256, 136, true, 23, false)
+TSLLM_WEIGHT_FORMAT(IQ4_NLFormat, "iq4_nl", DType::IQ4_NL, 32, 18, true, 20, true)
+TSLLM_WEIGHT_FORMAT(IQ4_XSFormat, "iq4_xs", DType::IQ4_XS, 256, 136, true, 23, true)
 #undef TSLLM_WEIGHT_FORMAT
 
 // ---- KV-cache formats: one head of one token is a record of values, then bf16 scales -------------------

@@ -38,8 +38,8 @@ export const WEIGHT_FORMATS: Record<WeightDType, WeightFormat> = {
   q4_k: { code: 10, blockSize: 256, blockBytes: 144, quantized: true, ggmlType: 12, rows8: true },
   q5_k: { code: 11, blockSize: 256, blockBytes: 176, quantized: true, ggmlType: 13, rows8: true },
   q6_k: { code: 12, blockSize: 256, blockBytes: 210, quantized: true, ggmlType: 14, rows8: true },
-  iq4_nl: { code: 13, blockSize: 32, blockBytes: 18, quantized: true, ggmlType: 20, rows8: false },
-  iq4_xs: { code: 14, blockSize: 256, blockBytes: 136, quantized: true, ggmlType: 23, rows8: false },
+  iq4_nl: { code: 13, blockSize: 32, blockBytes: 18, quantized: true, ggmlType: 20, rows8: true },
+  iq4_xs: { code: 14, blockSize: 256, blockBytes: 136, quantized: true, ggmlType: 23, rows8: true },
 };
 
 /** The format GGUF's type number names, if this engine reads it. */

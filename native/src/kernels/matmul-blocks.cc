@@ -1,4 +1,4 @@
-// matmul on block formats read as stored (q4_1, q5_0, q5_1, q2_K, q3_K, iq4_nl, iq4_xs): each weight
+// matmul on block formats read as stored (q4_1, q5_0, q5_1, q2_K, q3_K): each weight
 // row is decoded once per task (weight-formats.h: small integers v, and per 16 elements a scale s and
 // offset o), then dotted with every activation row of the panel, quantized per block of 32.
 
@@ -111,8 +111,6 @@ TSLLM_INSTANTIATE(Q5_0)
 TSLLM_INSTANTIATE(Q5_1)
 TSLLM_INSTANTIATE(Q2_K)
 TSLLM_INSTANTIATE(Q3_K)
-TSLLM_INSTANTIATE(IQ4_NL)
-TSLLM_INSTANTIATE(IQ4_XS)
 #undef TSLLM_INSTANTIATE
 
 }  // namespace TSLLM_ISA

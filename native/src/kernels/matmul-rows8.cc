@@ -1,4 +1,4 @@
-// matmul on q8_0, q4_0, q4_K, q5_K and q6_K weights regrouped 8 rows at a time.
+// matmul on q8_0, q4_0, q4_K, q5_K, q6_K, iq4_nl and iq4_xs weights regrouped 8 rows at a time.
 
 #include "kernel-decls.h"
 #include "rows8-layouts.h"
@@ -36,6 +36,8 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
     case DType::Q4_K: return packRows8T<Q4_K>(pool, dst, w, n, k);
     case DType::Q5_K: return packRows8T<Q5_K>(pool, dst, w, n, k);
     case DType::Q6_K: return packRows8T<Q6_K>(pool, dst, w, n, k);
+    case DType::IQ4_NL: return packRows8T<IQ4_NL>(pool, dst, w, n, k);
+    case DType::IQ4_XS: return packRows8T<IQ4_XS>(pool, dst, w, n, k);
     default: return;
   }
 }
@@ -75,6 +77,8 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
     if constexpr (hasMins(kind)) {
       sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(0))));
       off = _mm256_mul_ps(mSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(8))));
+    } else if constexpr (kind == Rows8Kind::IQ4_XS) {
+      sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
     } else if constexpr (kind == Rows8Kind::Q6_K) {
       sLo = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
       sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(8))));
@@ -116,6 +120,28 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         dot[c] = _mm256_add_epi32(pair(uLo, 0, 0), pair(uLo, 2, 2));
         dotHi[c] = _mm256_add_epi32(pair(uHi, 0, 4), pair(uHi, 2, 6));
 #endif
+      }
+    } else if constexpr (isIq4(kind)) {
+      // Nibbles index the grid (pshufb within each 128-bit lane, the grid in both), then int8 x int8
+      // as below; |grid| <= 127, so a maddubs pair cannot saturate.
+      const __m256i low4 = _mm256_set1_epi8(15);
+      const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values)));
+      __m256i wv[8], aw[8];
+      TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+        wv[t] = _mm256_shuffle_epi8(grid, _mm256_and_si256(v, low4));
+        wv[t + 4] = _mm256_shuffle_epi8(grid, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+      }
+      TSLLM_UNROLL for (int t = 0; t < 8; t++) aw[t] = _mm256_sign_epi8(wv[t], wv[t]);
+      TSLLM_UNROLL for (int c = 0; c < C; c++) {
+        dot[c] = _mm256_setzero_si256();
+        TSLLM_UNROLL for (int t = 0; t < 8; t++) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+          dot[c] = _mm256_dpbusd_epi32(dot[c], aw[t], _mm256_sign_epi8(piece(c, t), wv[t]));
+#else
+          dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw[t], _mm256_sign_epi8(piece(c, t), wv[t])), ones));
+#endif
+        }
       }
     } else if constexpr (G::kNibbles) {
       // Nibbles 0..15 against int8: a pair of products is at most 2 x 15 x 127, so eight pieces add up
@@ -190,6 +216,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       blockScales<W>(group, b, r, sLo, sHi, o);
       G::values(G::block(group, b), r, q);
       if constexpr (G::kKind == Rows8Kind::Q6_K) for (int i = 0; i < 32; i++) q[i] = static_cast<int8_t>(q[i] - 32);
+      if constexpr (isIq4(G::kKind)) for (int i = 0; i < 32; i++) q[i] = kIq4Values[q[i]];
       for (int c = 0; c < C; c++) {
         const int8_t* xb = xq + static_cast<size_t>(c) * k + b * 32;
         int32_t lo = 0, hi = 0, sum = 0;
@@ -260,6 +287,8 @@ template void matmulRows8<Q8_0>(ThreadPool&, float*, const float*, const uint8_t
 template void matmulRows8<Q4_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q4_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q5_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<IQ4_NL>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<IQ4_XS>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q6_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 
 }  // namespace TSLLM_ISA

@@ -1,4 +1,4 @@
-// How packRows8 lays out 8 rows of each regrouped format (q8_0, q4_0, q4_K, q5_K, q6_K), for the integer
+// How packRows8 lays out 8 rows of each regrouped format (q8_0, q4_0, q4_K, q5_K, q6_K, iq4), for the integer
 // kernel in matmul-rows8.cc.
 //
 // A group is 8 consecutive rows side by side, block of 32 by block of 32. A block is a 16-byte head
@@ -18,6 +18,9 @@
 //                                                        value = (d * sc) * nibble - dmin * m
 //   q5_K as q4_K, its 5-bit values as int8 pieces (8 bits a weight: 1.5x the original's bytes,
 //        for a kernel as fast as q8_0's instead of a row-at-a-time decode).
+//   iq4_nl block head: 8 f16 scales; nibbles index the grid.  value = d * grid[nibble]
+//   iq4_xs super head: 8 f16 d; block head: 8 i8 (ls - 32); nibbles index the grid.
+//                                                        value = (d * (ls - 32)) * grid[nibble]
 //   q6_K super head: 8 f16 d; block head: 8 i8 scales of elements 0..15, then 8 of 16..31; its
 //        6-bit values as nibble pieces plus a plane of their top 2 bits (as small as the original).
 //                                                        value = (d * sc) * (q6 - 32)
@@ -31,7 +34,7 @@ namespace TSLLM_ISA {
 
 constexpr int kGroupRows = 8;
 
-enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K };
+enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS };
 
 template <class W>
 struct Rows8;
@@ -97,6 +100,19 @@ template <>
 struct Rows8<Q5_K> : Rows8Layout<Rows8Kind::Q5_K, 8, 8, 32> {};
 template <>
 struct Rows8<Q6_K> : Rows8Layout<Rows8Kind::Q6_K, 4, 8, 16, true> {};
+template <>
+struct Rows8<IQ4_NL> : Rows8Layout<Rows8Kind::IQ4_NL, 4, 1, 0> {};
+template <>
+struct Rows8<IQ4_XS> : Rows8Layout<Rows8Kind::IQ4_XS, 4, 8, 16> {};
+
+// iq4's nibbles index a grid of int8 values (kIq4Values).
+constexpr bool isIq4(Rows8Kind k) { return k == Rows8Kind::IQ4_NL || k == Rows8Kind::IQ4_XS; }
+
+inline int8_t iq4Index(int8_t value) {
+  int i = 0;
+  while (i < 15 && kIq4Values[i] != value) i++;
+  return static_cast<int8_t>(i);
+}
 
 // q4_K and q5_K: two-level scales (a super-block's d and dmin, each block's 6-bit sc and m).
 constexpr bool hasMins(Rows8Kind k) { return k == Rows8Kind::Q4_K || k == Rows8Kind::Q5_K; }
@@ -116,7 +132,7 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
     for (int j = 0; j < G::kSuperBlocks; j++) {
       uint8_t* blk = sup + G::kSuperHead + j * G::kPackedBlock;
       int8_t* vb = v + 32 * j;
-      if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0) {
+      if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0 || G::kKind == Rows8Kind::IQ4_NL) {
         std::memcpy(blk + 2 * r, src, 2);
         if constexpr (G::kKind == Rows8Kind::Q4_0) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 8);
       } else if constexpr (hasMins(G::kKind)) {
@@ -124,11 +140,15 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
         const uint8_t* sc = src + 4;
         blk[r] = static_cast<uint8_t>(j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4));
         blk[8 + r] = static_cast<uint8_t>(j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4));
+      } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
+        const int ls = ((src[4 + j / 2] >> (4 * (j & 1))) & 15) | (((loadU16(src + 2) >> (2 * j)) & 3) << 4);
+        blk[r] = static_cast<uint8_t>(static_cast<int8_t>(ls - 32));
       } else {
         blk[r] = src[192 + 2 * j];
         blk[8 + r] = src[192 + 2 * j + 1];
       }
       if constexpr (G::kKind == Rows8Kind::Q6_K) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 32);
+      if constexpr (isIq4(G::kKind)) for (int i = 0; i < 32; i++) vb[i] = iq4Index(vb[i]);
       G::putValues(blk, r, vb);
     }
     if constexpr (hasMins(G::kKind)) {
@@ -136,6 +156,8 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
       putU16(sup + 16 + 2 * r, loadU16(src + 2));
     } else if constexpr (G::kKind == Rows8Kind::Q6_K) {
       putU16(sup + 2 * r, loadU16(src + 208));
+    } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
+      putU16(sup + 2 * r, loadU16(src));
     }
   }
 }
@@ -147,12 +169,14 @@ void blockScales(const uint8_t* group, int b, int r, float& sLo, float& sHi, flo
   const uint8_t* sup = G::super(group, b);
   const uint8_t* blk = G::block(group, b);
   o = 0.0f;
-  if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0) {
+  if constexpr (G::kKind == Rows8Kind::Q8_0 || G::kKind == Rows8Kind::Q4_0 || G::kKind == Rows8Kind::IQ4_NL) {
     sLo = sHi = halfToFloat(loadU16(blk + 2 * r));
     if constexpr (G::kKind == Rows8Kind::Q4_0) o = 8.0f * sLo;
   } else if constexpr (hasMins(G::kKind)) {
     sLo = sHi = halfToFloat(loadU16(sup + 2 * r)) * static_cast<float>(blk[r]);
     o = halfToFloat(loadU16(sup + 16 + 2 * r)) * static_cast<float>(blk[8 + r]);
+  } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
+    sLo = sHi = halfToFloat(loadU16(sup + 2 * r)) * static_cast<float>(static_cast<int8_t>(blk[r]));
   } else {
     const float d = halfToFloat(loadU16(sup + 2 * r));
     sLo = d * static_cast<float>(static_cast<int8_t>(blk[r]));
