@@ -1,4 +1,4 @@
-// matmul on q8_0, q4_0, q4_K, q5_K, q6_K, iq4_nl and iq4_xs weights regrouped 8 rows at a time.
+// matmul on the block formats regrouped 8 rows at a time (all but q2_K and q3_K; rows8-layouts.h).
 
 #include "kernel-decls.h"
 #include "rows8-layouts.h"
@@ -37,6 +37,9 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
     case DType::Q5_K: return packRows8T<Q5_K>(pool, dst, w, n, k);
     case DType::Q6_K: return packRows8T<Q6_K>(pool, dst, w, n, k);
     case DType::IQ4_NL: return packRows8T<IQ4_NL>(pool, dst, w, n, k);
+    case DType::Q4_1: return packRows8T<Q4_1>(pool, dst, w, n, k);
+    case DType::Q5_0: return packRows8T<Q5_0>(pool, dst, w, n, k);
+    case DType::Q5_1: return packRows8T<Q5_1>(pool, dst, w, n, k);
     case DType::IQ4_XS: return packRows8T<IQ4_XS>(pool, dst, w, n, k);
     default: return;
   }
@@ -79,6 +82,9 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       off = _mm256_mul_ps(mSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(8))));
     } else if constexpr (kind == Rows8Kind::IQ4_XS) {
       sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
+    } else if constexpr (isLegacyOffset(kind)) {
+      sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+      off = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16)));
     } else if constexpr (kind == Rows8Kind::Q6_K) {
       sLo = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
       sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(8))));
@@ -119,6 +125,36 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         };
         dot[c] = _mm256_add_epi32(pair(uLo, 0, 0), pair(uLo, 2, 2));
         dotHi[c] = _mm256_add_epi32(pair(uHi, 0, 4), pair(uHi, 2, 6));
+#endif
+      }
+    } else if constexpr (isLegacyOffset(kind)) {
+      // Nibbles (and q5's fifth bits from their plane), unsigned 0..31: dpbusd's unsigned operand; with
+      // maddubs a pair reaches 2 x 31 x 127, so four pieces at a time add up in int16.
+      const __m256i low4 = _mm256_set1_epi8(15);
+      __m256i u[8];
+      [[maybe_unused]] __m256i plane = _mm256_setzero_si256();
+      if constexpr (G::kFifthPlane) plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128));
+      TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+        u[t] = _mm256_and_si256(v, low4);
+        u[t + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        if constexpr (G::kFifthPlane) {
+          const __m256i one = _mm256_set1_epi8(1);
+          u[t] = _mm256_or_si256(u[t], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(plane, 2 * t), one), 4));
+          u[t + 4] = _mm256_or_si256(u[t + 4], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(plane, 2 * t + 1), one), 4));
+        }
+      }
+      TSLLM_UNROLL for (int c = 0; c < C; c++) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        dot[c] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[0], piece(c, 0));
+        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = _mm256_dpbusd_epi32(dot[c], u[t], piece(c, t));
+#else
+        __m256i a = _mm256_maddubs_epi16(u[0], piece(c, 0)), h = _mm256_maddubs_epi16(u[4], piece(c, 4));
+        TSLLM_UNROLL for (int t = 1; t < 4; t++) {
+          a = _mm256_add_epi16(a, _mm256_maddubs_epi16(u[t], piece(c, t)));
+          h = _mm256_add_epi16(h, _mm256_maddubs_epi16(u[t + 4], piece(c, t + 4)));
+        }
+        dot[c] = _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(h, ones));
 #endif
       }
     } else if constexpr (isIq4(kind)) {
@@ -191,7 +227,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         acc[c] = _mm256_fnmadd_ps(sLo, _mm256_set1_ps(32.0f * s16[0]), acc[c]);
         acc[c] = _mm256_fnmadd_ps(sHi, _mm256_set1_ps(32.0f * s16[1]), acc[c]);
       }
-      if constexpr (hasMins(kind)) {
+      if constexpr (hasMins(kind) || isLegacyOffset(kind)) {
         const float sumX = xd[static_cast<size_t>(c) * nb + b] * (0.125f * static_cast<float>(xs[static_cast<size_t>(c) * nb + b]));
         acc[c] = _mm256_fnmadd_ps(off, _mm256_set1_ps(sumX), acc[c]);
       }
@@ -287,6 +323,9 @@ template void matmulRows8<Q8_0>(ThreadPool&, float*, const float*, const uint8_t
 template void matmulRows8<Q4_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q4_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q5_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<Q4_1>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<Q5_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<Q5_1>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<IQ4_NL>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<IQ4_XS>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q6_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);

@@ -34,12 +34,12 @@ namespace TSLLM_ISA {
 
 constexpr int kGroupRows = 8;
 
-enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS };
+enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, Q4_1, Q5_0, Q5_1 };
 
 template <class W>
 struct Rows8;
 
-template <Rows8Kind K, int Pieces, int SuperBlocks, int SuperHead, bool HighPlane = false>
+template <Rows8Kind K, int Pieces, int SuperBlocks, int SuperHead, bool HighPlane = false, int FifthPlane = 0, int BlockHead = 16>
 struct Rows8Layout {
   static constexpr Rows8Kind kKind = K;
   static constexpr int kPieces = Pieces;
@@ -47,8 +47,11 @@ struct Rows8Layout {
   // Two more bits per value after the nibbles (q6_K): 2 x 32 bytes, byte [32 h + 4 r + i] holding the
   // top bits of row r's elements 4t + i, 16 + 4t + i for t = 2h (bits 0-3) and t = 2h + 1 (bits 4-7).
   static constexpr bool kHighPlane = HighPlane;
-  static constexpr int kBlockHead = 16;
-  static constexpr int kPackedBlock = kBlockHead + 4 * kGroupRows * Pieces + (HighPlane ? 64 : 0);
+  // One more bit per value (q5_0, q5_1): 32 bytes, bit 2t of byte [4 r + i] for element 4t + i, bit
+  // 2t + 1 for element 16 + 4t + i.
+  static constexpr bool kFifthPlane = FifthPlane != 0;
+  static constexpr int kBlockHead = BlockHead;
+  static constexpr int kPackedBlock = kBlockHead + 4 * kGroupRows * Pieces + (HighPlane ? 64 : 0) + (FifthPlane ? 32 : 0);
   // Blocks of 32 per super-block, and the super-block head's bytes (none for the 32-blocks).
   static constexpr int kSuperBlocks = SuperBlocks;
   static constexpr int kSuperHead = SuperHead;
@@ -70,6 +73,11 @@ struct Rows8Layout {
             lo |= (h & 3) << 4;
             hi |= ((h >> 2) & 3) << 4;
           }
+          if (FifthPlane) {
+            const uint8_t h = body[128 + 4 * r + i] >> (2 * t);
+            lo |= (h & 1) << 4;
+            hi |= ((h >> 1) & 1) << 4;
+          }
           v[4 * t + i] = static_cast<int8_t>(lo);
           v[16 + 4 * t + i] = static_cast<int8_t>(hi);
         } else {
@@ -85,6 +93,7 @@ struct Rows8Layout {
         const int lo = v[4 * t + i], hi = kNibbles ? v[16 + 4 * t + i] : 0;
         body[32 * t + 4 * r + i] = kNibbles ? static_cast<uint8_t>((lo & 15) | ((hi & 15) << 4)) : static_cast<uint8_t>(lo);
         if (HighPlane) body[128 + 32 * (t / 2) + 4 * r + i] |= static_cast<uint8_t>((((lo >> 4) & 3) | (((hi >> 4) & 3) << 2)) << (4 * (t % 2)));
+        if (FifthPlane) body[128 + 4 * r + i] |= static_cast<uint8_t>((((lo >> 4) & 1) | (((hi >> 4) & 1) << 1)) << (2 * t));
       }
     }
   }
@@ -104,6 +113,17 @@ template <>
 struct Rows8<IQ4_NL> : Rows8Layout<Rows8Kind::IQ4_NL, 4, 1, 0> {};
 template <>
 struct Rows8<IQ4_XS> : Rows8Layout<Rows8Kind::IQ4_XS, 4, 8, 16> {};
+
+template <>
+struct Rows8<Q4_1> : Rows8Layout<Rows8Kind::Q4_1, 4, 1, 0, false, 0, 32> {};
+template <>
+struct Rows8<Q5_0> : Rows8Layout<Rows8Kind::Q5_0, 4, 1, 0, false, 1, 32> {};
+template <>
+struct Rows8<Q5_1> : Rows8Layout<Rows8Kind::Q5_1, 4, 1, 0, false, 1, 32> {};
+
+// The legacy formats with an offset: value = d * u - o, u unsigned (q5_0's stored q, o = 16 d; q4_1
+// and q5_1's q, o = -m). Their block head is the 8 rows' f16 d, then the 8 rows' f16 o.
+constexpr bool isLegacyOffset(Rows8Kind k) { return k == Rows8Kind::Q4_1 || k == Rows8Kind::Q5_0 || k == Rows8Kind::Q5_1; }
 
 // iq4's nibbles index a grid of int8 values (kIq4Values).
 constexpr bool isIq4(Rows8Kind k) { return k == Rows8Kind::IQ4_NL || k == Rows8Kind::IQ4_XS; }
@@ -140,6 +160,11 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
         const uint8_t* sc = src + 4;
         blk[r] = static_cast<uint8_t>(j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4));
         blk[8 + r] = static_cast<uint8_t>(j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4));
+      } else if constexpr (isLegacyOffset(G::kKind)) {
+        // The decoder's o is exactly representable in f16: -m, or 16 d (a power-of-two multiple).
+        putU16(blk + 2 * r, loadU16(src));
+        putU16(blk + 16 + 2 * r, floatToHalf(G::kKind == Rows8Kind::Q5_0 ? 16.0f * s[0] : o[0]));
+        if constexpr (G::kKind == Rows8Kind::Q5_0) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 16);
       } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
         const int ls = ((src[4 + j / 2] >> (4 * (j & 1))) & 15) | (((loadU16(src + 2) >> (2 * j)) & 3) << 4);
         blk[r] = static_cast<uint8_t>(static_cast<int8_t>(ls - 32));
@@ -177,6 +202,9 @@ void blockScales(const uint8_t* group, int b, int r, float& sLo, float& sHi, flo
     o = halfToFloat(loadU16(sup + 16 + 2 * r)) * static_cast<float>(blk[8 + r]);
   } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
     sLo = sHi = halfToFloat(loadU16(sup + 2 * r)) * static_cast<float>(static_cast<int8_t>(blk[r]));
+  } else if constexpr (isLegacyOffset(G::kKind)) {
+    sLo = sHi = halfToFloat(loadU16(blk + 2 * r));
+    o = halfToFloat(loadU16(blk + 16 + 2 * r));
   } else {
     const float d = halfToFloat(loadU16(sup + 2 * r));
     sLo = d * static_cast<float>(static_cast<int8_t>(blk[r]));
