@@ -65,6 +65,7 @@ size_t rows8Bytes(DType dtype, int64_t n, int64_t k) {
     case DType::Q4_K: return groups * static_cast<size_t>(k / 256) * (32 + 8 * (16 + 128));
     case DType::Q5_K: return groups * static_cast<size_t>(k / 256) * (32 + 8 * (16 + 256));
     case DType::Q6_K: return groups * static_cast<size_t>(k / 256) * (16 + 8 * (16 + 128 + 64));
+    case DType::Q3_K: return groups * static_cast<size_t>(k / 256) * (16 + 8 * (16 + 128));
     case DType::IQ4_XS: return groups * static_cast<size_t>(k / 256) * (16 + 8 * (16 + 128));
     case DType::Q4_1: return groups * static_cast<size_t>(k / 32) * (32 + 128);
     case DType::Q5_0:

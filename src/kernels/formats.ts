@@ -34,7 +34,7 @@ export const WEIGHT_FORMATS: Record<WeightDType, WeightFormat> = {
   q5_0: { code: 6, blockSize: 32, blockBytes: 22, quantized: true, ggmlType: 6, rows8: true },
   q5_1: { code: 7, blockSize: 32, blockBytes: 24, quantized: true, ggmlType: 7, rows8: true },
   q2_k: { code: 8, blockSize: 256, blockBytes: 84, quantized: true, ggmlType: 10, rows8: false },
-  q3_k: { code: 9, blockSize: 256, blockBytes: 110, quantized: true, ggmlType: 11, rows8: false },
+  q3_k: { code: 9, blockSize: 256, blockBytes: 110, quantized: true, ggmlType: 11, rows8: true },
   q4_k: { code: 10, blockSize: 256, blockBytes: 144, quantized: true, ggmlType: 12, rows8: true },
   q5_k: { code: 11, blockSize: 256, blockBytes: 176, quantized: true, ggmlType: 13, rows8: true },
   q6_k: { code: 12, blockSize: 256, blockBytes: 210, quantized: true, ggmlType: 14, rows8: true },

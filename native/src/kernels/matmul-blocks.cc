@@ -1,4 +1,4 @@
-// matmul on block formats read as stored (q2_K, q3_K): each weight
+// matmul on block formats read as stored (q2_K): each weight
 // row is decoded once per task (weight-formats.h: small integers v, and per 16 elements a scale s and
 // offset o), then dotted with every activation row of the panel, quantized per block of 32.
 
@@ -107,7 +107,6 @@ void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w
 #define TSLLM_INSTANTIATE(W) \
   template void matmulBlocks<W>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 TSLLM_INSTANTIATE(Q2_K)
-TSLLM_INSTANTIATE(Q3_K)
 #undef TSLLM_INSTANTIATE
 
 }  // namespace TSLLM_ISA

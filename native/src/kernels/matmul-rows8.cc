@@ -1,4 +1,4 @@
-// matmul on the block formats regrouped 8 rows at a time (all but q2_K and q3_K; rows8-layouts.h).
+// matmul on the block formats regrouped 8 rows at a time (all but q2_K; rows8-layouts.h).
 
 #include "kernel-decls.h"
 #include "rows8-layouts.h"
@@ -36,6 +36,7 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
     case DType::Q4_K: return packRows8T<Q4_K>(pool, dst, w, n, k);
     case DType::Q5_K: return packRows8T<Q5_K>(pool, dst, w, n, k);
     case DType::Q6_K: return packRows8T<Q6_K>(pool, dst, w, n, k);
+    case DType::Q3_K: return packRows8T<Q3_K>(pool, dst, w, n, k);
     case DType::IQ4_NL: return packRows8T<IQ4_NL>(pool, dst, w, n, k);
     case DType::Q4_1: return packRows8T<Q4_1>(pool, dst, w, n, k);
     case DType::Q5_0: return packRows8T<Q5_0>(pool, dst, w, n, k);
@@ -85,7 +86,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
     } else if constexpr (isLegacyOffset(kind)) {
       sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
       off = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16)));
-    } else if constexpr (kind == Rows8Kind::Q6_K) {
+    } else if constexpr (scalesPer16(kind)) {
       sLo = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
       sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(8))));
     } else {
@@ -98,19 +99,23 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       return _mm256_set1_epi32(v);
     };
     __m256i dot[C], dotHi[C];
-    if constexpr (kind == Rows8Kind::Q6_K) {
-      // Six bits 0..63 (stored q6, the 32 comes off below), from the nibbles and the top-bit plane,
-      // against int8. VNNI's dpbusd takes them unsigned as they are; maddubs pairs reach 2 x 63 x 127,
-      // so two pieces at a time add up in int16 before widening.
-      const __m256i low4 = _mm256_set1_epi8(15), three = _mm256_set1_epi8(3);
-      const __m256i plane[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128)),
-                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 160))};
+    if constexpr (scalesPer16(kind)) {
+      // Six bits 0..63 (q6_K as stored, from the nibbles and the top-bit plane) or three (q3_K's q + 4),
+      // the centre coming off below, against int8. VNNI's dpbusd takes them unsigned as they are;
+      // maddubs pairs reach 2 x 63 x 127, so two pieces at a time add up in int16 before widening.
+      const __m256i low4 = _mm256_set1_epi8(15);
       __m256i uLo[4], uHi[4];
       TSLLM_UNROLL for (int t = 0; t < 4; t++) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
-        const __m256i h = t % 2 ? _mm256_srli_epi16(plane[t / 2], 4) : plane[t / 2];
-        uLo[t] = _mm256_or_si256(_mm256_and_si256(v, low4), _mm256_slli_epi16(_mm256_and_si256(h, three), 4));
-        uHi[t] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), three), 4));
+        uLo[t] = _mm256_and_si256(v, low4);
+        uHi[t] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        if constexpr (G::kHighPlane) {
+          const __m256i three = _mm256_set1_epi8(3);
+          const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128 + 32 * (t / 2)));
+          const __m256i h = t % 2 ? _mm256_srli_epi16(p, 4) : p;
+          uLo[t] = _mm256_or_si256(uLo[t], _mm256_slli_epi16(_mm256_and_si256(h, three), 4));
+          uHi[t] = _mm256_or_si256(uHi[t], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), three), 4));
+        }
       }
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -220,12 +225,13 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
     TSLLM_UNROLL for (int c = 0; c < C; c++) {
       const __m256 dx = _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b);
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(sLo, dx), acc[c]);
-      if constexpr (kind == Rows8Kind::Q6_K) {
+      if constexpr (scalesPer16(kind)) {
         acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[c]);
-        // q6 - 32: 32 x scale x the activations' quantized sum, per 16.
+        // The centre: centre x scale x the activations' quantized sum, per 16.
+        constexpr float centre = static_cast<float>(centre16(kind));
         const float* s16 = xs16 + static_cast<size_t>(c) * (k / 16) + 2 * b;
-        acc[c] = _mm256_fnmadd_ps(sLo, _mm256_set1_ps(32.0f * s16[0]), acc[c]);
-        acc[c] = _mm256_fnmadd_ps(sHi, _mm256_set1_ps(32.0f * s16[1]), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(sLo, _mm256_set1_ps(centre * s16[0]), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(sHi, _mm256_set1_ps(centre * s16[1]), acc[c]);
       }
       if constexpr (hasMins(kind) || isLegacyOffset(kind)) {
         const float sumX = xd[static_cast<size_t>(c) * nb + b] * (0.125f * static_cast<float>(xs[static_cast<size_t>(c) * nb + b]));
@@ -251,7 +257,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       float sLo, sHi, o;
       blockScales<W>(group, b, r, sLo, sHi, o);
       G::values(G::block(group, b), r, q);
-      if constexpr (G::kKind == Rows8Kind::Q6_K) for (int i = 0; i < 32; i++) q[i] = static_cast<int8_t>(q[i] - 32);
+      if constexpr (scalesPer16(G::kKind)) for (int i = 0; i < 32; i++) q[i] = static_cast<int8_t>(q[i] - centre16(G::kKind));
       if constexpr (isIq4(G::kKind)) for (int i = 0; i < 32; i++) q[i] = kIq4Values[q[i]];
       for (int c = 0; c < C; c++) {
         const int8_t* xb = xq + static_cast<size_t>(c) * k + b * 32;
@@ -298,7 +304,7 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     int8_t* q = xa.q + static_cast<size_t>(r) * k;
     float* d = xa.d + static_cast<size_t>(r) * nb;
     quantizeActivationRow(x + static_cast<size_t>(r) * k, k, q, d, xa.m + static_cast<size_t>(r) * nb);
-    if constexpr (Rows8<W>::kKind == Rows8Kind::Q6_K) activationSums16(q, d, k, xa.sums16 + static_cast<size_t>(r) * (k / 16));
+    if constexpr (scalesPer16(Rows8<W>::kKind)) activationSums16(q, d, k, xa.sums16 + static_cast<size_t>(r) * (k / 16));
   };
   if (rows <= 2) {
     for (int r = 0; r < rows; r++) quantize(r);
@@ -328,6 +334,7 @@ template void matmulRows8<Q5_0>(ThreadPool&, float*, const float*, const uint8_t
 template void matmulRows8<Q5_1>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<IQ4_NL>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<IQ4_XS>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<Q3_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q6_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 
 }  // namespace TSLLM_ISA

@@ -1,4 +1,4 @@
-// How packRows8 lays out 8 rows of each regrouped format (q8_0, q4_0, q4_K, q5_K, q6_K, iq4), for the integer
+// How packRows8 lays out 8 rows of each regrouped format (every block format but q2_K), for the integer
 // kernel in matmul-rows8.cc.
 //
 // A group is 8 consecutive rows side by side, block of 32 by block of 32. A block is a 16-byte head
@@ -21,6 +21,7 @@
 //   iq4_nl block head: 8 f16 scales; nibbles index the grid.  value = d * grid[nibble]
 //   iq4_xs super head: 8 f16 d; block head: 8 i8 (ls - 32); nibbles index the grid.
 //                                                        value = (d * (ls - 32)) * grid[nibble]
+//   q3_K as q6_K without the plane: values q + 4 (0..7) as nibbles, scales (sc - 32).
 //   q6_K super head: 8 f16 d; block head: 8 i8 scales of elements 0..15, then 8 of 16..31; its
 //        6-bit values as nibble pieces plus a plane of their top 2 bits (as small as the original).
 //                                                        value = (d * sc) * (q6 - 32)
@@ -34,7 +35,7 @@ namespace TSLLM_ISA {
 
 constexpr int kGroupRows = 8;
 
-enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, Q4_1, Q5_0, Q5_1 };
+enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q3_K, IQ4_NL, IQ4_XS, Q4_1, Q5_0, Q5_1 };
 
 template <class W>
 struct Rows8;
@@ -110,6 +111,13 @@ struct Rows8<Q5_K> : Rows8Layout<Rows8Kind::Q5_K, 8, 8, 32> {};
 template <>
 struct Rows8<Q6_K> : Rows8Layout<Rows8Kind::Q6_K, 4, 8, 16, true> {};
 template <>
+struct Rows8<Q3_K> : Rows8Layout<Rows8Kind::Q3_K, 4, 8, 16> {};
+
+// q6_K and q3_K: a signed scale per 16 values (times the super-block's d), values stored as unsigned
+// q + centre (q6 as stored; q3's -4..3 plus 4), the centre taken off per 16 in the kernel.
+constexpr bool scalesPer16(Rows8Kind k) { return k == Rows8Kind::Q6_K || k == Rows8Kind::Q3_K; }
+constexpr int centre16(Rows8Kind k) { return k == Rows8Kind::Q6_K ? 32 : 4; }
+template <>
 struct Rows8<IQ4_NL> : Rows8Layout<Rows8Kind::IQ4_NL, 4, 1, 0> {};
 template <>
 struct Rows8<IQ4_XS> : Rows8Layout<Rows8Kind::IQ4_XS, 4, 8, 16> {};
@@ -168,11 +176,19 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
       } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
         const int ls = ((src[4 + j / 2] >> (4 * (j & 1))) & 15) | (((loadU16(src + 2) >> (2 * j)) & 3) << 4);
         blk[r] = static_cast<uint8_t>(static_cast<int8_t>(ls - 32));
+      } else if constexpr (G::kKind == Rows8Kind::Q3_K) {
+        // Sixteen 6-bit scales in 12 bytes: low 4 bits in a nibble of bytes 0..7, top 2 in bytes 8..11.
+        const uint8_t* sc = src + 96;
+        for (int half = 0; half < 2; half++) {
+          const int g = 2 * j + half, i = g & 3, quarter = g >> 2;
+          const int low = (sc[(quarter & 1) * 4 + i] >> (quarter >= 2 ? 4 : 0)) & 15, high = (sc[8 + i] >> (2 * quarter)) & 3;
+          blk[8 * half + r] = static_cast<uint8_t>(static_cast<int8_t>((low | (high << 4)) - 32));
+        }
       } else {
         blk[r] = src[192 + 2 * j];
         blk[8 + r] = src[192 + 2 * j + 1];
       }
-      if constexpr (G::kKind == Rows8Kind::Q6_K) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 32);
+      if constexpr (scalesPer16(G::kKind)) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + centre16(G::kKind));
       if constexpr (isIq4(G::kKind)) for (int i = 0; i < 32; i++) vb[i] = iq4Index(vb[i]);
       G::putValues(blk, r, vb);
     }
@@ -181,6 +197,8 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
       putU16(sup + 16 + 2 * r, loadU16(src + 2));
     } else if constexpr (G::kKind == Rows8Kind::Q6_K) {
       putU16(sup + 2 * r, loadU16(src + 208));
+    } else if constexpr (G::kKind == Rows8Kind::Q3_K) {
+      putU16(sup + 2 * r, loadU16(src + 108));
     } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
       putU16(sup + 2 * r, loadU16(src));
     }
