@@ -185,7 +185,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     table_->matmul(*pool_, out, x, w, dt, n, k, rows, bias, {scratchQ_.data(), scratchD_.data(), scratchM_.data(), scratchS_.data()});
   }
 
-  // packRows8(dst, w, dtype, n, k): w is a q8_0 or q4_0 weight [n, k]; dst holds rows8Bytes(dtype, n, k)
+  // packRows8(dst, w, dtype, n, k): w is a weight [n, k] in a format with rows8; dst holds rows8Bytes(dtype, n, k)
   void packRows8(const Napi::CallbackInfo& info) {
     Args a(info);
     const int dtype = a.i32(2), n = a.i32(3), k = a.i32(4);

@@ -58,9 +58,8 @@ size_t rows8Bytes(DType dtype, int64_t n, int64_t k) {
   const WeightFormatInfo* f = weightFormat(static_cast<int>(dtype));
   if (!f || !f->rows8) return 0;
   const size_t groups = static_cast<size_t>((n + 7) / 8);
-  // Per group: q8_0/q4_0 are the 8 rows' blocks as they were; the K-quants add a 16-byte block head of
-  // unpacked scales per 32 (and q4_K/q5_K 32, q6_K 16 bytes of super-scales per 256); q5_K's values
-  // take a byte each. kernels/rows8-layouts.h.
+  // Per group of 8 rows: the layouts of kernels/rows8-layouts.h (q8_0, q4_0 and iq4_nl keep their
+  // blocks' bytes; the others add unpacked scales, and q5_K and q3_K widen their values).
   switch (dtype) {
     case DType::Q4_K: return groups * static_cast<size_t>(k / 256) * (32 + 8 * (16 + 128));
     case DType::Q5_K: return groups * static_cast<size_t>(k / 256) * (32 + 8 * (16 + 256));

@@ -24,7 +24,7 @@ struct WeightFormatBase {
 };
 
 // ggmlType: the type's number in GGUF files. rows8: regrouped 8 rows at a time for the integer kernel
-// (packRows8); the other block formats run as stored, decoded a row at a time (matmul-blocks.cc).
+// (packRows8, kernels/rows8-layouts.h); q2_K runs as stored, decoded a row at a time (matmul-blocks.cc).
 #define TSLLM_WEIGHT_FORMAT(Name, text, code, blockSize, blockBytes, quantized, ggmlType, rows8) \
   struct Name : WeightFormatBase<Name> {                                                          \
     static constexpr const char* kName = text;                                                    \

@@ -40,10 +40,10 @@ struct KernelTable {
   const char* isa;
 
   // out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]); scratch is sized for rows x k (see QuantizedActivations).
-  // Float weights are row-major; q8_0 and q4_0 weights are in the layout packRows8 writes.
+  // Float weights are row-major; block formats with rows8 in the layout packRows8 writes; q2_K as stored.
   void (*matmul)(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
                  const float* bias, QuantizedActivations scratch);
-  // dst (rows8Bytes) = q8_0 or q4_0 w[n, k] regrouped 8 rows at a time, block by block (layout in
+  // dst (rows8Bytes) = a block-format w[n, k] regrouped 8 rows at a time, block by block (layouts in
   // kernels/matmul-rows8.cc).
   void (*packRows8)(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, int n, int k);
 

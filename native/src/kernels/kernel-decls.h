@@ -9,7 +9,7 @@ namespace TSLLM_ISA {
 
 void quantizeActivationRow(const float* x, int k, int8_t* q, float* d, int32_t* eightSums);
 void activationSums16(const int8_t* q, const float* d, int k, float* sums);
-// Float formats row-major; q8_0 and q4_0 as packRows8 wrote them; the other block formats as stored.
+// Float formats row-major; block formats with rows8 as packRows8 wrote them; q2_K as stored.
 void matmul(ThreadPool& pool, float* out, const float* x, const uint8_t* w, DType dtype, int n, int k, int rows,
             const float* bias, QuantizedActivations scratch);
 template <class W>

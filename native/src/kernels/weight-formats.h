@@ -7,8 +7,8 @@ namespace tsllm {
 namespace TSLLM_ISA {
 
 // Float formats expose load8 (8 consecutive elements as float) for the FMA kernel; block formats
-// decode (below), and q8_0/q4_0 also their layout (kUnsigned: q4_0's stored nibbles are value + 8) for
-// the integer kernel that reads them regrouped by packRows8. Every format has `get` (one element).
+// `decode` (below), which packRows8 and the row-at-a-time kernel read. Every format has `get` (one
+// element).
 
 struct F32 : F32Format {
   static float get(const uint8_t* row, int i) {
@@ -78,26 +78,17 @@ struct BlockFormat {
 
 // q8_0: f16 scale, 32 x int8.
 struct Q8_0 : Q8_0Format, BlockFormat<Q8_0> {
-  static constexpr bool kUnsigned = false;
-  static float scale(const uint8_t* block) { return halfToFloat(loadU16(block)); }
-  static int value(const uint8_t* block, int j) { return static_cast<int8_t>(block[2 + j]); }
   static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
     std::memcpy(v, b + 2, 32);
-    scale32(s, o, scale(b), 0.0f);
+    scale32(s, o, halfToFloat(loadU16(b)), 0.0f);
   }
 };
 
 // q4_0: f16 scale, 16 bytes of nibbles; value = (nibble - 8) * scale.
 struct Q4_0 : Q4_0Format, BlockFormat<Q4_0> {
-  static constexpr bool kUnsigned = true;
-  static float scale(const uint8_t* block) { return halfToFloat(loadU16(block)); }
-  static int value(const uint8_t* block, int j) {
-    const uint8_t q = block[2 + (j & 15)];
-    return (j < 16 ? (q & 15) : (q >> 4)) - 8;
-  }
   static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
     decodeNibbles(b + 2, v, 8, 0);
-    scale32(s, o, scale(b), 0.0f);
+    scale32(s, o, halfToFloat(loadU16(b)), 0.0f);
   }
 };
 

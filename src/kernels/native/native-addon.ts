@@ -12,9 +12,9 @@ import { checkNativeFormats, type NativeFormatTable } from '../formats.js';
 export interface NativeKernels {
   readonly threads: number;
   readonly isa: string;
-  /** Float weights row-major; q8_0, q4_0, q4_k and q6_k as packRows8 wrote them; other block formats as stored. */
+  /** Float weights row-major; block formats with rows8 as packRows8 wrote them, q2_k as stored. */
   matmul(out: Float32Array, x: Float32Array, w: Uint8Array, dtype: number, n: number, k: number, rows: number, bias?: Float32Array): void;
-  /** q8_0/q4_0/q4_k/q6_k weight bytes [n, k] regrouped 8 rows at a time into rows8Bytes(dtype, n, k) bytes. */
+  /** A block-format weight [n, k] (a format with rows8) regrouped 8 rows at a time into rows8Bytes(dtype, n, k) bytes. */
   packRows8(dst: Uint8Array, w: Uint8Array, dtype: number, n: number, k: number): void;
   /** f32 weight bytes [n, k] into column panels of 16: packed[p][i][j] = w[16p + j][i], zero past n. */
   packPanels(packed: Float32Array, w: Uint8Array, n: number, k: number): void;

@@ -92,9 +92,9 @@ export class NativeBackend implements Backend {
   }
 
   // f32 weights in panels: the matmul kernel then sums outer products with no horizontal reductions
-  // (1.2-2.5x faster for small k and several rows). q8_0 and q4_0 regrouped 8 rows at a time: the
-  // integer kernel gets 8 rows' dot products per vector and streams each group sequentially; the
-  // regrouped copy is the same size as the original, whose pages are handed back to the OS.
+  // (1.2-2.5x faster for small k and several rows). Block formats (all but q2_k) regrouped 8 rows at a
+  // time: the integer kernel gets 8 rows' dot products per vector and streams each group sequentially;
+  // the regrouped copy is about the original's size (rows8-layouts.h), whose pages go back to the OS.
   prepareWeight(weights: WeightTensor | readonly WeightTensor[]): PreparedWeight {
     if (!Array.isArray(weights)) return this.prepareOne(weights as WeightTensor);
     const prepared = this.prepareOne(concatRows(weights));
