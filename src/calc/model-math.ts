@@ -3,12 +3,17 @@
 
 import { KV_CACHE_DTYPES, kvBytesPerToken as kvCacheBytesPerToken, type KVCacheDType } from '../kernels/kv-cache-dtype.js';
 import type { ModelConfig } from '../model/config.js';
+import { WEIGHT_DTYPES, WEIGHT_FORMATS, type WeightDType } from '../kernels/formats.js';
 
-/** Bytes per parameter (block formats include their scales: q8_0 = 34 bytes per 32 weights). */
-export const DTYPE_BYTES = {
-  f32: 4, f16: 2, bf16: 2, fp8: 1, int8: 1, q8_0: 34 / 32, q4_0: 18 / 32, int4: 0.5,
-} as const;
-export type CalcDtype = keyof typeof DTYPE_BYTES;
+/**
+ * Bytes per parameter: every weight format the engine reads, block formats with their scales (q8_0 =
+ * 34 bytes per 32 weights, q4_k = 144 per 256), and the plain fp8/int8/int4 widths.
+ */
+export const DTYPE_BYTES: Record<CalcDtype, number> = {
+  ...(Object.fromEntries(WEIGHT_DTYPES.map((d) => [d, WEIGHT_FORMATS[d].blockBytes / WEIGHT_FORMATS[d].blockSize])) as Record<WeightDType, number>),
+  fp8: 1, int8: 1, int4: 0.5,
+};
+export type CalcDtype = WeightDType | 'fp8' | 'int8' | 'int4';
 /** The engine's KV-cache formats, at their real record sizes (scales included). */
 export const KV_DTYPES = KV_CACHE_DTYPES;
 export type KvDtype = KVCacheDType;

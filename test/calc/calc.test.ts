@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { calcReport } from '../../src/calc/calc-report.js';
 import { HARDWARE } from '../../src/calc/hardware.js';
-import { countParams, flopsPerToken, kvBytesPerToken } from '../../src/calc/model-math.js';
+import { countParams, DTYPE_BYTES, flopsPerToken, kvBytesPerToken } from '../../src/calc/model-math.js';
 import { decodeStep, seedOptimalBatch } from '../../src/calc/roofline.js';
 import { presetConfig } from '../../src/model/loaders/dummy.js';
 import { readHfConfig } from '../../src/model/loaders/hf-folder.js';
@@ -32,6 +32,15 @@ describe('model math', () => {
     const H = 64;
     const perLayer = H * 64 + 2 * H * 32 + 64 * H + 3 * H * 172 + 2 * H;
     assert.equal(countParams(c).total, 512 * H + 2 * perLayer + H + (c.tieEmbeddings ? 0 : 512 * H));
+  });
+
+  it('weight bytes per parameter for every format the engine reads, scales included', () => {
+    assert.equal(DTYPE_BYTES.q8_0, 34 / 32);
+    assert.equal(DTYPE_BYTES.q4_k, 144 / 256);
+    assert.equal(DTYPE_BYTES.q6_k, 210 / 256);
+    assert.equal(DTYPE_BYTES.iq4_xs, 136 / 256);
+    // Llama-2-7B in Q4_K (base type only): 3.79 GB.
+    assert.equal(Math.round((countParams(llama7b).total * DTYPE_BYTES.q4_k) / 1e7) / 100, 3.79);
   });
 
   it('MoE: all experts stored, only top-k active', () => {
