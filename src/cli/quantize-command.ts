@@ -21,7 +21,7 @@ export function quantizeCommand(): Command {
         const bar = o.quiet || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: 'quantize {bar} {percentage}% | {tensor}', stream: process.stderr }, cliProgress.Presets.shades_classic);
         bar?.start(100, 0, { tensor: '' });
         const t0 = performance.now();
-        const report = quantizeModel(input, output, {
+        const report = await quantizeModel(input, output, {
           type,
           onProgress: (done, total, tensor) => bar?.update(Math.round((100 * done) / total), { tensor }),
         });

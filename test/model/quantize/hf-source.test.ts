@@ -31,7 +31,7 @@ describe('tsllm quantize from Hugging Face folders', () => {
     it(`${model}: the F32 GGUF gives transformers' logits, and carries the byte-level tokenizer`, async () => {
       const src = folderWith(model, 'llama3');
       const out = path.join(dir, `${model}.gguf`);
-      quantizeModel(src, out, { type: 'F32' });
+      await quantizeModel(src, out, { type: 'F32' });
       const m = await loadModel(out);
       assert.equal(m.format, 'gguf');
       const net = new CausalLM(m.config, m.weights, new ReferenceBackend());
@@ -46,9 +46,9 @@ describe('tsllm quantize from Hugging Face folders', () => {
     });
   }
 
-  it('refuses what it cannot convert, naming the way round', () => {
-    assert.throws(() => quantizeModel(modelDir('mixtral-moe'), path.join(dir, 'x.gguf'), { type: 'Q8_0' }), (e: Error) => e instanceof UsageError && /covers Llama, Mistral, Qwen2 and Qwen3 \(this is mixtral\)/.test(e.message));
-    assert.throws(() => quantizeModel(folderWith('llama-gqa', 'tok512'), path.join(dir, 'y.gguf'), { type: 'Q8_0' }), /needs its tokenizer\.model/);
+  it('refuses what it cannot convert, naming the way round', async () => {
+    await assert.rejects(quantizeModel(modelDir('mixtral-moe'), path.join(dir, 'x.gguf'), { type: 'Q8_0' }), (e: Error) => e instanceof UsageError && /covers Llama, Mistral, Qwen2 and Qwen3 \(this is mixtral\)/.test(e.message));
+    await assert.rejects(quantizeModel(folderWith('llama-gqa', 'tok512'), path.join(dir, 'y.gguf'), { type: 'Q8_0' }), /needs its tokenizer\.model/);
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('x.gguf') || f.startsWith('y.gguf')), []);
   });
 });

@@ -28,10 +28,10 @@ function rmse(a: Float32Array, b: Float32Array): number {
 
 describe('tsllm quantize matches llama-quantize', () => {
   for (const f of quantFiles().filter((q) => q.type !== 'F32')) {
-    it(`${f.model} ${f.type}: the same file, byte for byte`, () => {
+    it(`${f.model} ${f.type}: the same file, byte for byte`, async () => {
       const source = path.join(QUANT_FIXTURES, f.model, 'F32', `${f.model}-F32.gguf`);
       const out = path.join(dir, `${f.model}-${f.type}.gguf`);
-      const report = quantizeModel(source, out, { type: parseQuantType(f.type)! });
+      const report = await quantizeModel(source, out, { type: parseQuantType(f.type)! });
       assert.deepEqual(Object.fromEntries(report.tensors.map((t) => [t.name, t.to.toUpperCase()])), f.golden.tensor_types);
       const ours = GgufFile.open(out), theirs = GgufFile.open(f.file), src = GgufFile.open(source);
       try {
@@ -48,9 +48,9 @@ describe('tsllm quantize matches llama-quantize', () => {
     });
   }
 
-  it('from the Hugging Face folder: the converter\'s names, row order, metadata and tokenizer', () => {
+  it('from the Hugging Face folder: the converter\'s names, row order, metadata and tokenizer', async () => {
     const out = path.join(dir, 'hf-Q4_K_M.gguf');
-    quantizeModel(path.join(QUANT_FIXTURES, 'llama256', 'hf'), out, { type: 'Q4_K_M' });
+    await quantizeModel(path.join(QUANT_FIXTURES, 'llama256', 'hf'), out, { type: 'Q4_K_M' });
     const ours = GgufFile.open(out), theirs = GgufFile.open(path.join(QUANT_FIXTURES, 'llama256', 'Q4_K_M', 'llama256-Q4_K_M.gguf'));
     try {
       assert.deepEqual([...ours.metadata.keys()], [...theirs.metadata.keys()]);
@@ -83,13 +83,13 @@ describe('tsllm quantize matches llama-quantize', () => {
     assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('x.gguf') || n.startsWith('y.gguf')), []);
   });
 
-  it('knows every type llama-quantize names, its aliases, and file types', () => {
+  it('knows every type llama-quantize names, its aliases, and file types', async () => {
     assert.equal(parseQuantType('q4_k'), 'Q4_K_M');
     assert.equal(parseQuantType('Q3_K'), 'Q3_K_M');
     assert.equal(parseQuantType('nope'), null);
     const fileTypes: Partial<Record<QuantTypeName, number>> = { Q4_K_M: 15, Q5_K_M: 17, Q6_K: 18, Q8_0: 7, IQ4_XS: 30 };
     for (const [t, ft] of Object.entries(fileTypes)) assert.equal(QUANT_TYPES[t as QuantTypeName].fileType, ft);
-    assert.throws(() => quantizeModel(path.join(dir, 'missing'), path.join(dir, 'z.gguf'), { type: 'Q8_0' }), UsageError);
+    await assert.rejects(quantizeModel(path.join(dir, 'missing'), path.join(dir, 'z.gguf'), { type: 'Q8_0' }), UsageError);
   });
 });
 
