@@ -1,9 +1,20 @@
 // The K-quants' quantizers, as llama.cpp's quantize_row_q{2,3,4,5,6}_K_ref write them: each
 // sub-block's scale (and min) searched, then those scales quantized against the super-block's.
 
-import { GROUP_MAX_EPS, clamp, f, makeQ3Quants, makeQkx2Quants, makeQxQuants, nearestInt, putHalf } from './quantize-search.js';
+import { GROUP_MAX_EPS, clamp, f, makeQ3Quants, makeQkx2Quants, makeQxQuants, nearestInt, putHalf, signedMax } from './quantize-search.js';
 
 // ---- K-quants ------------------------------------------------------------------------------------------
+
+// 2-bit values (q2_K's, q3_K's low bits) as ggml packs them: each 128 values fill 32 bytes, value
+// 32m + l in bits 2m..2m+1 of byte l.
+function pack2Bits(L: ArrayLike<number>, d: Uint8Array, at: number): void {
+  for (let n = 0; n < 2; n++) {
+    for (let l = 0; l < 32; l++) {
+      const b = 128 * n + l;
+      d[at + 32 * n + l] = L[b]! | (L[b + 32]! << 2) | (L[b + 64]! << 4) | (L[b + 96]! << 6);
+    }
+  }
+}
 
 export function quantizeQ2K(x: Float32Array, d: Uint8Array, off: number): void {
   const L = new Uint8Array(256), scales = new Float32Array(16), mins = new Float32Array(16), w = new Float32Array(16);
@@ -25,24 +36,13 @@ export function quantizeQ2K(x: Float32Array, d: Uint8Array, off: number): void {
     const ml = f(dMin * (d[off + j]! >> 4));
     for (let i = 0; i < 16; i++) L[16 * j + i] = clamp(nearestInt(f(f(x[16 * j + i]! + ml) / dl)), 0, 3);
   }
-  for (let n = 0; n < 2; n++) {
-    for (let l = 0; l < 32; l++) {
-      const b = 128 * n + l;
-      d[off + 16 + 32 * n + l] = L[b]! | (L[b + 32]! << 2) | (L[b + 64]! << 4) | (L[b + 96]! << 6);
-    }
-  }
+  pack2Bits(L, d, off + 16);
 }
 
 export function quantizeQ3K(x: Float32Array, d: Uint8Array, off: number): void {
   const L = new Int8Array(256), scales = new Float32Array(16);
-  let maxScale = 0, amax = 0;
-  for (let j = 0; j < 16; j++) {
-    scales[j] = makeQ3Quants(x.subarray(16 * j, 16 * j + 16), L.subarray(16 * j, 16 * j + 16), 4);
-    if (Math.abs(scales[j]!) > amax) {
-      amax = Math.abs(scales[j]!);
-      maxScale = scales[j]!;
-    }
-  }
+  for (let j = 0; j < 16; j++) scales[j] = makeQ3Quants(x.subarray(16 * j, 16 * j + 16), L.subarray(16 * j, 16 * j + 16), 4);
+  const [maxScale] = signedMax(scales);
   const sc = off + 96;
   d.fill(0, sc, sc + 12);
   let dAll = 0;
@@ -73,12 +73,7 @@ export function quantizeQ3K(x: Float32Array, d: Uint8Array, off: number): void {
       L[j] = L[j]! - 4;
     }
   }
-  for (let n = 0; n < 2; n++) {
-    for (let l = 0; l < 32; l++) {
-      const b = 128 * n + l;
-      d[off + 32 + 32 * n + l] = L[b]! | (L[b + 32]! << 2) | (L[b + 64]! << 4) | (L[b + 96]! << 6);
-    }
-  }
+  pack2Bits(L, d, off + 32);
 }
 
 // q4_K and q5_K: per 32, scale and min searched with weights av(|x|) + |x|, both quantized to 6 bits.
@@ -130,14 +125,8 @@ export function quantizeQ45K(x: Float32Array, d: Uint8Array, off: number, bits: 
 
 export function quantizeQ6K(x: Float32Array, d: Uint8Array, off: number): void {
   const L = new Int8Array(256), scales = new Float32Array(16);
-  let maxScale = 0, maxAbs = 0;
-  for (let j = 0; j < 16; j++) {
-    scales[j] = makeQxQuants(x.subarray(16 * j, 16 * j + 16), L.subarray(16 * j, 16 * j + 16), 32);
-    if (Math.abs(scales[j]!) > maxAbs) {
-      maxAbs = Math.abs(scales[j]!);
-      maxScale = scales[j]!;
-    }
-  }
+  for (let j = 0; j < 16; j++) scales[j] = makeQxQuants(x.subarray(16 * j, 16 * j + 16), L.subarray(16 * j, 16 * j + 16), 32);
+  const [maxScale, maxAbs] = signedMax(scales);
   d.fill(0, off, off + 210);
   if (maxAbs < GROUP_MAX_EPS) return;
   const iscale = f(-128 / maxScale);
