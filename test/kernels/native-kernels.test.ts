@@ -148,11 +148,13 @@ for (const isa of nativeIsas()) {
 
     // Caches are filled by the reference writeKV (the quantizer's specification); the native writeKV
     // must write the same bytes, and native attention must read them back as the reference does.
+    // Groups of 5 and 6 query heads per KV head: the SIMD builds take a group's heads through a tile
+    // 2 or 4 at a time, so each group has whole blocks and a remainder.
     for (const dtype of KV_CACHE_DTYPES) {
       for (const headDim of [8, 64]) {
         it(`paged attention on ${dtype} blocks (head ${headDim}): GQA, sliding window, prefill chunk and decode rows in one batch`, () => {
           for (const slidingWindow of [0, 5]) {
-            const shape: AttentionShape = { numHeads: 6, numKvHeads: 2, headDim, blockSize: 4, scale: 1 / Math.sqrt(headDim), slidingWindow };
+            const shape: AttentionShape = { numHeads: 10, numKvHeads: 2, headDim, blockSize: 4, scale: 1 / Math.sqrt(headDim), slidingWindow };
             const numBlocks = 12, slots = numBlocks * shape.blockSize;
             const cache = emptyCache(dtype, slots, shape.numKvHeads, headDim);
             const kvDim = shape.numKvHeads * headDim;
@@ -180,7 +182,7 @@ for (const isa of nativeIsas()) {
           const numBlocks = Math.ceil(contextLen / blockSize);
           const blockTable = Int32Array.from({ length: numBlocks }, (_, i) => (i * 7) % numBlocks);
           for (const slidingWindow of [0, 150]) {
-            const shape: AttentionShape = { numHeads: 4, numKvHeads: 2, headDim, blockSize, scale: 1 / Math.sqrt(headDim), slidingWindow };
+            const shape: AttentionShape = { numHeads: 12, numKvHeads: 2, headDim, blockSize, scale: 1 / Math.sqrt(headDim), slidingWindow };
             const slots = numBlocks * blockSize;
             const cache = emptyCache(dtype, slots, shape.numKvHeads, headDim, blockSize);
             const kvDim = shape.numKvHeads * headDim;
@@ -206,7 +208,7 @@ for (const isa of nativeIsas()) {
           const numBlocks = Math.ceil(contextLen / blockSize);
           const blockTable = Int32Array.from({ length: numBlocks }, (_, i) => (i * 5) % numBlocks);
           for (const slidingWindow of [0, 37]) {
-            const shape: AttentionShape = { numHeads: 4, numKvHeads: 2, headDim, blockSize, scale: 1 / Math.sqrt(headDim), slidingWindow };
+            const shape: AttentionShape = { numHeads: 12, numKvHeads: 2, headDim, blockSize, scale: 1 / Math.sqrt(headDim), slidingWindow };
             const slots = numBlocks * blockSize, qDim = shape.numHeads * headDim;
             const cache = emptyCache(dtype, slots, shape.numKvHeads, headDim, blockSize);
             const kvDim = shape.numKvHeads * headDim;

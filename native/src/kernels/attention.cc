@@ -234,6 +234,84 @@ inline void accumulateValues(float* acc, const float* w, const float* values, si
   }
 }
 
+#if defined(__AVX2__)
+// The query heads of a GQA group read the same keys and values, so kHeadBlock of them go through a
+// tile together: each key and value row is loaded once for all of them, and the independent chains
+// of several heads hide the FMA latency a single head waits on. Every head still gets exactly the
+// arithmetic of scoreKeys and accumulateValues, so blocking changes no bit.
+#if defined(__AVX512F__)
+constexpr int kHeadBlock = 4;  // 16 accumulators of the 32 registers this build has
+#else
+constexpr int kHeadBlock = 2;
+#endif
+constexpr int kBlockKeys = 4;
+
+// The horizontal sums of a[0..3], each in hsum8's order, as four lanes.
+inline __m128 hsum4Tree(const __m256* a) {
+  const __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+}
+
+// scoreKeys for kHeadBlock heads: sc + h * ld from q + h * hd. Needs hd % 8 == 0.
+inline void scoreKeysHeads(float* sc, size_t ld, const float* q, const float* keys, size_t stride, int ja, int jb, int hd, float scale) {
+  const __m128 vscale = _mm_set1_ps(scale);
+  int j = ja;
+  for (; j + kBlockKeys <= jb; j += kBlockKeys) {
+    __m256 a[kHeadBlock][kBlockKeys];
+    TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++)
+      TSLLM_UNROLL for (int i = 0; i < kBlockKeys; i++) a[h][i] = _mm256_setzero_ps();
+    for (int d = 0; d < hd; d += 8) {
+      __m256 x[kHeadBlock];
+      TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) x[h] = _mm256_loadu_ps(q + static_cast<size_t>(h) * hd + d);
+      TSLLM_UNROLL for (int i = 0; i < kBlockKeys; i++) {
+        const __m256 k = _mm256_loadu_ps(keys + (j + i) * stride + d);
+        TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) a[h][i] = _mm256_fmadd_ps(x[h], k, a[h][i]);
+      }
+    }
+    TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) _mm_storeu_ps(sc + h * ld + j, _mm_mul_ps(hsum4Tree(a[h]), vscale));
+  }
+  for (int h = 0; h < kHeadBlock; h++) scoreKeys(sc + h * ld, q + static_cast<size_t>(h) * hd, keys, stride, j, jb, hd, scale);
+}
+
+// accumulateValues for kHeadBlock heads: acc + h * hd += sum of w[h * ld + j] * value_j. Needs
+// hd % 64 == 0, where accumulateValues runs one chain per element over the keys in order (P = 1); the
+// vector width does not change an element's chain.
+inline void accumulateValuesHeads(float* acc, const float* w, size_t ld, const float* values, size_t stride, int ja, int jb, int hd) {
+#if defined(__AVX512F__)
+  using V = __m512;
+  constexpr int kLanes = 16;
+  auto load = [](const float* p) { return _mm512_loadu_ps(p); };
+  auto store = [](float* p, V v) { _mm512_storeu_ps(p, v); };
+  auto broadcast = [](float x) { return _mm512_set1_ps(x); };
+  auto fma = [](V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); };
+#else
+  using V = __m256;
+  constexpr int kLanes = 8;
+  auto load = [](const float* p) { return _mm256_loadu_ps(p); };
+  auto store = [](float* p, V v) { _mm256_storeu_ps(p, v); };
+  auto broadcast = [](float x) { return _mm256_set1_ps(x); };
+  auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
+#endif
+  constexpr int kChunks = 4, kSpan = kChunks * kLanes;
+  for (int d = 0; d < hd; d += kSpan) {
+    V a[kHeadBlock][kChunks];
+    TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++)
+      TSLLM_UNROLL for (int c = 0; c < kChunks; c++) a[h][c] = load(acc + static_cast<size_t>(h) * hd + d + c * kLanes);
+    for (int j = ja; j < jb; j++) {
+      V b[kHeadBlock];
+      TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) b[h] = broadcast(w[h * ld + j]);
+      const float* v = values + j * stride + d;
+      TSLLM_UNROLL for (int c = 0; c < kChunks; c++) {
+        const V x = load(v + c * kLanes);
+        TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) a[h][c] = fma(b[h], x, a[h][c]);
+      }
+    }
+    TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++)
+      TSLLM_UNROLL for (int c = 0; c < kChunks; c++) store(acc + static_cast<size_t>(h) * hd + d + c * kLanes, a[h][c]);
+  }
+}
+#endif
+
 // One task per (sequence, KV head, tile of queries). Keys are visited a tile at a time, with an online
 // softmax across tiles (running max and sum, output rescaled when the max grows), so no score matrix is
 // ever built. A tile spans several cache blocks, up to kKeyTileFloats floats of keys: the max, rescale
@@ -260,6 +338,14 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
 #endif
   // Room for the padding of the last group of eight.
   const size_t kTLd = static_cast<size_t>(tileKeys) + 8;
+#if defined(__AVX2__)
+  constexpr int kBlockHeadsOf = kHeadBlock;
+#else
+  constexpr int kBlockHeadsOf = 1;
+#endif
+  // Heads go through a tile kBlockHeadsOf at a time where their chains allow it (see kHeadBlock).
+  const bool blockHeads = kBlockHeadsOf > 1 && hd % 64 == 0;
+  const size_t scoresLd = static_cast<size_t>(tileKeys) + 8;
   struct Task { int seq, kvHead, q0, q1; };
   std::vector<Task> tasks;
   for (int s = 0; s < numSeqs; s++) {
@@ -274,7 +360,7 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
     float* acc = threadScratch(0, static_cast<size_t>(states) * hd);
     float* maxv = threadScratch(1, states);
     float* sum = threadScratch(2, states);
-    float* scores = threadScratch(3, tileKeys + 8);
+    float* scores = threadScratch(3, scoresLd * kBlockHeadsOf);
     float* kTile = Fmt::kDirect ? nullptr : threadScratch(4, static_cast<size_t>(tileKeys) * hd);
     float* vTile = Fmt::kDirect ? nullptr : threadScratch(5, static_cast<size_t>(tileKeys) * hd);
     // Transposing a tile pays off once several query heads share it (a decode token alone: row-wise).
@@ -303,6 +389,29 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
         fn(static_cast<const float*>(kTile), static_cast<const float*>(vTile), 0, ja, jb);
       }
     };
+    // The online softmax of one state over a tile: scores sc[ja, jb) become the weights of the values,
+    // its max and sum move on, and its output so far is rescaled when the max grows.
+    auto softmaxTile = [&](float* sc, int st, int ja, int jb) {
+      const int sa = head8 ? ja & ~7 : ja, sb = head8 ? (jb + 7) & ~7 : jb;
+      const float tileMax = maxOf(sc, sa, sb);
+      float* accSt = acc + static_cast<size_t>(st) * hd;
+      if (tileMax > maxv[st]) {
+        // Nothing to rescale before the first tile (a libm call per query head, otherwise).
+        if (maxv[st] != -INFINITY) {
+          const float rescale = std::exp(maxv[st] - tileMax);
+          sum[st] *= rescale;
+          for (int d = 0; d < hd; d++) accSt[d] *= rescale;
+        }
+        maxv[st] = tileMax;
+      }
+#if defined(__AVX2__)
+      if (head8) {
+        sum[st] += softmaxWeightsPadded(sc, ja, jb, maxv[st]);
+        return;
+      }
+#endif
+      sum[st] += softmaxWeights(sc, ja, jb, maxv[st]);
+    };
     const int lo = firstVisible(posBase + task.q0), hi = posBase + task.q1 - 1;
     // Tiles start at multiples of tileKeys, wherever the task's queries begin: a query's keys are
     // grouped the same whether it is decoded alone or inside a prefill chunk.
@@ -330,37 +439,32 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
         const int ja = std::max(t0, firstVisible(pos)) - t0, jb = std::min(pos + 1, t0 + tileKeys) - t0;
         if (ja >= jb) continue;
         const float* qh = q + (static_cast<size_t>(seq.queryStart) + qi) * qDim + static_cast<size_t>(task.kvHead) * group * hd;
-        for (int g = 0; g < group; g++) {
-          const int st = (qi - task.q0) * group + g;
-          // Heads of 8 take the softmax over whole groups of eight, padded with -inf.
+        for (int g = 0; g < group;) {
+          const int heads = blockHeads && group - g >= kBlockHeadsOf ? kBlockHeadsOf : 1;
+          const int st0 = (qi - task.q0) * group + g;
+          const float* qg = qh + static_cast<size_t>(g) * hd;
 #if defined(__AVX2__)
-          if (keysT8) scoreKeysT8(scores, qh + g * hd, kT, kTLd, ja, jb, p.scale);
+          if (heads > 1) {
+            forRuns(t0, ja, jb, [&](const float* keys, const float*, int first, int a, int b) { scoreKeysHeads(scores + first, scoresLd, qg, keys, rowStride, a, b, hd, p.scale); });
+          } else if (keysT8) {
+            scoreKeysT8(scores, qg, kT, kTLd, ja, jb, p.scale);
+          }
 #endif
-          if (!keysT8) {
-            forRuns(t0, ja, jb, [&](const float* keys, const float*, int first, int a, int b) { scoreKeys(scores + first, qh + g * hd, keys, rowStride, a, b, hd, p.scale); });
+          if (heads == 1 && !keysT8) {
+            forRuns(t0, ja, jb, [&](const float* keys, const float*, int first, int a, int b) { scoreKeys(scores + first, qg, keys, rowStride, a, b, hd, p.scale); });
+            // Heads of 8 take the softmax over whole groups of eight, padded with -inf.
             if (head8) padScores(scores, ja, jb);
           }
-          const int sa = head8 ? ja & ~7 : ja, sb = head8 ? (jb + 7) & ~7 : jb;
-          const float tileMax = maxOf(scores, sa, sb);
-          float* acc_ = acc + static_cast<size_t>(st) * hd;
-          if (tileMax > maxv[st]) {
-            // Nothing to rescale before the first tile (a libm call per query head, otherwise).
-            if (maxv[st] != -INFINITY) {
-              const float rescale = std::exp(maxv[st] - tileMax);
-              sum[st] *= rescale;
-              for (int d = 0; d < hd; d++) acc_[d] *= rescale;
-            }
-            maxv[st] = tileMax;
-          }
+          for (int h = 0; h < heads; h++) softmaxTile(scores + h * scoresLd, st0 + h, ja, jb);
 #if defined(__AVX2__)
-          if (head8) {
-            sum[st] += softmaxWeightsPadded(scores, ja, jb, maxv[st]);
-          } else
-#endif
-          {
-            sum[st] += softmaxWeights(scores, ja, jb, maxv[st]);
+          if (heads > 1) {
+            forRuns(t0, ja, jb, [&](const float*, const float* values, int first, int a, int b) { accumulateValuesHeads(acc + static_cast<size_t>(st0) * hd, scores + first, scoresLd, values, rowStride, a, b, hd); });
           }
-          forRuns(t0, ja, jb, [&](const float*, const float* values, int first, int a, int b) { accumulateValues(acc_, scores + first, values, rowStride, a, b, hd); });
+#endif
+          if (heads == 1) {
+            forRuns(t0, ja, jb, [&](const float*, const float* values, int first, int a, int b) { accumulateValues(acc + static_cast<size_t>(st0) * hd, scores + first, values, rowStride, a, b, hd); });
+          }
+          g += heads;
         }
       }
     }
