@@ -131,6 +131,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
         InstanceMethod<&Kernels::rope>("rope"),
         InstanceMethod<&Kernels::siluMul>("siluMul"),
         InstanceMethod<&Kernels::gelu>("gelu"),
+        InstanceMethod<&Kernels::geluMul>("geluMul"),
         InstanceMethod<&Kernels::add>("add"),
         InstanceMethod<&Kernels::embedding>("embedding"),
         InstanceMethod<&Kernels::gatherRows>("gatherRows"),
@@ -284,7 +285,17 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     Args a(info);
     const int64_t n = a.nonNegative(1, "n");
     float* x = a.array<float>(0, n, "x");
-    if (a.ok()) table_->gelu(*pool_, x, n);
+    if (a.ok()) table_->geluMul(*pool_, x, x, nullptr, n);
+  }
+
+  // geluMul(out, gate, up, n)
+  void geluMul(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(3, "n");
+    float* out = a.array<float>(0, n, "out");
+    const float* gate = a.array<float>(1, n, "gate");
+    const float* up = a.array<float>(2, n, "up");
+    if (a.ok()) table_->geluMul(*pool_, out, gate, up, n);
   }
 
   // add(x, y, n)
@@ -422,6 +433,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     p.blockSize = a.i32(11);
     p.slidingWindow = a.i32(12);
     p.scale = static_cast<float>(a.f64(13));
+    p.softcap = static_cast<float>(a.f64(14));
     if (!a.ok()) return;
     const size_t headBytes = kvFormat(dtype) ? kvHeadBytes(static_cast<KVDType>(dtype), p.headDim) : 0;
     if (p.numHeads <= 0 || p.numKvHeads <= 0 || p.numHeads % p.numKvHeads != 0 || headBytes == 0 || p.blockSize <= 0) {

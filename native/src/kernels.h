@@ -34,6 +34,8 @@ struct AttentionSeqDesc {
 struct AttentionParams {
   int numHeads, numKvHeads, headDim, blockSize, slidingWindow;
   float scale;
+  // Scaled scores s become softcap * tanh(s / softcap) (Gemma 2); 0 = none.
+  float softcap;
 };
 
 struct KernelTable {
@@ -61,7 +63,8 @@ struct KernelTable {
   void (*rope)(ThreadPool& pool, float* x, const int32_t* positions, int rows, int numHeads, int headDim, int style,
                int rotaryDim, const float* cosSin);
   void (*siluMul)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
-  void (*gelu)(ThreadPool& pool, float* x, int64_t n);
+  /** out = gelu_tanh(gate) * up, or gelu_tanh(gate) when up is null; out may be gate. */
+  void (*geluMul)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
   void (*add)(ThreadPool& pool, float* x, const float* y, int64_t n);
   void (*embedding)(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);
   // out[i, :] = x[ids[i], :] for i < n

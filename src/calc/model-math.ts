@@ -33,7 +33,7 @@ export function countParams(c: ModelConfig): ParamCount {
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   const attn = H * qDim + 2 * H * kvDim + qDim * H + (c.qkvBias ? qDim + 2 * kvDim : 0) + (c.outputBias ? H : 0) + (c.qkNorm ? 2 * c.headDim : 0);
-  const mlpOf = (inter: number) => (c.mlp === 'gated-silu' ? 3 * H * inter : 2 * H * inter + (c.outputBias ? inter + H : 0));
+  const mlpOf = (inter: number) => (c.mlp !== 'gelu' ? 3 * H * inter : 2 * H * inter + (c.outputBias ? inter + H : 0));
   const norms = (c.norm === 'layer' ? 4 : 2) * H;
   let mlpTotal: number;
   let mlpActive: number;

@@ -65,6 +65,7 @@ export class EngineCore {
     const rng = new Rng(r.params.seed !== undefined ? r.params.seed + (r.sampleIndex ?? 0) : Rng.randomSeed());
     const maxOutput = Math.min(r.params.maxTokens, this.maxSequenceTokens - r.promptIds.length);
     const req = new Request(r.id, r.promptIds, r.params, r.priority ?? 0, this.arrivals++, rng, maxOutput, r.arrival);
+    req.cacheSalt = this.model.prefixCacheSalt(r.promptIds.length);
     this.requests.set(r.id, req);
     this.outputs.add(req);
     this.scheduler.add(req);

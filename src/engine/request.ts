@@ -39,6 +39,8 @@ export class Request {
   blockTable: number[] = [];
   /** Hashes of the request's full blocks, extended as tokens arrive (prefix caching). */
   readonly blockHashes: string[] = [];
+  /** Keys this request's prefix-cache blocks beside their tokens (the model's prefixCacheSalt). */
+  cacheSalt = '';
   numPreemptions = 0;
   finishReason: RequestFinishReason | null = null;
   stopReason: string | number | null = null;

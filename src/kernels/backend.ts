@@ -14,6 +14,8 @@ export interface RopeSpec {
   rotaryDim: number;
   /** rotaryDim / 2 inverse frequencies, already scaled (llama3, linear). */
   invFreq: Float32Array;
+  /** cos and sin are multiplied by this (LongRoPE's and YaRN's attention factor); 1 when absent. */
+  attentionFactor?: number;
 }
 
 /** One sequence's slice of a flat attention batch (vLLM's varlen layout). */
@@ -36,6 +38,8 @@ export interface AttentionShape {
   scale: number;
   /** Keys j visible to a query at position i satisfy i - slidingWindow < j <= i; 0 = no window. */
   slidingWindow: number;
+  /** Scaled scores s become softcap * tanh(s / softcap) before the softmax (Gemma 2); 0 = none. */
+  softcap?: number;
 }
 
 /**
@@ -115,6 +119,9 @@ export interface Backend {
 
   /** In place: x[n] = gelu_tanh(x[n]) (GPT-2's gelu_new). */
   gelu(x: Float32Array, n: number): void;
+
+  /** out[n] = gelu_tanh(gate[n]) * up[n] (Gemma's GeGLU); out may be gate. */
+  geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
 
   /** out[rows, dim] = table[ids[r], :] */
   embedding(out: Float32Array, table: WeightTensor, ids: Int32Array): void;

@@ -3,13 +3,21 @@
 
 import { ModelLoadError } from '../util/errors.js';
 import type { RopeStyle } from '../kernels/backend.js';
+import { gatedMlpOf, longRope, withFamilyFields } from './hf-family-config.js';
 
-export const SUPPORTED_ARCHITECTURES = ['llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'gpt2'] as const;
+export const SUPPORTED_ARCHITECTURES = [
+  'llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'gpt2', 'gemma2', 'gemma3_text', 'phi3',
+] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 export type RopeScaling =
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
-  | { type: 'linear'; factor: number };
+  | { type: 'linear'; factor: number }
+  /**
+   * Phi-3's LongRoPE: per-frequency divisors, the long set once a sequence is past
+   * originalMaxPositions; cos and sin are multiplied by attentionFactor.
+   */
+  | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositions: number; attentionFactor: number };
 
 export interface RopeConfig {
   theta: number;
@@ -48,11 +56,26 @@ export interface ModelConfig {
   /** Biases on the attention output and MLP projections (GPT-2). */
   outputBias: boolean;
   qkNorm: boolean;
-  mlp: 'gated-silu' | 'gelu';
+  /** gated: act(gate) * up; gelu is the tanh approximation. */
+  mlp: 'gated-silu' | 'gated-gelu' | 'gelu';
   moe: MoeConfig | null;
   tieEmbeddings: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /** The embeddings are multiplied by this (Gemma: sqrt(hidden) rounded to float32). */
+  embedScale?: number;
+  /** Attention score scale; 1/sqrt(headDim) when absent (Gemma: query_pre_attn_scalar^-0.5). */
+  attnScale?: number;
+  /** Attention scores become c * tanh(s / c) (Gemma 2). */
+  attnSoftcap?: number;
+  /** Final logits become c * tanh(l / c) (Gemma 2). */
+  finalSoftcap?: number;
+  /** Norms on the attention and MLP outputs before each residual add (Gemma 2/3). */
+  sandwichNorms?: boolean;
+  /** Per layer, whether it uses slidingWindow (Gemma 2/3 alternate sliding and full layers); absent: all do. */
+  slidingLayers?: boolean[];
+  /** RoPE of the sliding layers where it differs from `rope` (Gemma 3's rope_local_base_freq). */
+  localRope?: RopeConfig;
 }
 
 type Json = Record<string, unknown>;
@@ -87,8 +110,9 @@ function ropeScaling(cfg: Json, file: string): RopeScaling | null {
     };
   }
   if (type === 'linear') return { type: 'linear', factor: num(s, 'factor', file) };
+  if (type === 'longrope') return longRope(cfg, s, file);
   if (type === 'default') return null;
-  throw new ModelLoadError(file, `unsupported rope_scaling type "${type}" (supported: llama3, linear)`);
+  throw new ModelLoadError(file, `unsupported rope_scaling type "${type}" (supported: llama3, linear, longrope)`);
 }
 
 export function unsupportedArchitecture(file: string, name: string): ModelLoadError {
@@ -125,8 +149,7 @@ export function configFromHf(cfg: Json, file: string): ModelConfig {
   const hidden = num(cfg, 'hidden_size', file);
   const heads = num(cfg, 'num_attention_heads', file);
   const headDim = num(cfg, 'head_dim', file, hidden / heads);
-  const act = cfg['hidden_act'] ?? 'silu';
-  if (act !== 'silu') throw new ModelLoadError(file, `unsupported hidden_act "${String(act)}" (supported: silu)`);
+  const mlp = gatedMlpOf(cfg, architecture, file);
 
   // Qwen configs carry a sliding_window value that only applies when use_sliding_window is true.
   let slidingWindow = 0;
@@ -153,7 +176,7 @@ export function configFromHf(cfg: Json, file: string): ModelConfig {
   }
 
   const isQwen2 = architecture === 'qwen2' || architecture === 'qwen2_moe';
-  return {
+  return withFamilyFields({
     architecture, vocabSize: num(cfg, 'vocab_size', file), hiddenSize: hidden,
     intermediateSize: num(cfg, 'intermediate_size', file), numLayers: num(cfg, 'num_hidden_layers', file),
     numHeads: heads, numKvHeads: num(cfg, 'num_key_value_heads', file, heads), headDim,
@@ -161,9 +184,11 @@ export function configFromHf(cfg: Json, file: string): ModelConfig {
     normEps: num(cfg, 'rms_norm_eps', file, 1e-6),
     rope: { theta: num(cfg, 'rope_theta', file, 10000), style: 'neox', rotaryDim: headDim, scaling: ropeScaling(cfg, file) },
     slidingWindow, qkvBias: isQwen2 || cfg['attention_bias'] === true, outputBias: false,
-    qkNorm: architecture === 'qwen3' || architecture === 'qwen3_moe', mlp: 'gated-silu', moe,
-    tieEmbeddings: cfg['tie_word_embeddings'] === true, bosTokenId, eosTokenIds,
-  };
+    qkNorm: architecture === 'qwen3' || architecture === 'qwen3_moe' || architecture === 'gemma3_text', mlp, moe,
+    // Gemma ties its embeddings unless the config says otherwise.
+    tieEmbeddings: cfg['tie_word_embeddings'] === true || (cfg['tie_word_embeddings'] === undefined && architecture.startsWith('gemma')),
+    bosTokenId, eosTokenIds,
+  }, cfg, file);
 }
 
 export function validateConfig(c: ModelConfig, file: string): void {
@@ -180,14 +205,20 @@ export function validateConfig(c: ModelConfig, file: string): void {
   }
 }
 
-/** Inverse rotary frequencies, with the model's scaling applied (Meta's apply_scaling for llama3). */
-export function ropeInvFreq(rope: RopeConfig): Float32Array {
+/**
+ * Inverse rotary frequencies, with the model's scaling applied (Meta's apply_scaling for llama3);
+ * `long`: LongRoPE's long factors.
+ */
+export function ropeInvFreq(rope: RopeConfig, long = false): Float32Array {
   const half = rope.rotaryDim / 2;
   const out = new Float32Array(half);
   for (let j = 0; j < half; j++) {
-    let f = Math.fround(1 / Math.fround(rope.theta ** Math.fround((2 * j) / rope.rotaryDim)));
+    const power = Math.fround(rope.theta ** Math.fround((2 * j) / rope.rotaryDim));
+    let f = Math.fround(1 / power);
     const s = rope.scaling;
     if (s?.type === 'linear') f /= s.factor;
+    // transformers: 1 / (factor * base^(2j/d)), in float32.
+    else if (s?.type === 'longrope') f = Math.fround(1 / Math.fround(Math.fround((long ? s.longFactor : s.shortFactor)[j]!) * power));
     else if (s?.type === 'llama3') {
       const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
       const highWavelen = s.originalMaxPositions / s.highFreqFactor;

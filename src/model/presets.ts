@@ -26,6 +26,25 @@ export const PRESETS: Record<string, () => ModelConfig> = {
     c.rope = { theta: 500000, style: 'neox', rotaryDim: 128, scaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } };
     return c;
   },
+  // Gemma 2/3 and Phi-3.5 shapes from their public configs (Phi-3.5's LongRoPE factors change no shape
+  // and are left out).
+  'gemma-2-2b': () => ({
+    ...llamaLike({ vocabSize: 256000, hiddenSize: 2304, intermediateSize: 9216, numLayers: 26, numHeads: 8, numKvHeads: 4, headDim: 256, tieEmbeddings: true, maxPositions: 8192, bosTokenId: 2, eosTokenIds: [1, 107] }),
+    architecture: 'gemma2', normEps: 1e-6, mlp: 'gated-gelu', slidingWindow: 4096, rope: { theta: 10000, style: 'neox', rotaryDim: 256, scaling: null },
+    embedScale: Math.fround(Math.sqrt(2304)), attnScale: 1 / 16, attnSoftcap: 50, finalSoftcap: 30, sandwichNorms: true,
+    slidingLayers: Array.from({ length: 26 }, (_, i) => i % 2 === 0),
+  }),
+  'gemma-3-1b': () => ({
+    ...llamaLike({ vocabSize: 262144, hiddenSize: 1152, intermediateSize: 6912, numLayers: 26, numHeads: 4, numKvHeads: 1, headDim: 256, tieEmbeddings: true, maxPositions: 32768, bosTokenId: 2, eosTokenIds: [1, 106] }),
+    architecture: 'gemma3_text', normEps: 1e-6, mlp: 'gated-gelu', slidingWindow: 512, qkNorm: true, rope: { theta: 1000000, style: 'neox', rotaryDim: 256, scaling: null },
+    localRope: { theta: 10000, style: 'neox', rotaryDim: 256, scaling: null },
+    embedScale: Math.fround(Math.sqrt(1152)), attnScale: 1 / 16, sandwichNorms: true,
+    slidingLayers: Array.from({ length: 26 }, (_, i) => (i + 1) % 6 !== 0),
+  }),
+  'phi-3.5-mini': () => ({
+    ...llamaLike({ vocabSize: 32064, hiddenSize: 3072, intermediateSize: 8192, numLayers: 32, numHeads: 32, numKvHeads: 32, maxPositions: 131072, bosTokenId: 1, eosTokenIds: [32000, 32007] }),
+    architecture: 'phi3', rope: { theta: 10000, style: 'neox', rotaryDim: 96, scaling: null },
+  }),
   'qwen2.5-0.5b': () => ({
     ...llamaLike({ vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, tieEmbeddings: true, maxPositions: 32768, bosTokenId: null, eosTokenIds: [151643] }),
     architecture: 'qwen2', normEps: 1e-6, qkvBias: true, rope: { theta: 1000000, style: 'neox', rotaryDim: 64, scaling: null },

@@ -37,6 +37,9 @@ export interface LayerWeights {
   kNorm?: Float32Array;
   mlpNorm: Float32Array;
   mlpNormBias?: Float32Array;
+  /** Gemma's sandwich norms on the attention and MLP outputs, before each residual add. */
+  postAttnNorm?: Float32Array;
+  postMlpNorm?: Float32Array;
   mlp?: MlpWeights;
   moe?: MoeWeights;
 }

@@ -19,7 +19,7 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseBody(chatRequestSchema, request.body);
     const ctx = helpers.context(body.model);
-    const promptIds = renderChat(ctx, body.messages, body.add_generation_prompt ?? true, body.chat_template_kwargs ?? undefined);
+    const promptIds = renderChat(ctx, body.messages, body.add_generation_prompt ?? true, chatTemplateKwargs(body));
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
     const field = body.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens';
     const logprobs = body.logprobs ? (body.top_logprobs ?? 0) : null;
@@ -85,6 +85,12 @@ async function stream(
     sse.send({ error: { message: (e as Error).message, type: 'internal_error', param: null, code: null } });
   }
   sse.end();
+}
+
+/** The template variables of a request: its chat_template_kwargs, and its tools as `tools`. */
+export function chatTemplateKwargs(body: ChatRequest): Record<string, unknown> | undefined {
+  if (!body.tools) return body.chat_template_kwargs ?? undefined;
+  return { ...body.chat_template_kwargs, tools: body.tools };
 }
 
 /** The messages as the model's chat template renders them, tokenized without extra special tokens. */

@@ -53,6 +53,11 @@ export const chatRequestSchema = z.object({
   top_logprobs: z.number().int().min(0).max(20).nullish(),
   add_generation_prompt: z.boolean().nullish(),
   chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  /** Passed to the chat template as `tools`, as transformers' apply_chat_template does. */
+  tools: z.array(z.object({
+    type: z.literal('function'),
+    function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }).passthrough(),
+  })).nullish(),
   ...sampling,
 });
 export type ChatRequest = z.output<typeof chatRequestSchema>;

@@ -12,6 +12,7 @@ export class SequenceContext {
   private readonly blockTable: Int32Array;
   /** Tokens whose K/V are in the cache. */
   readonly tokens: number[] = [];
+  private promptLen = 0;
 
   constructor(
     readonly model: CausalLM,
@@ -47,9 +48,12 @@ export class SequenceContext {
       positions,
       slotMapping: Int32Array.from(positions, (p) => this.blockTable[Math.floor(p / this.blockSize)]! * this.blockSize + (p % this.blockSize)),
       seqs: [{ queryStart: 0, queryLen: ids.length, contextLen: end, blockTable: this.blockTable }],
+      // The first evaluation is the prompt.
+      promptLens: Int32Array.of(start === 0 ? ids.length : this.promptLen),
       logitsRows: allLogits ? Int32Array.from({ length: ids.length }, (_, i) => i) : Int32Array.of(ids.length - 1),
     };
     const logits = this.model.forward(batch, this.cache.layers, this.blockSize);
+    if (start === 0) this.promptLen = ids.length;
     this.tokens.push(...ids);
     return logits;
   }

@@ -12,7 +12,8 @@ import { SequenceContext } from '../helpers/sequence-context.js';
 import { argmax } from '../../src/engine/sampling/logprobs.js';
 import { FIXTURES, maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';
-import { llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
+import { familyFixtureAsGguf, llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
+import { testBackends } from '../helpers/backends.js';
 
 const dir = tempDir();
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -66,3 +67,26 @@ it('a byte-level (gpt2) GGUF vocabulary reproduces the GPT-2 goldens, and its ch
   assert.deepEqual(m.tokenizer!.eosTokenIds, [50256]);
   assert.equal(m.tokenizer!.chatTemplate, template);
 });
+
+for (const name of ['gemma2', 'gemma3', 'phi3'] as const) {
+  it(`${name} written as llama.cpp's converter writes it gives the HF goldens on every backend`, async () => {
+    const file = path.join(dir, `${name}.gguf`);
+    familyFixtureAsGguf(name, file);
+    const m = await loadModel(file);
+    const golden = readJson<ModelGolden>(path.join(modelDir(name), 'golden.json'));
+    for (const backend of testBackends()) {
+      const model = new CausalLM(m.config, m.weights, backend.make());
+      for (const p of golden.prompts) {
+        const ctx = new SequenceContext(model, p.input_ids.length + 32);
+        let logits = ctx.eval(p.input_ids);
+        assert.ok(maxAbsDiff(logits, p.last_logits) < 1e-4, `${backend.name} ${p.name}: ${maxAbsDiff(logits, p.last_logits)}`);
+        const out: number[] = [];
+        for (let i = 0; i < 32; i++) {
+          out.push(argmax(logits));
+          logits = ctx.eval([out[i]!]);
+        }
+        assert.deepEqual(out, p.greedy_new_tokens, `${backend.name} ${p.name}`);
+      }
+    }
+  });
+}

@@ -312,6 +312,20 @@ inline void accumulateValuesHeads(float* acc, const float* w, size_t ld, const f
 }
 #endif
 
+inline void prefetchLine(const uint8_t* p) {
+#if defined(__AVX2__)
+  _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
+// sc[j] = cap * tanh(sc[j] / cap) over [ja, jb): Gemma 2's soft-capped logits (the -inf padding of
+// heads of 8 lies outside and stays -inf).
+inline void softcapScores(float* sc, int ja, int jb, float cap) {
+  for (int j = ja; j < jb; j++) sc[j] = cap * std::tanh(sc[j] / cap);
+}
+
 // One task per (sequence, KV head, tile of queries). Keys are visited a tile at a time, with an online
 // softmax across tiles (running max and sum, output rescaled when the max grows), so no score matrix is
 // ever built. A tile spans several cache blocks, up to kKeyTileFloats floats of keys: the max, rescale
@@ -415,8 +429,27 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
     const int lo = firstVisible(posBase + task.q0), hi = posBase + task.q1 - 1;
     // Tiles start at multiples of tileKeys, wherever the task's queries begin: a query's keys are
     // grouped the same whether it is decoded alone or inside a prefill chunk.
+    // A head's records sit in runs of one block, scattered over the cache, which the hardware
+    // prefetcher does not follow: the next tile's runs are requested while this one is computed
+    // (a decode step reads each layer's cache cold, and waited on DRAM for half its attention time).
+    auto prefetchTile = [&](int t0) {
+      if (t0 > hi) return;
+      const int end = std::min(hi + 1, t0 + tileKeys);
+      for (int j = t0; j < end; j += bs) {
+        const size_t offset = static_cast<size_t>(j % bs) * headBytes, bytes = static_cast<size_t>(std::min(end - j, bs - j % bs)) * headBytes;
+        const uint8_t* k = blockRecords(kCache, j) + offset;
+        const uint8_t* v = blockRecords(vCache, j) + offset;
+        for (size_t b = 0; b < bytes; b += 64) {
+          prefetchLine(k + b);
+          prefetchLine(v + b);
+        }
+      }
+    };
+    constexpr int kTilesAhead = 2;
+    for (int i = 0; i < kTilesAhead; i++) prefetchTile(lo / tileKeys * tileKeys + i * tileKeys);
     for (int t0 = lo / tileKeys * tileKeys; t0 <= hi; t0 += tileKeys) {
       const int ta = std::max(t0, lo) - t0, tb = std::min(hi + 1, t0 + tileKeys) - t0;
+      prefetchTile(t0 + kTilesAhead * tileKeys);
       if constexpr (!Fmt::kDirect) {
         for (int j = ta; j < tb;) {
           const int offset = (t0 + j) % bs, n = std::min(tb - j, bs - offset);
@@ -454,6 +487,9 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
             forRuns(t0, ja, jb, [&](const float* keys, const float*, int first, int a, int b) { scoreKeys(scores + first, qg, keys, rowStride, a, b, hd, p.scale); });
             // Heads of 8 take the softmax over whole groups of eight, padded with -inf.
             if (head8) padScores(scores, ja, jb);
+          }
+          if (p.softcap > 0) {
+            for (int h = 0; h < heads; h++) softcapScores(scores + h * scoresLd, ja, jb, p.softcap);
           }
           for (int h = 0; h < heads; h++) softmaxTile(scores + h * scoresLd, st0 + h, ja, jb);
 #if defined(__AVX2__)

@@ -114,11 +114,13 @@ void siluMul(ThreadPool& pool, float* out, const float* gate, const float* up, i
   });
 }
 
-void gelu(ThreadPool& pool, float* x, int64_t n) {
+// GPT-2's gelu_new alone (up null), or Gemma's GeGLU gate.
+void geluMul(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n) {
   parallelRange(pool, n, kParallelGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
-      const float v = x[i];
-      x[i] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+      const float v = gate[i];
+      const float g = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+      out[i] = up ? g * up[i] : g;
     }
   });
 }

@@ -28,7 +28,7 @@ void layerNorm(ThreadPool& pool, float* out, const float* x, const float* gain, 
 void rope(ThreadPool& pool, float* x, const int32_t* positions, int rows, int numHeads, int headDim, int style, int rotaryDim,
           const float* cosSin);
 void siluMul(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
-void gelu(ThreadPool& pool, float* x, int64_t n);
+void geluMul(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
 void add(ThreadPool& pool, float* x, const float* y, int64_t n);
 void embedding(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);
 void gatherRows(ThreadPool& pool, float* out, const float* x, const int32_t* ids, int n, int dim);

@@ -45,7 +45,7 @@ export class KVCacheManager {
    */
   findCachedPrefix(req: Request): CachedPrefix {
     if (!this.enablePrefixCaching) return NO_PREFIX;
-    extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize);
+    extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize, req.cacheSalt);
     const maxBlocks = Math.floor((req.numTokens - 1) / this.blockSize);
     const blocks: KVBlock[] = [];
     for (let i = 0; i < maxBlocks; i++) {
@@ -85,7 +85,7 @@ export class KVCacheManager {
     if (this.enablePrefixCaching) {
       // Hashes depend only on token ids, so a block can be registered as soon as the tokens that
       // fill it are scheduled: the step writes their K/V before any attention reads them.
-      extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize);
+      extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize, req.cacheSalt);
       const full = Math.min(Math.floor(total / this.blockSize), req.blockHashes.length);
       for (let i = 0; i < full; i++) this.pool.register(held[i]!, req.blockHashes[i]!);
     }

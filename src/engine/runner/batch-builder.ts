@@ -12,6 +12,8 @@ export interface BatchPart {
   blockTable: readonly number[] | Int32Array;
   /** Rows of this part (from 0) whose logits are wanted: from this one to its end. */
   logitsFrom: number;
+  /** The sequence's prompt length (LongRoPE picks its factors by it). */
+  promptLen?: number;
 }
 
 export class BatchBuilder {
@@ -29,6 +31,7 @@ export class BatchBuilder {
     const slotMapping = new Int32Array(rows);
     const seqs: AttentionSeq[] = [];
     const logitsRows: number[] = [];
+    const promptLens: number[] = [];
     let row = 0;
     for (const p of parts) {
       const n = p.tokenIds.length;
@@ -40,6 +43,7 @@ export class BatchBuilder {
       }
       const contextLen = p.start + n;
       seqs.push({ queryStart: row, queryLen: n, contextLen, blockTable: Int32Array.from(p.blockTable.slice(0, Math.ceil(contextLen / bs))) });
+      promptLens.push(p.promptLen ?? contextLen);
       for (let i = p.logitsFrom; i < n; i++) logitsRows.push(row + i);
       row += n;
     }
@@ -47,7 +51,8 @@ export class BatchBuilder {
     for (; row < rows; row++) {
       slotMapping[row] = scratchBlock * bs;
       seqs.push({ queryStart: row, queryLen: 1, contextLen: 1, blockTable: scratchTable });
+      promptLens.push(1);
     }
-    return { tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows) };
+    return { tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows), promptLens: Int32Array.from(promptLens) };
   }
 }

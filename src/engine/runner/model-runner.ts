@@ -52,6 +52,7 @@ export class ModelRunner {
         start,
         blockTable: req.blockTable,
         logitsFrom: reachesEnd ? numReal - 1 : numNewTokens,
+        promptLen: req.promptIds.length,
       });
       if (reachesEnd) sampled.push({ req, drafts: draftTokens });
     }

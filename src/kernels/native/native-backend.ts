@@ -157,6 +157,10 @@ export class NativeBackend implements Backend {
     this.kernels.siluMul(out, gate, up, n);
   }
 
+  geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    this.kernels.geluMul(out, gate, up, n);
+  }
+
   gelu(x: Float32Array, n: number): void {
     this.kernels.gelu(x, n);
   }
@@ -184,6 +188,7 @@ export class NativeBackend implements Backend {
     this.kernels.attention(
       out, q, cache.k, cache.v, this.kv(cache.dtype), p.desc, p.tables, rows,
       shape.numHeads, shape.numKvHeads, shape.headDim, shape.blockSize, shape.slidingWindow, shape.scale,
+      shape.softcap ?? 0,
     );
   }
 
@@ -193,13 +198,13 @@ export class NativeBackend implements Backend {
     const have = this.ropeTables.get(spec.invFreq);
     if (have && have.positions >= positions) return have;
     const size = Math.max(256, 2 ** Math.ceil(Math.log2(positions)));
-    const dim = spec.rotaryDim, half = dim / 2;
+    const dim = spec.rotaryDim, half = dim / 2, factor = spec.attentionFactor ?? 1;
     const cosSin = new Float32Array(size * dim);
     for (let p = 0; p < size; p++) {
       for (let j = 0; j < half; j++) {
         const angle = Math.fround(p * spec.invFreq[j]!);
-        cosSin[p * dim + j] = Math.cos(angle);
-        cosSin[p * dim + half + j] = Math.sin(angle);
+        cosSin[p * dim + j] = Math.fround(Math.cos(angle)) * factor;
+        cosSin[p * dim + half + j] = Math.fround(Math.sin(angle)) * factor;
       }
     }
     const table = { cosSin, positions: size };

@@ -87,14 +87,15 @@ export class ReferenceBackend implements Backend {
   // (2j, 2j + 1). Angles are rounded to float32 as transformers computes them.
   rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, spec: RopeSpec): void {
     const half = spec.rotaryDim / 2;
+    const factor = spec.attentionFactor ?? 1;
     for (let r = 0; r < rows; r++) {
       const pos = positions[r]!;
       for (let h = 0; h < numHeads; h++) {
         const base = (r * numHeads + h) * headDim;
         for (let j = 0; j < half; j++) {
           const angle = Math.fround(pos * spec.invFreq[j]!);
-          const cos = Math.fround(Math.cos(angle));
-          const sin = Math.fround(Math.sin(angle));
+          const cos = Math.fround(Math.fround(Math.cos(angle)) * factor);
+          const sin = Math.fround(Math.fround(Math.sin(angle)) * factor);
           const a = spec.style === 'neox' ? base + j : base + 2 * j;
           const b = spec.style === 'neox' ? base + j + half : base + 2 * j + 1;
           const x0 = x[a]!;
@@ -115,11 +116,11 @@ export class ReferenceBackend implements Backend {
   }
 
   gelu(x: Float32Array, n: number): void {
-    const c = Math.sqrt(2 / Math.PI);
-    for (let i = 0; i < n; i++) {
-      const v = x[i]!;
-      x[i] = 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v)));
-    }
+    for (let i = 0; i < n; i++) x[i] = geluTanh(x[i]!);
+  }
+
+  geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) out[i] = geluTanh(gate[i]!) * up[i]!;
   }
 
   embedding(out: Float32Array, table: WeightTensor, ids: Int32Array): void {
@@ -157,6 +158,7 @@ export class ReferenceBackend implements Backend {
   // and value is read back from its record as it is visited.
   attention(out: Float32Array, q: Float32Array, cache: LayerKV, seqs: readonly AttentionSeq[], s: AttentionShape): void {
     const { numHeads, numKvHeads, headDim, blockSize, scale, slidingWindow } = s;
+    const cap = s.softcap ?? 0;
     const group = numHeads / numKvHeads;
     const headBytes = kvHeadBytes(cache.dtype, headDim);
     const acc = new Float64Array(headDim);
@@ -180,7 +182,7 @@ export class ReferenceBackend implements Backend {
             readHeadRecord(cache.dtype, cache.v, at, headDim, value);
             let dot = 0;
             for (let d = 0; d < headDim; d++) dot += q[qo + d]! * key[d]!;
-            const score = dot * scale;
+            const score = cap > 0 ? cap * Math.tanh((dot * scale) / cap) : dot * scale;
             const newMax = Math.max(max, score);
             const correction = Math.exp(max - newMax);
             const p = Math.exp(score - newMax);
@@ -193,4 +195,9 @@ export class ReferenceBackend implements Backend {
       }
     }
   }
+}
+
+// The tanh approximation of GELU (GPT-2's gelu_new, Gemma's gelu_pytorch_tanh).
+function geluTanh(v: number): number {
+  return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
 }

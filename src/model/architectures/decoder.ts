@@ -1,11 +1,13 @@
 // The one decoder-only transformer behind every supported architecture. Llama, Mistral, Qwen2/3,
-// their MoE variants and GPT-2 differ only in ModelConfig flags read here; the pass itself is shared.
+// their MoE variants, Gemma 2/3, Phi-3 and GPT-2 differ only in ModelConfig flags read here; the pass
+// itself is shared.
 // It runs one flat batch of tokens from any number of sequences (prefill chunks and decode tokens
 // together) against a paged KV cache, and computes logits only for the rows that are sampled.
 
-import type { AttentionSeq, AttentionShape, Backend, LayerKV, RopeSpec } from '../../kernels/backend.js';
-import { ropeInvFreq, type ModelConfig } from '../config.js';
+import type { AttentionSeq, AttentionShape, Backend, LayerKV } from '../../kernels/backend.js';
+import type { ModelConfig } from '../config.js';
 import { ActivationBuffers } from './activation-buffers.js';
+import { applyRope, layerAttention, ropeRegime, type LayerAttention } from './layer-attention.js';
 import { prepareWeights, type FusedProjection, type PreparedLayer, type PreparedMlp, type PreparedMoe, type PreparedWeights } from './prepared-weights.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 
@@ -19,11 +21,13 @@ export interface ForwardBatch {
   seqs: readonly AttentionSeq[];
   /** Rows whose logits are wanted (usually each sequence's last token). */
   logitsRows: Int32Array;
+  /** Per entry of seqs: its prompt's length (contextLen when absent), by which LongRoPE picks factors. */
+  promptLens?: Int32Array;
 }
 
 export class CausalLM {
-  private readonly rope: RopeSpec | null;
-  private readonly attnShapeBase: Omit<AttentionShape, 'blockSize'>;
+  private readonly layerAttn: LayerAttention[];
+  private readonly attnShapeBase: Omit<AttentionShape, 'blockSize' | 'slidingWindow'>;
   private readonly buffers = new ActivationBuffers();
   /** The matmul weights as the backend holds them. */
   private readonly prepared: PreparedWeights;
@@ -35,13 +39,13 @@ export class CausalLM {
     readonly backend: Backend,
     prepared?: PreparedWeights,
   ) {
-    this.rope = config.rope ? { style: config.rope.style, rotaryDim: config.rope.rotaryDim, invFreq: ropeInvFreq(config.rope) } : null;
+    this.layerAttn = layerAttention(config);
     this.attnShapeBase = {
       numHeads: config.numHeads,
       numKvHeads: config.numKvHeads,
       headDim: config.headDim,
-      scale: 1 / Math.sqrt(config.headDim),
-      slidingWindow: config.slidingWindow,
+      scale: config.attnScale ?? 1 / Math.sqrt(config.headDim),
+      ...(config.attnSoftcap ? { softcap: config.attnSoftcap } : {}),
     };
     this.prepared = prepared ?? prepareWeights(weights, backend);
   }
@@ -59,6 +63,14 @@ export class CausalLM {
     );
   }
 
+  /**
+   * What besides the tokens the K/V of a sequence with this prompt depend on ('' for most models):
+   * the prefix cache keys its blocks with it.
+   */
+  prefixCacheSalt(promptLen: number): string {
+    return ropeRegime(this.layerAttn, promptLen);
+  }
+
   /** Returns logits [logitsRows.length, vocab]. `kv` holds one paged cache per layer. */
   forward(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): Float32Array {
     const c = this.config;
@@ -68,21 +80,26 @@ export class CausalLM {
 
     const h = this.buffers.get('hidden', rows * H);
     be.embedding(h, this.weights.embed, batch.tokenIds);
+    if (c.embedScale !== undefined) scaleInPlace(h, c.embedScale, rows * H);
     if (this.weights.posEmbed) {
       const pos = new Float32Array(rows * H);
       be.embedding(pos, this.weights.posEmbed, batch.positions);
       be.add(h, pos, rows * H);
     }
 
-    const attnShape: AttentionShape = { ...this.attnShapeBase, blockSize };
     const x = this.buffers.get('normed', rows * H);
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
       const pw = this.prepared.layers[l]!;
       this.norm(x, h, w.attnNorm, w.attnNormBias, rows);
-      be.add(h, this.attention(x, w, pw, batch, kv[l]!, attnShape, rows), rows * H);
+      const attnShape: AttentionShape = { ...this.attnShapeBase, blockSize, slidingWindow: this.layerAttn[l]!.slidingWindow };
+      const a = this.attention(x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows);
+      if (w.postAttnNorm) this.norm(a, a, w.postAttnNorm, undefined, rows);
+      be.add(h, a, rows * H);
       this.norm(x, h, w.mlpNorm, w.mlpNormBias, rows);
-      be.add(h, pw.moe ? this.moe(x, w, pw.moe, rows) : this.mlp(x, w.mlp!, pw.mlp!, rows), rows * H);
+      const m = pw.moe ? this.moe(x, w, pw.moe, rows) : this.mlp(x, w.mlp!, pw.mlp!, rows);
+      if (w.postMlpNorm) this.norm(m, m, w.postMlpNorm, undefined, rows);
+      be.add(h, m, rows * H);
     }
 
     // Only the sampled rows go through the final norm and the (large) vocabulary projection.
@@ -92,6 +109,8 @@ export class CausalLM {
     this.norm(last, last, this.weights.finalNorm, this.weights.finalNormBias, n);
     const logits = new Float32Array(n * c.vocabSize);
     be.matmul(logits, last, this.prepared.lmHead, n);
+    const cap = c.finalSoftcap;
+    if (cap) for (let i = 0; i < logits.length; i++) logits[i] = cap * Math.tanh(logits[i]! / cap);
     return logits;
   }
 
@@ -101,7 +120,9 @@ export class CausalLM {
     else this.backend.rmsNorm(out, x, gain, rows, c.hiddenSize, c.normEps);
   }
 
-  private attention(x: Float32Array, w: LayerWeights, pw: PreparedLayer, batch: ForwardBatch, cache: LayerKV, shape: AttentionShape, rows: number): Float32Array {
+  private attention(
+    x: Float32Array, w: LayerWeights, pw: PreparedLayer, batch: ForwardBatch, cache: LayerKV, shape: AttentionShape, spec: LayerAttention, rows: number,
+  ): Float32Array {
     const c = this.config;
     const be = this.backend;
     const qDim = c.numHeads * c.headDim;
@@ -111,14 +132,11 @@ export class CausalLM {
     const v = this.buffers.get('v', rows * kvDim);
     this.project(x, pw.qkv, rows, [q, k, v]);
     if (w.qNorm && w.kNorm) {
-      // Qwen3: RMSNorm over each head's vector, before RoPE.
+      // Qwen3, Gemma 3: RMSNorm over each head's vector, before RoPE.
       be.rmsNorm(q, q, w.qNorm, rows * c.numHeads, c.headDim, c.normEps);
       be.rmsNorm(k, k, w.kNorm, rows * c.numKvHeads, c.headDim, c.normEps);
     }
-    if (this.rope) {
-      be.rope(q, batch.positions, rows, c.numHeads, c.headDim, this.rope);
-      be.rope(k, batch.positions, rows, c.numKvHeads, c.headDim, this.rope);
-    }
+    if (spec.rope) applyRope(be, spec.rope, q, k, batch, c);
     be.writeKV(cache, k, v, batch.slotMapping, rows, c.numKvHeads, c.headDim);
     const attn = this.buffers.get('attn', rows * qDim);
     be.attention(attn, q, cache, batch.seqs, shape);
@@ -154,18 +172,19 @@ export class CausalLM {
     const inter = w.up.shape[0]!;
     const up = this.buffers.get('up', rows * inter);
     const [fused] = pw.gateUp;
+    const act = this.config.mlp === 'gated-gelu' ? be.geluMul.bind(be) : be.siluMul.bind(be);
     if (w.gate && pw.gateUp.length === 1) {
-      // gate and up in one matmul: each row's silu(gate) * up straight from it, no split copy.
+      // gate and up in one matmul: each row's act(gate) * up straight from it, no split copy.
       const y = this.buffers.get('gateUp', rows * 2 * inter);
       be.matmul(y, x, fused!.weight, rows, fused!.bias);
       for (let r = 0; r < rows; r++) {
         const row = y.subarray(2 * r * inter, 2 * (r + 1) * inter);
-        be.siluMul(up.subarray(r * inter, (r + 1) * inter), row.subarray(0, inter), row.subarray(inter), inter);
+        act(up.subarray(r * inter, (r + 1) * inter), row.subarray(0, inter), row.subarray(inter), inter);
       }
     } else if (w.gate) {
       const gate = this.buffers.get('gate', rows * inter);
       this.project(x, pw.gateUp, rows, [gate, up]);
-      be.siluMul(up, gate, up, rows * inter);
+      act(up, gate, up, rows * inter);
     } else {
       this.project(x, pw.gateUp, rows, [up]);
       be.gelu(up, rows * inter);
@@ -210,4 +229,9 @@ export class CausalLM {
     }
     return out;
   }
+}
+
+// Gemma scales its embeddings by sqrt(hidden) in float32.
+function scaleInPlace(x: Float32Array, s: number, n: number): void {
+  for (let i = 0; i < n; i++) x[i] = x[i]! * s;
 }

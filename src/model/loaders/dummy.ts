@@ -34,6 +34,8 @@ export function dummyWeights(c: ModelConfig, seed = 0, std = 0.02): ModelWeights
   const layers: LayerWeights[] = Array.from({ length: c.numLayers }, () => ({
     attnNorm: ones(H), q: mat(qDim, H), k: mat(kvDim, H), v: mat(kvDim, H), o: mat(H, qDim), mlpNorm: ones(H),
     ...(c.qkvBias ? { qBias: normal(qDim), kBias: normal(kvDim), vBias: normal(kvDim) } : {}),
+    ...(c.qkNorm ? { qNorm: ones(c.headDim), kNorm: ones(c.headDim) } : {}),
+    ...(c.sandwichNorms ? { postAttnNorm: ones(H), postMlpNorm: ones(H) } : {}),
     mlp: { gate: mat(c.intermediateSize, H), up: mat(c.intermediateSize, H), down: mat(H, c.intermediateSize) },
   }));
   return { embed, layers, finalNorm: ones(H), lmHead: c.tieEmbeddings ? embed : mat(c.vocabSize, H) };

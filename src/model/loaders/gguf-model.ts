@@ -1,17 +1,20 @@
-// GGUF metadata -> ModelConfig and GGUF tensor names -> ModelWeights for the Llama family.
-// llama.cpp stores Llama's q/k rows permuted for interleaved RoPE; rather than permuting them back,
-// the model runs interleaved RoPE on them, which computes the same attention.
+// GGUF metadata -> ModelConfig and GGUF tensor names -> ModelWeights for the Llama family, Gemma 2/3
+// and Phi-3, as llama.cpp's converter writes them. llama.cpp stores Llama's q/k rows permuted for
+// interleaved RoPE; rather than permuting them back, the model runs interleaved RoPE on them, which
+// computes the same attention. Gemma's (1 + w) norm gains are already folded by the converter.
 
 import type { ModelConfig, MoeConfig } from '../config.js';
 import { validateConfig, type Architecture } from '../config.js';
 import { ModelLoadError } from '../../util/errors.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 import { toFloat32, type WeightTensor } from '../../kernels/tensor.js';
-import { expectTensor, expectVector } from './tensor-source.js';
+import { expectTensor, expectVector, rowSlice } from './tensor-source.js';
 import type { GgufFile } from './gguf.js';
 
 // GGUF architecture name -> ours (a llama GGUF with experts is Mixtral).
-const GGUF_ARCHITECTURES: Record<string, Architecture> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe' };
+const GGUF_ARCHITECTURES: Record<string, Architecture> = {
+  llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe', gemma2: 'gemma2', gemma3: 'gemma3_text', phi3: 'phi3',
+};
 
 export function ggufConfig(g: GgufFile): ModelConfig {
   const arch = g.meta('general.architecture');
@@ -59,8 +62,56 @@ export function ggufConfig(g: GgufFile): ModelConfig {
     qkNorm: g.has('blk.0.attn_q_norm.weight'), mlp: 'gated-silu', moe, tieEmbeddings: !g.has('output.weight'),
     bosTokenId: typeof bos === 'number' ? bos : null, eosTokenIds: typeof eos === 'number' ? [eos] : [],
   };
-  validateConfig(config, g.path);
-  return config;
+  const family = withGgufFamilyFields(config, g, arch, get);
+  validateConfig(family, g.path);
+  return family;
+}
+
+// What llama.cpp reads for Gemma 2/3 and Phi-3 beyond the Llama keys.
+function withGgufFamilyFields(base: ModelConfig, g: GgufFile, arch: string, get: (key: string, fallback?: number) => number): ModelConfig {
+  const c = { ...base };
+  if (arch === 'phi3' && c.rope) {
+    const original = get('rope.scaling.original_context_length', 0);
+    if (g.has('rope_factors_long.weight') && original > 0) {
+      const half = c.rope.rotaryDim / 2;
+      const factors = (name: string) => Array.from(expectVector(g, name, half));
+      c.rope = {
+        ...c.rope,
+        scaling: {
+          type: 'longrope', shortFactor: factors('rope_factors_short.weight'), longFactor: factors('rope_factors_long.weight'),
+          originalMaxPositions: original, attentionFactor: get('rope.scaling.attn_factor', 1),
+        },
+      };
+    }
+    return c;
+  }
+  if (arch !== 'gemma2' && arch !== 'gemma3') return c;
+  c.mlp = 'gated-gelu';
+  c.tieEmbeddings = !g.has('output.weight');
+  c.embedScale = Math.fround(Math.sqrt(c.hiddenSize));
+  c.sandwichNorms = true;
+  // The converter writes no query scale: llama.cpp takes hidden/heads for the 27B models (46 layers
+  // for Gemma 2, 62 for Gemma 3) and head_dim otherwise; attention.scale, where a file has it, wins.
+  const big = c.numLayers === (arch === 'gemma2' ? 46 : 62);
+  c.attnScale = get('attention.scale', (big ? c.hiddenSize / c.numHeads : c.headDim) ** -0.5);
+  const attnCap = get('attn_logit_softcapping', 0), finalCap = get('final_logit_softcapping', 0);
+  if (attnCap > 0) c.attnSoftcap = attnCap;
+  if (finalCap > 0) c.finalSoftcap = finalCap;
+  // llama.cpp: Gemma 2 alternates from a sliding first layer; Gemma 3 makes every 6th layer full
+  // unless the file gives the pattern.
+  const pattern = get('attention.sliding_window_pattern', arch === 'gemma2' ? 2 : 6);
+  c.slidingLayers = Array.from({ length: c.numLayers }, (_, i) => (i + 1) % pattern !== 0);
+  if (arch === 'gemma3' && c.rope) c.localRope = { ...c.rope, theta: get('rope.freq_base_swa', 10000), scaling: null };
+  return c;
+}
+
+// q, k and v, from their own tensors or from Phi-3's fused attn_qkv (rows q | k | v).
+function attentionProjections(g: GgufFile, p: string, qDim: number, kvDim: number, H: number): Pick<LayerWeights, 'q' | 'k' | 'v'> {
+  if (g.has(`${p}.attn_qkv.weight`)) {
+    const t = expectTensor(g, `${p}.attn_qkv.weight`, [qDim + 2 * kvDim, H]);
+    return { q: rowSlice(t, 0, qDim), k: rowSlice(t, qDim, qDim + kvDim), v: rowSlice(t, qDim + kvDim, qDim + 2 * kvDim) };
+  }
+  return { q: expectTensor(g, `${p}.attn_q.weight`, [qDim, H]), k: expectTensor(g, `${p}.attn_k.weight`, [kvDim, H]), v: expectTensor(g, `${p}.attn_v.weight`, [kvDim, H]) };
 }
 
 /** Expert e of a [numExperts, rows, cols] tensor, sharing its memory. */
@@ -83,12 +134,14 @@ export function ggufWeights(c: ModelConfig, g: GgufFile): ModelWeights {
     const p = `blk.${i}`;
     const layer: LayerWeights = {
       attnNorm: vec(`${p}.attn_norm.weight`, H),
-      q: mat(`${p}.attn_q.weight`, qDim, H),
-      k: mat(`${p}.attn_k.weight`, kvDim, H),
-      v: mat(`${p}.attn_v.weight`, kvDim, H),
+      ...attentionProjections(g, p, qDim, kvDim, H),
       o: mat(`${p}.attn_output.weight`, H, qDim),
       mlpNorm: vec(`${p}.ffn_norm.weight`, H),
     };
+    if (c.sandwichNorms) {
+      layer.postAttnNorm = vec(`${p}.attn_post_norm.weight`, H);
+      layer.postMlpNorm = vec(`${p}.post_ffw_norm.weight`, H);
+    }
     if (c.qkvBias) {
       layer.qBias = vec(`${p}.attn_q.bias`, qDim);
       layer.kBias = vec(`${p}.attn_k.bias`, kvDim);
@@ -100,10 +153,14 @@ export function ggufWeights(c: ModelConfig, g: GgufFile): ModelWeights {
     }
     const moe = c.moe;
     if (!moe) {
+      const I = c.intermediateSize;
+      // Phi-3: ffn_up holds gate and up ([2 * inter, hidden], gate first) and there is no ffn_gate.
+      const fused = !g.has(`${p}.ffn_gate.weight`) && g.has(`${p}.ffn_up.weight`) && g.tensors.get(`${p}.ffn_up.weight`)!.shape[0] === 2 * I;
+      const gu = fused ? mat(`${p}.ffn_up.weight`, 2 * I, H) : null;
       layer.mlp = {
-        gate: mat(`${p}.ffn_gate.weight`, c.intermediateSize, H),
-        up: mat(`${p}.ffn_up.weight`, c.intermediateSize, H),
-        down: mat(`${p}.ffn_down.weight`, H, c.intermediateSize),
+        gate: gu ? rowSlice(gu, 0, I) : mat(`${p}.ffn_gate.weight`, I, H),
+        up: gu ? rowSlice(gu, I, 2 * I) : mat(`${p}.ffn_up.weight`, I, H),
+        down: mat(`${p}.ffn_down.weight`, H, I),
       };
     } else {
       const E = moe.numExperts;

@@ -14,12 +14,18 @@ function llamaFamilyWeights(c: ModelConfig, src: TensorSource): ModelWeights {
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   const mat = (name: string, rows: number, cols: number) => expectTensor(src, name, [rows, cols]);
+  const isGemma = c.architecture === 'gemma2' || c.architecture === 'gemma3_text';
+  // Gemma's RMSNorm multiplies by (1 + w) in float32; folded here, as llama.cpp's converter does.
+  const gain = (name: string, n: number) => (isGemma ? Float32Array.from(expectVector(src, name, n), (w) => 1 + w) : expectVector(src, name, n));
   const vec = (name: string, n: number) => expectVector(src, name, n);
-  const gated = (p: string, inter: string[], size: number): MlpWeights => ({
-    gate: mat(`${p}.${inter[0]}.weight`, size, H),
-    up: mat(`${p}.${inter[1]}.weight`, size, H),
-    down: mat(`${p}.${inter[2]}.weight`, H, size),
-  });
+  const gated = (p: string, inter: string[], size: number): MlpWeights => {
+    // Phi-3 stores gate and up as one [2 * inter, hidden] matrix, gate first.
+    if (src.has(`${p}.gate_up_proj.weight`)) {
+      const gu = mat(`${p}.gate_up_proj.weight`, 2 * size, H);
+      return { gate: rowSlice(gu, 0, size), up: rowSlice(gu, size, 2 * size), down: mat(`${p}.${inter[2]}.weight`, H, size) };
+    }
+    return { gate: mat(`${p}.${inter[0]}.weight`, size, H), up: mat(`${p}.${inter[1]}.weight`, size, H), down: mat(`${p}.${inter[2]}.weight`, H, size) };
+  };
   const PROJ = ['gate_proj', 'up_proj', 'down_proj'];
 
   const embed = mat('model.embed_tokens.weight', c.vocabSize, H);
@@ -27,21 +33,24 @@ function llamaFamilyWeights(c: ModelConfig, src: TensorSource): ModelWeights {
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;
     const layer: LayerWeights = {
-      attnNorm: vec(`${p}.input_layernorm.weight`, H),
-      q: mat(`${p}.self_attn.q_proj.weight`, qDim, H),
-      k: mat(`${p}.self_attn.k_proj.weight`, kvDim, H),
-      v: mat(`${p}.self_attn.v_proj.weight`, kvDim, H),
+      attnNorm: gain(`${p}.input_layernorm.weight`, H),
+      ...qkv(src, `${p}.self_attn`, qDim, kvDim, H),
       o: mat(`${p}.self_attn.o_proj.weight`, H, qDim),
-      mlpNorm: vec(`${p}.post_attention_layernorm.weight`, H),
+      // Gemma's post_attention_layernorm is a sandwich norm; its MLP input norm is pre_feedforward_layernorm.
+      mlpNorm: gain(`${p}.${isGemma ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`, H),
     };
+    if (isGemma) {
+      layer.postAttnNorm = gain(`${p}.post_attention_layernorm.weight`, H);
+      layer.postMlpNorm = gain(`${p}.post_feedforward_layernorm.weight`, H);
+    }
     if (c.qkvBias) {
       layer.qBias = vec(`${p}.self_attn.q_proj.bias`, qDim);
       layer.kBias = vec(`${p}.self_attn.k_proj.bias`, kvDim);
       layer.vBias = vec(`${p}.self_attn.v_proj.bias`, kvDim);
     }
     if (c.qkNorm) {
-      layer.qNorm = vec(`${p}.self_attn.q_norm.weight`, c.headDim);
-      layer.kNorm = vec(`${p}.self_attn.k_norm.weight`, c.headDim);
+      layer.qNorm = gain(`${p}.self_attn.q_norm.weight`, c.headDim);
+      layer.kNorm = gain(`${p}.self_attn.k_norm.weight`, c.headDim);
     }
     const moe = c.moe;
     if (!moe) {
@@ -68,8 +77,21 @@ function llamaFamilyWeights(c: ModelConfig, src: TensorSource): ModelWeights {
   return {
     embed,
     layers,
-    finalNorm: vec('model.norm.weight', H),
+    finalNorm: gain('model.norm.weight', H),
     lmHead: lmHead(c, src, 'lm_head.weight', embed),
+  };
+}
+
+// q, k and v, from their own tensors or from Phi-3's fused qkv_proj (rows q | k | v).
+function qkv(src: TensorSource, p: string, qDim: number, kvDim: number, H: number): Pick<LayerWeights, 'q' | 'k' | 'v'> {
+  if (src.has(`${p}.qkv_proj.weight`)) {
+    const t = expectTensor(src, `${p}.qkv_proj.weight`, [qDim + 2 * kvDim, H]);
+    return { q: rowSlice(t, 0, qDim), k: rowSlice(t, qDim, qDim + kvDim), v: rowSlice(t, qDim + kvDim, qDim + 2 * kvDim) };
+  }
+  return {
+    q: expectTensor(src, `${p}.q_proj.weight`, [qDim, H]),
+    k: expectTensor(src, `${p}.k_proj.weight`, [kvDim, H]),
+    v: expectTensor(src, `${p}.v_proj.weight`, [kvDim, H]),
   };
 }
 

@@ -130,7 +130,7 @@ export class Tokenizer {
     const piece = this.pieces[id];
     if (piece === undefined) b = new Uint8Array(0);
     else if (this.special.has(id)) b = Buffer.from(piece, 'utf8');
-    else if (this.byteLevel) b = Uint8Array.from(Array.from(piece, (ch) => BYTE_OF_CHAR.get(ch) ?? 63));
+    else if (this.byteLevel) b = byteLevelBytes(piece);
     else if (/^<0x[0-9A-Fa-f]{2}>$/.test(piece)) b = Uint8Array.of(parseInt(piece.slice(3, 5), 16));
     else b = Buffer.from(piece.replaceAll('\u2581', ' '), 'utf8');
     this.bytesCache.set(id, b);
@@ -149,6 +149,15 @@ export class Tokenizer {
   get dropsLeadingSpace(): boolean {
     return this.stripsLeadingSpace;
   }
+}
+
+// A byte-level token's bytes, one per character of the alphabet. A token with any other character
+// (DeepSeek's added tokens such as <｜User｜>) stands for its own UTF-8, as the tokenizers library's
+// ByteLevel decoder has it.
+function byteLevelBytes(piece: string): Uint8Array {
+  const chars = Array.from(piece);
+  if (!chars.every((ch) => BYTE_OF_CHAR.has(ch))) return Buffer.from(piece, 'utf8');
+  return Uint8Array.from(chars, (ch) => BYTE_OF_CHAR.get(ch)!);
 }
 
 /**
