@@ -13,6 +13,8 @@ export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 export type RopeScaling =
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
   | { type: 'linear'; factor: number }
+  /** llama.cpp's rope_freqs.weight (Llama 3.x GGUFs): each inverse frequency divided by its factor. */
+  | { type: 'freq-factors'; factors: number[] }
   /**
    * Phi-3's LongRoPE: per-frequency divisors, the long set once a sequence is past
    * originalMaxPositions; cos and sin are multiplied by attentionFactor.
@@ -200,6 +202,10 @@ export function validateConfig(c: ModelConfig, file: string): void {
   if (c.numHeads % c.numKvHeads !== 0) {
     throw new ModelLoadError(file, `num_attention_heads (${c.numHeads}) must be a multiple of num_key_value_heads (${c.numKvHeads})`);
   }
+  const s = c.rope?.scaling;
+  if (c.rope && s?.type === 'freq-factors' && s.factors.length !== c.rope.rotaryDim / 2) {
+    throw new ModelLoadError(file, `rope_freqs.weight has ${s.factors.length} factors, the rotary dimension ${c.rope.rotaryDim} needs ${c.rope.rotaryDim / 2}`);
+  }
   if (c.rope && (c.rope.rotaryDim % 2 !== 0 || c.rope.rotaryDim > c.headDim)) {
     throw new ModelLoadError(file, `rotary dimension ${c.rope.rotaryDim} must be even and at most head_dim ${c.headDim}`);
   }
@@ -217,6 +223,7 @@ export function ropeInvFreq(rope: RopeConfig, long = false): Float32Array {
     let f = Math.fround(1 / power);
     const s = rope.scaling;
     if (s?.type === 'linear') f /= s.factor;
+    else if (s?.type === 'freq-factors') f = Math.fround(f / Math.fround(s.factors[j]!));
     // transformers: 1 / (factor * base^(2j/d)), in float32.
     else if (s?.type === 'longrope') f = Math.fround(1 / Math.fround(Math.fround((long ? s.longFactor : s.shortFactor)[j]!) * power));
     else if (s?.type === 'llama3') {

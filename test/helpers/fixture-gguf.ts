@@ -139,3 +139,59 @@ export function familyFixtureAsGguf(name: 'gemma2' | 'gemma3' | 'phi3', file: st
   }
   writeGguf(file, meta, tensors);
 }
+
+/**
+ * The llama31-tied-rope-llama3 fixture as llama.cpp's converter writes a Llama 3.1 file: q/k rows
+ * permuted, tied (no output.weight), and the llama3 RoPE scaling as the rope_freqs.weight tensor of
+ * per-frequency divisors (convert_hf_to_gguf.py's LlamaModel.generate_extra_tensors), with no
+ * rope.scaling metadata.
+ */
+export function llama31AsGguf(file: string): void {
+  const dir = modelDir('llama31-tied-rope-llama3');
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  const st = SafetensorsFile.open(path.join(dir, 'model.safetensors'));
+  const t = (n: string) => toFloat32(st.read(n));
+  const [H, heads, kvHeads, hd, I] = [cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim, cfg.intermediate_size];
+  const tensors: GgufTensor[] = [
+    { name: 'token_embd.weight', shape: [cfg.vocab_size, H], data: t('model.embed_tokens.weight') },
+    { name: 'output_norm.weight', shape: [H], data: t('model.norm.weight') },
+  ];
+  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+    const p = `model.layers.${l}.`, b = `blk.${l}.`;
+    tensors.push(
+      { name: b + 'attn_norm.weight', shape: [H], data: t(p + 'input_layernorm.weight') },
+      { name: b + 'attn_q.weight', shape: [heads * hd, H], data: permuteForInterleavedRope(t(p + 'self_attn.q_proj.weight'), heads, H) },
+      { name: b + 'attn_k.weight', shape: [kvHeads * hd, H], data: permuteForInterleavedRope(t(p + 'self_attn.k_proj.weight'), kvHeads, H) },
+      { name: b + 'attn_v.weight', shape: [kvHeads * hd, H], data: t(p + 'self_attn.v_proj.weight') },
+      { name: b + 'attn_output.weight', shape: [H, heads * hd], data: t(p + 'self_attn.o_proj.weight') },
+      { name: b + 'ffn_norm.weight', shape: [H], data: t(p + 'post_attention_layernorm.weight') },
+      { name: b + 'ffn_gate.weight', shape: [I, H], data: t(p + 'mlp.gate_proj.weight') },
+      { name: b + 'ffn_up.weight', shape: [I, H], data: t(p + 'mlp.up_proj.weight') },
+      { name: b + 'ffn_down.weight', shape: [H, I], data: t(p + 'mlp.down_proj.weight') },
+    );
+  }
+  st.close();
+  const s = cfg.rope_scaling;
+  const lowWavelen = s.original_max_position_embeddings / s.low_freq_factor, highWavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  const factors = Array.from({ length: hd / 2 }, (_, j) => {
+    const wavelen = (2 * Math.PI) / Math.fround(1 / Math.fround(cfg.rope_theta ** Math.fround((2 * j) / hd)));
+    if (wavelen < highWavelen) return 1;
+    if (wavelen > lowWavelen) return s.factor;
+    const smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+    return 1 / ((1 - smooth) / s.factor + smooth);
+  });
+  tensors.push({ name: 'rope_freqs.weight', shape: [hd / 2], data: Float32Array.from(factors) });
+  writeGguf(file, [
+    ['general.architecture', { str: 'llama' }],
+    ['llama.context_length', { u32: cfg.max_position_embeddings }],
+    ['llama.embedding_length', { u32: H }],
+    ['llama.block_count', { u32: cfg.num_hidden_layers }],
+    ['llama.feed_forward_length', { u32: I }],
+    ['llama.attention.head_count', { u32: heads }],
+    ['llama.attention.head_count_kv', { u32: kvHeads }],
+    ['llama.attention.key_length', { u32: hd }],
+    ['llama.attention.layer_norm_rms_epsilon', { f32: cfg.rms_norm_eps }],
+    ['llama.rope.freq_base', { f32: cfg.rope_theta }],
+    ['llama.rope.dimension_count', { u32: hd }],
+  ], tensors);
+}

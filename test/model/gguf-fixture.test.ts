@@ -12,7 +12,7 @@ import { SequenceContext } from '../helpers/sequence-context.js';
 import { argmax } from '../../src/engine/sampling/logprobs.js';
 import { FIXTURES, maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';
-import { familyFixtureAsGguf, llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
+import { familyFixtureAsGguf, llama31AsGguf, llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
 import { testBackends } from '../helpers/backends.js';
 
 const dir = tempDir();
@@ -66,6 +66,26 @@ it('a byte-level (gpt2) GGUF vocabulary reproduces the GPT-2 goldens, and its ch
   }
   assert.deepEqual(m.tokenizer!.eosTokenIds, [50256]);
   assert.equal(m.tokenizer!.chatTemplate, template);
+});
+
+it("a Llama 3.1 GGUF applies its rope_freqs.weight (llama3 scaling as llama.cpp stores it): HF's goldens", async () => {
+  const file = path.join(dir, 'llama31.gguf');
+  llama31AsGguf(file);
+  const m = await loadModel(file);
+  assert.equal(m.config.rope!.scaling!.type, 'freq-factors');
+  const model = new CausalLM(m.config, m.weights, new ReferenceBackend());
+  const golden = readJson<ModelGolden>(path.join(modelDir('llama31-tied-rope-llama3'), 'golden.json'));
+  for (const p of golden.prompts) {
+    const ctx = new SequenceContext(model, p.input_ids.length + 32);
+    let logits = ctx.eval(p.input_ids);
+    assert.ok(maxAbsDiff(logits, p.last_logits) < 1e-4, `${p.name}: ${maxAbsDiff(logits, p.last_logits)}`);
+    const out: number[] = [];
+    for (let i = 0; i < 32; i++) {
+      out.push(argmax(logits));
+      logits = ctx.eval([out[i]!]);
+    }
+    assert.deepEqual(out, p.greedy_new_tokens, p.name);
+  }
 });
 
 for (const name of ['gemma2', 'gemma3', 'phi3'] as const) {

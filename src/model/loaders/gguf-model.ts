@@ -56,7 +56,9 @@ export function ggufConfig(g: GgufFile): ModelConfig {
     norm: 'rms', normEps: get('attention.layer_norm_rms_epsilon', 1e-5),
     rope: {
       theta: get('rope.freq_base', 10000), style: arch === 'llama' ? 'interleaved' : 'neox', rotaryDim: get('rope.dimension_count', headDim),
-      scaling: scalingType === 'linear' ? { type: 'linear', factor: get('rope.scaling.factor') } : null,
+      scaling: g.has('rope_freqs.weight')
+        ? { type: 'freq-factors', factors: Array.from(toFloat32(g.get('rope_freqs.weight'))) }
+        : scalingType === 'linear' ? { type: 'linear', factor: get('rope.scaling.factor') } : null,
     },
     slidingWindow: get('attention.sliding_window', 0), qkvBias: g.has('blk.0.attn_q.bias'), outputBias: false,
     qkNorm: g.has('blk.0.attn_q_norm.weight'), mlp: 'gated-silu', moe, tieEmbeddings: !g.has('output.weight'),
