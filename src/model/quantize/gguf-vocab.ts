@@ -117,9 +117,10 @@ function byteLevelVocab(json: Record<string, unknown>, file: string, vocabSize: 
   if (!pre.includes('ByteLevel')) {
     throw new UsageError(`${file}: a BPE tokenizer without a byte-level pre-tokenizer needs its tokenizer.model (SentencePiece) to convert`);
   }
-  const regexMatch = /"Regex":"((?:[^"\\]|\\.)*)"/.exec(pre);
-  const regex = regexMatch ? (JSON.parse(`"${regexMatch[1]}"`) as string) : null;
-  const preName = regex === null ? 'gpt2' : Object.entries(PRE_TOKENIZER_REGEX).find(([, r]) => r === regex)?.[0];
+  const regexes = [...pre.matchAll(/"Regex":"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
+  const preName = regexes.length === 0
+    ? 'gpt2'
+    : Object.entries(PRE_TOKENIZER_REGEX).find(([, r]) => r.length === regexes.length && r.every((x, i) => x === regexes[i]))?.[0];
   if (!preName) throw new UsageError(`${file}: its pre-tokenizer split is not one this engine names in GGUF (known: gpt2, ${Object.keys(PRE_TOKENIZER_REGEX).join(', ')})`);
   const tokens: string[] = [];
   const types: number[] = [];

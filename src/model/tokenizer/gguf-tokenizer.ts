@@ -3,7 +3,7 @@
 
 import { ModelLoadError } from '../../util/errors.js';
 import type { GgufFile } from '../loaders/gguf.js';
-import { byteLevelTokenizerJson, sentencePieceTokenizerJson, type VocabPiece } from './tokenizer-json.js';
+import { byteLevelTokenizerJson, GPT2_PRE_NAMES, PRE_TOKENIZER_REGEX, sentencePieceTokenizerJson, type VocabPiece } from './tokenizer-json.js';
 import { Tokenizer } from './tokenizer.js';
 
 export function ggufTokenizer(g: GgufFile): Tokenizer | null {
@@ -29,7 +29,11 @@ export function ggufTokenizer(g: GgufFile): Tokenizer | null {
     const merges = g.meta('tokenizer.ggml.merges');
     if (!Array.isArray(merges)) throw new ModelLoadError(g.path, 'missing tokenizer.ggml.merges for a gpt2 tokenizer');
     const pre = g.meta('tokenizer.ggml.pre');
-    json = byteLevelTokenizerJson(pieces, merges.map(String), typeof pre === 'string' ? pre : null);
+    const name = typeof pre === 'string' && !GPT2_PRE_NAMES.includes(pre) ? pre : null;
+    if (name !== null && !(name in PRE_TOKENIZER_REGEX)) {
+      throw new ModelLoadError(g.path, `unsupported tokenizer.ggml.pre "${name}" (supported: ${[...GPT2_PRE_NAMES, ...Object.keys(PRE_TOKENIZER_REGEX)].join(', ')})`);
+    }
+    json = byteLevelTokenizerJson(pieces, merges.map(String), name);
   } else {
     throw new ModelLoadError(g.path, `unsupported tokenizer.ggml.model "${String(kind)}" (supported: llama, gpt2)`);
   }

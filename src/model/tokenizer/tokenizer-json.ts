@@ -79,22 +79,41 @@ export function sentencePieceTokenizerJson(pieces: readonly VocabPiece[], opts: 
   };
 }
 
-// Pre-tokenizer splits of byte-level BPE vocabularies, by GGUF's tokenizer.ggml.pre.
-export const PRE_TOKENIZER_REGEX: Record<string, string> = {
-  'llama-bpe': "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-  qwen2: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+// Pre-tokenizer splits of byte-level BPE vocabularies, by GGUF's tokenizer.ggml.pre: the regexes of
+// each model's tokenizer.json, applied in order (llama.cpp's regex_exprs for the same names).
+const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const GPT2_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+export const PRE_TOKENIZER_REGEX: Record<string, readonly string[]> = {
+  'llama-bpe': [LLAMA3_SPLIT],
+  llama3: [LLAMA3_SPLIT],
+  'llama-v3': [LLAMA3_SPLIT],
+  dbrx: [LLAMA3_SPLIT],
+  'smaug-bpe': [LLAMA3_SPLIT],
+  qwen2: [QWEN2_SPLIT],
+  'deepseek-r1-qwen': [QWEN2_SPLIT],
+  'deepseek-v3': [
+    '\\p{N}{1,3}',
+    '[一-龥぀-ゟ゠-ヿ]+',
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+  ],
+  smollm: ['\\p{N}', GPT2_SPLIT],
+  starcoder: ['\\p{N}', GPT2_SPLIT],
 };
+
+/** GGUF pre-tokenizer names that mean GPT-2's own split (ByteLevel's built-in regex). */
+export const GPT2_PRE_NAMES: readonly string[] = ['gpt-2', 'gpt2', 'default'];
 
 /** Byte-level BPE (GPT-2, Llama 3, Qwen). */
 export function byteLevelTokenizerJson(pieces: readonly VocabPiece[], merges: string[], pre: string | null) {
-  const regex = pre ? PRE_TOKENIZER_REGEX[pre] : undefined;
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: regex === undefined };
+  const regexes = pre ? PRE_TOKENIZER_REGEX[pre] : undefined;
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: regexes === undefined };
   return {
     version: '1.0',
     added_tokens: addedTokens(pieces),
     normalizer: null,
-    pre_tokenizer: regex
-      ? { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, byteLevel] }
+    pre_tokenizer: regexes
+      ? { type: 'Sequence', pretokenizers: [...regexes.map((r) => ({ type: 'Split', pattern: { Regex: r }, behavior: 'Isolated', invert: false })), byteLevel] }
       : byteLevel,
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
