@@ -132,6 +132,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
         InstanceMethod<&Kernels::siluMul>("siluMul"),
         InstanceMethod<&Kernels::gelu>("gelu"),
         InstanceMethod<&Kernels::geluMul>("geluMul"),
+        InstanceMethod<&Kernels::clampedSwiglu>("clampedSwiglu"),
         InstanceMethod<&Kernels::add>("add"),
         InstanceMethod<&Kernels::embedding>("embedding"),
         InstanceMethod<&Kernels::gatherRows>("gatherRows"),
@@ -288,6 +289,17 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (a.ok()) table_->geluMul(*pool_, x, x, nullptr, n);
   }
 
+  // clampedSwiglu(out, gate, up, n, limit)
+  void clampedSwiglu(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(3, "n");
+    float* out = a.array<float>(0, n, "out");
+    const float* gate = a.array<float>(1, n, "gate");
+    const float* up = a.array<float>(2, n, "up");
+    const float limit = static_cast<float>(a.f64(4));
+    if (a.ok()) table_->clampedSwiglu(*pool_, out, gate, up, n, limit);
+  }
+
   // geluMul(out, gate, up, n)
   void geluMul(const Napi::CallbackInfo& info) {
     Args a(info);
@@ -434,6 +446,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     p.slidingWindow = a.i32(12);
     p.scale = static_cast<float>(a.f64(13));
     p.softcap = static_cast<float>(a.f64(14));
+    p.sinks = info[15].IsNull() || info[15].IsUndefined() ? nullptr : a.array<float>(15, p.numHeads, "sinks");
     if (!a.ok()) return;
     const size_t headBytes = kvFormat(dtype) ? kvHeadBytes(static_cast<KVDType>(dtype), p.headDim) : 0;
     if (p.numHeads <= 0 || p.numKvHeads <= 0 || p.numHeads % p.numKvHeads != 0 || headBytes == 0 || p.blockSize <= 0) {

@@ -36,6 +36,8 @@ struct AttentionParams {
   float scale;
   // Scaled scores s become softcap * tanh(s / softcap) (Gemma 2); 0 = none.
   float softcap;
+  // [numHeads] logits joining each softmax's denominator (gpt-oss); null = none.
+  const float* sinks;
 };
 
 struct KernelTable {
@@ -65,6 +67,8 @@ struct KernelTable {
   void (*siluMul)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
   /** out = gelu_tanh(gate) * up, or gelu_tanh(gate) when up is null; out may be gate. */
   void (*geluMul)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
+  // gpt-oss: out = (clamp(up, -limit, limit) + 1) * g * sigmoid(1.702 g), g = min(gate, limit).
+  void (*clampedSwiglu)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n, float limit);
   void (*add)(ThreadPool& pool, float* x, const float* y, int64_t n);
   void (*embedding)(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);
   // out[i, :] = x[ids[i], :] for i < n

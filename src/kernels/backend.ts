@@ -40,6 +40,8 @@ export interface AttentionShape {
   slidingWindow: number;
   /** Scaled scores s become softcap * tanh(s / softcap) before the softmax (Gemma 2); 0 = none. */
   softcap?: number;
+  /** [numHeads]: a logit per head that joins every softmax's denominator and no value (gpt-oss). */
+  sinks?: Float32Array;
 }
 
 /**
@@ -122,6 +124,9 @@ export interface Backend {
 
   /** out[n] = gelu_tanh(gate[n]) * up[n] (Gemma's GeGLU); out may be gate. */
   geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+
+  /** gpt-oss: out = (clamp(up, -limit, limit) + 1) * g * sigmoid(1.702 g) with g = min(gate, limit). */
+  clampedSwiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, limit: number): void;
 
   /** out[rows, dim] = table[ids[r], :] */
   embedding(out: Float32Array, table: WeightTensor, ids: Int32Array): void;

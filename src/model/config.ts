@@ -3,10 +3,10 @@
 
 import { ModelLoadError } from '../util/errors.js';
 import type { RopeStyle } from '../kernels/backend.js';
-import { gatedMlpOf, longRope, withFamilyFields } from './hf-family-config.js';
+import { gatedMlpOf, longRope, withFamilyFields, yarnRope } from './hf-family-config.js';
 
 export const SUPPORTED_ARCHITECTURES = [
-  'llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'gpt2', 'gemma2', 'gemma3_text', 'phi3',
+  'llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'gpt2', 'gemma2', 'gemma3_text', 'phi3', 'gpt_oss',
 ] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
@@ -19,7 +19,9 @@ export type RopeScaling =
    * Phi-3's LongRoPE: per-frequency divisors, the long set once a sequence is past
    * originalMaxPositions; cos and sin are multiplied by attentionFactor.
    */
-  | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositions: number; attentionFactor: number };
+  | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositions: number; attentionFactor: number }
+  /** YaRN: frequencies blended between interpolated and original over a ramp; cos/sin x attentionFactor. */
+  | { type: 'yarn'; factor: number; originalMaxPositions: number; betaFast: number; betaSlow: number; truncate: boolean; attentionFactor: number };
 
 export interface RopeConfig {
   theta: number;
@@ -58,8 +60,8 @@ export interface ModelConfig {
   /** Biases on the attention output and MLP projections (GPT-2). */
   outputBias: boolean;
   qkNorm: boolean;
-  /** gated: act(gate) * up; gelu is the tanh approximation. */
-  mlp: 'gated-silu' | 'gated-gelu' | 'gelu';
+  /** gated: act(gate) * up; gelu is the tanh approximation; gated-swiglu-oai is gpt-oss's clamped one. */
+  mlp: 'gated-silu' | 'gated-gelu' | 'gated-swiglu-oai' | 'gelu';
   moe: MoeConfig | null;
   tieEmbeddings: boolean;
   bosTokenId: number | null;
@@ -78,6 +80,10 @@ export interface ModelConfig {
   slidingLayers?: boolean[];
   /** RoPE of the sliding layers where it differs from `rope` (Gemma 3's rope_local_base_freq). */
   localRope?: RopeConfig;
+  /** gpt-oss: a learned logit per head in every softmax's denominator. */
+  attnSinks?: boolean;
+  /** gpt-oss's clamp on gate and up in its SwiGLU. */
+  swigluLimit?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -113,8 +119,9 @@ function ropeScaling(cfg: Json, file: string): RopeScaling | null {
   }
   if (type === 'linear') return { type: 'linear', factor: num(s, 'factor', file) };
   if (type === 'longrope') return longRope(cfg, s, file);
+  if (type === 'yarn') return yarnRope(cfg, s, file);
   if (type === 'default') return null;
-  throw new ModelLoadError(file, `unsupported rope_scaling type "${type}" (supported: llama3, linear, longrope)`);
+  throw new ModelLoadError(file, `unsupported rope_scaling type "${type}" (supported: llama3, linear, longrope, yarn)`);
 }
 
 export function unsupportedArchitecture(file: string, name: string): ModelLoadError {
@@ -160,6 +167,12 @@ export function configFromHf(cfg: Json, file: string): ModelConfig {
 
   let moe: MoeConfig | null = null;
   if (architecture === 'mixtral') {
+    moe = {
+      numExperts: num(cfg, 'num_local_experts', file), topK: num(cfg, 'num_experts_per_tok', file), normTopK: true,
+      expertIntermediateSize: num(cfg, 'intermediate_size', file), sharedExpertIntermediateSize: 0,
+    };
+  } else if (architecture === 'gpt_oss') {
+    // Top-k of the router logits, softmax over those k: the renormalized top-k of the full softmax.
     moe = {
       numExperts: num(cfg, 'num_local_experts', file), topK: num(cfg, 'num_experts_per_tok', file), normTopK: true,
       expertIntermediateSize: num(cfg, 'intermediate_size', file), sharedExpertIntermediateSize: 0,
@@ -224,6 +237,7 @@ export function ropeInvFreq(rope: RopeConfig, long = false): Float32Array {
     const s = rope.scaling;
     if (s?.type === 'linear') f /= s.factor;
     else if (s?.type === 'freq-factors') f = Math.fround(f / Math.fround(s.factors[j]!));
+    else if (s?.type === 'yarn') f = yarnInvFreq(s, rope, j, power);
     // transformers: 1 / (factor * base^(2j/d)), in float32.
     else if (s?.type === 'longrope') f = Math.fround(1 / Math.fround(Math.fround((long ? s.longFactor : s.shortFactor)[j]!) * power));
     else if (s?.type === 'llama3') {
@@ -239,4 +253,20 @@ export function ropeInvFreq(rope: RopeConfig, long = false): Float32Array {
     out[j] = f;
   }
   return out;
+}
+
+// transformers' _compute_yarn_parameters, in float32 where it computes in float32: the ramp runs over
+// the frequencies whose wavelengths fall between beta_fast and beta_slow turns of the original context.
+function yarnInvFreq(s: Extract<RopeScaling, { type: 'yarn' }>, rope: RopeConfig, j: number, power: number): number {
+  const dim = rope.rotaryDim;
+  const correctionDim = (turns: number) => (dim * Math.log(s.originalMaxPositions / (turns * 2 * Math.PI))) / (2 * Math.log(rope.theta));
+  let low = correctionDim(s.betaFast), high = correctionDim(s.betaSlow);
+  if (s.truncate) [low, high] = [Math.floor(low), Math.ceil(high)];
+  low = Math.max(low, 0);
+  high = Math.min(high, dim - 1);
+  if (low === high) high += 0.001;
+  const ramp = Math.min(1, Math.max(0, Math.fround(Math.fround(j - low) / Math.fround(high - low))));
+  const extrapolation = Math.fround(1 - ramp);
+  const interpolated = Math.fround(1 / Math.fround(s.factor * power)), original = Math.fround(1 / power);
+  return Math.fround(Math.fround(interpolated * Math.fround(1 - extrapolation)) + Math.fround(original * extrapolation));
 }

@@ -37,7 +37,23 @@ export function longRope(cfg: Json, s: Json, file: string): RopeScaling {
   return { type: 'longrope', shortFactor: factors('short_factor'), longFactor: factors('long_factor'), originalMaxPositions: original, attentionFactor };
 }
 
-/** Gemma 2/3 and Phi-3 fields over the Llama-family config `base`. */
+/** YaRN as transformers reads it: attention factor 0.1 ln(factor) + 1 unless the config gives one. */
+export function yarnRope(cfg: Json, s: Json, file: string): RopeScaling {
+  const factor = optionalNumber(s, 'factor');
+  if (factor === undefined) throw new ModelLoadError(file, 'yarn rope_scaling needs a factor');
+  const original = optionalNumber(s, 'original_max_position_embeddings') ?? optionalNumber(cfg, 'max_position_embeddings');
+  if (original === undefined) throw new ModelLoadError(file, 'yarn needs original_max_position_embeddings');
+  // DeepSeek's mscale / mscale_all_dim give the ratio of two such factors (1 when they are equal).
+  const mscale = (m: number) => (factor <= 1 ? 1 : 0.1 * m * Math.log(factor) + 1);
+  const [m, mAll] = [optionalNumber(s, 'mscale'), optionalNumber(s, 'mscale_all_dim')];
+  const attentionFactor = optionalNumber(s, 'attention_factor') ?? (m !== undefined && mAll !== undefined ? mscale(m) / mscale(mAll) : mscale(1));
+  return {
+    type: 'yarn', factor, originalMaxPositions: original, betaFast: optionalNumber(s, 'beta_fast') ?? 32,
+    betaSlow: optionalNumber(s, 'beta_slow') ?? 1, truncate: s['truncate'] !== false, attentionFactor,
+  };
+}
+
+/** Gemma 2/3, Phi-3 and gpt-oss fields over the Llama-family config `base`. */
 export function withFamilyFields(base: ModelConfig, cfg: Json, file: string): ModelConfig {
   const c = { ...base };
   const partial = optionalNumber(cfg, 'partial_rotary_factor');
@@ -47,6 +63,13 @@ export function withFamilyFields(base: ModelConfig, cfg: Json, file: string): Mo
     for (const list of [scaling.shortFactor, scaling.longFactor]) {
       if (list.length !== c.rope.rotaryDim / 2) throw new ModelLoadError(file, `longrope factor lists need ${c.rope.rotaryDim / 2} entries (rotary dim / 2), got ${list.length}`);
     }
+  }
+  if (c.architecture === 'gpt_oss') {
+    c.mlp = 'gated-swiglu-oai';
+    c.swigluLimit = optionalNumber(cfg, 'swiglu_limit') ?? 7;
+    c.attnSinks = true;
+    c.slidingLayers = slidingLayers(cfg, c.architecture, c.numLayers, file);
+    return c;
   }
   if (c.architecture !== 'gemma2' && c.architecture !== 'gemma3_text') return c;
 
@@ -74,7 +97,7 @@ function slidingLayers(cfg: Json, architecture: Architecture, numLayers: number,
     if (types.length !== numLayers) throw new ModelLoadError(file, `layer_types lists ${types.length} layers, the model has ${numLayers}`);
     return types.map((t) => t === 'sliding_attention');
   }
-  if (architecture === 'gemma2') return Array.from({ length: numLayers }, (_, i) => i % 2 === 0);
+  if (architecture === 'gemma2' || architecture === 'gpt_oss') return Array.from({ length: numLayers }, (_, i) => i % 2 === 0);
   const pattern = optionalNumber(cfg, 'sliding_window_pattern') ?? 6;
   return Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0);
 }

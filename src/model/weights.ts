@@ -9,6 +9,7 @@ export interface MlpWeights {
   gate?: WeightTensor;
   up: WeightTensor;
   down: WeightTensor;
+  gateBias?: Float32Array;
   upBias?: Float32Array;
   downBias?: Float32Array;
 }
@@ -16,6 +17,7 @@ export interface MlpWeights {
 export interface MoeWeights {
   /** [numExperts, hidden] */
   router: WeightTensor;
+  routerBias?: Float32Array;
   experts: MlpWeights[];
   shared?: MlpWeights;
   /** [1, hidden]: sigmoid gate on the shared expert's output. */
@@ -35,6 +37,8 @@ export interface LayerWeights {
   oBias?: Float32Array;
   qNorm?: Float32Array;
   kNorm?: Float32Array;
+  /** [numHeads] gpt-oss's attention sinks. */
+  sinks?: Float32Array;
   mlpNorm: Float32Array;
   mlpNormBias?: Float32Array;
   /** Gemma's sandwich norms on the attention and MLP outputs, before each residual add. */

@@ -508,7 +508,13 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
       for (int g = 0; g < group; g++) {
         const int st = (qi - task.q0) * group + g;
         float* o = out + (static_cast<size_t>(seq.queryStart) + qi) * qDim + (static_cast<size_t>(task.kvHead) * group + g) * hd;
-        const float inv = 1.0f / sum[st];
+        float scale = 1.0f, total = sum[st];
+        if (p.sinks) {
+          const float sink = p.sinks[task.kvHead * group + g], m = std::max(maxv[st], sink);
+          scale = std::exp(maxv[st] - m);
+          total = total * scale + std::exp(sink - m);
+        }
+        const float inv = scale / total;
         for (int d = 0; d < hd; d++) o[d] = acc[static_cast<size_t>(st) * hd + d] * inv;
       }
     }

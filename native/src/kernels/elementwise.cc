@@ -125,6 +125,16 @@ void geluMul(ThreadPool& pool, float* out, const float* gate, const float* up, i
   });
 }
 
+// gpt-oss's SwiGLU: gate clamped above and up on both sides at limit, (up + 1) * g * sigmoid(1.702 g).
+void clampedSwiglu(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n, float limit) {
+  parallelRange(pool, n, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const float g = std::min(gate[i], limit), u = std::clamp(up[i], -limit, limit);
+      out[i] = (u + 1.0f) * (g / (1.0f + std::exp(-(g * 1.702f))));
+    }
+  });
+}
+
 void add(ThreadPool& pool, float* x, const float* y, int64_t n) {
   parallelRange(pool, n, kParallelGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) x[i] += y[i];

@@ -26,6 +26,7 @@ export interface NativeKernels {
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
   gelu(x: Float32Array, n: number): void;
   geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
+  clampedSwiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, limit: number): void;
   add(x: Float32Array, y: Float32Array, n: number): void;
   embedding(out: Float32Array, table: Uint8Array, dtype: number, dim: number, vocab: number, ids: Int32Array, rows: number): void;
   gatherRows(out: Float32Array, x: Float32Array, ids: Int32Array, dim: number): void;
@@ -37,7 +38,7 @@ export interface NativeKernels {
   attention(
     out: Float32Array, q: Float32Array, kCache: Uint8Array, vCache: Uint8Array, kvDtype: number, seqDesc: Int32Array, blockTables: Int32Array,
     rows: number, numHeads: number, numKvHeads: number, headDim: number, blockSize: number, slidingWindow: number, scale: number,
-    softcap: number,
+    softcap: number, sinks: Float32Array | null,
   ): void;
 }
 

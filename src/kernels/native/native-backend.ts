@@ -157,6 +157,10 @@ export class NativeBackend implements Backend {
     this.kernels.siluMul(out, gate, up, n);
   }
 
+  clampedSwiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, limit: number): void {
+    this.kernels.clampedSwiglu(out, gate, up, n, limit);
+  }
+
   geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
     this.kernels.geluMul(out, gate, up, n);
   }
@@ -188,7 +192,7 @@ export class NativeBackend implements Backend {
     this.kernels.attention(
       out, q, cache.k, cache.v, this.kv(cache.dtype), p.desc, p.tables, rows,
       shape.numHeads, shape.numKvHeads, shape.headDim, shape.blockSize, shape.slidingWindow, shape.scale,
-      shape.softcap ?? 0,
+      shape.softcap ?? 0, shape.sinks ?? null,
     );
   }
 

@@ -119,6 +119,13 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < n; i++) x[i] = geluTanh(x[i]!);
   }
 
+  clampedSwiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, limit: number): void {
+    for (let i = 0; i < n; i++) {
+      const g = Math.min(gate[i]!, limit), u = Math.min(Math.max(up[i]!, -limit), limit);
+      out[i] = (u + 1) * (g / (1 + Math.exp(-g * 1.702)));
+    }
+  }
+
   geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
     for (let i = 0; i < n; i++) out[i] = geluTanh(gate[i]!) * up[i]!;
   }
@@ -189,6 +196,11 @@ export class ReferenceBackend implements Backend {
             sum = sum * correction + p;
             for (let d = 0; d < headDim; d++) acc[d] = acc[d]! * correction + p * value[d]!;
             max = newMax;
+          }
+          if (s.sinks) {
+            const sink = s.sinks[h]!, m = Math.max(max, sink), c = Math.exp(max - m);
+            sum = sum * c + Math.exp(sink - m);
+            for (let d = 0; d < headDim; d++) acc[d] = acc[d]! * c;
           }
           for (let d = 0; d < headDim; d++) out[qo + d] = acc[d]! / sum;
         }

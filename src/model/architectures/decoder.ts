@@ -92,7 +92,9 @@ export class CausalLM {
       const w = this.weights.layers[l]!;
       const pw = this.prepared.layers[l]!;
       this.norm(x, h, w.attnNorm, w.attnNormBias, rows);
-      const attnShape: AttentionShape = { ...this.attnShapeBase, blockSize, slidingWindow: this.layerAttn[l]!.slidingWindow };
+      const attnShape: AttentionShape = {
+        ...this.attnShapeBase, blockSize, slidingWindow: this.layerAttn[l]!.slidingWindow, ...(w.sinks ? { sinks: w.sinks } : {}),
+      };
       const a = this.attention(x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows);
       if (w.postAttnNorm) this.norm(a, a, w.postAttnNorm, undefined, rows);
       be.add(h, a, rows * H);
@@ -172,7 +174,10 @@ export class CausalLM {
     const inter = w.up.shape[0]!;
     const up = this.buffers.get('up', rows * inter);
     const [fused] = pw.gateUp;
-    const act = this.config.mlp === 'gated-gelu' ? be.geluMul.bind(be) : be.siluMul.bind(be);
+    const c = this.config;
+    const act = c.mlp === 'gated-gelu' ? be.geluMul.bind(be)
+      : c.mlp === 'gated-swiglu-oai' ? (o: Float32Array, g: Float32Array, u: Float32Array, n: number) => be.clampedSwiglu(o, g, u, n, c.swigluLimit ?? 7)
+      : be.siluMul.bind(be);
     if (w.gate && pw.gateUp.length === 1) {
       // gate and up in one matmul: each row's act(gate) * up straight from it, no split copy.
       const y = this.buffers.get('gateUp', rows * 2 * inter);
@@ -202,7 +207,7 @@ export class CausalLM {
     const be = this.backend;
     const E = moe.numExperts;
     const logits = new Float32Array(rows * E);
-    be.matmul(logits, x, pw.router, rows);
+    be.matmul(logits, x, pw.router, rows, w.moe!.routerBias);
     const routing = be.routeExperts(logits, rows, E, moe.topK, moe.normTopK);
 
     const out = new Float32Array(rows * H);

@@ -22,7 +22,7 @@ function ropeOf(rope: RopeConfig): LayerRope {
   const s = rope.scaling;
   const spec = (long: boolean): RopeSpec => ({
     style: rope.style, rotaryDim: rope.rotaryDim, invFreq: ropeInvFreq(rope, long),
-    ...(s?.type === 'longrope' ? { attentionFactor: s.attentionFactor } : {}),
+    ...(s?.type === 'longrope' || s?.type === 'yarn' ? { attentionFactor: s.attentionFactor } : {}),
   });
   return s?.type === 'longrope'
     ? { short: spec(false), long: spec(true), originalMaxPositions: s.originalMaxPositions }

@@ -76,7 +76,7 @@ export function fuseProjections(backend: Backend, mats: readonly WeightTensor[],
 export function prepareWeights(weights: ModelWeights, backend: Backend): PreparedWeights {
   const p = backend.prepareWeight.bind(backend);
   const mlp = (m: MlpWeights): PreparedMlp => ({
-    gateUp: m.gate ? fuseProjections(backend, [m.gate, m.up], [undefined, m.upBias]) : fuseProjections(backend, [m.up], [m.upBias]),
+    gateUp: m.gate ? fuseProjections(backend, [m.gate, m.up], [m.gateBias, m.upBias]) : fuseProjections(backend, [m.up], [m.upBias]),
     down: p(m.down),
   });
   const layer = (l: LayerWeights): PreparedLayer => ({
