@@ -45,6 +45,13 @@ export const PRESETS: Record<string, () => ModelConfig> = {
     ...llamaLike({ vocabSize: 32064, hiddenSize: 3072, intermediateSize: 8192, numLayers: 32, numHeads: 32, numKvHeads: 32, maxPositions: 131072, bosTokenId: 1, eosTokenIds: [32000, 32007] }),
     architecture: 'phi3', rope: { theta: 10000, style: 'neox', rotaryDim: 96, scaling: null },
   }),
+  'gpt-oss-20b': () => ({
+    ...llamaLike({ vocabSize: 201088, hiddenSize: 2880, intermediateSize: 2880, numLayers: 24, numHeads: 64, numKvHeads: 8, headDim: 64, maxPositions: 131072, bosTokenId: 199998, eosTokenIds: [200002, 199999] }),
+    architecture: 'gpt_oss', qkvBias: true, slidingWindow: 128, attnSinks: true, mlp: 'gated-swiglu-oai', swigluLimit: 7,
+    slidingLayers: Array.from({ length: 24 }, (_, i) => i % 2 === 0),
+    moe: { numExperts: 32, topK: 4, normTopK: true, expertIntermediateSize: 2880, sharedExpertIntermediateSize: 0 },
+    rope: { theta: 150000, style: 'neox', rotaryDim: 64, scaling: { type: 'yarn', factor: 32, originalMaxPositions: 4096, betaFast: 32, betaSlow: 1, truncate: false, attentionFactor: 0.1 * Math.log(32) + 1 } },
+  }),
   'qwen2.5-0.5b': () => ({
     ...llamaLike({ vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, tieEmbeddings: true, maxPositions: 32768, bosTokenId: null, eosTokenIds: [151643] }),
     architecture: 'qwen2', normEps: 1e-6, qkvBias: true, rope: { theta: 1000000, style: 'neox', rotaryDim: 64, scaling: null },
