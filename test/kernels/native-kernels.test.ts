@@ -193,10 +193,14 @@ for (const isa of nativeIsas()) {
               { queryStart: 20, queryLen: 1, contextLen, blockTable },
             ];
             const q = randn(rng, 21 * shape.numHeads * headDim);
-            const expected = new Float32Array(q.length), actual = new Float32Array(q.length);
-            ref.attention(expected, q, cache, seqs, shape);
-            be.attention(actual, q, cache, seqs, shape);
-            assertClose(actual, expected, () => 1e-5, `${dtype} attention over ${contextLen} tokens, window ${slidingWindow}`);
+            // Plain, Gemma 2's soft-capped scores, and gpt-oss's per-head sinks (which also carry
+            // through the blocked heads of a group).
+            for (const extra of [{}, { softcap: 3 }, { sinks: randn(rng, shape.numHeads, 2) }]) {
+              const expected = new Float32Array(q.length), actual = new Float32Array(q.length);
+              ref.attention(expected, q, cache, seqs, { ...shape, ...extra });
+              be.attention(actual, q, cache, seqs, { ...shape, ...extra });
+              assertClose(actual, expected, () => 1e-5, `${dtype} attention over ${contextLen} tokens, window ${slidingWindow} ${Object.keys(extra).join('')}`);
+            }
           }
         });
 
