@@ -41,7 +41,7 @@ const BLOCK = 16;
 function greedy(model: CausalLM, prompt: readonly number[], steps: number, dtype: KVCacheDType): number[] {
   const blocks = Math.ceil((prompt.length + steps) / BLOCK) + 1;
   const c = model.config;
-  const kvCacheMemory = blocks * BLOCK * kvBytesPerToken(dtype, c.numLayers, c.numKvHeads, c.headDim);
+  const kvCacheMemory = blocks * BLOCK * kvBytesPerToken(dtype, c.numLayers, c.numKvHeads, c.headDim, c.mla ? 1 : 2);
   const config = resolveEngineConfig(c, { kvCacheDtype: dtype, blockSize: BLOCK, maxNumSeqs: 1, kvCacheMemory, enablePrefixCaching: false });
   const [r] = runToEnd(new EngineCore(model, null, config), [prompt], makeSamplingParams({ temperature: 0, maxTokens: steps, ignoreEos: true }));
   return r!.tokenIds;

@@ -32,25 +32,30 @@ export function countParams(c: ModelConfig): ParamCount {
   const H = c.hiddenSize;
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
-  const attn = H * qDim + 2 * H * kvDim + qDim * H + (c.qkvBias ? qDim + 2 * kvDim : 0) + (c.outputBias ? H : 0) + (c.qkNorm ? 2 * c.headDim : 0);
+  const attn = c.mla ? latentAttentionParams(c)
+    : H * qDim + 2 * H * kvDim + qDim * H + (c.qkvBias ? qDim + 2 * kvDim : 0) + (c.outputBias ? H : 0) + (c.qkNorm ? 2 * c.headDim : 0);
   const mlpOf = (inter: number) => (c.mlp !== 'gelu' ? 3 * H * inter : 2 * H * inter + (c.outputBias ? inter + H : 0));
   const norms = (c.norm === 'layer' ? 4 : 2) * H;
+  // Summed over layers: DeepSeek's first layers are dense.
   let mlpTotal: number;
   let mlpActive: number;
   if (c.moe) {
     const m = c.moe;
     const router = H * m.numExperts;
-    const shared = m.sharedExpertIntermediateSize > 0 ? mlpOf(m.sharedExpertIntermediateSize) + H : 0;
-    mlpTotal = m.numExperts * mlpOf(m.expertIntermediateSize) + router + shared;
-    mlpActive = m.topK * mlpOf(m.expertIntermediateSize) + router + shared;
+    // A shared expert has a sigmoid gate (H) unless the model weights it by 1 (DeepSeek).
+    const shared = m.sharedExpertIntermediateSize > 0 ? mlpOf(m.sharedExpertIntermediateSize) + (m.grouped ? 0 : H) : 0;
+    const dense = m.firstMoeLayer ?? 0;
+    const moeLayers = c.numLayers - dense;
+    mlpTotal = moeLayers * (m.numExperts * mlpOf(m.expertIntermediateSize) + router + shared) + dense * mlpOf(c.intermediateSize);
+    mlpActive = moeLayers * (m.topK * mlpOf(m.expertIntermediateSize) + router + shared) + dense * mlpOf(c.intermediateSize);
   } else {
-    mlpTotal = mlpActive = mlpOf(c.intermediateSize);
+    mlpTotal = mlpActive = c.numLayers * mlpOf(c.intermediateSize);
   }
   const embedding = c.vocabSize * H + (c.rope ? 0 : c.maxPositions * H);
   const lmHead = c.tieEmbeddings ? 0 : c.vocabSize * H;
   const finalNorm = (c.norm === 'layer' ? 2 : 1) * H;
-  const layers = c.numLayers * (attn + mlpTotal + norms);
-  const activeLayers = c.numLayers * (attn + mlpActive + norms);
+  const layers = c.numLayers * (attn + norms) + mlpTotal;
+  const activeLayers = c.numLayers * (attn + norms) + mlpActive;
   const total = embedding + layers + lmHead + finalNorm;
   return {
     total,
@@ -63,9 +68,22 @@ export function countParams(c: ModelConfig): ParamCount {
   };
 }
 
-/** Bytes of K and V for one token, all layers: 2 x layers x kv_heads x the dtype's head record. */
+// MLA: q (through its low rank and norm), kv_a to the latent and rope key, the latent's norm, kv_b to
+// every head's key and value, o.
+function latentAttentionParams(c: ModelConfig): number {
+  const m = c.mla!;
+  const H = c.hiddenSize, qk = m.qkNopeDim + m.qkRopeDim;
+  const q = m.qLoraRank ? H * m.qLoraRank + m.qLoraRank + m.qLoraRank * c.numHeads * qk : H * c.numHeads * qk;
+  const kv = H * (m.kvLoraRank + m.qkRopeDim) + m.kvLoraRank + m.kvLoraRank * c.numHeads * (m.qkNopeDim + m.vHeadDim);
+  return q + kv + c.numHeads * m.vHeadDim * H;
+}
+
+/**
+ * Bytes of K and V for one token, all layers: 2 x layers x kv_heads x the dtype's head record; MLA
+ * keeps one latent record (rope key + latent) per layer.
+ */
 export function kvBytesPerToken(c: ModelConfig, kvDtype: KvDtype): number {
-  return kvCacheBytesPerToken(kvDtype, c.numLayers, c.numKvHeads, c.headDim);
+  return kvCacheBytesPerToken(kvDtype, c.numLayers, c.numKvHeads, c.headDim, c.mla ? 1 : 2);
 }
 
 /**

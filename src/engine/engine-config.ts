@@ -84,8 +84,8 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
     const draftUnsupported = kvDTypeUnsupported(kvCacheDtype, draftModel.headDim);
     if (draftUnsupported) throw new UsageError(`draft model: ${draftUnsupported}`);
   }
-  const draftBytes = speculative?.method === 'draft-model' && draftModel ? kvBytesPerToken(kvCacheDtype, draftModel.numLayers, draftModel.numKvHeads, draftModel.headDim) : 0;
-  const bytesPerBlock = (kvBytesPerToken(kvCacheDtype, model.numLayers, model.numKvHeads, model.headDim) + draftBytes) * blockSize;
+  const draftBytes = speculative?.method === 'draft-model' && draftModel ? kvBytesPerToken(kvCacheDtype, draftModel.numLayers, draftModel.numKvHeads, draftModel.headDim, draftModel.mla ? 1 : 2) : 0;
+  const bytesPerBlock = (kvBytesPerToken(kvCacheDtype, model.numLayers, model.numKvHeads, model.headDim, model.mla ? 1 : 2) + draftBytes) * blockSize;
   const budget = input.kvCacheMemory ?? Math.floor(os.freemem() * KV_CACHE_FRACTION_OF_FREE_RAM);
   if (!(budget > 0)) throw new UsageError(`kvCacheMemory must be a positive number of bytes, got ${budget}`);
   // More blocks than max-num-seqs full-length sequences can use would only waste address space.

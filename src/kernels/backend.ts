@@ -73,6 +73,16 @@ export interface ExpertRouting {
   weights: Float64Array[];
 }
 
+/** DeepSeek's group-limited routing (model config GroupedRouting, with the layer's bias). */
+export interface GroupedRoutingSpec {
+  scoring: 'sigmoid' | 'softmax';
+  groups: number;
+  topKGroups: number;
+  scale: number;
+  /** [numExperts] added to the scores that choose, not to the weights. */
+  bias?: Float32Array;
+}
+
 export interface Backend {
   readonly name: string;
 
@@ -97,9 +107,10 @@ export interface Backend {
 
   /**
    * Mixture-of-experts routing of logits[rows, numExperts]: softmax over all experts, the topK largest
-   * (ties to the lower index, as torch.topk), renormalized to sum 1 when normTopK.
+   * (ties to the lower index, as torch.topk), renormalized to sum 1 when normTopK; with `grouped`,
+   * DeepSeek-V3's sigmoid routing instead (reference/expert-routing.ts).
    */
-  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting;
+  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean, grouped?: GroupedRoutingSpec): ExpertRouting;
 
   /**
    * Float32 rows src[rows, k] written into `dst` in `dtype`'s storage layout, rounded as llama.cpp's

@@ -47,7 +47,7 @@ export function kvRecordOffset(slot: number, head: number, blockSize: number, nu
   return (((slot - offset) / blockSize) * numKvHeads + head) * blockSize * headBytes + offset * headBytes;
 }
 
-/** Bytes of K and V for one token, all layers. */
-export function kvBytesPerToken(dtype: KVCacheDType, numLayers: number, numKvHeads: number, headDim: number): number {
-  return 2 * numLayers * numKvHeads * kvHeadBytes(dtype, headDim);
+/** Bytes of K and V for one token, all layers; `pools` 1 when the values are the keys (MLA). */
+export function kvBytesPerToken(dtype: KVCacheDType, numLayers: number, numKvHeads: number, headDim: number, pools: 1 | 2 = 2): number {
+  return pools * numLayers * numKvHeads * kvHeadBytes(dtype, headDim);
 }

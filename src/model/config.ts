@@ -3,10 +3,14 @@
 
 import { ModelLoadError } from '../util/errors.js';
 import type { RopeStyle } from '../kernels/backend.js';
+import { deepseekV3Config, type GroupedRouting, type MlaConfig } from './deepseek-config.js';
+
+export type { GroupedRouting, MlaConfig };
 import { gatedMlpOf, longRope, withFamilyFields, yarnRope } from './hf-family-config.js';
 
 export const SUPPORTED_ARCHITECTURES = [
   'llama', 'mistral', 'qwen2', 'qwen3', 'mixtral', 'qwen2_moe', 'qwen3_moe', 'gpt2', 'gemma2', 'gemma3_text', 'phi3', 'gpt_oss',
+  'deepseek_v3',
 ] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
@@ -38,6 +42,10 @@ export interface MoeConfig {
   expertIntermediateSize: number;
   /** 0 when there is no shared expert. */
   sharedExpertIntermediateSize: number;
+  /** DeepSeek-V3's router; absent: softmax over the logits, top-k. */
+  grouped?: GroupedRouting;
+  /** Layers before this one are dense MLPs (DeepSeek's first_k_dense_replace). */
+  firstMoeLayer?: number;
 }
 
 export interface ModelConfig {
@@ -84,11 +92,12 @@ export interface ModelConfig {
   attnSinks?: boolean;
   /** gpt-oss's clamp on gate and up in its SwiGLU. */
   swigluLimit?: number;
+  mla?: MlaConfig;
 }
 
 type Json = Record<string, unknown>;
 
-function num(cfg: Json, key: string, file: string, fallback?: number): number {
+export function num(cfg: Json, key: string, file: string, fallback?: number): number {
   const v = cfg[key];
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (v === undefined || v === null) {
@@ -104,7 +113,7 @@ function idList(v: unknown): number[] {
   return [];
 }
 
-function ropeScaling(cfg: Json, file: string): RopeScaling | null {
+export function ropeScaling(cfg: Json, file: string): RopeScaling | null {
   const s = cfg['rope_scaling'] as Json | null | undefined;
   if (!s) return null;
   const type = (s['rope_type'] ?? s['type']) as string | undefined;
@@ -155,6 +164,7 @@ export function configFromHf(cfg: Json, file: string): ModelConfig {
     };
   }
 
+  if (architecture === 'deepseek_v3') return deepseekV3Config(cfg, file, bosTokenId, eosTokenIds);
   const hidden = num(cfg, 'hidden_size', file);
   const heads = num(cfg, 'num_attention_heads', file);
   const headDim = num(cfg, 'head_dim', file, hidden / heads);

@@ -2,6 +2,7 @@
 // the built-in demo model. The shapes are the public configs of those models.
 
 import type { ModelConfig } from './config.js';
+import { deepseekV3Config } from './deepseek-config.js';
 
 const llamaLike = (o: Partial<ModelConfig> & Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads'>): ModelConfig => ({
   architecture: 'llama', headDim: o.hiddenSize / o.numHeads, maxPositions: 2048, norm: 'rms', normEps: 1e-5,
@@ -52,6 +53,21 @@ export const PRESETS: Record<string, () => ModelConfig> = {
     moe: { numExperts: 32, topK: 4, normTopK: true, expertIntermediateSize: 2880, sharedExpertIntermediateSize: 0 },
     rope: { theta: 150000, style: 'neox', rotaryDim: 64, scaling: { type: 'yarn', factor: 32, originalMaxPositions: 4096, betaFast: 32, betaSlow: 1, truncate: false, attentionFactor: 0.1 * Math.log(32) + 1 } },
   }),
+  // DeepSeek's public configs, read by the same reader as a config.json.
+  'deepseek-v2-lite': () => deepseekV3Config({
+    vocab_size: 102400, hidden_size: 2048, intermediate_size: 10944, moe_intermediate_size: 1408, num_hidden_layers: 27,
+    num_attention_heads: 16, q_lora_rank: null, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128,
+    n_routed_experts: 64, n_shared_experts: 2, num_experts_per_tok: 6, n_group: 1, topk_group: 1, first_k_dense_replace: 1,
+    routed_scaling_factor: 1, scoring_func: 'softmax', norm_topk_prob: false, max_position_embeddings: 163840, rope_theta: 10000,
+    rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 0.707, mscale_all_dim: 0.707 },
+  }, 'preset deepseek-v2-lite', 100000, [100001]),
+  'deepseek-v3': () => deepseekV3Config({
+    vocab_size: 129280, hidden_size: 7168, intermediate_size: 18432, moe_intermediate_size: 2048, num_hidden_layers: 61,
+    num_attention_heads: 128, q_lora_rank: 1536, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128,
+    n_routed_experts: 256, n_shared_experts: 1, num_experts_per_tok: 8, n_group: 8, topk_group: 4, first_k_dense_replace: 3,
+    routed_scaling_factor: 2.5, scoring_func: 'sigmoid', norm_topk_prob: true, max_position_embeddings: 163840, rope_theta: 10000,
+    rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
+  }, 'preset deepseek-v3', 0, [1]),
   'qwen2.5-0.5b': () => ({
     ...llamaLike({ vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, tieEmbeddings: true, maxPositions: 32768, bosTokenId: null, eosTokenIds: [151643] }),
     architecture: 'qwen2', normEps: 1e-6, qkvBias: true, rope: { theta: 1000000, style: 'neox', rotaryDim: 64, scaling: null },

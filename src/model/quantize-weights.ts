@@ -40,7 +40,11 @@ export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: B
       const b = `blk.${i}`;
       return {
         ...l,
-        q: q(l.q, `${b}.attn_q.weight`), k: q(l.k, `${b}.attn_k.weight`), v: q(l.v, `${b}.attn_v.weight`), o: q(l.o, `${b}.attn_output.weight`),
+        ...(l.mla
+          // MLA's names as llama.cpp writes them; kv_b is dequantized to float32 per head when prepared.
+          ? { q: q(l.q, `${b}.${l.mla.qB ? 'attn_q_a' : 'attn_q'}.weight`), k: q(l.k, `${b}.attn_kv_a_mqa.weight`), mla: { ...l.mla, ...(l.mla.qB ? { qB: q(l.mla.qB, `${b}.attn_q_b.weight`) } : {}) } }
+          : { q: q(l.q, `${b}.attn_q.weight`), k: q(l.k, `${b}.attn_k.weight`), ...(l.v ? { v: q(l.v, `${b}.attn_v.weight`) } : {}) }),
+        o: q(l.o, `${b}.attn_output.weight`),
         ...(l.mlp ? { mlp: mlp(l.mlp, b) } : {}),
         ...(l.moe ? { moe: { ...l.moe, experts: l.moe.experts.map((e) => mlp(e, b, '_exps')), ...(l.moe.shared ? { shared: mlp(l.moe.shared, b, '_shexp') } : {}) } } : {}),
       };

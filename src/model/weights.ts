@@ -22,14 +22,31 @@ export interface MoeWeights {
   shared?: MlpWeights;
   /** [1, hidden]: sigmoid gate on the shared expert's output. */
   sharedGate?: WeightTensor;
+  /** [numExperts]: DeepSeek's e_score_correction_bias, added to the scores that choose experts. */
+  scoreBias?: Float32Array;
+}
+
+/** Multi-head latent attention's weights beyond q and k (config.ts MlaConfig). */
+export interface MlaWeights {
+  /** [qLoraRank] RMSNorm on q's low-rank projection; with qB, absent without a q rank. */
+  qANorm?: Float32Array;
+  /** [numHeads * (nope + rope), qLoraRank] */
+  qB?: WeightTensor;
+  /** [kvLoraRank] */
+  kvANorm: Float32Array;
+  /** [numHeads * (nope + v), kvLoraRank]: per head, the key rows then the value rows. */
+  kvB: WeightTensor;
+  headShape: { heads: number; nope: number; v: number };
 }
 
 export interface LayerWeights {
   attnNorm: Float32Array;
   attnNormBias?: Float32Array;
+  /** The projections of the layer input; under MLA q is q_a (or q) and k kv_a_proj_with_mqa, and no v. */
   q: WeightTensor;
   k: WeightTensor;
-  v: WeightTensor;
+  v?: WeightTensor;
+  mla?: MlaWeights;
   o: WeightTensor;
   qBias?: Float32Array;
   kBias?: Float32Array;

@@ -2,6 +2,7 @@
 // token, the seed's optimal batch on an H100, and the roofline's regimes.
 
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { calcReport } from '../../src/calc/calc-report.js';
 import { HARDWARE } from '../../src/calc/hardware.js';
@@ -9,6 +10,7 @@ import { countParams, DTYPE_BYTES, flopsPerToken, kvBytesPerToken } from '../../
 import { decodeStep, seedOptimalBatch } from '../../src/calc/roofline.js';
 import { presetConfig } from '../../src/model/loaders/dummy.js';
 import { readHfConfig } from '../../src/model/loaders/hf-folder.js';
+import { SafetensorsFile } from '../../src/model/loaders/safetensors.js';
 import { modelDir } from '../helpers/fixtures.js';
 import { tsllm } from '../helpers/cli.js';
 
@@ -48,6 +50,36 @@ describe('model math', () => {
     const p = countParams(c);
     const m = c.moe!;
     assert.equal(p.total - p.activePerToken, c.numLayers * (m.numExperts - m.topK) * 3 * c.hiddenSize * m.expertIntermediateSize);
+  });
+});
+
+describe('DeepSeek-V3 (MLA, dense first layers, shared experts)', () => {
+  const c = readHfConfig(modelDir('deepseek-v3'));
+
+  it('counts every tensor its safetensors hold, and only the routed top-k as active', () => {
+    const file = SafetensorsFile.open(path.join(modelDir('deepseek-v3'), 'model.safetensors'));
+    const stored = [...file.entries.keys()].reduce((sum, n) => sum + file.read(n).shape.reduce((a, b) => a * b, 1), 0);
+    file.close();
+    const p = countParams(c);
+    // The router's e_score_correction_bias (8 per MoE layer) is a vector the count leaves out.
+    assert.equal(p.total, stored - 8);
+    assert.equal(p.total - p.activePerToken, 1 * (8 - 2) * 3 * 64 * 32);
+  });
+
+  it('the full DeepSeek-V3 shape: 671e9 parameters (37e9 active) and 70,272 bytes of bf16-sized latent cache per token', () => {
+    const v3 = presetConfig('deepseek-v3');
+    const p = countParams(v3);
+    // DeepSeek's report: 671B total and 37B activated (the multi-token-prediction module excluded).
+    assert.equal(Math.round(p.total / 1e9), 671);
+    assert.equal(Math.floor(p.activePerToken / 1e9), 37);
+    assert.equal(kvBytesPerToken(v3, 'f16'), 61 * (512 + 64) * 2);
+  });
+
+  it('caches one record of rope key + latent per layer: 40 floats, not 2 x 4 heads x (24 | 16)', () => {
+    assert.equal(kvBytesPerToken(c, 'f32'), 2 * (8 + 32) * 4);
+    // The same shapes with ordinary attention would cache per-head keys (nope + rope) and values.
+    const mha = 2 * (4 * 24 + 4 * 16) * 4;
+    assert.equal(mha / kvBytesPerToken(c, 'f32'), 4);
   });
 });
 

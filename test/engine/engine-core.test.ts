@@ -69,7 +69,7 @@ for (const name of MODEL_FIXTURES) {
     });
 
     it('preemption and recompute under a tight KV budget', () => {
-      const blockBytes = kvBytesPerToken('f16', config.numLayers, config.numKvHeads, config.headDim) * 4;
+      const blockBytes = kvBytesPerToken('f16', config.numLayers, config.numKvHeads, config.headDim, config.mla ? 1 : 2) * 4;
       const { core, out } = run({ blockSize: 4, kvCacheMemory: 40 * blockBytes });
       assert.ok(core.scheduler.numPreemptions > 0, 'the budget forces preemptions');
       assertSameAsAlone(out);
@@ -91,7 +91,7 @@ for (const name of MODEL_FIXTURES) {
     for (const kvCacheDtype of ['int4', 'fp8_e4m3'] as const) {
       it(`${kvCacheDtype} KV cache: batched, chunked, preempted and prefix-cached runs equal generating alone`, () => {
         const aloneQ = new Map(work.map((w) => [w.id, new TextGenerator(model, null, { kvCacheDtype }).complete(w.prompt, params(w.maxTokens)).tokenIds]));
-        const blockBytes = kvBytesPerToken(kvCacheDtype, config.numLayers, config.numKvHeads, config.headDim) * 4;
+        const blockBytes = kvBytesPerToken(kvCacheDtype, config.numLayers, config.numKvHeads, config.headDim, config.mla ? 1 : 2) * 4;
         const twice = [...work, ...work.map((w) => ({ ...w, id: `again-${w.id}` }))];
         const { core, out } = run({ kvCacheDtype, blockSize: 4, maxNumBatchedTokens: 17, kvCacheMemory: 60 * blockBytes }, twice);
         assert.ok(core.scheduler.numPreemptions > 0 && core.kv.stats.hits > 0, 'preemptions and prefix-cache hits happened');

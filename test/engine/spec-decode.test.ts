@@ -148,7 +148,8 @@ for (const name of [...MODEL_FIXTURES, 'stories260K']) {
         if (draft) assert.equal(spec.numAcceptedTokens, spec.numDraftTokens, 'the target accepts all of its own drafts');
 
         // Room for the longest request and its drafts, not for all of them: preemptions follow.
-        const blockBytes = 2 * config.numLayers * config.numKvHeads * config.headDim * 4 * 4 * (draft ? 2 : 1);
+        // (MLA keeps one latent pool instead of K and V.)
+        const blockBytes = (config.mla ? 1 : 2) * config.numLayers * config.numKvHeads * config.headDim * 4 * 4 * (draft ? 2 : 1);
         const batched = run({ ...cfg, maxNumBatchedTokens: 9, kvCacheMemory: (Math.ceil(longest / 4) + 3) * blockBytes }, draft);
         for (const w of work) assert.deepEqual(batched.tokens.get(w.id), plain.get(w.id), `${w.id} batched`);
         assert.ok(batched.core.scheduler.numPreemptions > 0, 'the tight cache preempted');

@@ -11,7 +11,7 @@ export const SHARED_TOOLS = path.resolve(FIXTURES, '..', 'tools');
 
 export const MODEL_FIXTURES = [
   'llama-gqa', 'llama31-tied-rope-llama3', 'mistral-swa16', 'qwen2-bias', 'qwen3-qknorm',
-  'mixtral-moe', 'qwen2moe', 'qwen3moe', 'gpt2', 'gemma2', 'gemma3', 'phi3', 'gpt-oss',
+  'mixtral-moe', 'qwen2moe', 'qwen3moe', 'gpt2', 'gemma2', 'gemma3', 'phi3', 'gpt-oss', 'deepseek-v3',
 ] as const;
 
 export function modelDir(name: string): string {

@@ -14,6 +14,7 @@ import { FIXTURES, maxAbsDiff, modelDir, readJson, type ModelGolden } from '../h
 import { tempDir } from '../helpers/make-model.js';
 import { familyFixtureAsGguf, llama31AsGguf, llamaGqaAsGguf } from '../helpers/fixture-gguf.js';
 import { testBackends } from '../helpers/backends.js';
+import { deepseekAsGguf } from '../helpers/deepseek-gguf.js';
 
 const dir = tempDir();
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -88,10 +89,16 @@ it("a Llama 3.1 GGUF applies its rope_freqs.weight (llama3 scaling as llama.cpp 
   }
 });
 
-for (const name of ['gemma2', 'gemma3', 'phi3'] as const) {
-  it(`${name} written as llama.cpp's converter writes it gives the HF goldens on every backend`, async () => {
-    const file = path.join(dir, `${name}.gguf`);
-    familyFixtureAsGguf(name, file);
+const FAMILY_GGUFS: [string, string, (file: string) => void][] = [
+  ...(['gemma2', 'gemma3', 'phi3'] as const).map((name): [string, string, (file: string) => void] => [name, name, (file) => familyFixtureAsGguf(name, file)]),
+  ['deepseek-v3', 'deepseek-v3 (attn_kv_b)', (file) => deepseekAsGguf(file)],
+  ['deepseek-v3', 'deepseek-v3 (attn_k_b, attn_v_b)', (file) => deepseekAsGguf(file, { splitKvB: true })],
+];
+
+for (const [name, label, write] of FAMILY_GGUFS) {
+  it(`${label} written as llama.cpp's converter writes it gives the HF goldens on every backend`, async () => {
+    const file = path.join(dir, `${label.replace(/\W+/g, '-')}.gguf`);
+    write(file);
     const m = await loadModel(file);
     const golden = readJson<ModelGolden>(path.join(modelDir(name), 'golden.json'));
     for (const backend of testBackends()) {

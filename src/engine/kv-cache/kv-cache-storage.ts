@@ -4,6 +4,7 @@
 // used). Which block belongs to which sequence is the block tables' business, not this one's.
 
 import type { LayerKV } from '../../kernels/backend.js';
+import type { MlaConfig } from '../../model/config.js';
 import { kvDTypeUnsupported, kvHeadBytes, type KVCacheDType } from '../../kernels/kv-cache-dtype.js';
 import { loadNativeAddon } from '../../kernels/native/native-addon.js';
 import { UsageError } from '../../util/errors.js';
@@ -12,6 +13,8 @@ export interface KVCacheShape {
   numLayers: number;
   numKvHeads: number;
   headDim: number;
+  /** Latent attention: the values are the keys (its latent records), one pool serves as K and V. */
+  mla?: MlaConfig;
 }
 
 export class KVCacheStorage {
@@ -28,6 +31,9 @@ export class KVCacheStorage {
     const bytes = numBlocks * blockSize * shape.numKvHeads * kvHeadBytes(dtype, shape.headDim);
     const addon = loadNativeAddon();
     const alloc = addon.ok ? () => new Uint8Array(addon.addon.allocate(bytes)) : () => new Uint8Array(bytes);
-    this.layers = Array.from({ length: shape.numLayers }, () => ({ k: alloc(), v: alloc(), dtype, blockSize }));
+    this.layers = Array.from({ length: shape.numLayers }, () => {
+      const k = alloc();
+      return { k, v: shape.mla ? k : alloc(), dtype, blockSize };
+    });
   }
 }

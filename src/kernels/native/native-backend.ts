@@ -2,8 +2,8 @@
 // portable) on a persistent thread pool. Weights are passed as they are stored, never widened; formats
 // are named to the addon by its own codes (checked against src/kernels/formats.ts at load).
 
-import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
-import { routeExperts, sigmoidWeights } from '../reference/expert-routing.js';
+import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, GroupedRoutingSpec, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
+import { routeExperts, routeExpertsGrouped, sigmoidWeights } from '../reference/expert-routing.js';
 import { WEIGHT_FORMATS, type KVCacheDType, type WeightDType } from '../formats.js';
 import { concatRows, type WeightTensor } from '../tensor.js';
 import { quantizeRowsReference } from '../quantize.js';
@@ -134,8 +134,8 @@ export class NativeBackend implements Backend {
   }
 
   // A few numbers per row: the reference's own code, in this backend's (host) memory.
-  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting {
-    return routeExperts(logits, rows, numExperts, topK, normTopK);
+  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean, grouped?: GroupedRoutingSpec): ExpertRouting {
+    return grouped ? routeExpertsGrouped(logits, rows, numExperts, topK, normTopK, grouped) : routeExperts(logits, rows, numExperts, topK, normTopK);
   }
 
   rmsNorm(out: Float32Array, x: Float32Array, gain: Float32Array, rows: number, dim: number, eps: number): void {

@@ -1,8 +1,8 @@
 // The reference backend: plain TypeScript, float32 storage with float64 accumulation, written to be
 // read as the specification of each op. Optimized backends are tested against it.
 
-import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
-import { routeExperts, sigmoidWeights } from './expert-routing.js';
+import type { AttentionSeq, AttentionShape, Backend, ExpertRouting, GroupedRoutingSpec, LayerKV, PreparedWeight, RopeSpec } from '../backend.js';
+import { routeExperts, routeExpertsGrouped, sigmoidWeights } from './expert-routing.js';
 import { kvHeadBytes, kvRecordOffset } from '../kv-cache-dtype.js';
 import { readHeadRecord, writeHeadRecord } from './kv-quant.js';
 import { quantizeRowsReference } from '../quantize.js';
@@ -54,8 +54,8 @@ export class ReferenceBackend implements Backend {
     return sigmoidWeights(x, n);
   }
 
-  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean): ExpertRouting {
-    return routeExperts(logits, rows, numExperts, topK, normTopK);
+  routeExperts(logits: Float32Array, rows: number, numExperts: number, topK: number, normTopK: boolean, grouped?: GroupedRoutingSpec): ExpertRouting {
+    return grouped ? routeExpertsGrouped(logits, rows, numExperts, topK, normTopK, grouped) : routeExperts(logits, rows, numExperts, topK, normTopK);
   }
 
   // ---- normalization ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 // allocates ~1 MB per layer per 16 rows (a 512-token prefill ~40 MB per layer): fresh zeroed pages
 // from the kernel on every step, and garbage-collector work on the cores the kernels run on.
 
-export type ActivationName = 'hidden' | 'normed' | 'q' | 'k' | 'v' | 'fused' | 'attn' | 'attnOut' | 'up' | 'gate' | 'gateUp' | 'mlpOut' | 'last';
+export type ActivationName = 'hidden' | 'normed' | 'q' | 'k' | 'v' | 'fused' | 'attn' | 'attnOut' | 'up' | 'gate' | 'gateUp' | 'mlpOut' | 'last'
+  | 'mlaQa' | 'mlaKva' | 'mlaQ' | 'mlaKeys' | 'mlaLatent' | 'mlaQueries' | 'mlaQNope' | 'mlaQLatent' | 'mlaAttn' | 'mlaValues' | 'mlaOLatent' | 'mlaVHead';
 
 export class ActivationBuffers {
   private readonly buffers = new Map<ActivationName, Float32Array>();

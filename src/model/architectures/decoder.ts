@@ -1,12 +1,13 @@
 // The one decoder-only transformer behind every supported architecture. Llama, Mistral, Qwen2/3,
-// their MoE variants, Gemma 2/3, Phi-3 and GPT-2 differ only in ModelConfig flags read here; the pass
-// itself is shared.
+// their MoE variants, Gemma 2/3, Phi-3, gpt-oss, DeepSeek-V3 and GPT-2 differ only in ModelConfig
+// flags read here (DeepSeek's latent attention in latent-attention.ts); the pass itself is shared.
 // It runs one flat batch of tokens from any number of sequences (prefill chunks and decode tokens
 // together) against a paged KV cache, and computes logits only for the rows that are sampled.
 
 import type { AttentionSeq, AttentionShape, Backend, LayerKV } from '../../kernels/backend.js';
 import type { ModelConfig } from '../config.js';
 import { ActivationBuffers } from './activation-buffers.js';
+import { latentAttention, type LatentAttentionContext } from './latent-attention.js';
 import { applyRope, layerAttention, ropeRegime, type LayerAttention } from './layer-attention.js';
 import { prepareWeights, type FusedProjection, type PreparedLayer, type PreparedMlp, type PreparedMoe, type PreparedWeights } from './prepared-weights.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
@@ -31,6 +32,7 @@ export class CausalLM {
   private readonly buffers = new ActivationBuffers();
   /** The matmul weights as the backend holds them. */
   private readonly prepared: PreparedWeights;
+  private readonly latentCtx: LatentAttentionContext;
 
   /** `prepared`: the backend's handles for these weights, when another model already made them. */
   constructor(
@@ -48,6 +50,7 @@ export class CausalLM {
       ...(config.attnSoftcap ? { softcap: config.attnSoftcap } : {}),
     };
     this.prepared = prepared ?? prepareWeights(weights, backend);
+    this.latentCtx = { be: backend, buffers: this.buffers, config, project: this.project.bind(this) };
   }
 
   /**
@@ -95,7 +98,9 @@ export class CausalLM {
       const attnShape: AttentionShape = {
         ...this.attnShapeBase, blockSize, slidingWindow: this.layerAttn[l]!.slidingWindow, ...(w.sinks ? { sinks: w.sinks } : {}),
       };
-      const a = this.attention(x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows);
+      const a = c.mla
+        ? latentAttention(this.latentCtx, x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows)
+        : this.attention(x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows);
       if (w.postAttnNorm) this.norm(a, a, w.postAttnNorm, undefined, rows);
       be.add(h, a, rows * H);
       this.norm(x, h, w.mlpNorm, w.mlpNormBias, rows);
@@ -208,7 +213,8 @@ export class CausalLM {
     const E = moe.numExperts;
     const logits = new Float32Array(rows * E);
     be.matmul(logits, x, pw.router, rows, w.moe!.routerBias);
-    const routing = be.routeExperts(logits, rows, E, moe.topK, moe.normTopK);
+    const grouped = moe.grouped ? { ...moe.grouped, ...(w.moe!.scoreBias ? { bias: w.moe!.scoreBias } : {}) } : undefined;
+    const routing = be.routeExperts(logits, rows, E, moe.topK, moe.normTopK, grouped);
 
     const out = new Float32Array(rows * H);
     for (let e = 0; e < E; e++) {

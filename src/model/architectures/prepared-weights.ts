@@ -10,7 +10,8 @@
 
 import type { Backend, PreparedWeight } from '../../kernels/backend.js';
 import type { WeightTensor } from '../../kernels/tensor.js';
-import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
+import type { LayerWeights, MlaWeights, MlpWeights, ModelWeights } from '../weights.js';
+import { dequantize, weightFromF32 } from '../../kernels/tensor.js';
 
 /** One matmul whose output rows hold several projections side by side: `widths` columns each. */
 export interface FusedPart {
@@ -35,10 +36,20 @@ export interface PreparedMoe {
   sharedGate?: PreparedWeight;
 }
 
+/** MLA's up-projections, kv_b split per head so the key part can be absorbed into the query. */
+export interface PreparedMla {
+  qB?: PreparedWeight;
+  /** Per head: [kvLoraRank, nope], maps the head's no-RoPE query into the latent space. */
+  keyUp: PreparedWeight[];
+  /** Per head: [vHeadDim, kvLoraRank], maps attention over latents to the head's values. */
+  valueUp: PreparedWeight[];
+}
+
 export interface PreparedLayer {
-  /** [q, k, v] */
+  /** [q, k, v] (MLA: [q, k]) */
   qkv: FusedProjection;
   o: PreparedWeight;
+  mla?: PreparedMla;
   mlp?: PreparedMlp;
   moe?: PreparedMoe;
 }
@@ -80,8 +91,9 @@ export function prepareWeights(weights: ModelWeights, backend: Backend): Prepare
     down: p(m.down),
   });
   const layer = (l: LayerWeights): PreparedLayer => ({
-    qkv: fuseProjections(backend, [l.q, l.k, l.v], [l.qBias, l.kBias, l.vBias]),
+    qkv: l.v ? fuseProjections(backend, [l.q, l.k, l.v], [l.qBias, l.kBias, l.vBias]) : fuseProjections(backend, [l.q, l.k], [l.qBias, l.kBias]),
     o: p(l.o),
+    ...(l.mla ? { mla: prepareMla(backend, l.mla) } : {}),
     ...(l.mlp ? { mlp: mlp(l.mlp) } : {}),
     ...(l.moe ? {
       moe: {
@@ -93,4 +105,22 @@ export function prepareWeights(weights: ModelWeights, backend: Backend): Prepare
     } : {}),
   });
   return { layers: weights.layers.map(layer), lmHead: p(weights.lmHead) };
+}
+
+// kv_b's rows are, per head, nope key rows then v value rows over the latent. The key rows are
+// transposed (the query is multiplied by them from the other side); both stay float32.
+function prepareMla(backend: Backend, w: MlaWeights): PreparedMla {
+  const [rows, rank] = w.kvB.shape as [number, number];
+  const all = new Float32Array(rows * rank);
+  dequantize(w.kvB, 0, rows * rank, all);
+  const { nope, v, heads } = w.headShape;
+  const keyUp: PreparedWeight[] = [], valueUp: PreparedWeight[] = [];
+  for (let h = 0; h < heads; h++) {
+    const base = h * (nope + v) * rank;
+    const kT = new Float32Array(rank * nope);
+    for (let d = 0; d < nope; d++) for (let r = 0; r < rank; r++) kT[r * nope + d] = all[base + d * rank + r]!;
+    keyUp.push(backend.prepareWeight(weightFromF32(kT, [rank, nope])));
+    valueUp.push(backend.prepareWeight(weightFromF32(all.slice(base + nope * rank, base + (nope + v) * rank), [v, rank])));
+  }
+  return { ...(w.qB ? { qB: backend.prepareWeight(w.qB) } : {}), keyUp, valueUp };
 }

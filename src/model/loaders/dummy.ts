@@ -1,10 +1,11 @@
-// Random weights of a named shape (--load-format dummy): seeded normal numbers, norm gains of 1.
+// Random weights of a named shape (--load-format dummy): seeded normal numbers, norm gains of 1; MoE
+// layers with all their experts, latent attention with its own projections.
 
 import { PRESETS } from '../presets.js';
 import { UsageError } from '../../util/errors.js';
-import type { ModelConfig } from '../config.js';
+import type { ModelConfig, MoeConfig } from '../config.js';
 import { weightFromF32, type WeightTensor } from '../../kernels/tensor.js';
-import type { LayerWeights, ModelWeights } from '../weights.js';
+import type { LayerWeights, MlpWeights, ModelWeights, MoeWeights } from '../weights.js';
 import { Rng } from '../../util/rng.js';
 
 export function presetConfig(name: string): ModelConfig {
@@ -31,12 +32,33 @@ export function dummyWeights(c: ModelConfig, seed = 0, std = 0.02): ModelWeights
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   const embed = mat(c.vocabSize, H);
-  const layers: LayerWeights[] = Array.from({ length: c.numLayers }, () => ({
-    attnNorm: ones(H), q: mat(qDim, H), k: mat(kvDim, H), v: mat(kvDim, H), o: mat(H, qDim), mlpNorm: ones(H),
+  const mlp = (inter: number): MlpWeights => ({ gate: mat(inter, H), up: mat(inter, H), down: mat(H, inter) });
+  const layers: LayerWeights[] = Array.from({ length: c.numLayers }, (_, l) => ({
+    attnNorm: ones(H), ...(c.mla ? latentAttention(c, mat, ones) : { q: mat(qDim, H), k: mat(kvDim, H), v: mat(kvDim, H) }),
+    o: mat(H, c.mla ? c.numHeads * c.mla.vHeadDim : qDim), mlpNorm: ones(H),
     ...(c.qkvBias ? { qBias: normal(qDim), kBias: normal(kvDim), vBias: normal(kvDim) } : {}),
     ...(c.qkNorm ? { qNorm: ones(c.headDim), kNorm: ones(c.headDim) } : {}),
     ...(c.sandwichNorms ? { postAttnNorm: ones(H), postMlpNorm: ones(H) } : {}),
-    mlp: { gate: mat(c.intermediateSize, H), up: mat(c.intermediateSize, H), down: mat(H, c.intermediateSize) },
+    ...(c.attnSinks ? { sinks: normal(c.numHeads) } : {}),
+    ...(c.moe && l >= (c.moe.firstMoeLayer ?? 0) ? { moe: moe(c.moe) } : { mlp: mlp(c.intermediateSize) }),
   }));
+  function moe(m: MoeConfig): MoeWeights {
+    const shared = m.sharedExpertIntermediateSize > 0;
+    return {
+      router: mat(m.numExperts, H), experts: Array.from({ length: m.numExperts }, () => mlp(m.expertIntermediateSize)),
+      ...(shared ? { shared: mlp(m.sharedExpertIntermediateSize) } : {}),
+      ...(shared && !m.grouped ? { sharedGate: mat(1, H) } : {}),
+      ...(m.grouped ? { scoreBias: new Float32Array(m.numExperts) } : {}),
+    };
+  }
   return { embed, layers, finalNorm: ones(H), lmHead: c.tieEmbeddings ? embed : mat(c.vocabSize, H) };
+}
+
+function latentAttention(c: ModelConfig, mat: (rows: number, cols: number) => WeightTensor, ones: (n: number) => Float32Array): Pick<LayerWeights, 'q' | 'k' | 'mla'> {
+  const m = c.mla!;
+  const H = c.hiddenSize, qk = m.qkNopeDim + m.qkRopeDim;
+  const kv = { kvANorm: ones(m.kvLoraRank), kvB: mat(c.numHeads * (m.qkNopeDim + m.vHeadDim), m.kvLoraRank), headShape: { heads: c.numHeads, nope: m.qkNopeDim, v: m.vHeadDim } };
+  const k = mat(m.kvLoraRank + m.qkRopeDim, H);
+  if (!m.qLoraRank) return { q: mat(c.numHeads * qk, H), k, mla: kv };
+  return { q: mat(m.qLoraRank, H), k, mla: { ...kv, qANorm: ones(m.qLoraRank), qB: mat(c.numHeads * qk, m.qLoraRank) } };
 }

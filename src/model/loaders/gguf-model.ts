@@ -1,5 +1,5 @@
-// GGUF metadata -> ModelConfig and GGUF tensor names -> ModelWeights for the Llama family, Gemma 2/3
-// and Phi-3, as llama.cpp's converter writes them. llama.cpp stores Llama's q/k rows permuted for
+// GGUF metadata -> ModelConfig and GGUF tensor names -> ModelWeights for the Llama family, Gemma 2/3,
+// Phi-3 and DeepSeek (gguf-deepseek.ts), as llama.cpp's converter writes them. llama.cpp stores Llama's q/k rows permuted for
 // interleaved RoPE; rather than permuting them back, the model runs interleaved RoPE on them, which
 // computes the same attention. Gemma's (1 + w) norm gains are already folded by the converter.
 
@@ -10,10 +10,12 @@ import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 import { toFloat32, type WeightTensor } from '../../kernels/tensor.js';
 import { expectTensor, expectVector, rowSlice } from './tensor-source.js';
 import type { GgufFile } from './gguf.js';
+import { deepseek2Attention, deepseek2Config } from './gguf-deepseek.js';
 
 // GGUF architecture name -> ours (a llama GGUF with experts is Mixtral).
 const GGUF_ARCHITECTURES: Record<string, Architecture> = {
   llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe', gemma2: 'gemma2', gemma3: 'gemma3_text', phi3: 'phi3',
+  deepseek2: 'deepseek_v3',
 };
 
 export function ggufConfig(g: GgufFile): ModelConfig {
@@ -64,7 +66,7 @@ export function ggufConfig(g: GgufFile): ModelConfig {
     qkNorm: g.has('blk.0.attn_q_norm.weight'), mlp: 'gated-silu', moe, tieEmbeddings: !g.has('output.weight'),
     bosTokenId: typeof bos === 'number' ? bos : null, eosTokenIds: typeof eos === 'number' ? [eos] : [],
   };
-  const family = withGgufFamilyFields(config, g, arch, get);
+  const family = arch === 'deepseek2' ? deepseek2Config(config, g, get) : withGgufFamilyFields(config, g, arch, get);
   validateConfig(family, g.path);
   return family;
 }
@@ -136,8 +138,8 @@ export function ggufWeights(c: ModelConfig, g: GgufFile): ModelWeights {
     const p = `blk.${i}`;
     const layer: LayerWeights = {
       attnNorm: vec(`${p}.attn_norm.weight`, H),
-      ...attentionProjections(g, p, qDim, kvDim, H),
-      o: mat(`${p}.attn_output.weight`, H, qDim),
+      ...(c.mla ? deepseek2Attention(g, p, c) : attentionProjections(g, p, qDim, kvDim, H)),
+      o: mat(`${p}.attn_output.weight`, H, c.mla ? c.numHeads * c.mla.vHeadDim : qDim),
       mlpNorm: vec(`${p}.ffn_norm.weight`, H),
     };
     if (c.sandwichNorms) {
@@ -154,7 +156,7 @@ export function ggufWeights(c: ModelConfig, g: GgufFile): ModelWeights {
       layer.kNorm = vec(`${p}.attn_k_norm.weight`, c.headDim);
     }
     const moe = c.moe;
-    if (!moe) {
+    if (!moe || i < (moe.firstMoeLayer ?? 0)) {
       const I = c.intermediateSize;
       // Phi-3: ffn_up holds gate and up ([2 * inter, hidden], gate first) and there is no ffn_gate.
       const fused = !g.has(`${p}.ffn_gate.weight`) && g.has(`${p}.ffn_up.weight`) && g.tensors.get(`${p}.ffn_up.weight`)!.shape[0] === 2 * I;
@@ -172,6 +174,7 @@ export function ggufWeights(c: ModelConfig, g: GgufFile): ModelWeights {
       const down = expectTensor(g, `${p}.ffn_down_exps.weight`, [E, H, I]);
       const experts: MlpWeights[] = Array.from({ length: E }, (_, e) => ({ gate: expertSlice(gate, e), up: expertSlice(up, e), down: expertSlice(down, e) }));
       layer.moe = { router: mat(`${p}.ffn_gate_inp.weight`, E, H), experts };
+      if (g.has(`${p}.exp_probs_b.bias`)) layer.moe.scoreBias = vec(`${p}.exp_probs_b.bias`, E);
       if (moe.sharedExpertIntermediateSize > 0) {
         const S = moe.sharedExpertIntermediateSize;
         layer.moe.shared = { gate: mat(`${p}.ffn_gate_shexp.weight`, S, H), up: mat(`${p}.ffn_up_shexp.weight`, S, H), down: mat(`${p}.ffn_down_shexp.weight`, H, S) };

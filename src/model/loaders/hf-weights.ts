@@ -35,8 +35,8 @@ function llamaFamilyWeights(c: ModelConfig, src: TensorSource): ModelWeights {
     const p = `model.layers.${i}`;
     const layer: LayerWeights = {
       attnNorm: gain(`${p}.input_layernorm.weight`, H),
-      ...qkv(src, `${p}.self_attn`, qDim, kvDim, H),
-      o: mat(`${p}.self_attn.o_proj.weight`, H, qDim),
+      ...(c.mla ? latentAttention(src, `${p}.self_attn`, c) : qkv(src, `${p}.self_attn`, qDim, kvDim, H)),
+      o: mat(`${p}.self_attn.o_proj.weight`, H, c.mla ? c.numHeads * c.mla.vHeadDim : qDim),
       // Gemma's post_attention_layernorm is a sandwich norm; its MLP input norm is pre_feedforward_layernorm.
       mlpNorm: gain(`${p}.${isGemma ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`, H),
     };
@@ -56,7 +56,7 @@ function llamaFamilyWeights(c: ModelConfig, src: TensorSource): ModelWeights {
       layer.kNorm = gain(`${p}.self_attn.k_norm.weight`, c.headDim);
     }
     const moe = c.moe;
-    if (!moe) {
+    if (!moe || i < (moe.firstMoeLayer ?? 0)) {
       layer.mlp = gated(`${p}.mlp`, PROJ, c.intermediateSize);
     } else if (c.architecture === 'gpt_oss') {
       layer.moe = {
@@ -74,7 +74,11 @@ function llamaFamilyWeights(c: ModelConfig, src: TensorSource): ModelWeights {
         router: mat(`${p}.mlp.gate.weight`, moe.numExperts, H),
         experts: Array.from({ length: moe.numExperts }, (_, e) => gated(`${p}.mlp.experts.${e}`, PROJ, moe.expertIntermediateSize)),
       };
-      if (moe.sharedExpertIntermediateSize > 0) {
+      if (moe.grouped) {
+        // DeepSeek: shared experts as one wide MLP, added ungated; the router's choice bias.
+        if (moe.sharedExpertIntermediateSize > 0) m.shared = gated(`${p}.mlp.shared_experts`, PROJ, moe.sharedExpertIntermediateSize);
+        m.scoreBias = vec(`${p}.mlp.gate.e_score_correction_bias`, moe.numExperts);
+      } else if (moe.sharedExpertIntermediateSize > 0) {
         m.shared = gated(`${p}.mlp.shared_expert`, PROJ, moe.sharedExpertIntermediateSize);
         m.sharedGate = mat(`${p}.mlp.shared_expert_gate.weight`, 1, H);
       }
@@ -100,6 +104,22 @@ function qkv(src: TensorSource, p: string, qDim: number, kvDim: number, H: numbe
     q: expectTensor(src, `${p}.q_proj.weight`, [qDim, H]),
     k: expectTensor(src, `${p}.k_proj.weight`, [kvDim, H]),
     v: expectTensor(src, `${p}.v_proj.weight`, [kvDim, H]),
+  };
+}
+
+// DeepSeek's latent attention: q through q_a/q_b when it has a q rank, kv_a_proj_with_mqa to the latent
+// and rope key, kv_b from the latent to each head's key and value.
+function latentAttention(src: TensorSource, p: string, c: ModelConfig): Pick<LayerWeights, 'q' | 'k' | 'mla'> {
+  const m = c.mla!;
+  const H = c.hiddenSize, heads = c.numHeads, qk = m.qkNopeDim + m.qkRopeDim;
+  const mat = (name: string, rows: number, cols: number) => expectTensor(src, `${p}.${name}.weight`, [rows, cols]);
+  const kvb = { kvANorm: expectVector(src, `${p}.kv_a_layernorm.weight`, m.kvLoraRank), kvB: mat('kv_b_proj', heads * (m.qkNopeDim + m.vHeadDim), m.kvLoraRank) };
+  const headShape = { heads, nope: m.qkNopeDim, v: m.vHeadDim };
+  const k = mat('kv_a_proj_with_mqa', m.kvLoraRank + m.qkRopeDim, H);
+  if (!m.qLoraRank) return { q: mat('q_proj', heads * qk, H), k, mla: { ...kvb, headShape } };
+  return {
+    q: mat('q_a_proj', m.qLoraRank, H), k,
+    mla: { qANorm: expectVector(src, `${p}.q_a_layernorm.weight`, m.qLoraRank), qB: mat('q_b_proj', heads * qk, m.qLoraRank), ...kvb, headShape },
   };
 }
 
