@@ -19,7 +19,7 @@ constexpr WeightFormatInfo kWeightFormats[] = {
     describeWeight<Q8_0Format>(), describeWeight<Q4_0Format>(), describeWeight<Q4_1Format>(),
     describeWeight<Q5_0Format>(), describeWeight<Q5_1Format>(), describeWeight<Q2_KFormat>(),
     describeWeight<Q3_KFormat>(), describeWeight<Q4_KFormat>(), describeWeight<Q5_KFormat>(),
-    describeWeight<Q6_KFormat>(), describeWeight<IQ4_NLFormat>(), describeWeight<IQ4_XSFormat>(),
+    describeWeight<Q6_KFormat>(), describeWeight<IQ4_NLFormat>(), describeWeight<IQ4_XSFormat>(), describeWeight<MXFP4Format>(),
 };
 
 constexpr KVFormatInfo kKVFormats[] = {
@@ -67,6 +67,7 @@ size_t rows8Bytes(DType dtype, int64_t n, int64_t k) {
     case DType::Q3_K: return groups * static_cast<size_t>(k / 256) * (16 + 8 * (16 + 128));
     case DType::IQ4_XS: return groups * static_cast<size_t>(k / 256) * (16 + 8 * (16 + 128));
     case DType::Q4_1: return groups * static_cast<size_t>(k / 32) * (32 + 128);
+    case DType::MXFP4: return groups * static_cast<size_t>(k / 32) * (16 + 128);
     case DType::Q5_0:
     case DType::Q5_1: return groups * static_cast<size_t>(k / 32) * (32 + 128 + 32);
     default: return groups * 8 * rowBytes(dtype, k);

@@ -12,7 +12,7 @@ namespace tsllm {
 
 enum class DType : int {
   F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4, Q4_1 = 5, Q5_0 = 6, Q5_1 = 7,
-  Q2_K = 8, Q3_K = 9, Q4_K = 10, Q5_K = 11, Q6_K = 12, IQ4_NL = 13, IQ4_XS = 14,
+  Q2_K = 8, Q3_K = 9, Q4_K = 10, Q5_K = 11, Q6_K = 12, IQ4_NL = 13, IQ4_XS = 14, MXFP4 = 15,
 };
 enum class KVDType : int { F32 = 0, F16 = 1, BF16 = 2, FP8_E4M3 = 3, FP8_E5M2 = 4, INT8 = 5, INT4 = 6 };
 
@@ -52,6 +52,8 @@ TSLLM_WEIGHT_FORMAT(Q5_KFormat, "q5_k", DType::Q5_K, 256, 176, true, 13, true)
 TSLLM_WEIGHT_FORMAT(Q6_KFormat, "q6_k", DType::Q6_K, 256, 210, true, 14, true)
 TSLLM_WEIGHT_FORMAT(IQ4_NLFormat, "iq4_nl", DType::IQ4_NL, 32, 18, true, 20, true)
 TSLLM_WEIGHT_FORMAT(IQ4_XSFormat, "iq4_xs", DType::IQ4_XS, 256, 136, true, 23, true)
+// The OCP Microscaling MXFP4: an E8M0 exponent, then 32 FP4 E2M1 codes as nibbles (ggml's block_mxfp4).
+TSLLM_WEIGHT_FORMAT(MXFP4Format, "mxfp4", DType::MXFP4, 32, 17, true, 39, true)
 #undef TSLLM_WEIGHT_FORMAT
 
 // ---- KV-cache formats: one head of one token is a record of values, then bf16 scales -------------------

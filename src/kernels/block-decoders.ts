@@ -16,6 +16,9 @@ export type BlockDecoder = (d: Uint8Array, off: number, v: Int8Array, s: Float32
 const f16 = (d: Uint8Array, off: number): number => halfToFloat(d[off]! | (d[off + 1]! << 8));
 const fr = Math.fround;
 
+/** ggml's kvalues_mxfp4: E2M1 codes' values times 2 (so integers), the upper 8 negative. */
+export const MXFP4_VALUES = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
 /** llama.cpp's non-linear 4-bit grid of iq4_nl and iq4_xs. */
 export const IQ4_VALUES = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
@@ -68,6 +71,14 @@ export const BLOCK_DECODERS: Partial<Record<WeightDType, BlockDecoder>> = {
   q5_1: (d, off, v, s, o) => {
     nibbles(d, off + 8, v, 0, u32(d, off + 4));
     scale32(s, o, f16(d, off), -f16(d, off + 2));
+  },
+  // [e E8M0][16 bytes of E2M1 codes]: the codes' values doubled to integers, times 2^(e - 128)
+  mxfp4: (d, off, v, s, o) => {
+    for (let j = 0; j < 16; j++) {
+      v[j] = MXFP4_VALUES[d[off + 1 + j]! & 15]!;
+      v[j + 16] = MXFP4_VALUES[d[off + 1 + j]! >> 4]!;
+    }
+    scale32(s, o, 2 ** (d[off]! - 128), 0);
   },
   // [d f16][16 bytes]: d * grid[q]
   iq4_nl: (d, off, v, s, o) => {

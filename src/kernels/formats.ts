@@ -5,7 +5,7 @@
 // (weights) and reference/kv-quant.ts (KV records).
 
 export const WEIGHT_DTYPES = [
-  'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs',
+  'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs', 'mxfp4',
 ] as const;
 export type WeightDType = (typeof WEIGHT_DTYPES)[number];
 
@@ -40,6 +40,8 @@ export const WEIGHT_FORMATS: Record<WeightDType, WeightFormat> = {
   q6_k: { code: 12, blockSize: 256, blockBytes: 210, quantized: true, ggmlType: 14, rows8: true },
   iq4_nl: { code: 13, blockSize: 32, blockBytes: 18, quantized: true, ggmlType: 20, rows8: true },
   iq4_xs: { code: 14, blockSize: 256, blockBytes: 136, quantized: true, ggmlType: 23, rows8: true },
+  // OCP Microscaling FP4 (gpt-oss's experts): an E8M0 exponent and 32 E2M1 codes.
+  mxfp4: { code: 15, blockSize: 32, blockBytes: 17, quantized: true, ggmlType: 39, rows8: true },
 };
 
 /** The format GGUF's type number names, if this engine reads it. */

@@ -6,6 +6,7 @@
 // the K-quants in quantize-kquants.ts). Float arithmetic is float32 step by step, as in C.
 
 import { IQ4_VALUES } from './block-decoders.js';
+import { quantizeMxfp4Block } from './quantize-mxfp4.js';
 import { WEIGHT_FORMATS, type WeightDType } from './formats.js';
 import { GROUP_MAX_EPS, clamp, f, nearestInt, putHalf, signedMax } from './quantize-search.js';
 import { quantizeQ2K, quantizeQ3K, quantizeQ45K, quantizeQ6K } from './quantize-kquants.js';
@@ -150,6 +151,7 @@ export const BLOCK_QUANTIZERS: Partial<Record<WeightDType, BlockQuantizer>> = {
   q6_k: quantizeQ6K,
   iq4_nl: (x, d, off) => quantizeIq4(x, d, off, 32),
   iq4_xs: (x, d, off) => quantizeIq4(x, d, off, 256),
+  mxfp4: quantizeMxfp4Block,
 };
 
 /** Quantizes `count` values (whole blocks) of src into dst. */

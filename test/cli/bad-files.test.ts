@@ -100,7 +100,7 @@ describe('bad model files', () => {
   it('an unsupported GGUF tensor type', () => {
     const f = path.join(dir, 'qtype.gguf');
     llamaGqaAsGguf(f, { typeId: 16 });
-    expectOneLineError(f, /qtype\.gguf: tensor "blk\.0\.attn_q\.weight" has unsupported type IQ2_XXS \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS\)/);
+    expectOneLineError(f, /qtype\.gguf: tensor "blk\.0\.attn_q\.weight" has unsupported type IQ2_XXS \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4\)/);
   });
   it('a truncated K-quant GGUF is caught at load, naming the tensor cut short', () => {
     const f = path.join(dir, 'cut-Q4_K_M.gguf');

@@ -302,7 +302,7 @@ for (const isa of nativeIsas()) {
       assert.throws(() => be.kernels.packRows8(new Uint8Array(1 << 12), new Uint8Array(1 << 12), WEIGHT_FORMATS.f16.code, 8, 64), /packRows8: bad dtype/);
     });
 
-    for (const dtype of ['f32', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs'] as WeightDType[]) {
+    for (const dtype of ['f32', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs', 'mxfp4'] as WeightDType[]) {
       it(`${dtype} matmul gives a row the same bits alone, in a prefill and in a batch`, () => {
         // Every output is one ordered chain over k (FMAs of the packed-panel kernel; per-block exact
         // integer dots scaled and summed in block order for q8_0/q4_0), whatever tile its row falls

@@ -42,6 +42,7 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
     case DType::Q5_0: return packRows8T<Q5_0>(pool, dst, w, n, k);
     case DType::Q5_1: return packRows8T<Q5_1>(pool, dst, w, n, k);
     case DType::IQ4_XS: return packRows8T<IQ4_XS>(pool, dst, w, n, k);
+    case DType::MXFP4: return packRows8T<MXFP4>(pool, dst, w, n, k);
     default: return;
   }
 }
@@ -83,6 +84,9 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       off = _mm256_mul_ps(mSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(8))));
     } else if constexpr (kind == Rows8Kind::IQ4_XS) {
       sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
+    } else if constexpr (kind == Rows8Kind::MXFP4) {
+      // E8M0 e as a float's exponent field is 2^(e - 127), halved; e = 0 (2^-128) reads as 0.
+      sLo = sHi = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(bytes8(0)), 23)), _mm256_set1_ps(0.5f));
     } else if constexpr (isLegacyOffset(kind)) {
       sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
       off = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16)));
@@ -162,11 +166,11 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         dot[c] = _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(h, ones));
 #endif
       }
-    } else if constexpr (isIq4(kind)) {
+    } else if constexpr (isGrid4(kind)) {
       // Nibbles index the grid (pshufb within each 128-bit lane, the grid in both), then int8 x int8
       // as below; |grid| <= 127, so a maddubs pair cannot saturate.
       const __m256i low4 = _mm256_set1_epi8(15);
-      const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values)));
+      const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gridOf(kind))));
       __m256i wv[8], aw[8];
       TSLLM_UNROLL for (int t = 0; t < 4; t++) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
@@ -258,7 +262,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       blockScales<W>(group, b, r, sLo, sHi, o);
       G::values(G::block(group, b), r, q);
       if constexpr (scalesPer16(G::kKind)) for (int i = 0; i < 32; i++) q[i] = static_cast<int8_t>(q[i] - centre16(G::kKind));
-      if constexpr (isIq4(G::kKind)) for (int i = 0; i < 32; i++) q[i] = kIq4Values[q[i]];
+      if constexpr (isGrid4(G::kKind)) for (int i = 0; i < 32; i++) q[i] = gridOf(G::kKind)[q[i]];
       for (int c = 0; c < C; c++) {
         const int8_t* xb = xq + static_cast<size_t>(c) * k + b * 32;
         int32_t lo = 0, hi = 0, sum = 0;
@@ -333,6 +337,7 @@ template void matmulRows8<Q4_1>(ThreadPool&, float*, const float*, const uint8_t
 template void matmulRows8<Q5_0>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q5_1>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<IQ4_NL>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
+template void matmulRows8<MXFP4>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<IQ4_XS>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q3_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);
 template void matmulRows8<Q6_K>(ThreadPool&, float*, const float*, const uint8_t*, int, int, int, const float*, QuantizedActivations);

@@ -19,6 +19,8 @@
 //   q5_K as q4_K, its 5-bit values as int8 pieces (8 bits a weight: 1.5x the original's bytes,
 //        for a kernel as fast as q8_0's instead of a row-at-a-time decode).
 //   iq4_nl block head: 8 f16 scales; nibbles index the grid.  value = d * grid[nibble]
+//   mxfp4 block head: 8 u8 E8M0 exponents; nibbles index the doubled E2M1 grid.
+//                                                        value = 2^(e - 128) * grid[nibble]
 //   iq4_xs super head: 8 f16 d; block head: 8 i8 (ls - 32); nibbles index the grid.
 //                                                        value = (d * (ls - 32)) * grid[nibble]
 //   q3_K as q6_K without the plane: values q + 4 (0..7) as nibbles, scales (sc - 32).
@@ -35,7 +37,7 @@ namespace TSLLM_ISA {
 
 constexpr int kGroupRows = 8;
 
-enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q3_K, IQ4_NL, IQ4_XS, Q4_1, Q5_0, Q5_1 };
+enum class Rows8Kind { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, Q3_K, IQ4_NL, IQ4_XS, Q4_1, Q5_0, Q5_1, MXFP4 };
 
 template <class W>
 struct Rows8;
@@ -121,6 +123,8 @@ template <>
 struct Rows8<IQ4_NL> : Rows8Layout<Rows8Kind::IQ4_NL, 4, 1, 0> {};
 template <>
 struct Rows8<IQ4_XS> : Rows8Layout<Rows8Kind::IQ4_XS, 4, 8, 16> {};
+template <>
+struct Rows8<MXFP4> : Rows8Layout<Rows8Kind::MXFP4, 4, 1, 0> {};
 
 template <>
 struct Rows8<Q4_1> : Rows8Layout<Rows8Kind::Q4_1, 4, 1, 0, false, 0, 32> {};
@@ -133,12 +137,13 @@ struct Rows8<Q5_1> : Rows8Layout<Rows8Kind::Q5_1, 4, 1, 0, false, 1, 32> {};
 // and q5_1's q, o = -m). Their block head is the 8 rows' f16 d, then the 8 rows' f16 o.
 constexpr bool isLegacyOffset(Rows8Kind k) { return k == Rows8Kind::Q4_1 || k == Rows8Kind::Q5_0 || k == Rows8Kind::Q5_1; }
 
-// iq4's nibbles index a grid of int8 values (kIq4Values).
-constexpr bool isIq4(Rows8Kind k) { return k == Rows8Kind::IQ4_NL || k == Rows8Kind::IQ4_XS; }
+// iq4's and mxfp4's nibbles index a grid of int8 values (kIq4Values, kMxfp4Values).
+constexpr bool isGrid4(Rows8Kind k) { return k == Rows8Kind::IQ4_NL || k == Rows8Kind::IQ4_XS || k == Rows8Kind::MXFP4; }
+constexpr const int8_t* gridOf(Rows8Kind k) { return k == Rows8Kind::MXFP4 ? kMxfp4Values : kIq4Values; }
 
-inline int8_t iq4Index(int8_t value) {
+inline int8_t gridIndex(const int8_t* grid, int8_t value) {
   int i = 0;
-  while (i < 15 && kIq4Values[i] != value) i++;
+  while (i < 15 && grid[i] != value) i++;
   return static_cast<int8_t>(i);
 }
 
@@ -173,6 +178,8 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
         putU16(blk + 2 * r, loadU16(src));
         putU16(blk + 16 + 2 * r, floatToHalf(G::kKind == Rows8Kind::Q5_0 ? 16.0f * s[0] : o[0]));
         if constexpr (G::kKind == Rows8Kind::Q5_0) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + 16);
+      } else if constexpr (G::kKind == Rows8Kind::MXFP4) {
+        blk[r] = src[0];
       } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
         const int ls = ((src[4 + j / 2] >> (4 * (j & 1))) & 15) | (((loadU16(src + 2) >> (2 * j)) & 3) << 4);
         blk[r] = static_cast<uint8_t>(static_cast<int8_t>(ls - 32));
@@ -189,7 +196,7 @@ void packRow8(const uint8_t* row, int r, uint8_t* group, int k) {
         blk[8 + r] = src[192 + 2 * j + 1];
       }
       if constexpr (scalesPer16(G::kKind)) for (int i = 0; i < 32; i++) vb[i] = static_cast<int8_t>(vb[i] + centre16(G::kKind));
-      if constexpr (isIq4(G::kKind)) for (int i = 0; i < 32; i++) vb[i] = iq4Index(vb[i]);
+      if constexpr (isGrid4(G::kKind)) for (int i = 0; i < 32; i++) vb[i] = gridIndex(gridOf(G::kKind), vb[i]);
       G::putValues(blk, r, vb);
     }
     if constexpr (hasMins(G::kKind)) {
@@ -220,6 +227,8 @@ void blockScales(const uint8_t* group, int b, int r, float& sLo, float& sHi, flo
     o = halfToFloat(loadU16(sup + 16 + 2 * r)) * static_cast<float>(blk[8 + r]);
   } else if constexpr (G::kKind == Rows8Kind::IQ4_XS) {
     sLo = sHi = halfToFloat(loadU16(sup + 2 * r)) * static_cast<float>(static_cast<int8_t>(blk[r]));
+  } else if constexpr (G::kKind == Rows8Kind::MXFP4) {
+    sLo = sHi = e8m0Half(blk[r]);
   } else if constexpr (isLegacyOffset(G::kKind)) {
     sLo = sHi = halfToFloat(loadU16(blk + 2 * r));
     o = halfToFloat(loadU16(blk + 16 + 2 * r));

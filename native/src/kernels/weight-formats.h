@@ -129,6 +129,22 @@ struct IQ4_NL : IQ4_NLFormat, BlockFormat<IQ4_NL> {
   }
 };
 
+// mxfp4: E2M1 codes doubled to integers (ggml's kvalues_mxfp4: 0, 0.5, 1, 1.5, 2, 3, 4, 6 times 2,
+// then the same negated), so the E8M0 exponent e becomes the scale 2^(e - 128).
+constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+inline float e8m0Half(uint8_t e) { return std::ldexp(1.0f, static_cast<int>(e) - 128); }
+
+struct MXFP4 : MXFP4Format, BlockFormat<MXFP4> {
+  static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
+    for (int j = 0; j < 16; j++) {
+      v[j] = kMxfp4Values[b[1 + j] & 15];
+      v[j + 16] = kMxfp4Values[b[1 + j] >> 4];
+    }
+    scale32(s, o, e8m0Half(b[0]), 0.0f);
+  }
+};
+
 // q2_K: scales[16] (low nibble scale, high nibble min, per 16), qs[64] (2 bits), d, dmin.
 struct Q2_K : Q2_KFormat, BlockFormat<Q2_K> {
   static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
@@ -258,6 +274,7 @@ void dispatchDType(DType dtype, Fn&& fn) {
     case DType::Q6_K: fn(Q6_K{}); break;
     case DType::IQ4_NL: fn(IQ4_NL{}); break;
     case DType::IQ4_XS: fn(IQ4_XS{}); break;
+    case DType::MXFP4: fn(MXFP4{}); break;
   }
 }
 

@@ -4,7 +4,7 @@ import type { ModelConfig } from '../config.js';
 import { ModelLoadError } from '../../util/errors.js';
 import type { LayerWeights, MlpWeights, ModelWeights, MoeWeights } from '../weights.js';
 import { expectTensor, expectVector, rowSlice, transpose2d, type TensorSource } from './tensor-source.js';
-import { toFloat32, weightFromF32 } from '../../kernels/tensor.js';
+import { gptOssExperts } from './gpt-oss-experts.js';
 
 export function assembleHfWeights(c: ModelConfig, src: TensorSource): ModelWeights {
   return c.architecture === 'gpt2' ? gpt2Weights(c, src) : llamaFamilyWeights(c, src);
@@ -173,30 +173,4 @@ function gpt2Weights(c: ModelConfig, src: TensorSource): ModelWeights {
     finalNormBias: vec('ln_f.bias', H),
     lmHead: lmHead(c, src, 'lm_head.weight', embed),
   };
-}
-
-// gpt-oss's experts as transformers reads the unquantized checkpoints: gate_up_proj [E, H, 2I] and
-// down_proj [E, I, H] applied as x @ W, gate and up interleaved in the columns (gate even, up odd),
-// biases beside them. Each expert becomes [out, in] matrices of its own.
-function gptOssExperts(src: TensorSource, p: string, E: number, H: number, I: number): MlpWeights[] {
-  const gu = toFloat32(expectTensor(src, `${p}.gate_up_proj`, [E, H, 2 * I]));
-  const guBias = toFloat32(expectTensor(src, `${p}.gate_up_proj_bias`, [E, 2 * I]));
-  const down = toFloat32(expectTensor(src, `${p}.down_proj`, [E, I, H]));
-  const downBias = toFloat32(expectTensor(src, `${p}.down_proj_bias`, [E, H]));
-  return Array.from({ length: E }, (_, e) => {
-    const gate = new Float32Array(I * H), up = new Float32Array(I * H), downT = new Float32Array(H * I);
-    for (let h = 0; h < H; h++) {
-      for (let i = 0; i < I; i++) {
-        gate[i * H + h] = gu[(e * H + h) * 2 * I + 2 * i]!;
-        up[i * H + h] = gu[(e * H + h) * 2 * I + 2 * i + 1]!;
-        downT[h * I + i] = down[(e * I + i) * H + h]!;
-      }
-    }
-    const bias = guBias.subarray(e * 2 * I, (e + 1) * 2 * I);
-    return {
-      gate: weightFromF32(gate, [I, H]), up: weightFromF32(up, [I, H]), down: weightFromF32(downT, [H, I]),
-      gateBias: bias.filter((_, k) => k % 2 === 0), upBias: bias.filter((_, k) => k % 2 === 1),
-      downBias: downBias.slice(e * H, (e + 1) * H),
-    };
-  });
 }

@@ -8,14 +8,16 @@ import { mapReadOnly, openForRead, readExact } from './file-io.js';
 import { numel, type WeightDType, type WeightTensor } from '../../kernels/tensor.js';
 import type { TensorSource } from './tensor-source.js';
 
-const DTYPES: Record<string, { dtype: WeightDType; bytes: number }> = {
+// U8 holds packed data a loader interprets itself (MXFP4 blocks and E8M0 scales), read with readBytes.
+const DTYPES: Record<string, { dtype: WeightDType | 'u8'; bytes: number }> = {
   F32: { dtype: 'f32', bytes: 4 },
   F16: { dtype: 'f16', bytes: 2 },
   BF16: { dtype: 'bf16', bytes: 2 },
+  U8: { dtype: 'u8', bytes: 1 },
 };
 
 interface Entry {
-  dtype: WeightDType;
+  dtype: WeightDType | 'u8';
   shape: number[];
   start: number;
   end: number;
@@ -59,7 +61,7 @@ export class SafetensorsFile {
           throw new ModelLoadError(path, `corrupted safetensors header entry for "${name}"`);
         }
         const kind = DTYPES[info.dtype];
-        if (!kind) throw new ModelLoadError(path, `tensor "${name}" has unsupported dtype ${info.dtype} (supported: F32, F16, BF16)`);
+        if (!kind) throw new ModelLoadError(path, `tensor "${name}" has unsupported dtype ${info.dtype} (supported: F32, F16, BF16, U8)`);
         const [start, end] = info.data_offsets;
         if (end - start !== numel(info.shape) * kind.bytes || start < 0 || end < start) {
           throw new ModelLoadError(path, `tensor "${name}": byte range ${start}..${end} does not match shape [${info.shape}] of ${info.dtype}`);
@@ -77,6 +79,12 @@ export class SafetensorsFile {
   }
 
   read(name: string): WeightTensor {
+    const { dtype, shape, data } = this.readBytes(name);
+    if (dtype === 'u8') throw new ModelLoadError(this.path, `tensor "${name}" holds raw bytes (U8), not numbers this tensor can be used as`);
+    return { dtype, shape, data };
+  }
+
+  readBytes(name: string): { dtype: WeightDType | 'u8'; shape: number[]; data: Uint8Array } {
     const e = this.entries.get(name);
     if (!e) throw new ModelLoadError(this.path, `missing tensor "${name}"`);
     if (this.mapped) return { dtype: e.dtype, shape: e.shape, data: new Uint8Array(this.mapped, this.dataStart + e.start, e.end - e.start) };
@@ -108,9 +116,17 @@ export class SafetensorsSource implements TensorSource {
   }
 
   get(name: string): WeightTensor {
+    return this.fileWith(name).read(name);
+  }
+
+  bytes(name: string): { shape: number[]; data: Uint8Array } {
+    return this.fileWith(name).readBytes(name);
+  }
+
+  private fileWith(name: string): SafetensorsFile {
     const f = this.byName.get(name);
     if (!f) throw new ModelLoadError(this.files.map((x) => x.path).join(', '), `missing tensor "${name}"`);
-    return f.read(name);
+    return f;
   }
 
   close(): void {

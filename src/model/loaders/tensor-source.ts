@@ -8,6 +8,8 @@ export interface TensorSource {
   get(name: string): WeightTensor;
   /** The file a tensor lives in, for error messages. */
   fileOf(name: string): string;
+  /** A tensor's raw bytes, whatever its dtype (safetensors' U8 packed data). */
+  bytes?(name: string): { shape: number[]; data: Uint8Array };
 }
 
 /** Reads a tensor and checks its shape. */

@@ -96,6 +96,7 @@ function hfSource(dir: string): QuantizeSource {
   const add = (name: string, hf: string, transform?: (w: WeightTensor) => WeightTensor) => {
     const entry = src.files.map((f) => f.entries.get(hf)).find((e) => e);
     if (!entry) throw new UsageError(`${src.fileOf(hf)}: missing tensor "${hf}"`);
+    if (entry.dtype === 'u8') throw new UsageError(`${src.fileOf(hf)}: tensor "${hf}" holds packed bytes (U8), not weights to quantize`);
     tensors.push({ name, shape: [...entry.shape], dtype: entry.dtype, read: () => (transform ? transform(src.get(hf)) : src.get(hf)) });
   };
   add('token_embd.weight', 'model.embed_tokens.weight');
