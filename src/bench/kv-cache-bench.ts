@@ -81,7 +81,7 @@ export function benchKVCache(model: CausalLM, o: KVCacheBenchOptions, onSample?:
   }
   return o.dtypes.map((dtype, i) => ({
     dtype,
-    bytesPerToken: kvBytesPerToken(dtype, c.numLayers, c.numKvHeads, c.headDim),
+    bytesPerToken: kvBytesPerToken(dtype, c.numLayers, c.numKvHeads, c.headDim, c.mla ? 1 : 2),
     sequencesThatFit: kvCapacity(model, dtype, o.kvCacheMemory, o.context + o.steps, bs),
     decodeTokensPerSecond: median(samples[i]!),
     samples: samples[i]!,

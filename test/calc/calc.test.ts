@@ -11,6 +11,7 @@ import { decodeStep, seedOptimalBatch } from '../../src/calc/roofline.js';
 import { presetConfig } from '../../src/model/loaders/dummy.js';
 import { readHfConfig } from '../../src/model/loaders/hf-folder.js';
 import { SafetensorsFile } from '../../src/model/loaders/safetensors.js';
+import { KVCacheStorage } from '../../src/engine/kv-cache/kv-cache-storage.js';
 import { modelDir } from '../helpers/fixtures.js';
 import { tsllm } from '../helpers/cli.js';
 
@@ -80,6 +81,10 @@ describe('DeepSeek-V3 (MLA, dense first layers, shared experts)', () => {
     // The same shapes with ordinary attention would cache per-head keys (nope + rope) and values.
     const mha = 2 * (4 * 24 + 4 * 16) * 4;
     assert.equal(mha / kvBytesPerToken(c, 'f32'), 4);
+    // What the engine allocates: one pool per layer serving as K and V.
+    const storage = new KVCacheStorage(c, 4, 16, 'f16');
+    assert.equal(storage.layers[0]!.k, storage.layers[0]!.v);
+    assert.equal(storage.layers.reduce((s, l) => s + l.k.byteLength, 0) / (4 * 16), kvBytesPerToken(c, 'f16'));
   });
 });
 
