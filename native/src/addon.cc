@@ -11,104 +11,13 @@
 #include <vector>
 
 #include "formats-js.h"
+#include "js-args.h"
 #include "kernels.h"
 #include "mapped-file.h"
 #include "thread-pool.h"
 
 namespace tsllm {
 namespace {
-
-struct ArrayView {
-  void* data = nullptr;
-  size_t bytes = 0;
-};
-
-bool viewOf(napi_env env, napi_value value, ArrayView& out) {
-  napi_typedarray_type type;
-  size_t length;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, value, &type, &length, &out.data, &buffer, &offset) != napi_ok) return false;
-  size_t elementBytes = 1;
-  switch (type) {
-    case napi_int16_array: case napi_uint16_array: elementBytes = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elementBytes = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elementBytes = 8; break;
-    default: break;
-  }
-  out.bytes = length * elementBytes;
-  return true;
-}
-
-class Args {
- public:
-  explicit Args(const Napi::CallbackInfo& info) : info_(info), env_(info.Env()) {}
-
-  template <class T>
-  T* array(size_t index, size_t minElements, const char* name) {
-    ArrayView v;
-    if (!ok_) return nullptr;
-    if (!viewOf(env_, info_[index], v)) return fail(name, "is not a typed array");
-    if (v.bytes < minElements * sizeof(T)) return fail(name, "is too short for the given shape");
-    return static_cast<T*>(v.data);
-  }
-
-  template <class T>
-  T* optionalArray(size_t index, size_t minElements, const char* name) {
-    if (info_.Length() <= index || info_[index].IsUndefined() || info_[index].IsNull()) return nullptr;
-    return array<T>(index, minElements, name);
-  }
-
-  // Elements of the typed array at `index` (0 after a failure).
-  template <class T>
-  size_t elements(size_t index, const char* name) {
-    ArrayView v;
-    if (!ok_) return 0;
-    if (!viewOf(env_, info_[index], v)) return fail(name, "is not a typed array"), 0;
-    return v.bytes / sizeof(T);
-  }
-
-  // The Int32Array of row ids at `index`, each a row of a [rows, ...] array (nullptr after a failure).
-  const int32_t* rowIds(size_t index, int64_t rows, size_t* count) {
-    *count = elements<int32_t>(index, "ids");
-    const int32_t* ids = array<int32_t>(index, *count, "ids");
-    for (size_t i = 0; ok_ && i < *count; i++) {
-      if (ids[i] < 0 || ids[i] >= rows) fail("ids", "name a row outside the array");
-    }
-    return ok_ ? ids : nullptr;
-  }
-
-  int i32(size_t index) {
-    int32_t v = 0;
-    if (ok_ && napi_get_value_int32(env_, info_[index], &v) != napi_ok) fail("argument", "is not a number");
-    return v;
-  }
-
-  double f64(size_t index) {
-    double v = 0;
-    if (ok_ && napi_get_value_double(env_, info_[index], &v) != napi_ok) fail("argument", "is not a number");
-    return v;
-  }
-
-  int64_t nonNegative(size_t index, const char* name) {
-    const double v = f64(index);
-    if (ok_ && !(v >= 0 && v <= 9.007199254740991e15)) fail(name, "must be a non-negative integer");
-    return static_cast<int64_t>(v);
-  }
-
-  bool ok() const { return ok_; }
-
- private:
-  std::nullptr_t fail(const char* name, const char* problem) {
-    if (ok_) Napi::RangeError::New(env_, std::string(name) + " " + problem).ThrowAsJavaScriptException();
-    ok_ = false;
-    return nullptr;
-  }
-
-  const Napi::CallbackInfo& info_;
-  Napi::Env env_;
-  bool ok_ = true;
-};
 
 // A weight format whose blocks fit rows of `k` elements, or nullptr.
 const WeightFormatInfo* formatFor(int code, int64_t k) {
@@ -132,6 +41,7 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
         InstanceMethod<&Kernels::siluMul>("siluMul"),
         InstanceMethod<&Kernels::gelu>("gelu"),
         InstanceMethod<&Kernels::geluMul>("geluMul"),
+        InstanceMethod<&Kernels::softcap>("softcap"),
         InstanceMethod<&Kernels::clampedSwiglu>("clampedSwiglu"),
         InstanceMethod<&Kernels::add>("add"),
         InstanceMethod<&Kernels::embedding>("embedding"),
@@ -271,14 +181,20 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
                  static_cast<int>(rotary), cosSin);
   }
 
-  // siluMul(out, gate, up, n)
-  void siluMul(const Napi::CallbackInfo& info) {
+  // A gated activation's (out, gate, up, n, ...): `run` gets them once all are valid.
+  template <class Run>
+  void gated(const Napi::CallbackInfo& info, Run run) {
     Args a(info);
     const int64_t n = a.nonNegative(3, "n");
     float* out = a.array<float>(0, n, "out");
     const float* gate = a.array<float>(1, n, "gate");
     const float* up = a.array<float>(2, n, "up");
-    if (a.ok()) table_->siluMul(*pool_, out, gate, up, n);
+    if (a.ok()) run(a, out, gate, up, n);
+  }
+
+  // siluMul(out, gate, up, n)
+  void siluMul(const Napi::CallbackInfo& info) {
+    gated(info, [&](Args&, float* out, const float* gate, const float* up, int64_t n) { table_->siluMul(*pool_, out, gate, up, n); });
   }
 
   // gelu(x, n)
@@ -289,25 +205,26 @@ class Kernels : public Napi::ObjectWrap<Kernels> {
     if (a.ok()) table_->geluMul(*pool_, x, x, nullptr, n);
   }
 
+  // softcap(x, n, cap)
+  void softcap(const Napi::CallbackInfo& info) {
+    Args a(info);
+    const int64_t n = a.nonNegative(1, "n");
+    float* x = a.array<float>(0, n, "x");
+    const float cap = static_cast<float>(a.f64(2));
+    if (a.ok()) table_->softcap(*pool_, x, n, cap);
+  }
+
   // clampedSwiglu(out, gate, up, n, limit)
   void clampedSwiglu(const Napi::CallbackInfo& info) {
-    Args a(info);
-    const int64_t n = a.nonNegative(3, "n");
-    float* out = a.array<float>(0, n, "out");
-    const float* gate = a.array<float>(1, n, "gate");
-    const float* up = a.array<float>(2, n, "up");
-    const float limit = static_cast<float>(a.f64(4));
-    if (a.ok()) table_->clampedSwiglu(*pool_, out, gate, up, n, limit);
+    gated(info, [&](Args& a, float* out, const float* gate, const float* up, int64_t n) {
+      const float limit = static_cast<float>(a.f64(4));
+      if (a.ok()) table_->clampedSwiglu(*pool_, out, gate, up, n, limit);
+    });
   }
 
   // geluMul(out, gate, up, n)
   void geluMul(const Napi::CallbackInfo& info) {
-    Args a(info);
-    const int64_t n = a.nonNegative(3, "n");
-    float* out = a.array<float>(0, n, "out");
-    const float* gate = a.array<float>(1, n, "gate");
-    const float* up = a.array<float>(2, n, "up");
-    if (a.ok()) table_->geluMul(*pool_, out, gate, up, n);
+    gated(info, [&](Args&, float* out, const float* gate, const float* up, int64_t n) { table_->geluMul(*pool_, out, gate, up, n); });
   }
 
   // add(x, y, n)

@@ -69,6 +69,8 @@ struct KernelTable {
   void (*geluMul)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
   // gpt-oss: out = (clamp(up, -limit, limit) + 1) * g * sigmoid(1.702 g), g = min(gate, limit).
   void (*clampedSwiglu)(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n, float limit);
+  // In place: x = cap * tanh(x / cap) (Gemma 2's final logits).
+  void (*softcap)(ThreadPool& pool, float* x, int64_t n, float cap);
   void (*add)(ThreadPool& pool, float* x, const float* y, int64_t n);
   void (*embedding)(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);
   // out[i, :] = x[ids[i], :] for i < n

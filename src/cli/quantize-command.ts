@@ -10,7 +10,7 @@ import { runCommand } from './run-command.js';
 export function quantizeCommand(): Command {
   return new Command('quantize')
     .description("write a GGUF in one of llama.cpp's quantization types (its per-tensor mixes, no importance matrix)")
-    .argument('<input>', 'a GGUF with F32/F16/BF16 weights, or a Hugging Face folder (Llama, Mistral, Qwen2, Qwen3)')
+    .argument('<input>', 'a GGUF with F32/F16/BF16 weights, a Hugging Face folder (Llama, Mistral, Qwen2, Qwen3), or preset:NAME (a --load-format dummy shape with random weights)')
     .argument('<output>', 'the GGUF to write')
     .requiredOption('--type <type>', QUANT_TYPE_NAMES.join(', '))
     .option('--quiet', 'no progress bar')

@@ -133,6 +133,9 @@ export interface Backend {
   /** In place: x[n] = gelu_tanh(x[n]) (GPT-2's gelu_new). */
   gelu(x: Float32Array, n: number): void;
 
+  /** In place: x[n] = cap * tanh(x[n] / cap) (Gemma 2's final logits). */
+  softcap(x: Float32Array, n: number, cap: number): void;
+
   /** out[n] = gelu_tanh(gate[n]) * up[n] (Gemma's GeGLU); out may be gate. */
   geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
 

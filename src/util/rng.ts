@@ -35,6 +35,18 @@ export class Rng {
     return result / 4294967296;
   }
 
+  /** n draws from N(0, std) (Box-Muller, two per pair of uniforms). */
+  normals(n: number, std: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(1 - this.next())) * std;
+      const t = 2 * Math.PI * this.next();
+      out[i] = r * Math.cos(t);
+      if (i + 1 < n) out[i + 1] = r * Math.sin(t);
+    }
+    return out;
+  }
+
   static randomSeed(): number {
     return Math.floor(Math.random() * 2 ** 32);
   }

@@ -86,7 +86,7 @@ export function familyFixtureAsGguf(name: 'gemma2' | 'gemma3' | 'phi3', file: st
     put(b + 'ffn_down.weight', p + 'mlp.down_proj.weight');
     if (gemma) {
       for (const x of ['q', 'k', 'v']) put(`${b}attn_${x}.weight`, `${p}self_attn.${x}_proj.weight`);
-      put(b + 'attn_post_norm.weight', p + 'post_attention_layernorm.weight', gain(p + 'post_attention_layernorm.weight'));
+      put(b + 'post_attention_norm.weight', p + 'post_attention_layernorm.weight', gain(p + 'post_attention_layernorm.weight'));
       put(b + 'ffn_norm.weight', p + 'pre_feedforward_layernorm.weight', gain(p + 'pre_feedforward_layernorm.weight'));
       put(b + 'post_ffw_norm.weight', p + 'post_feedforward_layernorm.weight', gain(p + 'post_feedforward_layernorm.weight'));
       put(b + 'ffn_gate.weight', p + 'mlp.gate_proj.weight');

@@ -103,7 +103,7 @@ for (const isa of nativeIsas()) {
       });
     }
 
-    it('rmsNorm, layerNorm, siluMul, gelu and add match the reference', () => {
+    it('rmsNorm, layerNorm, siluMul, gelu, geluMul, softcap and add match the reference', () => {
       const rows = 5, dim = 300;
       const x = randn(rng, rows * dim), up = randn(rng, rows * dim), gain = randn(rng, dim), bias = randn(rng, dim);
       const pairs: [string, (b: Backend, out: Float32Array) => void][] = [
@@ -111,6 +111,9 @@ for (const isa of nativeIsas()) {
         ['layerNorm', (b, out) => b.layerNorm(out, x, gain, bias, rows, dim, 1e-5)],
         ['siluMul', (b, out) => b.siluMul(out, x, up, rows * dim)],
         ['gelu', (b, out) => { out.set(x); b.gelu(out, rows * dim); }],
+        // Gates to +-12 reach tanh's saturated tails; logits to +-90 past the cap of 30.
+        ['geluMul', (b, out) => b.geluMul(out, x.map((v) => v * 4), up, rows * dim)],
+        ['softcap', (b, out) => { out.set(x.map((v) => v * 30)); b.softcap(out, rows * dim, 30); }],
         ['add', (b, out) => { out.set(x); b.add(out, x.map((v) => v * 3), rows * dim); }],
       ];
       for (const [name, run] of pairs) {

@@ -114,14 +114,61 @@ void siluMul(ThreadPool& pool, float* out, const float* gate, const float* up, i
   });
 }
 
+#if defined(__AVX2__)
+// tanh(u) = sign(u) (1 - e) / (1 + e) with e = e^(-2|u|) (never overflows). std::tanh one element at a
+// time was 5 ms of Gemma-2-2B's 78 ms decode step in GeGLU, and 4 ms in the final soft-cap.
+inline __m256 tanhVec(__m256 u) {
+  const __m256 one = _mm256_set1_ps(1.0f), signBit = _mm256_set1_ps(-0.0f);
+  const __m256 e = expNonPositive(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(signBit, u)));
+  return _mm256_or_ps(_mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)), _mm256_and_ps(signBit, u));
+}
+
+// tanhVec for one value, operation for operation: an element's bits must not depend on whether the
+// batch puts it in a vector or in a tail.
+inline float tanhScalar(float u) {
+  const float e = expNonPositiveScalar(-2.0f * std::fabs(u));
+  return std::copysign((1.0f - e) / (1.0f + e), u);
+}
+#endif
+
 // GPT-2's gelu_new alone (up null), or Gemma's GeGLU gate.
 void geluMul(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n) {
   parallelRange(pool, n, kParallelGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; i++) {
+    int64_t i = i0;
+#if defined(__AVX2__)
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 c0 = _mm256_set1_ps(0.7978845608028654f), c1 = _mm256_set1_ps(0.044715f);
+    for (; i + 8 <= i1; i += 8) {
+      const __m256 v = _mm256_loadu_ps(gate + i);
+      const __m256 u = _mm256_mul_ps(c0, _mm256_fmadd_ps(_mm256_mul_ps(c1, v), _mm256_mul_ps(v, v), v));
+      const __m256 g = _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, tanhVec(u)));
+      _mm256_storeu_ps(out + i, up ? _mm256_mul_ps(g, _mm256_loadu_ps(up + i)) : g);
+    }
+    for (; i < i1; i++) {
+      const float v = gate[i];
+      const float g = (0.5f * v) * (1.0f + tanhScalar(0.7978845608028654f * std::fma(0.044715f * v, v * v, v)));
+      out[i] = up ? g * up[i] : g;
+    }
+#else
+    for (; i < i1; i++) {
       const float v = gate[i];
       const float g = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
       out[i] = up ? g * up[i] : g;
     }
+#endif
+  });
+}
+
+void softcap(ThreadPool& pool, float* x, int64_t n, float cap) {
+  parallelRange(pool, n, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    int64_t i = i0;
+#if defined(__AVX2__)
+    const __m256 c = _mm256_set1_ps(cap), inv = _mm256_set1_ps(1.0f / cap);
+    for (; i + 8 <= i1; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(c, tanhVec(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv))));
+    for (; i < i1; i++) x[i] = cap * tanhScalar(x[i] * (1.0f / cap));
+#else
+    for (; i < i1; i++) x[i] = cap * std::tanh(x[i] / cap);
+#endif
   });
 }
 

@@ -29,6 +29,7 @@ void rope(ThreadPool& pool, float* x, const int32_t* positions, int rows, int nu
           const float* cosSin);
 void siluMul(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
 void geluMul(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
+void softcap(ThreadPool& pool, float* x, int64_t n, float cap);
 void clampedSwiglu(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n, float limit);
 void add(ThreadPool& pool, float* x, const float* y, int64_t n);
 void embedding(ThreadPool& pool, float* out, const uint8_t* table, DType dtype, int dim, const int32_t* ids, int rows);

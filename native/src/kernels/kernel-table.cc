@@ -10,7 +10,7 @@ namespace TSLLM_ISA {
 const KernelTable& kernels() {
   static const KernelTable table = {
       TSLLM_STRINGIFY(TSLLM_ISA),
-      matmul, packRows8, packPanels, matmulPanels, rmsNorm, layerNorm, rope, siluMul, geluMul, clampedSwiglu, add, embedding, gatherRows, scatterAddRows, quantizeRows, writeKV, attention, streamRead,
+      matmul, packRows8, packPanels, matmulPanels, rmsNorm, layerNorm, rope, siluMul, geluMul, clampedSwiglu, softcap, add, embedding, gatherRows, scatterAddRows, quantizeRows, writeKV, attention, streamRead,
   };
   return table;
 }

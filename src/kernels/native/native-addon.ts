@@ -25,6 +25,7 @@ export interface NativeKernels {
   rope(x: Float32Array, positions: Int32Array, rows: number, numHeads: number, headDim: number, style: number, rotaryDim: number, cosSin: Float32Array, tablePositions: number): void;
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
   gelu(x: Float32Array, n: number): void;
+  softcap(x: Float32Array, n: number, cap: number): void;
   geluMul(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
   clampedSwiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, limit: number): void;
   add(x: Float32Array, y: Float32Array, n: number): void;

@@ -165,6 +165,10 @@ export class NativeBackend implements Backend {
     this.kernels.geluMul(out, gate, up, n);
   }
 
+  softcap(x: Float32Array, n: number, cap: number): void {
+    this.kernels.softcap(x, n, cap);
+  }
+
   gelu(x: Float32Array, n: number): void {
     this.kernels.gelu(x, n);
   }

@@ -115,6 +115,10 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  softcap(x: Float32Array, n: number, cap: number): void {
+    for (let i = 0; i < n; i++) x[i] = cap * Math.tanh(x[i]! / cap);
+  }
+
   gelu(x: Float32Array, n: number): void {
     for (let i = 0; i < n; i++) x[i] = geluTanh(x[i]!);
   }

@@ -116,8 +116,7 @@ export class CausalLM {
     this.norm(last, last, this.weights.finalNorm, this.weights.finalNormBias, n);
     const logits = new Float32Array(n * c.vocabSize);
     be.matmul(logits, last, this.prepared.lmHead, n);
-    const cap = c.finalSoftcap;
-    if (cap) for (let i = 0; i < logits.length; i++) logits[i] = cap * Math.tanh(logits[i]! / cap);
+    if (c.finalSoftcap) be.softcap(logits, logits.length, c.finalSoftcap);
     return logits;
   }
 

@@ -16,16 +16,7 @@ export function presetConfig(name: string): ModelConfig {
 
 export function dummyWeights(c: ModelConfig, seed = 0, std = 0.02): ModelWeights {
   const rng = new Rng(seed);
-  const normal = (n: number) => {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i += 2) {
-      const r = Math.sqrt(-2 * Math.log(1 - rng.next())) * std;
-      const t = 2 * Math.PI * rng.next();
-      out[i] = r * Math.cos(t);
-      if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-    }
-    return out;
-  };
+  const normal = (n: number) => rng.normals(n, std);
   const mat = (rows: number, cols: number): WeightTensor => weightFromF32(normal(rows * cols), [rows, cols]);
   const ones = (n: number) => new Float32Array(n).fill(1);
   const H = c.hiddenSize;

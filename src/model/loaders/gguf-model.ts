@@ -143,7 +143,7 @@ export function ggufWeights(c: ModelConfig, g: GgufFile): ModelWeights {
       mlpNorm: vec(`${p}.ffn_norm.weight`, H),
     };
     if (c.sandwichNorms) {
-      layer.postAttnNorm = vec(`${p}.attn_post_norm.weight`, H);
+      layer.postAttnNorm = vec(`${p}.post_attention_norm.weight`, H);
       layer.postMlpNorm = vec(`${p}.post_ffw_norm.weight`, H);
     }
     if (c.qkvBias) {

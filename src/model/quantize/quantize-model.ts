@@ -9,7 +9,7 @@ import { UsageError } from '../../util/errors.js';
 import { WEIGHT_FORMATS, type WeightDType } from '../../kernels/formats.js';
 import { numel, type WeightTensor } from '../../kernels/tensor.js';
 import { GGUF_TYPE, GgufWriter } from '../loaders/gguf-writer.js';
-import { openQuantizeSource } from './quantize-source.js';
+import { openQuantizeSource, type QuantizeSource } from './quantize-source.js';
 import { QUANT_TYPES, tensorType, type QuantTypeName } from './tensor-types.js';
 import type { QuantizeJob } from './quantize-worker.js';
 
@@ -36,8 +36,9 @@ export interface QuantizeOptions {
 
 const FLOAT: readonly WeightDType[] = ['f32', 'f16', 'bf16'];
 
-export async function quantizeModel(input: string, output: string, opts: QuantizeOptions): Promise<QuantizeReport> {
-  const src = openQuantizeSource(input);
+/** `input`: a path or preset:NAME (quantize-source.ts), or a source already opened. */
+export async function quantizeModel(input: string | QuantizeSource, output: string, opts: QuantizeOptions): Promise<QuantizeReport> {
+  const src = typeof input === 'string' ? openQuantizeSource(input) : input;
   const tmp = `${output}.tmp-${process.pid}`;
   try {
     // llama.cpp's order: tensors outside the blocks first, then block by block, by name within each.

@@ -12,6 +12,8 @@ import { readHfConfig, readJsonFile, safetensorsFiles } from '../loaders/hf-fold
 import { SafetensorsFile, SafetensorsSource } from '../loaders/safetensors.js';
 import type { ModelConfig } from '../config.js';
 import { hfVocabMetadata } from './gguf-vocab.js';
+import { presetSource } from './preset-source.js';
+import { decoderMetadata } from './gguf-metadata.js';
 import type { ModelShape } from './tensor-types.js';
 
 export interface SourceTensor {
@@ -35,6 +37,7 @@ export interface QuantizeSource {
 const SET_BY_QUANTIZE = new Set(['general.file_type', 'general.quantization_version']);
 
 export function openQuantizeSource(input: string): QuantizeSource {
+  if (input.startsWith('preset:')) return presetSource(input.slice('preset:'.length));
   if (!fs.existsSync(input)) throw new UsageError(`${input}: no such file or folder`);
   return fs.statSync(input).isDirectory() ? hfSource(input) : ggufSource(input);
 }
@@ -121,26 +124,12 @@ function hfSource(dir: string): QuantizeSource {
   add('output_norm.weight', 'model.norm.weight');
   if (!c.tieEmbeddings) add('output.weight', 'lm_head.weight');
   const params = tensors.reduce((sum, t) => sum + t.shape.reduce((a, d) => a * d, 1), 0);
-  const u32 = (key: string, value: number): GgufEntry => ({ key: `${arch}.${key}`, type: GGUF_TYPE.u32, value });
-  const f32 = (key: string, value: number): GgufEntry => ({ key: `${arch}.${key}`, type: GGUF_TYPE.f32, value });
   const metadata: GgufEntry[] = [
     { key: 'general.architecture', type: GGUF_TYPE.string, value: arch },
     { key: 'general.type', type: GGUF_TYPE.string, value: 'model' },
     { key: 'general.name', type: GGUF_TYPE.string, value: path.basename(path.resolve(dir)) },
     { key: 'general.size_label', type: GGUF_TYPE.string, value: sizeLabel(params) },
-    u32('block_count', c.numLayers),
-    u32('context_length', c.maxPositions),
-    u32('embedding_length', c.hiddenSize),
-    u32('feed_forward_length', c.intermediateSize),
-    u32('attention.head_count', c.numHeads),
-    u32('attention.head_count_kv', c.numKvHeads),
-    f32('rope.freq_base', c.rope?.theta ?? 10000),
-    f32('attention.layer_norm_rms_epsilon', c.normEps),
-    u32('attention.key_length', c.headDim),
-    u32('attention.value_length', c.headDim),
-    u32('vocab_size', c.vocabSize),
-    u32('rope.dimension_count', c.rope?.rotaryDim ?? c.headDim),
-    ...(c.slidingWindow > 0 && arch !== 'llama' ? [u32('attention.sliding_window', c.slidingWindow)] : []),
+    ...decoderMetadata(arch, c, true),
     ...hfVocabMetadata(dir, c.vocabSize, c.bosTokenId, c.eosTokenIds),
   ];
   return {
