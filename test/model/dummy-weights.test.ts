@@ -1,6 +1,6 @@
 // Random weights of a config's exact shapes (--load-format dummy): MoE layers get all their experts
-// and DeepSeek's dense first layers stay dense; latent attention gets its own projections; the model
-// runs through the decoder.
+// and DeepSeek's dense first layers stay dense; latent attention gets its own projections; gpt-oss's
+// experts are MXFP4; the model runs through the decoder.
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -39,6 +39,8 @@ for (const name of ['deepseek-v3', 'qwen2moe', 'gpt-oss']) {
       assert.equal(storedParams(w) - extra, countParams(c).total);
       assert.ok(w.layers[0]!.mlp && !w.layers[0]!.moe && w.layers[1]!.moe?.experts.length === 8);
     }
+    // gpt-oss's experts come as its checkpoints ship them.
+    if (name === 'gpt-oss') assert.ok(w.layers.every((l) => l.moe!.experts.every((e) => e.gate!.dtype === 'mxfp4' && e.down.dtype === 'mxfp4')));
     assert.ok(w.layers.every((l, i) => (l.moe ? l.moe.experts.length === c.moe!.numExperts : i < (c.moe?.firstMoeLayer ?? 0))));
     const ctx = new SequenceContext(new CausalLM(c, w, new ReferenceBackend()), 8);
     const logits = ctx.eval([1, 2, 3]);

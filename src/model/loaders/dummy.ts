@@ -24,6 +24,12 @@ export function dummyWeights(c: ModelConfig, seed = 0, std = 0.02): ModelWeights
   const kvDim = c.numKvHeads * c.headDim;
   const embed = mat(c.vocabSize, H);
   const mlp = (inter: number): MlpWeights => ({ gate: mat(inter, H), up: mat(inter, H), down: mat(H, inter) });
+  // gpt-oss ships its experts in MXFP4, and gpt-oss-20b's would be 76 GB as float32: they are drawn
+  // as random MXFP4 blocks directly, with the float router and biases beside them.
+  const mxfp4Experts = c.architecture === 'gpt_oss' && H % 32 === 0 && (c.moe?.expertIntermediateSize ?? 0) % 32 === 0;
+  const expert = (inter: number): MlpWeights => (mxfp4Experts
+    ? { gate: mxfp4(rng, inter, H), up: mxfp4(rng, inter, H), down: mxfp4(rng, H, inter), gateBias: normal(inter), upBias: normal(inter), downBias: normal(H) }
+    : mlp(inter));
   const layers: LayerWeights[] = Array.from({ length: c.numLayers }, (_, l) => ({
     attnNorm: ones(H), ...(c.mla ? latentAttention(c, mat, ones) : { q: mat(qDim, H), k: mat(kvDim, H), v: mat(kvDim, H) }),
     o: mat(H, c.mla ? c.numHeads * c.mla.vHeadDim : qDim), mlpNorm: ones(H),
@@ -36,7 +42,8 @@ export function dummyWeights(c: ModelConfig, seed = 0, std = 0.02): ModelWeights
   function moe(m: MoeConfig): MoeWeights {
     const shared = m.sharedExpertIntermediateSize > 0;
     return {
-      router: mat(m.numExperts, H), experts: Array.from({ length: m.numExperts }, () => mlp(m.expertIntermediateSize)),
+      router: mat(m.numExperts, H), experts: Array.from({ length: m.numExperts }, () => expert(m.expertIntermediateSize)),
+      ...(c.architecture === 'gpt_oss' ? { routerBias: normal(m.numExperts) } : {}),
       ...(shared ? { shared: mlp(m.sharedExpertIntermediateSize) } : {}),
       ...(shared && !m.grouped ? { sharedGate: mat(1, H) } : {}),
       ...(m.grouped ? { scoreBias: new Float32Array(m.numExperts) } : {}),
@@ -52,4 +59,17 @@ function latentAttention(c: ModelConfig, mat: (rows: number, cols: number) => We
   const k = mat(m.kvLoraRank + m.qkRopeDim, H);
   if (!m.qLoraRank) return { q: mat(c.numHeads * qk, H), k, mla: kv };
   return { q: mat(m.qLoraRank, H), k, mla: { ...kv, qANorm: ones(m.qLoraRank), qB: mat(c.numHeads * qk, m.qLoraRank) } };
+}
+
+// Random E2M1 codes under exponent byte 119 (scale 2^-8: values up to 6/256, like std-0.02 weights).
+function mxfp4(rng: Rng, rows: number, cols: number): WeightTensor {
+  const blocks = (rows * cols) / 32;
+  const data = new Uint8Array(blocks * 17);
+  const words = new Uint32Array(4);
+  for (let b = 0; b < blocks; b++) {
+    data[b * 17] = 119;
+    for (let i = 0; i < 4; i++) words[i] = rng.next() * 4294967296;
+    data.set(new Uint8Array(words.buffer), b * 17 + 1);
+  }
+  return { dtype: 'mxfp4', shape: [rows, cols], data };
 }
