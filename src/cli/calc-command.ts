@@ -2,6 +2,8 @@
 // as a table or JSON; `--hardware cpu --measure` replaces the CPU's datasheet figures with what the
 // native kernels achieve here.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { calcReport, type CalcReport } from '../calc/calc-report.js';
 import { HARDWARE, HARDWARE_NAMES, type Hardware } from '../calc/hardware.js';
@@ -16,6 +18,7 @@ import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { loadModel } from '../model/load-model.js';
 import { presetConfig } from '../model/loaders/dummy.js';
+import { readHfConfig, readJsonFile } from '../model/loaders/hf-folder.js';
 import { parseFloatArg, parseIntArg, runCommand } from './run-command.js';
 
 interface CalcFlags {
@@ -37,7 +40,7 @@ interface CalcFlags {
 export function calcCommand(): Command {
   return new Command('calc')
     .description('inference math: parameters, memory, FLOPs, roofline and the optimal batch size of a model on a machine')
-    .option('-m, --model <model>', 'model folder, .gguf file or Hub id (weights are mapped, not read)')
+    .option('-m, --model <model>', 'model folder (a config.json alone will do), .gguf file or Hub id (weights are mapped, not read)')
     .option('--preset <name>', 'a known architecture instead of a model (e.g. llama-2-7b, llama-3.1-8b, tinyllama-1.1b)')
     .addOption(new Option('--hardware <name>', 'machine').choices([...HARDWARE_NAMES]).default('h100-sxm'))
     .option('--peak-tflops <x>', 'dense peak TFLOP/s (custom, or to override)', parseFloatArg('--peak-tflops'))
@@ -65,6 +68,11 @@ async function calc(f: CalcFlags): Promise<void> {
     config = presetConfig(f.preset);
     dtype = f.dtype ?? 'f16';
     weightBytes = countParams(config).total * DTYPE_BYTES[f.dtype ?? 'f16'];
+  } else if (isConfigOnly(f.model!)) {
+    // "Will it fit?" before downloading: the config's shapes in its torch_dtype (or --dtype).
+    config = readHfConfig(f.model!);
+    dtype = f.dtype ?? torchDtypeOf(readJsonFile(path.join(f.model!, 'config.json')), f.model!);
+    weightBytes = countParams(config).total * DTYPE_BYTES[dtype as CalcDtype];
   } else {
     const loaded = await loadModel(f.model!, { resolveHubId: resolveHubModel });
     config = loaded.config;
@@ -132,4 +140,20 @@ export function formatReport(name: string, r: CalcReport): string {
     ...r.sweep.map((d) => `${String(d.batch).padStart(5)}   ${(d.stepSeconds * 1000).toFixed(3).padStart(9)}   ${d.tokensPerSecond.toFixed(1).padStart(10)}   ${d.bound}`),
   ];
   return lines.join('\n') + '\n';
+}
+
+// A folder with a config.json and no weights (safetensors, GGUF, PyTorch or llama2.c files).
+function isConfigOnly(dir: string): boolean {
+  if (!fs.existsSync(path.join(dir, 'config.json')) || !fs.statSync(dir).isDirectory()) return false;
+  return !fs.readdirSync(dir).some((f) => /\.(safetensors|gguf|bin|pt|pth)$/.test(f));
+}
+
+const TORCH_DTYPES: Record<string, CalcDtype> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
+
+function torchDtypeOf(cfg: Record<string, unknown>, dir: string): CalcDtype {
+  const name = cfg['torch_dtype'] ?? cfg['dtype'];
+  if (name === undefined) return 'f16';
+  const dtype = TORCH_DTYPES[String(name)];
+  if (!dtype) throw new UsageError(`${dir}: torch_dtype "${String(name)}" is not one calc knows (float32, float16, bfloat16); give --dtype`);
+  return dtype;
 }

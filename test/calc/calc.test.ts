@@ -2,6 +2,8 @@
 // token, the seed's optimal batch on an H100, and the roofline's regimes.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { calcReport } from '../../src/calc/calc-report.js';
@@ -131,6 +133,27 @@ describe('tsllm calc', () => {
     assert.equal(j.dtype, 'f32');
     assert.equal(j.weightBytes, j.params * 4);
     assert.equal(j.hardware.peakFlops, 1e12);
+  });
+
+  it('a folder holding only config.json gives the numbers of the full model folder, in its torch_dtype', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsllm-calc-'));
+    try {
+      for (const name of ['llama-gqa', 'deepseek-v3', 'gemma2']) {
+        fs.copyFileSync(path.join(modelDir(name), 'config.json'), path.join(dir, 'config.json'));
+        const args = ['--hardware', 'custom', '--peak-tflops', '1', '--bandwidth-gbs', '10', '--context', '512', '--json'];
+        const full = tsllm(['calc', '-m', modelDir(name), ...args]), alone = tsllm(['calc', '-m', dir, ...args]);
+        assert.equal(alone.code, 0, alone.stderr);
+        // Every figure equal; only the model's path differs.
+        assert.deepEqual({ ...JSON.parse(alone.stdout), model: '' }, { ...JSON.parse(full.stdout), model: '' }, name);
+      }
+      const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, torch_dtype: 'bfloat16' }));
+      const bf16 = JSON.parse(tsllm(['calc', '-m', dir, '--json']).stdout);
+      assert.equal(bf16.dtype, 'bf16');
+      assert.equal(bf16.weightBytes, bf16.params * 2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--hardware cpu --measure uses what the native kernels reach here', () => {
