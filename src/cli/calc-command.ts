@@ -15,7 +15,7 @@ import { NativeBackend } from '../kernels/native/native-backend.js';
 import type { WeightDType } from '../kernels/tensor.js';
 import type { ModelConfig } from '../model/config.js';
 import { UsageError } from '../util/errors.js';
-import { resolveHubModel } from '../model/hub/hub-download.js';
+import { pullModel, resolveHubModel } from '../model/hub/hub-download.js';
 import { loadModel } from '../model/load-model.js';
 import { presetConfig } from '../model/loaders/dummy.js';
 import { readHfConfig, readJsonFile } from '../model/loaders/hf-folder.js';
@@ -68,20 +68,23 @@ async function calc(f: CalcFlags): Promise<void> {
     config = presetConfig(f.preset);
     dtype = f.dtype ?? 'f16';
     weightBytes = countParams(config).total * DTYPE_BYTES[f.dtype ?? 'f16'];
-  } else if (isConfigOnly(f.model!)) {
-    // "Will it fit?" before downloading: the config's shapes in its torch_dtype (or --dtype).
-    config = readHfConfig(f.model!);
-    dtype = f.dtype ?? torchDtypeOf(readJsonFile(path.join(f.model!, 'config.json')), f.model!);
-    weightBytes = countParams(config).total * DTYPE_BYTES[dtype as CalcDtype];
   } else {
-    const loaded = await loadModel(f.model!, { resolveHubId: resolveHubModel });
-    config = loaded.config;
-    if (f.dtype) {
-      dtype = f.dtype;
-      weightBytes = countParams(config).total * DTYPE_BYTES[f.dtype];
+    const dir = await configFolder(f.model!);
+    if (isConfigOnly(dir)) {
+      // "Will it fit?" before downloading: the config's shapes in its torch_dtype (or --dtype).
+      config = readHfConfig(dir);
+      dtype = f.dtype ?? torchDtypeOf(readJsonFile(path.join(dir, 'config.json')), dir);
+      weightBytes = countParams(config).total * DTYPE_BYTES[dtype as CalcDtype];
     } else {
-      weightBytes = storedWeightBytes(loaded.weights, countParams(config).total, config.moe?.numExperts ?? 0);
-      dtype = loaded.weights.layers[0]?.q.dtype ?? 'f32';
+      const loaded = await loadModel(dir, { resolveHubId: resolveHubModel });
+      config = loaded.config;
+      if (f.dtype) {
+        dtype = f.dtype;
+        weightBytes = countParams(config).total * DTYPE_BYTES[f.dtype];
+      } else {
+        weightBytes = storedWeightBytes(loaded.weights, countParams(config).total, config.moe?.numExperts ?? 0);
+        dtype = loaded.weights.layers[0]?.q.dtype ?? 'f32';
+      }
     }
   }
   const hardware = await resolveHardware(f, dtype);
@@ -140,6 +143,12 @@ export function formatReport(name: string, r: CalcReport): string {
     ...r.sweep.map((d) => `${String(d.batch).padStart(5)}   ${(d.stepSeconds * 1000).toFixed(3).padStart(9)}   ${d.tokensPerSecond.toFixed(1).padStart(10)}   ${d.bound}`),
   ];
   return lines.join('\n') + '\n';
+}
+
+// A Hub id's config.json alone, fetched into the Hub cache (the weights stay on the Hub); a path as is.
+async function configFolder(model: string): Promise<string> {
+  if (fs.existsSync(model) || !/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(model)) return model;
+  return pullModel(model, { files: /^config\.json$/ });
 }
 
 // A folder with a config.json and no weights (safetensors, GGUF, PyTorch or llama2.c files).

@@ -1,6 +1,7 @@
 // tsllm pull against a local server on 127.0.0.1 that answers as the Hub does (model info, file tree,
 // resolve with Range). Checks the cache layout, resuming a broken download, reuse of the cache,
-// HF_TOKEN, HF_HUB_OFFLINE, and generate --model ORG/NAME end to end. Nothing touches the internet.
+// HF_TOKEN, HF_HUB_OFFLINE, generate --model ORG/NAME end to end, and calc fetching config.json alone.
+// Nothing touches the internet.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -75,6 +76,16 @@ describe('Hub download', () => {
 
   const env = (extra: NodeJS.ProcessEnv = {}) => ({ HF_ENDPOINT: endpoint, HF_HOME: cache, HF_HUB_CACHE: '', HUGGINGFACE_HUB_CACHE: '', HF_TOKEN: 'hf_test', ...extra });
   const storage = () => path.join(cache, 'hub', 'models--test-org--stories260K');
+
+  it('calc --model ORG/NAME fetches config.json alone into the Hub cache, with the full folder\'s figures', async () => {
+    const r = await tsllmAsync(['calc', '--model', REPO, '--json'], env());
+    assert.equal(r.code, 0, r.stderr);
+    const fetched = log.filter((l) => l.url.includes('/resolve/')).map((l) => path.basename(l.url));
+    assert.deepEqual(fetched, ['config.json'], 'no weights or tokenizer downloaded');
+    assert.deepEqual(fs.readdirSync(path.join(storage(), 'snapshots', COMMIT)), ['config.json']);
+    const full = await tsllmAsync(['calc', '--model', modelDir('stories260K'), '--json'], env());
+    assert.deepEqual({ ...JSON.parse(r.stdout), model: '' }, { ...JSON.parse(full.stdout), model: '' });
+  });
 
   it('resumes a broken download, writes the Hub cache layout, then reuses it', async () => {
     const first = await tsllmAsync(['pull', REPO], env());

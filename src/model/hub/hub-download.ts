@@ -18,6 +18,8 @@ export interface HubOptions {
   offline?: boolean;
   /** Show a progress bar on stderr (default: when stderr is a terminal). */
   progress?: boolean;
+  /** The files to fetch (default: what a model needs); `tsllm calc` asks for config.json alone. */
+  files?: RegExp;
 }
 
 export interface HubRef {
@@ -41,7 +43,7 @@ export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
     path.join(env['HF_HOME'] || path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'huggingface'), 'hub');
 }
 
-function defaults(opts: HubOptions): Required<Omit<HubOptions, 'token'>> & { token: string | undefined } {
+function defaults(opts: HubOptions): Required<Omit<HubOptions, 'token' | 'files'>> & { token: string | undefined } {
   const offline = opts.offline ?? ['1', 'true', 'yes', 'on'].includes((process.env['HF_HUB_OFFLINE'] ?? '').toLowerCase());
   return {
     cacheDir: opts.cacheDir ?? hubCacheDir(),
@@ -86,7 +88,7 @@ export async function pullModel(id: string, options: HubOptions = {}): Promise<s
     const info = await modelInfo({ name: repo, revision, hubUrl: o.endpoint, additionalFields: ['sha'], ...credentials });
     commit = (info as { sha?: string }).sha ?? revision;
     for await (const f of listFiles({ repo, revision: commit, recursive: true, hubUrl: o.endpoint, ...credentials })) {
-      if (f.type !== 'file' || !WANTED.test(f.path)) continue;
+      if (f.type !== 'file' || !(options.files ?? WANTED).test(f.path)) continue;
       files.push({ path: f.path, size: f.lfs?.size ?? f.size, etag: f.lfs?.oid ?? f.oid ?? f.path });
     }
   } catch (e) {
