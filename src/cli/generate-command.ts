@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
-import { DEMO_MODEL, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
+import { BUILTIN_MODEL, BUILTIN_PROMPT, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import { renderChatTemplate, type ChatMessage } from '../model/tokenizer/chat-template.js';
 import type { KVCacheDTypeOption } from '../engine/engine-config.js';
@@ -48,10 +48,10 @@ interface GenerateFlags extends BackendFlags {
 export function generateCommand(): Command {
   return addBackendOptions(new Command('generate'))
     .description('generate text from one prompt, streaming it to stdout')
-    .option('-m, --model <model>', 'Hugging Face folder, .gguf file, llama2.c .bin, or Hub id ORG/NAME[@REV] (default: the built-in demo model)')
+    .option('-m, --model <model>', 'Hugging Face folder, .gguf file, llama2.c .bin, or Hub id ORG/NAME[@REV] (default: the built-in stories260K)')
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')} (dummy: random weights of a preset)`, 'auto')
     .option('--tokenizer <path>', 'tokenizer folder (tokenizer.json) or llama2.c tokenizer.bin, instead of the model\'s own')
-    .option('-p, --prompt <text>', 'prompt text (BOS added as the tokenizer config says)')
+    .option('-p, --prompt <text>', `prompt text (BOS added as the tokenizer config says; default with the built-in model: "${BUILTIN_PROMPT}")`)
     .option('--prompt-ids <ids>', 'prompt as comma-separated token ids', parseIdList('--prompt-ids'))
     .option('--chat <file>', 'JSON file with a list of {role, content} messages, rendered with the chat template')
     .option('--system <text>', 'system message (chat)')
@@ -79,21 +79,24 @@ export function generateCommand(): Command {
 }
 
 async function generate(f: GenerateFlags): Promise<void> {
-  const inputs = [f.prompt !== undefined, f.promptIds !== undefined, f.chat !== undefined, f.user !== undefined].filter(Boolean).length;
+  const builtin = f.model === undefined;
+  let inputs = [f.prompt !== undefined, f.promptIds !== undefined, f.chat !== undefined, f.user !== undefined].filter(Boolean).length;
+  if (builtin && inputs === 0) {
+    f = { ...f, prompt: BUILTIN_PROMPT };
+    inputs = 1;
+  }
   if (inputs !== 1) throw new UsageError('give exactly one of --prompt, --prompt-ids, --chat FILE, or --user (with optional --system)');
-
-  const demo = f.model === undefined;
-  if (demo) {
+  if (builtin) {
     process.stderr.write(
-      'tsllm: no --model given, so this is the built-in demo model: a Llama-shaped network with random weights ' +
-      'and a byte-level tokenizer. Its text is random. Pass --model with a Hugging Face folder, a .gguf file, ' +
-      'a llama2.c .bin or a Hub id (ORG/NAME) for real text.\n');
+      'tsllm: no --model given, so this is the built-in stories260K (Karpathy\'s llama2.c, 260K parameters trained on ' +
+      'children\'s stories, MIT). Pass --model with a Hugging Face folder, a .gguf file, a llama2.c .bin or a Hub id ' +
+      '(ORG/NAME) for another model.\n');
   }
   if (f.threads !== undefined && f.threads < 1) throw new UsageError('--threads must be at least 1');
   // One engine (in its worker), as `LLM` gives every library user; the completions run one after
   // another, completion i drawing from seed + i as the engine's n samples do.
   const llm = new LLM({
-    model: demo ? DEMO_MODEL : f.model!, loadFormat: demo ? 'dummy' : f.loadFormat,
+    model: builtin ? BUILTIN_MODEL : f.model!, loadFormat: builtin ? 'auto' : f.loadFormat,
     ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...(f.quantization ? { quantization: f.quantization } : {}),
     ...(f.backend ? { backend: f.backend } : {}), ...(f.threads ? { threads: f.threads } : {}),
     kvCacheDtype: f.kvCacheDtype, kvCache: f.kvCache, maxNumSeqs: 1, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}),

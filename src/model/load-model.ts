@@ -1,9 +1,10 @@
 // One entry point from whatever the user points at (a Hugging Face folder, a .gguf file, a llama2.c
 // .bin, a Hub id, or a preset with --load-format dummy) to config, weights and tokenizer.
 
-import type { Backend } from '../kernels/backend.js';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Backend } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
 import { ModelLoadError, UsageError } from '../util/errors.js';
 import type { ModelWeights } from './weights.js';
@@ -52,6 +53,13 @@ export interface LoadOptions {
 }
 
 export const DEMO_MODEL = 'demo';
+
+/**
+ * The model that runs when none is named: Karpathy's stories260K (llama2.c, MIT; assets/stories260K
+ * holds its licence), a real trained model small enough to ship, with its 512-token tokenizer.
+ */
+export const BUILTIN_MODEL = fileURLToPath(new URL('../../../assets/stories260K', import.meta.url));
+export const BUILTIN_PROMPT = 'Once upon a time';
 
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const loaded = await loadUnquantized(spec, opts);

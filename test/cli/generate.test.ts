@@ -1,5 +1,5 @@
-// The main job as a user runs it: the demo model with no --model, --json output, chat input, and the
-// same weights from a real folder.
+// The main job as a user runs it: the built-in stories260K with no arguments, --json output, chat
+// input, and the same weights from a real folder.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,12 +10,17 @@ import { tempDir } from '../helpers/make-model.js';
 import { tsllm } from '../helpers/cli.js';
 import { nativeAddon } from '../helpers/backends.js';
 
-it('with no --model, runs the demo model and says its text is random', () => {
-  const r = tsllm(['generate', '--prompt', 'Hello', '--max-tokens', '8', '--seed', '3']);
+it('with no arguments, the built-in stories260K tells run.c\'s greedy story for "Once upon a time"', () => {
+  const r = tsllm(['generate', '--max-tokens', '64']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /demo model.*random weights.*Its text is random.*--model/s);
-  assert.ok(r.stdout.length > 0);
-  assert.equal(tsllm(['generate', '--prompt', 'Hello', '--max-tokens', '8', '--seed', '3']).stdout, r.stdout, 'seeded: same text');
+  assert.match(r.stderr, /built-in stories260K.*--model/s);
+  const golden = readJson(path.join(modelDir('stories260K'), 'golden.json'));
+  const once = golden.prompted.find((p: { prompt_text: string }) => p.prompt_text === 'Once upon a time');
+  assert.equal(r.stdout, `${once.text_runc_decode}\n`);
+  // Sampling at temperature 1: the same seed, the same story; another seed, another.
+  const seeded = (seed: string) => tsllm(['generate', '--max-tokens', '24', '--temperature', '1', '--seed', seed]).stdout;
+  assert.equal(seeded('3'), seeded('3'));
+  assert.notEqual(seeded('3'), seeded('4'));
 });
 
 it('--json prints the documented object, with logprobs and timings', () => {
@@ -39,7 +44,7 @@ it('--chat renders the chat template and --stop ends the text', () => {
   try {
     const chat = path.join(dir, 'chat.json');
     fs.writeFileSync(chat, JSON.stringify([{ role: 'user', content: 'hi' }]));
-    const r = tsllm(['generate', '--chat', chat, '--max-tokens', '4', '--seed', '1', '--json']);
+    const r = tsllm(['generate', '--model', 'demo', '--load-format', 'dummy', '--chat', chat, '--max-tokens', '4', '--seed', '1', '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).usage.prompt_tokens, Buffer.byteLength('user: hi\nassistant: '));
     const stopped = tsllm(['generate', '--model', modelDir('stories260K'), '--tokenizer', path.join(FIXTURES, 'tokenizers', 'tok512'),
