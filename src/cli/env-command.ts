@@ -1,5 +1,5 @@
-// tsllm env: what this machine runs tsllm with: Node, the CPU, the kernel builds and which one runs and
-// why, the default thread count, and the storage formats the kernels share with TypeScript.
+// tsllm env: the facts a bug report needs: tsllm's and Node's versions, the Hub cache, the CPU, the kernel
+// builds and which one runs and why, the default thread count, and the formats the kernels share.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +8,8 @@ import { ISA_ENV, forcedIsa, physicalCores } from '../kernels/create-backend.js'
 import { WEIGHT_FORMATS, KV_FORMATS } from '../kernels/formats.js';
 import { loadNativeAddon } from '../kernels/native/native-addon.js';
 import { runCommand } from './run-command.js';
+import { hubCacheDir } from '../model/hub/hub-download.js';
+import { TSLLM_VERSION } from '../util/version.js';
 
 function cpuModel(): string {
   try {
@@ -20,7 +22,11 @@ function cpuModel(): string {
 }
 
 export function envLines(): string[] {
-  const lines = [`node ${process.version} on ${os.platform()}-${os.arch()}`, `cpu: ${cpuModel()}, ${physicalCores()} physical cores (the default thread count)`];
+  const lines = [
+    `tsllm ${TSLLM_VERSION}, node ${process.version} on ${os.platform()}-${os.arch()}`,
+    `hub cache: ${hubCacheDir()} (HF_HUB_CACHE, else HF_HOME/hub)`,
+    `cpu: ${cpuModel()}, ${physicalCores()} physical cores (the default thread count)`,
+  ];
   const load = loadNativeAddon();
   if (!load.ok) return [...lines, `kernels: TypeScript reference backend (native addon ${load.reason})`];
   const forced = forcedIsa(load.addon);

@@ -9,10 +9,11 @@ import { benchCommand } from './bench-command.js';
 import { serveCommand } from './serve-command.js';
 import { calcCommand } from './calc-command.js';
 import { envCommand } from './env-command.js';
+import { TSLLM_VERSION } from '../util/version.js';
 
 const program = new Command('tsllm')
   .description('LLM inference in TypeScript: load a model (HF folder, GGUF, llama2.c, Hub id) and generate')
-  .version('0.1.0')
+  .version(TSLLM_VERSION)
   .showHelpAfterError()
   .addCommand(generateCommand())
   .addCommand(serveCommand())

@@ -5,8 +5,8 @@ import { renderChat } from './chat-route.js';
 import { invalidRequest } from './openai-error.js';
 import { detokenizeRequestSchema, tokenizeRequestSchema } from './openai-schemas.js';
 import { parseBody, type RouteHelpers } from './route-helpers.js';
+import { TSLLM_VERSION } from '../util/version.js';
 
-export const TSLLM_VERSION = '0.1.0';
 
 export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers & { isReady(): boolean }): void {
   app.get('/health', async (_req, reply) => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXTURES, modelDir, readJson } from '../helpers/fixtures.js';
+import { FIXTURES, REPO_ROOT, modelDir, readJson } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';
 import { tsllm } from '../helpers/cli.js';
 import { nativeAddon } from '../helpers/backends.js';
@@ -72,8 +72,12 @@ it('rejects bad flags with one line', () => {
 describe('tsllm env and TSLLM_ISA', { skip: !nativeAddon() }, () => {
   it('says which kernel build runs and why, and TSLLM_ISA forces one', () => {
     const best = nativeAddon()!.cpuIsa();
-    const r = tsllm(['env']);
+    const r = tsllm(['env'], { HF_HUB_CACHE: '/tmp/some-hub-cache' });
     assert.equal(r.code, 0, r.stderr);
+    const version = readJson(path.join(REPO_ROOT, 'package.json')).version;
+    assert.match(r.stdout, new RegExp(`^tsllm ${version.replace(/\./g, '\\.')}, node v\\d+`));
+    assert.match(r.stdout, /^hub cache: \/tmp\/some-hub-cache /m);
+    assert.equal(tsllm(['--version']).stdout.trim(), version);
     assert.match(r.stdout, new RegExp(`kernels: native-${best}, the fastest build this CPU runs`));
     assert.match(r.stdout, /generic\s+runs here/);
     const forced = tsllm(['env'], { TSLLM_ISA: 'generic' });
