@@ -8,6 +8,9 @@ import type { Quantization } from '../model/quantize-weights.js';
 import { QUANT_TYPE_NAMES, parseQuantType } from '../model/quantize/tensor-types.js';
 import { UsageError } from '../util/errors.js';
 import { parseIntArg } from './run-command.js';
+import { layerProgress } from './load-progress.js';
+import type { LoadFormat, LoadOptions } from '../model/load-model.js';
+import type { EngineOptions } from '../engine/engine-options.js';
 
 export interface BackendFlags {
   backend: BackendKind;
@@ -27,8 +30,19 @@ export function addBackendOptions(cmd: Command): Command {
 }
 
 /** The load option that quantizes on `backend` when --quantization is given. */
-export function quantizeFlag(f: BackendFlags, backend: Backend): { quantization?: { format: Quantization; backend: Backend } } {
-  return f.quantization ? { quantization: { format: f.quantization, backend } } : {};
+export function quantizeFlag(f: BackendFlags, backend: Backend): Pick<LoadOptions, 'quantization' | 'onQuantizeLayer'> {
+  if (!f.quantization) return {};
+  const onQuantizeLayer = layerProgress('quantizing');
+  return { quantization: { format: f.quantization, backend }, ...(onQuantizeLayer ? { onQuantizeLayer } : {}) };
+}
+
+/** Which model an engine loads, and how, from a command's flags (--model already resolved). */
+export function modelOptions(f: BackendFlags & { model: string; loadFormat: LoadFormat; tokenizer?: string }): Pick<EngineOptions, 'model' | 'loadFormat' | 'tokenizer' | 'quantization' | 'backend' | 'threads'> {
+  return {
+    model: f.model, loadFormat: f.loadFormat,
+    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...(f.quantization ? { quantization: f.quantization } : {}),
+    ...(f.backend ? { backend: f.backend } : {}), ...(f.threads ? { threads: f.threads } : {}),
+  };
 }
 
 export function backendFromFlags(f: BackendFlags): Backend {

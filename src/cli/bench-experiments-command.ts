@@ -10,9 +10,10 @@ import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
 
 interface ExperimentsFlags extends BackendFlags, EngineFlags {
-  model: string;
+  model?: string;
   loadFormat: LoadFormat;
   only: string;
   kvPromptLen: number;
@@ -43,7 +44,7 @@ interface ExperimentsFlags extends BackendFlags, EngineFlags {
 export function benchExperimentsCommand(): Command {
   return addEngineOptions(addBackendOptions(new Command('experiments')))
     .description('reproduce the seed\'s experiments (KV cache, batching, prefix caching, KV-cache dtypes, speculative decoding) as tables and charts in a markdown file')
-    .requiredOption('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy)')
+    .option('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy) ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--only <list>', `experiments to run: ${EXPERIMENTS.join(', ')}`, EXPERIMENTS.join(','))
     .option('--kv-prompt-len <n>', 'prompt tokens (kv-cache)', parseIntArg('--kv-prompt-len'), 32)
@@ -69,10 +70,10 @@ export function benchExperimentsCommand(): Command {
     .option('--tokenizer <path>', 'tokenizer folder or llama2.c tokenizer.bin, instead of the model\'s own')
     .option('--out <file>', 'markdown file to write the section into', 'docs/BENCHMARKS.md')
     .option('--charts-dir <dir>', 'where the charts go (default: charts/ beside --out)')
-    .action((flags: ExperimentsFlags) => runCommand(() => experiments(flags)));
+    .action((flags: ExperimentsFlags) => runCommand(() => experiments(withBuiltinModel(flags))));
 }
 
-async function experiments(f: ExperimentsFlags): Promise<void> {
+async function experiments(f: ExperimentsFlags & { model: string }): Promise<void> {
   const only = f.only.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = only.filter((x) => !(EXPERIMENTS as readonly string[]).includes(x));
   if (unknown.length > 0) throw new UsageError(`--only: unknown experiment ${unknown.join(', ')} (choose from ${EXPERIMENTS.join(', ')})`);

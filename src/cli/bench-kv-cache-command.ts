@@ -3,7 +3,6 @@
 // (src/bench/kv-accuracy.ts).
 
 import { Command } from 'commander';
-import { CausalLM } from '../model/architectures/decoder.js';
 import { loadModel, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
@@ -14,9 +13,11 @@ import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } 
 import { parseBytes } from './engine-flags.js';
 import { collect, parseIdList, parseIntArg, runCommand } from './run-command.js';
 import { printTable } from './table.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
+import { causalLMWithProgress } from './load-progress.js';
 
 interface KVCacheFlags extends BackendFlags {
-  model: string;
+  model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
   dtypes: KVCacheDType[];
@@ -41,7 +42,7 @@ function parseDtypes(v: string): KVCacheDType[] {
 export function benchKVCacheCommand(): Command {
   return addBackendOptions(new Command('kv-cache'))
     .description('each KV-cache dtype: sequences that fit a budget and decode tokens/s at a long context; --accuracy: its cost against f32 KV')
-    .requiredOption('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin or Hub id')
+    .option('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin or Hub id ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--tokenizer <path>', 'tokenizer folder or llama2.c tokenizer.bin, instead of the model\'s own')
     .option('--dtypes <list>', 'comma-separated KV dtypes, or all', (v: string) => parseDtypes(v), [...KV_CACHE_DTYPES])
@@ -54,10 +55,10 @@ export function benchKVCacheCommand(): Command {
     .option('-p, --prompt <text>', 'accuracy prompt (repeatable; default: BOS alone)', collect)
     .option('--prompt-ids <ids>', 'accuracy prompt as comma-separated token ids (repeatable)', (v: string, prev: number[][] = []) => [...prev, parseIdList('--prompt-ids')(v)])
     .option('--json', 'print the results as JSON')
-    .action((flags: KVCacheFlags) => runCommand(() => kvCache(flags)));
+    .action((flags: KVCacheFlags) => runCommand(() => kvCache(withBuiltinModel(flags))));
 }
 
-async function kvCache(f: KVCacheFlags): Promise<void> {
+async function kvCache(f: KVCacheFlags & { model: string }): Promise<void> {
   for (const [name, v] of [['--context', f.context], ['--batch-size', f.batchSize], ['--steps', f.steps], ['--num-iters', f.numIters]] as const) {
     if (v < 1) throw new UsageError(`${name} must be at least 1`);
   }
@@ -66,7 +67,7 @@ async function kvCache(f: KVCacheFlags): Promise<void> {
   const loaded = await loadModel(f.model, {
     loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...quantizeFlag(f, backend),
   });
-  const model = new CausalLM(loaded.config, loaded.weights, backend);
+  const model = causalLMWithProgress(loaded.config, loaded.weights, backend);
 
   if (f.accuracy) {
     const prompts = [...(f.promptIds ?? []), ...(f.prompt ?? []).map((p) => {

@@ -2,7 +2,6 @@
 // prefill GFLOP/s, optionally side by side with llama.cpp on the same GGUF file in the same run.
 
 import { Command, Option } from 'commander';
-import { CausalLM } from '../model/architectures/decoder.js';
 import { loadModel } from '../model/load-model.js';
 import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
@@ -16,9 +15,11 @@ import { parseIntArg, runCommand } from './run-command.js';
 import { kvCacheDtypeOption } from './engine-flags.js';
 import { printTable } from './table.js';
 import { resolveKVCacheDType, type KVCacheDTypeOption } from '../engine/engine-config.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
+import { causalLMWithProgress } from './load-progress.js';
 
 interface LatencyFlags extends BackendFlags {
-  model: string;
+  model?: string;
   inputLen: number;
   outputLen: number;
   batchSize: number;
@@ -33,7 +34,7 @@ interface LatencyFlags extends BackendFlags {
 export function benchLatencyCommand(): Command {
   return addBackendOptions(new Command('latency'))
     .description('prefill and decode speed of one batch (medians over iterations), optionally against llama.cpp')
-    .requiredOption('-m, --model <model>', 'model folder, .gguf file or Hub id')
+    .option('-m, --model <model>', 'model folder, .gguf file or Hub id ' + MODEL_FLAG_DEFAULT)
     .option('--input-len <n>', 'prompt tokens per sequence', parseIntArg('--input-len'), 512)
     .option('--output-len <n>', 'decode steps per sequence', parseIntArg('--output-len'), 128)
     .option('--batch-size <n>', 'sequences decoded together', parseIntArg('--batch-size'), 1)
@@ -43,17 +44,17 @@ export function benchLatencyCommand(): Command {
     .option('--peer-bin <dir>', 'with --peer llama-bench: the folder holding a natively built llama-bench and llama-batched-bench')
     .addOption(kvCacheDtypeOption())
     .option('--json', 'print the results as JSON')
-    .action((flags: LatencyFlags) => runCommand(() => latency(flags)));
+    .action((flags: LatencyFlags) => runCommand(() => latency(withBuiltinModel(flags))));
 }
 
-async function latency(f: LatencyFlags): Promise<void> {
+async function latency(f: LatencyFlags & { model: string }): Promise<void> {
   for (const [name, v] of [['--input-len', f.inputLen], ['--output-len', f.outputLen], ['--batch-size', f.batchSize], ['--num-iters', f.numIters]] as const) {
     if (v < 1) throw new UsageError(`${name} must be at least 1`);
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const backend = backendFromFlags(f);
   const loaded = await loadModel(f.model, { resolveHubId: resolveHubModel, ...quantizeFlag(f, backend) });
-  const model = new CausalLM(loaded.config, loaded.weights, backend);
+  const model = causalLMWithProgress(loaded.config, loaded.weights, backend);
   const threads = f.threads ?? physicalCores();
   const runners: LatencyRunner[] = [new TsllmLatencyRunner(`tsllm (${backend.name}, ${threads} threads)`, model, resolveKVCacheDType(f.kvCacheDtype))];
   if (f.peer === 'llama.cpp') {

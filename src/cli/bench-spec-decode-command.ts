@@ -3,7 +3,6 @@
 
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { CausalLM } from '../model/architectures/decoder.js';
 import { loadModel, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
@@ -13,9 +12,12 @@ import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } 
 import { addEngineOptions, engineConfigFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
 import { printTable } from './table.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
+import { causalLMWithProgress } from './load-progress.js';
+import type { CausalLM } from '../model/architectures/decoder.js';
 
 interface SpecFlags extends BackendFlags, EngineFlags {
-  model: string;
+  model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
   selfDraft?: boolean;
@@ -35,7 +37,7 @@ interface SpecFlags extends BackendFlags, EngineFlags {
 export function benchSpecDecodeCommand(): Command {
   return addEngineOptions(addBackendOptions(new Command('spec-decode')))
     .description('plain against speculative decoding (the engine flags --speculative-*), same requests, at each batch size')
-    .requiredOption('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin, Hub id, or preset (with --load-format dummy)')
+    .option('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin, Hub id, or preset (with --load-format dummy) ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--tokenizer <path>', 'tokenizer folder or llama2.c tokenizer.bin, instead of the model\'s own')
     .option('--self-draft', 'the target is its own draft model: every draft is accepted, the ceiling of what verification buys')
@@ -50,10 +52,10 @@ export function benchSpecDecodeCommand(): Command {
     .option('--temperature <t>', 'sampling temperature (0 = greedy)', parseFloatArg('--temperature'), 0)
     .option('--seed <n>', 'dataset seed', parseIntArg('--seed'), 0)
     .option('--json', 'print the results as JSON')
-    .action((flags: SpecFlags) => runCommand(() => specDecode(flags)));
+    .action((flags: SpecFlags) => runCommand(() => specDecode(withBuiltinModel(flags))));
 }
 
-async function specDecode(f: SpecFlags): Promise<void> {
+async function specDecode(f: SpecFlags & { model: string }): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const cfg = engineConfigFromFlags(f);
   if (!cfg.speculativeMethod && !cfg.speculativeModel && !f.selfDraft) throw new UsageError('give --speculative-method, --speculative-model or --self-draft');
@@ -61,14 +63,14 @@ async function specDecode(f: SpecFlags): Promise<void> {
   const loaded = await loadModel(f.model, {
     loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...quantizeFlag(f, backend),
   });
-  const model = new CausalLM(loaded.config, loaded.weights, backend);
+  const model = causalLMWithProgress(loaded.config, loaded.weights, backend);
   let draft: CausalLM | undefined;
   if (f.selfDraft) {
     draft = model;
     cfg.speculativeModel = f.model;
   } else if (cfg.speculativeModel) {
     const d = await loadModel(cfg.speculativeModel, { ...(f.loadFormat === 'dummy' ? { loadFormat: 'dummy' as const } : {}), resolveHubId: resolveHubModel });
-    draft = new CausalLM(d.config, d.weights, model.backend);
+    draft = causalLMWithProgress(d.config, d.weights, model.backend, 'draft');
   }
   const { speculativeMethod, speculativeModel, numSpeculativeTokens, promptLookupMin, promptLookupMax, draftLayers, ...engine } = cfg;
   const speculative = { speculativeMethod, speculativeModel, numSpeculativeTokens, promptLookupMin, promptLookupMax, draftLayers };

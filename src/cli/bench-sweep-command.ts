@@ -9,16 +9,17 @@ import { explainMiss, runSweep, type SweepPoint } from '../bench/sweep.js';
 import { HARDWARE_NAMES } from '../calc/hardware.js';
 import { countParams, kvBytesPerToken } from '../calc/model-math.js';
 import { decodeStep } from '../calc/roofline.js';
-import { CausalLM } from '../model/architectures/decoder.js';
 import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { LOAD_FORMATS, loadModel, type LoadFormat } from '../model/load-model.js';
 import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } from './backend-options.js';
 import { resolveHardware } from './calc-command.js';
 import { parseIdList, parseIntArg, runCommand } from './run-command.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
+import { causalLMWithProgress } from './load-progress.js';
 
 interface SweepFlags extends BackendFlags {
-  model: string;
+  model?: string;
   loadFormat: LoadFormat;
   batchSizes: number[];
   inputLen: number;
@@ -33,7 +34,7 @@ interface SweepFlags extends BackendFlags {
 export function benchSweepCommand(): Command {
   return addBackendOptions(new Command('sweep'))
     .description('decode throughput and latency against batch size, measured and predicted by the roofline (charts as SVG and PNG)')
-    .requiredOption('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy)')
+    .option('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy) ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--batch-sizes <list>', 'batch sizes', parseIdList('--batch-sizes'), [1, 2, 4, 8, 16, 32, 64])
     .option('--input-len <n>', 'prompt tokens per sequence', parseIntArg('--input-len'), 32)
@@ -43,10 +44,10 @@ export function benchSweepCommand(): Command {
     .option('--no-measure', 'use the hardware preset\'s datasheet figures instead of measuring the kernels')
     .option('--out-dir <dir>', 'where the charts go', 'bench-results')
     .option('--json', 'print the points as JSON')
-    .action((flags: SweepFlags) => runCommand(() => sweep(flags)));
+    .action((flags: SweepFlags) => runCommand(() => sweep(withBuiltinModel(flags))));
 }
 
-async function sweep(f: SweepFlags): Promise<void> {
+async function sweep(f: SweepFlags & { model: string }): Promise<void> {
   if (f.batchSizes.some((b) => b < 1)) throw new UsageError('--batch-sizes must be positive');
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const backend = backendFromFlags(f);
@@ -54,7 +55,7 @@ async function sweep(f: SweepFlags): Promise<void> {
   const config = loaded.config;
   const dtype = loaded.weights.layers[0]?.q.dtype ?? 'f32';
   const hw = await resolveHardware({ hardware: f.hardware, measure: f.measure && f.hardware === 'cpu' }, dtype);
-  const model = new CausalLM(config, loaded.weights, backend);
+  const model = causalLMWithProgress(config, loaded.weights, backend);
   // The engine keeps K/V in float32; the mean context over the timed steps.
   const shape = {
     weightBytes: storedWeightBytes(loaded.weights, countParams(config).total, config.moe?.numExperts ?? 0),

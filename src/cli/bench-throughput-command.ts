@@ -14,11 +14,12 @@ import { benchThroughput } from '../bench/throughput.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseFloatArg, parseIntArg, runCommand } from './run-command.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
 
 const SCHEDULERS = ['continuous', 'static', 'sequential'] as const;
 
 interface ThroughputFlags extends BackendFlags, EngineFlags {
-  model: string;
+  model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
   scheduler: (typeof SCHEDULERS)[number];
@@ -43,7 +44,7 @@ interface ThroughputFlags extends BackendFlags, EngineFlags {
 export function benchThroughputCommand(): Command {
   return addEngineOptions(addBackendOptions(new Command('throughput')))
     .description('offline throughput of the engine on a synthetic request set')
-    .requiredOption('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy)')
+    .option('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy) ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--tokenizer <path>', 'tokenizer folder or llama2.c tokenizer.bin, instead of the model\'s own')
     .addOption(new Option('--scheduler <kind>', 'continuous batching, static padded batches, or one request at a time').choices(SCHEDULERS).default('continuous'))
@@ -63,10 +64,10 @@ export function benchThroughputCommand(): Command {
     .option('--top-p <p>', 'nucleus sampling', parseFloatArg('--top-p'), 1)
     .option('--top-k <k>', 'top-k sampling (0 = off)', parseIntArg('--top-k'), 0)
     .option('--json', 'print the result as JSON')
-    .action((flags: ThroughputFlags) => runCommand(() => throughput(flags)));
+    .action((flags: ThroughputFlags) => runCommand(() => throughput(withBuiltinModel(flags))));
 }
 
-async function throughput(f: ThroughputFlags): Promise<void> {
+async function throughput(f: ThroughputFlags & { model: string }): Promise<void> {
   if (f.rangeRatio < 0 || f.rangeRatio >= 1) throw new UsageError('--range-ratio must be in [0, 1)');
   if (f.maxConcurrency !== undefined && f.maxConcurrency < 1) throw new UsageError('--max-concurrency must be at least 1');
   const log = (m: string) => process.stderr.write(`${m}\n`);

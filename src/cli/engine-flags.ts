@@ -8,7 +8,7 @@ import { KV_CACHE_FRACTION_OF_FREE_RAM } from '../engine/engine-config.js';
 import { SCHEDULING_POLICIES, type SchedulingPolicy } from '../engine/scheduler/scheduler.js';
 import { DEFAULT_NUM_SPECULATIVE_TOKENS, SPECULATIVE_METHODS, type SpeculativeConfigInput } from '../engine/spec-decode/speculative-config.js';
 import { parseIntArg } from './run-command.js';
-import type { BackendFlags } from './backend-options.js';
+import { modelOptions, type BackendFlags } from './backend-options.js';
 import type { EngineOptions } from '../engine/engine-options.js';
 import type { LoadFormat } from '../model/load-model.js';
 import { KV_CACHE_DTYPE_AUTO, KV_CACHE_DTYPE_OPTIONS, type KVCacheDTypeOption } from '../engine/engine-config.js';
@@ -73,13 +73,5 @@ export function kvCacheDtypeOption(): Option {
 
 /** What to start an engine with, from a command's model, backend and engine flags. */
 export function engineOptionsFromFlags(f: EngineFlags & BackendFlags & { model: string; loadFormat: LoadFormat; tokenizer?: string }): EngineOptions {
-  return {
-    model: f.model,
-    loadFormat: f.loadFormat,
-    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
-    ...(f.quantization ? { quantization: f.quantization } : {}),
-    backend: f.backend,
-    ...(f.threads ? { threads: f.threads } : {}),
-    ...engineConfigFromFlags(f),
-  };
+  return { ...modelOptions(f), ...engineConfigFromFlags(f) };
 }

@@ -3,19 +3,22 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { UsageError } from '../util/errors.js';
-import { BUILTIN_MODEL, BUILTIN_PROMPT, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
+import { BUILTIN_PROMPT, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
-import { renderChatTemplate, type ChatMessage } from '../model/tokenizer/chat-template.js';
+import type { ChatMessage } from '../model/tokenizer/chat-template.js';
+import { chatPromptIds } from '../model/tokenizer/chat-prompt.js';
 import type { KVCacheDTypeOption } from '../engine/engine-config.js';
 import { kvCacheDtypeOption } from './engine-flags.js';
-import { addBackendOptions, type BackendFlags } from './backend-options.js';
+import { addBackendOptions, modelOptions, type BackendFlags } from './backend-options.js';
+import { addSamplingOptions, pickSamplingFlags, type SamplingFlags } from './sampling-options.js';
 import { LLM } from '../engine/llm.js';
 import type { SampleOutput } from '../engine/async-engine.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import type { TokenLogprobs } from '../engine/sampling/sampler.js';
 import { collect, parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
 
-interface GenerateFlags extends BackendFlags {
+interface GenerateFlags extends BackendFlags, SamplingFlags {
   model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
@@ -26,10 +29,6 @@ interface GenerateFlags extends BackendFlags {
   user?: string;
   maxTokens: number;
   maxModelLen?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
   repetitionPenalty?: number;
   presencePenalty?: number;
   frequencyPenalty?: number;
@@ -46,9 +45,9 @@ interface GenerateFlags extends BackendFlags {
 }
 
 export function generateCommand(): Command {
-  return addBackendOptions(new Command('generate'))
+  return addSamplingOptions(addBackendOptions(new Command('generate')))
     .description('generate text from one prompt, streaming it to stdout')
-    .option('-m, --model <model>', 'Hugging Face folder, .gguf file, llama2.c .bin, or Hub id ORG/NAME[@REV] (default: the built-in stories260K)')
+    .option('-m, --model <model>', 'Hugging Face folder, .gguf file, llama2.c .bin, or Hub id ORG/NAME[@REV] ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')} (dummy: random weights of a preset)`, 'auto')
     .option('--tokenizer <path>', 'tokenizer folder (tokenizer.json) or llama2.c tokenizer.bin, instead of the model\'s own')
     .option('-p, --prompt <text>', `prompt text (BOS added as the tokenizer config says; default with the built-in model: "${BUILTIN_PROMPT}")`)
@@ -58,10 +57,6 @@ export function generateCommand(): Command {
     .option('--user <text>', 'user message (chat)')
     .option('--max-tokens <n>', 'most tokens to generate', parseIntArg('--max-tokens'), 128)
     .option('--max-model-len <n>', 'longest prompt + output (default: the model\'s context)', parseIntArg('--max-model-len'))
-    .option('--temperature <t>', '0 = greedy (default: generation_config.json, else 1)', parseFloatArg('--temperature'))
-    .option('--top-k <k>', '0 = off', parseIntArg('--top-k'))
-    .option('--top-p <p>', 'nucleus sampling', parseFloatArg('--top-p'))
-    .option('--min-p <p>', 'drop tokens below p x the top probability', parseFloatArg('--min-p'))
     .option('--repetition-penalty <r>', 'penalize tokens of the prompt and output (1 = off)', parseFloatArg('--repetition-penalty'))
     .option('--presence-penalty <v>', 'OpenAI presence penalty', parseFloatArg('--presence-penalty'))
     .option('--frequency-penalty <v>', 'OpenAI frequency penalty', parseFloatArg('--frequency-penalty'))
@@ -86,19 +81,12 @@ async function generate(f: GenerateFlags): Promise<void> {
     inputs = 1;
   }
   if (inputs !== 1) throw new UsageError('give exactly one of --prompt, --prompt-ids, --chat FILE, or --user (with optional --system)');
-  if (builtin) {
-    process.stderr.write(
-      'tsllm: no --model given, so this is the built-in stories260K (Karpathy\'s llama2.c, 260K parameters trained on ' +
-      'children\'s stories, MIT). Pass --model with a Hugging Face folder, a .gguf file, a llama2.c .bin or a Hub id ' +
-      '(ORG/NAME) for another model.\n');
-  }
+  const run = withBuiltinModel(f);
   if (f.threads !== undefined && f.threads < 1) throw new UsageError('--threads must be at least 1');
   // One engine (in its worker), as `LLM` gives every library user; the completions run one after
   // another, completion i drawing from seed + i as the engine's n samples do.
   const llm = new LLM({
-    model: builtin ? BUILTIN_MODEL : f.model!, loadFormat: builtin ? 'auto' : f.loadFormat,
-    ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}), ...(f.quantization ? { quantization: f.quantization } : {}),
-    ...(f.backend ? { backend: f.backend } : {}), ...(f.threads ? { threads: f.threads } : {}),
+    ...modelOptions(run),
     kvCacheDtype: f.kvCacheDtype, kvCache: f.kvCache, maxNumSeqs: 1, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}),
   }, null);
   try {
@@ -123,11 +111,10 @@ async function generate(f: GenerateFlags): Promise<void> {
 }
 
 function samplingFlags(f: GenerateFlags): SamplingParamsInput {
-  const s: SamplingParamsInput = { maxTokens: f.maxTokens, n: f.n };
-  const copy = <K extends keyof SamplingParamsInput & keyof GenerateFlags>(k: K) => {
-    if (f[k] !== undefined) (s as Record<string, unknown>)[k] = f[k];
+  const s: SamplingParamsInput = {
+    maxTokens: f.maxTokens, n: f.n,
+    ...pickSamplingFlags(f, ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'minTokens', 'stop', 'stopTokenIds', 'logprobs']),
   };
-  for (const k of ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'minTokens', 'stop', 'stopTokenIds', 'logprobs'] as const) copy(k);
   if (f.ignoreEos) s.ignoreEos = true;
   return s;
 }
@@ -152,9 +139,8 @@ function buildPrompt(f: GenerateFlags, tok: Tokenizer | null, source: string): n
   } else {
     messages = [...(f.system !== undefined ? [{ role: 'system', content: f.system }] : []), { role: 'user', content: f.user! }];
   }
-  if (!tok.chatTemplate) throw new UsageError(`${source} has no chat template: use --prompt instead`);
-  const text = renderChatTemplate(tok.chatTemplate, messages, { addGenerationPrompt: true, bosToken: tok.bosToken, eosToken: tok.eosToken });
-  return tok.encode(text, { addSpecialTokens: false });
+  if (!tok.chatTemplate) process.stderr.write(`tsllm: ${source} has no chat template, so the messages are continued as plain text\n`);
+  return chatPromptIds(tok, messages);
 }
 
 function toJson(outs: readonly SampleOutput[], promptTokens: number, logprobs: boolean, index?: number) {

@@ -3,6 +3,7 @@
 
 import { Command } from 'commander';
 import { generateCommand } from './generate-command.js';
+import { chatCommand } from './chat-command.js';
 import { pullCommand } from './pull-command.js';
 import { quantizeCommand } from './quantize-command.js';
 import { benchCommand } from './bench-command.js';
@@ -16,6 +17,7 @@ const program = new Command('tsllm')
   .version(TSLLM_VERSION)
   .showHelpAfterError()
   .addCommand(generateCommand())
+  .addCommand(chatCommand())
   .addCommand(serveCommand())
   .addCommand(pullCommand())
   .addCommand(quantizeCommand())

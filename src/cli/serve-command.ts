@@ -5,14 +5,15 @@
 import { Command, Option } from 'commander';
 import { AsyncEngine } from '../engine/async-engine.js';
 import { UsageError } from '../util/errors.js';
-import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
+import { BUILTIN_MODEL, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { createServer } from '../server/server.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseIntArg, runCommand } from './run-command.js';
+import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
 
 interface ServeFlags extends BackendFlags, EngineFlags {
-  model: string;
+  model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
   host: string;
@@ -21,31 +22,34 @@ interface ServeFlags extends BackendFlags, EngineFlags {
   servedModelName?: string;
   maxWaiting: number;
   logLevel: string;
+  webui: boolean;
 }
 
 export function serveCommand(): Command {
   return addEngineOptions(addBackendOptions(new Command('serve')))
     .description('serve a model over an OpenAI-compatible HTTP API, with Prometheus metrics at /metrics')
-    .requiredOption('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin, Hub id, or preset (with --load-format dummy)')
+    .option('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin, Hub id, or preset (with --load-format dummy) ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--tokenizer <path>', 'tokenizer folder or file, instead of the model\'s own')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', parseIntArg('--port'), 8000)
     .option('--api-key <key>', 'require "Authorization: Bearer KEY" on /v1 routes (default: $TSLLM_API_KEY)')
     .option('--served-model-name <name>', 'the model name clients send (default: --model)')
+    .option('--no-webui', 'do not serve the chat page at GET /')
     .option('--max-waiting <n>', 'sequences that may queue beyond --max-num-seqs before requests get 503', parseIntArg('--max-waiting'), 1024)
     .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .action((flags: ServeFlags) => runCommand(() => serve(flags)));
+    .action((flags: ServeFlags) => runCommand(() => serve(withBuiltinModel(flags))));
 }
 
-async function serve(f: ServeFlags): Promise<void> {
+async function serve(f: ServeFlags & { model: string }): Promise<void> {
   if (f.port < 0 || f.port > 65535) throw new UsageError('--port must be between 0 and 65535');
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
   const engine = AsyncEngine.start(engineOptionsFromFlags(f));
   const server = createServer(engine, {
-    servedModelName: f.servedModelName ?? f.model,
+    servedModelName: f.servedModelName ?? (f.model === BUILTIN_MODEL ? 'stories260K' : f.model),
     ...(apiKey ? { apiKey } : {}),
     maxWaiting: f.maxWaiting,
+    webui: f.webui,
     logger: { level: f.logLevel },
   });
   const log = server.app.log;
@@ -67,6 +71,8 @@ async function serve(f: ServeFlags): Promise<void> {
     const i = ctx.engine.info;
     log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheDtype: i.config.kvCacheDtype, kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
       kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');
+    if (!ctx.tokenizer?.chatTemplate) log.warn('the model has no chat template: chat requests continue their messages\' text');
+    if (f.webui) log.info(`chat page at http://${f.host.includes(':') ? `[${f.host}]` : f.host}:${(server.app.server.address() as { port: number }).port}/`);
   } catch (e) {
     log.fatal({ err: e }, 'the model failed to load');
     await server.close();

@@ -10,7 +10,8 @@ import { describeCapacity } from './engine-config.js';
 import type { RequestOutput } from './output/output-processor.js';
 import type { EngineStats } from './engine-requests.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
-import { deserializeError, type FromWorker, type ToWorker, type WorkerData } from './engine-protocol.js';
+import { deserializeError, type FromWorker, type LoadProgress, type ToWorker, type WorkerData } from './engine-protocol.js';
+import { loadProgressBar } from './load-progress-bar.js';
 import { epochMs } from './request.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 
@@ -121,22 +122,34 @@ export class AsyncEngine {
     worker.unref();
   }
 
-  /** Starts the worker and waits until the model is loaded; `log` gets the start-up summary line. */
-  static start(options: EngineOptions, log?: (line: string) => void): Promise<AsyncEngine> {
+  /**
+   * Starts the worker and waits until the model is loaded; `log` gets the start-up summary line.
+   * `progress`: a bar on stderr while the layers load (default: when stderr is a terminal), or a
+   * function that hears of each layer.
+   */
+  static start(options: EngineOptions, log?: (line: string) => void, progress: boolean | ((p: LoadProgress) => void) = process.stderr.isTTY === true): Promise<AsyncEngine> {
     const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: { options } satisfies WorkerData });
-    return new Promise((resolve, reject) => {
+    const bar = progress === true ? loadProgressBar() : null;
+    const onProgress = typeof progress === 'function' ? progress : (p: LoadProgress) => bar?.update(p);
+    return new Promise<AsyncEngine>((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
-        if (m.type === 'ready') {
+        if (m.type === 'load-progress') onProgress(m);
+        else if (m.type === 'ready') {
+          bar?.stop();
           worker.off('message', onMessage).off('error', reject).off('exit', onExit);
           log?.(`tsllm: ${m.info.source} loaded in ${(m.info.loadMs / 1000).toFixed(1)} s on ${m.info.backend}; KV cache ${describeCapacity(m.info.config)}, ` +
             `up to ${m.info.config.maxNumSeqs} sequences and ${m.info.config.maxNumBatchedTokens} tokens per step`);
           resolve(new AsyncEngine(worker, m.info));
         } else if (m.type === 'load-failed') {
+          bar?.stop();
           worker.off('exit', onExit);
           reject(deserializeError(m.error));
         }
       };
-      const onExit = (code: number) => reject(new Error(`the engine worker exited during start-up (code ${code})`));
+      const onExit = (code: number) => {
+        bar?.stop();
+        reject(new Error(`the engine worker exited during start-up (code ${code})`));
+      };
       worker.on('message', onMessage).on('error', reject).on('exit', onExit);
     });
   }

@@ -27,8 +27,18 @@ export interface SerializedError {
   problem?: string;
 }
 
+/** A layer of the model (or of the draft) done in one stage of loading. */
+export interface LoadProgress {
+  type: 'load-progress';
+  stage: 'quantizing' | 'packing weights';
+  model: 'target' | 'draft';
+  done: number;
+  total: number;
+}
+
 export type FromWorker =
   | { type: 'ready'; info: EngineInfo }
+  | LoadProgress
   | { type: 'load-failed'; error: SerializedError }
   | { type: 'admitted'; id: string; promptTokenIds: number[] }
   | { type: 'rejected'; id: string; error: SerializedError }

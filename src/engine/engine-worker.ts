@@ -11,7 +11,8 @@ import { loadModel } from '../model/load-model.js';
 import { resolveEngineConfig } from './engine-config.js';
 import { EngineCore } from './engine-core.js';
 import type { EngineInfo } from './engine-options.js';
-import { serializeError, type AddRequestMessage, type FromWorker, type ToWorker, type WorkerData } from './engine-protocol.js';
+import { serializeError, type AddRequestMessage, type FromWorker, type LoadProgress, type ToWorker, type WorkerData } from './engine-protocol.js';
+import { prepareWeights } from '../model/architectures/prepared-weights.js';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
@@ -20,23 +21,26 @@ async function start(): Promise<EngineCore> {
   const { options } = workerData as WorkerData;
   const t0 = performance.now();
   const backend = createBackend({ ...(options.backend ? { backend: options.backend } : {}), ...(options.threads ? { threads: options.threads } : {}) });
-  const quantization = options.quantization ? { quantization: { format: options.quantization, backend } } : {};
+  const progress = (model: LoadProgress['model'], stage: LoadProgress['stage']) => (done: number, total: number) => post({ type: 'load-progress', stage, model, done, total });
+  const quantization = (model: LoadProgress['model']) => options.quantization
+    ? { quantization: { format: options.quantization, backend }, onQuantizeLayer: progress(model, 'quantizing') }
+    : {};
   const loaded = await loadModel(options.model, {
     ...(options.loadFormat ? { loadFormat: options.loadFormat } : {}),
     ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
-    ...quantization,
+    ...quantization('target'),
     resolveHubId: resolveHubModel,
   });
-  const model = new CausalLM(loaded.config, loaded.weights, backend);
+  const model = new CausalLM(loaded.config, loaded.weights, backend, prepareWeights(loaded.weights, backend, progress('target', 'packing weights')));
   // A draft model is read like the target (a preset name needs --load-format dummy on both).
   const draft = options.speculativeModel
     ? await loadModel(options.speculativeModel, {
       ...(options.loadFormat === 'dummy' ? { loadFormat: 'dummy' as const } : {}),
-      ...quantization,
+      ...quantization('draft'),
       resolveHubId: resolveHubModel,
     })
     : null;
-  const draftModel = draft ? new CausalLM(draft.config, draft.weights, backend) : undefined;
+  const draftModel = draft ? new CausalLM(draft.config, draft.weights, backend, prepareWeights(draft.weights, backend, progress('draft', 'packing weights'))) : undefined;
   const core = new EngineCore(model, loaded.tokenizer, resolveEngineConfig(loaded.config, options, draft?.config), draftModel);
   const info: EngineInfo = {
     model: loaded.config,

@@ -2,7 +2,7 @@
 // the engine at once (continuous batching does the rest) and returns their outputs in input order.
 
 import { SingleBar } from 'cli-progress';
-import { AsyncEngine, type SampleOutput } from './async-engine.js';
+import { AsyncEngine, type GenerateOptions, type SampleOutput } from './async-engine.js';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
 import type { RequestFinishReason, RequestTimeline } from './request.js';
@@ -60,9 +60,14 @@ export class LLM {
    * made final (every sample's, tagged with its index); the last one of each sample has its finish
    * reason and timeline. Unset sampling fields take the model's generation_config.json defaults.
    */
-  async *stream(prompt: string | number[], params: SamplingParamsInput = {}, opts: { priority?: number } = {}): AsyncGenerator<SampleOutput> {
+  async *stream(prompt: string | number[], params: SamplingParamsInput = {}, opts: GenerateOptions = {}): AsyncGenerator<SampleOutput> {
     const engine = await this.engine;
     yield* engine.generate(prompt, makeSamplingParams({ ...engine.info.generationDefaults, ...params }), opts);
+  }
+
+  /** Ends the stream started with this requestId: its last output comes with finish reason "abort". */
+  async abort(requestId: string): Promise<void> {
+    (await this.engine).abort(requestId);
   }
 
   /**

@@ -50,6 +50,8 @@ export interface LoadOptions {
   resolveHubId?: (id: string) => Promise<string>;
   /** Re-encode the matrices at load (Hugging Face weights into llama.cpp's block formats), on the backend's kernels. */
   quantization?: { format: Quantization; backend: Backend };
+  /** Hears of each layer quantized at load. */
+  onQuantizeLayer?: (done: number, total: number) => void;
 }
 
 export const DEMO_MODEL = 'demo';
@@ -64,7 +66,7 @@ export const BUILTIN_PROMPT = 'Once upon a time';
 export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const loaded = await loadUnquantized(spec, opts);
   const q = opts.quantization;
-  return q ? { ...loaded, weights: quantizeWeights(loaded.weights, q.format, q.backend) } : loaded;
+  return q ? { ...loaded, weights: quantizeWeights(loaded.weights, q.format, q.backend, opts.onQuantizeLayer) } : loaded;
 }
 
 async function loadUnquantized(spec: string, opts: LoadOptions): Promise<LoadedModel> {

@@ -7,7 +7,7 @@ import type { WeightTensor } from '../kernels/tensor.js';
 import { WEIGHT_FORMATS } from '../kernels/formats.js';
 import { tensorType, type QuantTypeName } from './quantize/tensor-types.js';
 import { convertWeight } from '../kernels/quantize.js';
-import type { MlpWeights, ModelWeights } from './weights.js';
+import type { LayerWeights, MlpWeights, ModelWeights } from './weights.js';
 
 export type Quantization = QuantTypeName;
 
@@ -16,7 +16,8 @@ export type Quantization = QuantTypeName;
  * and some attn_v/ffn_down in Q6_K, ...), on `backend`'s kernels where it has them. A matrix whose
  * rows fit no block of its type stays as it is.
  */
-export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: Backend): ModelWeights {
+/** `onLayer` hears of each layer done (for a progress bar: a large model takes minutes). */
+export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: Backend, onLayer?: (done: number, total: number) => void): ModelWeights {
   const tied = w.lmHead === w.embed;
   const shape = { numLayers: w.layers.length, gqa: w.layers[0] ? w.layers[0].q.shape[0]! / w.layers[0].k.shape[0]! : 1, numExperts: w.layers[0]?.moe?.experts.length ?? 0, hasOutput: !tied };
   const q = (t: WeightTensor, ggufName: string): WeightTensor => {
@@ -38,7 +39,7 @@ export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: B
     lmHead: tied ? embed : q(w.lmHead, 'output.weight'),
     layers: w.layers.map((l, i) => {
       const b = `blk.${i}`;
-      return {
+      const layer: LayerWeights = {
         ...l,
         ...(l.mla
           // MLA's names as llama.cpp writes them; kv_b is dequantized to float32 per head when prepared.
@@ -48,6 +49,8 @@ export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: B
         ...(l.mlp ? { mlp: mlp(l.mlp, b) } : {}),
         ...(l.moe ? { moe: { ...l.moe, experts: l.moe.experts.map((e) => mlp(e, b, '_exps')), ...(l.moe.shared ? { shared: mlp(l.moe.shared, b, '_shexp') } : {}) } } : {}),
       };
+      onLayer?.(i + 1, w.layers.length);
+      return layer;
     }),
   };
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ChatMessage } from '../model/tokenizer/chat-template.js';
-import { renderChatTemplate } from '../model/tokenizer/chat-template.js';
+import { chatPromptIds } from '../model/tokenizer/chat-prompt.js';
 import { UsageError } from '../util/errors.js';
 import { chatLogprobs, type ChatTokenLogprob } from './logprobs-format.js';
 import { startGeneration, type ChoiceOutput } from './generation.js';
@@ -93,18 +93,19 @@ export function chatTemplateKwargs(body: ChatRequest): Record<string, unknown> |
   return { ...body.chat_template_kwargs, tools: body.tools };
 }
 
-/** The messages as the model's chat template renders them, tokenized without extra special tokens. */
+/**
+ * The messages as the model's chat template renders them, tokenized without extra special tokens; for a
+ * model without a template, their text to continue.
+ */
 export function renderChat(ctx: ServerContext, messages: ChatRequestMessage[], addGenerationPrompt: boolean, kwargs?: Record<string, unknown>): number[] {
   const tok = ctx.tokenizer;
   if (!tok) throw invalidRequest('this model has no tokenizer, so it cannot take chat messages; use /v1/completions with token ids', 'messages');
-  if (!tok.chatTemplate) throw invalidRequest('this model has no chat template; use /v1/completions', 'messages');
   const plain: ChatMessage[] = messages.map((m) => ({
     ...m,
     content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join(''),
   }));
   try {
-    const text = renderChatTemplate(tok.chatTemplate, plain, { addGenerationPrompt, bosToken: tok.bosToken, eosToken: tok.eosToken, ...(kwargs ? { kwargs } : {}) });
-    return tok.encode(text, { addSpecialTokens: false });
+    return chatPromptIds(tok, plain, { addGenerationPrompt, ...(kwargs ? { kwargs } : {}) });
   } catch (e) {
     if (e instanceof UsageError) throw invalidRequest(e.message, 'messages');
     throw e;

@@ -42,7 +42,8 @@ const message = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
   content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
   name: z.string().optional(),
-});
+// Only an assistant message may go without content (OpenAI's rule: it may carry tool calls instead).
+}).refine((m) => m.role === 'assistant' || (m.content !== undefined && m.content !== null), { message: 'a non-assistant message needs content', path: ['content'] });
 export type ChatRequestMessage = z.output<typeof message>;
 
 export const chatRequestSchema = z.object({

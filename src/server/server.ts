@@ -10,6 +10,7 @@ import { ModelLoadError, UsageError } from '../util/errors.js';
 import { registerChat } from './chat-route.js';
 import { registerCompletions } from './completions-route.js';
 import { registerInfoRoutes } from './info-routes.js';
+import { registerWebUi } from './webui-route.js';
 import { OpenAIError } from './openai-error.js';
 import type { RouteHelpers } from './route-helpers.js';
 import type { ServerContext } from './server-context.js';
@@ -22,6 +23,8 @@ export interface ServerOptions {
   maxWaiting?: number;
   /** Largest request body in bytes (default 8 MiB). */
   bodyLimit?: number;
+  /** Serve the chat page at GET / (default true). */
+  webui?: boolean;
   /** pino options, or false for no logs. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -99,6 +102,7 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
   registerCompletions(app, helpers);
   registerChat(app, helpers);
   registerInfoRoutes(app, helpers);
+  if (options.webui !== false) registerWebUi(app);
 
   return {
     app,

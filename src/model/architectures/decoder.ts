@@ -34,7 +34,7 @@ export class CausalLM {
   private readonly prepared: PreparedWeights;
   private readonly latentCtx: LatentAttentionContext;
 
-  /** `prepared`: the backend's handles for these weights, when another model already made them. */
+  /** `prepared`: the backend's handles for these weights, when made already (by another model, or by a loader reporting progress). */
   constructor(
     readonly config: ModelConfig,
     readonly weights: ModelWeights,

@@ -84,7 +84,8 @@ export function fuseProjections(backend: Backend, mats: readonly WeightTensor[],
   return parts;
 }
 
-export function prepareWeights(weights: ModelWeights, backend: Backend): PreparedWeights {
+/** `onLayer` hears of each layer packed: the first touch of a mapped file's pages, the slow part of a load. */
+export function prepareWeights(weights: ModelWeights, backend: Backend, onLayer?: (done: number, total: number) => void): PreparedWeights {
   const p = backend.prepareWeight.bind(backend);
   const mlp = (m: MlpWeights): PreparedMlp => ({
     gateUp: m.gate ? fuseProjections(backend, [m.gate, m.up], [m.gateBias, m.upBias]) : fuseProjections(backend, [m.up], [m.upBias]),
@@ -104,7 +105,12 @@ export function prepareWeights(weights: ModelWeights, backend: Backend): Prepare
       },
     } : {}),
   });
-  return { layers: weights.layers.map(layer), lmHead: p(weights.lmHead) };
+  const layers = weights.layers.map((l, i) => {
+    const prepared = layer(l);
+    onLayer?.(i + 1, weights.layers.length);
+    return prepared;
+  });
+  return { layers, lmHead: p(weights.lmHead) };
 }
 
 // kv_b's rows are, per head, nope key rows then v value rows over the latent. The key rows are
