@@ -9,7 +9,8 @@ import { benchThroughputCommand } from './bench-throughput-command.js';
 import { benchServeCommand } from './bench-serve-command.js';
 import { benchSweepCommand } from './bench-sweep-command.js';
 import { benchExperimentsCommand } from './bench-experiments-command.js';
+import { benchGrammarCommand } from './bench-grammar-command.js';
 
 export function benchCommand(): Command {
-  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchSweepCommand()).addCommand(benchExperimentsCommand()).addCommand(benchKernelsCommand()).addCommand(benchKVCacheCommand()).addCommand(benchSpecDecodeCommand());
+  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchSweepCommand()).addCommand(benchExperimentsCommand()).addCommand(benchKernelsCommand()).addCommand(benchKVCacheCommand()).addCommand(benchSpecDecodeCommand()).addCommand(benchGrammarCommand());
 }

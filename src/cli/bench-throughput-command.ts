@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { AsyncEngine } from '../engine/async-engine.js';
 import { UsageError } from '../util/errors.js';
+import type { StructuredOutputs } from '../engine/structured/structured-outputs.js';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import fs from 'node:fs';
 import { prefixRepetitionDataset, quoteDataset, randomDataset, type BenchRequest } from '../bench/datasets.js';
@@ -38,6 +39,7 @@ interface ThroughputFlags extends BackendFlags, EngineFlags {
   temperature: number;
   topP: number;
   topK: number;
+  jsonSchema?: string;
   json?: boolean;
 }
 
@@ -63,6 +65,7 @@ export function benchThroughputCommand(): Command {
     .option('--temperature <t>', 'sampling temperature (0 = greedy)', parseFloatArg('--temperature'), 0)
     .option('--top-p <p>', 'nucleus sampling', parseFloatArg('--top-p'), 1)
     .option('--top-k <k>', 'top-k sampling (0 = off)', parseIntArg('--top-k'), 0)
+    .option('--json-schema <file>', 'constrain every output to this JSON schema (structured outputs; what the grammar costs)')
     .option('--json', 'print the result as JSON')
     .action((flags: ThroughputFlags) => runCommand(() => throughput(withBuiltinModel(flags))));
 }
@@ -93,7 +96,7 @@ async function throughput(f: ThroughputFlags & { model: string }): Promise<void>
     log(`bench throughput: scheduler ${f.scheduler}, prefix caching ${info.config.enablePrefixCaching ? 'on' : 'off'}, ${requests.length} requests`);
     const bar = f.json ? null : new SingleBar({ format: '  [{bar}] {value}/{total} requests', stream: process.stderr, hideCursor: true });
     bar?.start(requests.length, 0);
-    const result = await benchThroughput(engine, requests, { ...(f.maxConcurrency ? { maxConcurrency: f.maxConcurrency } : {}), onDone: (n) => bar?.update(n), sampling: { temperature: f.temperature, topP: f.topP, topK: f.topK, seed: f.seed } });
+    const result = await benchThroughput(engine, requests, { ...(f.maxConcurrency ? { maxConcurrency: f.maxConcurrency } : {}), onDone: (n) => bar?.update(n), sampling: { temperature: f.temperature, topP: f.topP, topK: f.topK, seed: f.seed, ...(f.jsonSchema ? { structuredOutputs: readSchema(f.jsonSchema) } : {}) } });
     bar?.stop();
     const summary = { model: info.source, backend: info.backend, scheduler: f.scheduler, dataset: f.dataset, engineConfig: info.config, ...result };
     if (f.json) {
@@ -120,5 +123,13 @@ async function throughput(f: ThroughputFlags & { model: string }): Promise<void>
     );
   } finally {
     await engine.close();
+  }
+}
+
+function readSchema(file: string): StructuredOutputs {
+  try {
+    return { type: 'json', schema: JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> };
+  } catch (e) {
+    throw new UsageError(`--json-schema ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not valid JSON'}`);
   }
 }

@@ -18,6 +18,7 @@ import type { SampledTokens, Scheduler, SchedulerConfig } from './scheduler/sche
 import { StaticScheduler } from './scheduler/static-scheduler.js';
 import { SpecDecoder } from './spec-decode/spec-decoder.js';
 import { UsageError } from '../util/errors.js';
+import { ConstrainedRequests } from './structured/constrained-requests.js';
 
 export class EngineCore {
   readonly kv: KVCacheManager;
@@ -30,6 +31,8 @@ export class EngineCore {
   private readonly spec: SpecDecoder | null;
   private readonly requests = new Map<string, Request>();
   private readonly pendingAborts = new Set<string>();
+  /** Structured outputs: compile a request's grammar here (off the step loop) before adding it. */
+  readonly constrained: ConstrainedRequests;
   private arrivals = 0;
   private lastBatchedTokens = 0;
 
@@ -46,6 +49,7 @@ export class EngineCore {
     this.spec = config.speculative ? new SpecDecoder(config.speculative, this.runner, config, this.maxSequenceTokens, draft) : null;
     this.outputs = new OutputProcessor(tokenizer);
     this.eosTokenIds = [...new Set([...(tokenizer?.eosTokenIds ?? []), ...model.config.eosTokenIds])];
+    this.constrained = new ConstrainedRequests(tokenizer, model.config.vocabSize, this.eosTokenIds, config.maxNumSeqs);
     const sc: SchedulerConfig = {
       maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy,
       numLookaheadTokens: this.spec?.numLookaheadTokens ?? 0, recompute: !config.kvCache,
@@ -57,15 +61,17 @@ export class EngineCore {
     return this.requests.size > 0 || this.pendingAborts.size > 0;
   }
 
-  /** Admits a request, or throws a UsageError saying why it can never run. */
+  /** Admits a request (its grammar compiled first), or throws a UsageError saying why it can never run. */
   addRequest(r: NewRequest): void {
     if (this.requests.has(r.id)) throw new UsageError(`request id ${r.id} is already in use`);
     const problem = admissionError(r.promptIds, this.model.config.vocabSize, this.config.maxModelLen, this.maxSequenceTokens);
     if (problem) throw new UsageError(problem);
+    this.constrained.check(r.params.structuredOutputs);
     const rng = new Rng(r.params.seed !== undefined ? r.params.seed + (r.sampleIndex ?? 0) : Rng.randomSeed());
     const maxOutput = Math.min(r.params.maxTokens, this.maxSequenceTokens - r.promptIds.length);
     const req = new Request(r.id, r.promptIds, r.params, r.priority ?? 0, this.arrivals++, rng, maxOutput, r.arrival);
     req.cacheSalt = this.model.prefixCacheSalt(r.promptIds.length);
+    this.constrained.open(req);
     this.requests.set(r.id, req);
     this.outputs.add(req);
     this.scheduler.add(req);
@@ -98,13 +104,17 @@ export class EngineCore {
     const results = sampled.map(({ req, drafts }): SampledTokens => {
       const rows = logits.subarray(row * V, (row + drafts.length + 1) * V);
       row += drafts.length + 1;
-      const ctx = { params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng: req.rng };
+      const ctx = {
+        params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng: req.rng,
+        allowed: this.constrained.allowed(req),
+      };
       const v = drafts.length > 0 ? this.spec!.verify(req, rows, drafts, ctx) : { tokens: [sampleToken(rows, ctx)], numRejected: 0 };
       const lp = v.tokens.flatMap((t) => (t.logprobs ? [t.logprobs] : []));
       return { req, tokens: v.tokens.map((t) => t.token), ...(lp.length > 0 ? { logprobs: lp } : {}), numRejectedDrafts: v.numRejected };
     });
     const { outputs, stopped } = this.outputs.process(this.scheduler.update(plan, results));
     for (const { req, stop } of stopped) this.scheduler.finish(req, 'stop', stop);
+    this.constrained.advance(results);
     for (const o of outputs) if (o.finishReason) this.requests.delete(o.requestId);
     this.spec?.propose(this.requests.values(), this.eosTokenIds);
     return [...aborted, ...outputs];
@@ -128,6 +138,7 @@ export class EngineCore {
     const req = this.requests.get(id);
     if (!req) return null;
     this.scheduler.finish(req, 'abort', null);
+    this.constrained.release(req);
     this.requests.delete(id);
     return this.outputs.aborted(req);
   }

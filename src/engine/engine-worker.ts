@@ -70,6 +70,43 @@ function admit(core: EngineCore, m: AddRequestMessage): void {
   }
 }
 
+/**
+ * Requests whose grammar is compiling, in the grammar thread while steps go on: they come back through
+ * the inbox once it is ready (an abort meanwhile is applied as soon as they are admitted).
+ */
+class GrammarWaits {
+  private readonly waiting = new Map<string, { aborted: boolean }>();
+
+  constructor(private readonly core: EngineCore, private readonly requeue: (m: ToWorker) => void) {}
+
+  /** True when `m` must wait for its grammar (it will be requeued, or rejected if it does not compile). */
+  hold(m: AddRequestMessage): boolean {
+    const spec = m.params.structuredOutputs;
+    if (!spec || this.waiting.has(m.id)) return false;
+    const w = { aborted: false };
+    this.waiting.set(m.id, w);
+    this.core.constrained.compile(spec).then(() => this.requeue(m), (e: Error) => {
+      this.waiting.delete(m.id);
+      post({ type: 'rejected', id: m.id, error: serializeError(e) });
+    });
+    return true;
+  }
+
+  /** After admitting a requeued request: whether it was aborted while it waited. */
+  admitted(id: string): boolean {
+    const w = this.waiting.get(id);
+    this.waiting.delete(id);
+    return w?.aborted === true;
+  }
+
+  /** An abort for a waiting request; false if it is not waiting. */
+  abort(id: string): boolean {
+    const w = this.waiting.get(id);
+    if (w) w.aborted = true;
+    return w !== undefined;
+  }
+}
+
 async function serve(core: EngineCore): Promise<void> {
   const inbox: ToWorker[] = [];
   let wake: (() => void) | null = null;
@@ -78,12 +115,20 @@ async function serve(core: EngineCore): Promise<void> {
     wake?.();
     wake = null;
   });
+  const grammars = new GrammarWaits(core, (m) => {
+    inbox.push(m);
+    wake?.();
+    wake = null;
+  });
   for (;;) {
     while (inbox.length > 0) {
       const m = inbox.shift()!;
       if (m.type === 'shutdown') return;
-      if (m.type === 'add') admit(core, m);
-      else for (const id of m.ids) core.abort(id);
+      if (m.type === 'add') {
+        if (grammars.hold(m)) continue;
+        admit(core, m);
+        if (grammars.admitted(m.id)) core.abort(m.id);
+      } else for (const id of m.ids) if (!grammars.abort(id)) core.abort(id);
     }
     if (!core.hasWork) {
       await new Promise<void>((resolve) => (wake = resolve));

@@ -42,6 +42,8 @@ export class Request {
   /** Keys this request's prefix-cache blocks beside their tokens (the model's prefixCacheSalt). */
   cacheSalt = '';
   numPreemptions = 0;
+  /** Its matcher's slot in the grammar thread, when its output is constrained. */
+  grammarSlot: number | null = null;
   finishReason: RequestFinishReason | null = null;
   stopReason: string | number | null = null;
   readonly timeline: RequestTimeline;

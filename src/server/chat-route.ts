@@ -11,6 +11,7 @@ import { startGeneration, type ChoiceOutput } from './generation.js';
 import { invalidRequest } from './openai-error.js';
 import { chatRequestSchema, type ChatRequest, type ChatRequestMessage } from './openai-schemas.js';
 import { toSamplingParams } from './sampling-request.js';
+import { namingField, structuredOutputsOf } from './structured-request.js';
 import type { ServerContext } from './server-context.js';
 import { SseStream } from './sse.js';
 import { parseBody, type RouteHelpers } from './route-helpers.js';
@@ -24,10 +25,11 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
     const field = body.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens';
     const logprobs = body.logprobs ? (body.top_logprobs ?? 0) : null;
     if (!body.logprobs && body.top_logprobs) throw invalidRequest('top_logprobs needs logprobs: true', 'top_logprobs');
-    const params = toSamplingParams(body, promptIds.length, maxTokens, logprobs, ctx.limits, field);
+    const structured = structuredOutputsOf(body);
+    const params = toSamplingParams(body, promptIds.length, maxTokens, logprobs, ctx.limits, field, structured?.spec);
     const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
     const created = Math.floor(Date.now() / 1000);
-    const outputs = startGeneration(ctx, reply, id, [{ promptIds, params }], body.priority ?? 0);
+    const outputs = namingField(startGeneration(ctx, reply, id, [{ promptIds, params }], body.priority ?? 0), structured?.field);
     const usage = (completion: number) => ({ prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion });
 
     if (body.stream) return stream(reply, outputs, { id, created, model: ctx.servedModelName }, body, ctx, usage);

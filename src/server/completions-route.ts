@@ -8,6 +8,7 @@ import { startGeneration, type ChoiceOutput, type PromptRun } from './generation
 import { invalidRequest } from './openai-error.js';
 import { completionRequestSchema, type CompletionRequest } from './openai-schemas.js';
 import { toSamplingParams } from './sampling-request.js';
+import { namingField, structuredOutputsOf } from './structured-request.js';
 import type { ServerContext } from './server-context.js';
 import { SseStream } from './sse.js';
 import { parseBody, type RouteHelpers } from './route-helpers.js';
@@ -21,13 +22,14 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
     const ctx = helpers.context(body.model);
     const prompts = promptIds(ctx, body);
     if (body.echo && body.logprobs !== null && body.logprobs !== undefined) throw invalidRequest('echo with logprobs is not supported', 'echo');
+    const structured = structuredOutputsOf(body);
     const runs: PromptRun[] = prompts.map((ids) => ({
       promptIds: ids,
-      params: toSamplingParams(body, ids.length, body.max_tokens ?? DEFAULT_MAX_TOKENS, body.logprobs ?? null, ctx.limits, 'max_tokens'),
+      params: toSamplingParams(body, ids.length, body.max_tokens ?? DEFAULT_MAX_TOKENS, body.logprobs ?? null, ctx.limits, 'max_tokens', structured?.spec),
     }));
     const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
     const created = Math.floor(Date.now() / 1000);
-    const outputs = startGeneration(ctx, reply, id, runs, body.priority ?? 0);
+    const outputs = namingField(startGeneration(ctx, reply, id, runs, body.priority ?? 0), structured?.field);
     const echo = (o: ChoiceOutput) => (body.echo && ctx.tokenizer ? ctx.tokenizer.decode(runs[o.promptIndex]!.promptIds, { skipSpecialTokens: true }) : '');
     const base = { id, object: 'text_completion', created, model: ctx.servedModelName };
     const n = runs[0]!.params.n;

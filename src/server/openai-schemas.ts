@@ -3,6 +3,7 @@
 // stop_token_ids, skip_special_tokens). Unknown fields are ignored, as vLLM does.
 
 import { z } from 'zod';
+import { structuredRequestFields } from './structured-request.js';
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);
 
@@ -26,6 +27,7 @@ const sampling = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
   priority: z.number().int().nullish(),
+  ...structuredRequestFields,
 };
 
 export const completionRequestSchema = z.object({

@@ -3,6 +3,7 @@
 
 import { makeSamplingParams, type SamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import { UsageError } from '../util/errors.js';
+import type { StructuredOutputs } from '../engine/structured/structured-outputs.js';
 import { invalidRequest } from './openai-error.js';
 
 export interface OpenAISampling {
@@ -33,7 +34,10 @@ export interface SamplingLimits {
  * `maxTokens` null means "as many as fit" (chat's default); `logprobs` is the number of alternatives
  * to report, or null for none.
  */
-export function toSamplingParams(body: OpenAISampling, promptLen: number, maxTokens: number | null, logprobs: number | null, limits: SamplingLimits, maxTokensField: string): SamplingParams {
+export function toSamplingParams(
+  body: OpenAISampling, promptLen: number, maxTokens: number | null, logprobs: number | null, limits: SamplingLimits, maxTokensField: string,
+  structured?: StructuredOutputs,
+): SamplingParams {
   const room = limits.maxModelLen - promptLen;
   if (room <= 0) {
     throw invalidRequest(
@@ -65,6 +69,7 @@ export function toSamplingParams(body: OpenAISampling, promptLen: number, maxTok
   set('ignoreEos', body.ignore_eos);
   set('skipSpecialTokens', body.skip_special_tokens);
   if (logprobs !== null) input.logprobs = logprobs;
+  if (structured) input.structuredOutputs = structured;
   try {
     return makeSamplingParams(input);
   } catch (e) {

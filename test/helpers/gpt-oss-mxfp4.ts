@@ -10,22 +10,9 @@ import { SafetensorsFile } from '../../src/model/loaders/safetensors.js';
 import { quantizeMxfp4Block } from '../../src/kernels/quantize-mxfp4.js';
 import { toFloat32 } from '../../src/kernels/tensor.js';
 import { modelDir } from './fixtures.js';
+import { writeSafetensors, type SafetensorsTensor } from './safetensors-writer.js';
 
-interface Out { dtype: 'F32' | 'U8'; shape: number[]; data: Uint8Array }
-
-function writeSafetensors(file: string, tensors: Map<string, Out>): void {
-  const header: Record<string, unknown> = {};
-  let at = 0;
-  for (const [name, t] of tensors) {
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + t.data.length] };
-    at += t.data.length;
-  }
-  let json = Buffer.from(JSON.stringify(header));
-  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)]);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  fs.writeFileSync(file, Buffer.concat([len, json, ...[...tensors.values()].map((t) => t.data)]));
-}
+type Out = SafetensorsTensor;
 
 // w [E, in, out] (x @ W) -> blocks [E, out, in / 32, 16] and scales [E, out, in / 32].
 function mxfp4(w: Float32Array, E: number, inDim: number, outDim: number): { blocks: Out; scales: Out } {

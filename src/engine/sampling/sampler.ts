@@ -24,6 +24,8 @@ export interface SamplingContext {
   outputTokens: readonly number[];
   eosTokenIds: readonly number[];
   rng: Rng;
+  /** Structured outputs: bit t of word t >> 5 set = token t keeps the grammar valid. */
+  allowed?: Int32Array;
 }
 
 export function sampleToken(logits: Float32Array, ctx: SamplingContext): SampledToken {
@@ -50,7 +52,18 @@ export function processLogits(logits: Float32Array, ctx: SamplingContext): Float
     for (const id of [...ctx.eosTokenIds, ...params.stopTokenIds]) if (id < work.length) work[id] = -Infinity;
   }
   applyPenalties(work, ctx);
+  if (ctx.allowed) applyGrammarMask(work, ctx.allowed, ctx.eosTokenIds);
   return work;
+}
+
+/** Bans every token the grammar forbids; a grammar that allows nothing (a broken matcher) leaves EOS. */
+export function applyGrammarMask(work: Float64Array, allowed: Int32Array, eosTokenIds: readonly number[]): void {
+  let any = false;
+  for (let t = 0; t < work.length; t++) {
+    if ((allowed[t >> 5]! >>> (t & 31)) & 1) any = true;
+    else work[t] = -Infinity;
+  }
+  if (!any) for (const id of eosTokenIds) if (id < work.length) work[id] = 0;
 }
 
 /**

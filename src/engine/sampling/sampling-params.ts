@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { UsageError } from '../../util/errors.js';
+import { structuredOutputsSchema } from '../structured/structured-outputs.js';
 
 export const samplingParamsSchema = z.object({
   /** Completions generated per prompt. */
@@ -28,6 +29,8 @@ export const samplingParamsSchema = z.object({
   /** Top-N logprobs per generated token (plus the chosen one); absent = none. */
   logprobs: z.number().int().min(0).max(20).optional(),
   skipSpecialTokens: z.boolean().default(true),
+  /** Constrained decoding: the output must match this. */
+  structuredOutputs: structuredOutputsSchema.optional(),
 });
 
 export type SamplingParams = z.output<typeof samplingParamsSchema>;

@@ -104,6 +104,15 @@ export class Tokenizer {
     return this.pieces.length;
   }
 
+  /**
+   * The vocabulary as a grammar engine reads it: each token's piece, and how pieces spell bytes. Special
+   * tokens read as '' so that no grammar ever matches them as text.
+   */
+  grammarVocabulary(): { pieces: string[]; encoding: 'byte_level' | 'byte_fallback' } {
+    const pieces = Array.from(this.pieces, (p, id) => (p === undefined || this.special.has(id) ? '' : p));
+    return { pieces, encoding: this.byteLevel ? 'byte_level' : 'byte_fallback' };
+  }
+
   idOf(piece: string): number | null {
     const i = this.pieces.indexOf(piece);
     return i >= 0 ? i : null;

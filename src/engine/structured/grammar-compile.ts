@@ -1,0 +1,54 @@
+// A request's constraint compiled by xgrammar, the one way both the grammar thread and the grammar
+// benchmark do it.
+
+import type { CompiledGrammar, GrammarCompiler } from '@mlc-ai/web-xgrammar';
+import { choiceGrammar, type StructuredOutputs } from './structured-outputs.js';
+import type { XGrammarModule } from './xgrammar-module.js';
+
+/**
+ * xgrammar reports a bad schema or grammar by printing "[FATAL] file:line: what" and aborting the call
+ * (the module stays usable); the printed line is the message users need, so it is caught here.
+ */
+export async function compileGrammar(X: XGrammarModule, c: GrammarCompiler, spec: StructuredOutputs): Promise<CompiledGrammar> {
+  const printed: string[] = [];
+  // The bundle bound console.error when it loaded, so the line is caught where the console writes it.
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => printed.push(String(chunk)) > 0) as typeof write;
+  try {
+    return await compileSpec(X, c, spec);
+  } catch (e) {
+    const fatal = printed.map((l) => /\[FATAL\][^:]*:\d+: (.*)/s.exec(l)?.[1]).find((m) => m !== undefined);
+    throw new Error(fatal?.trim() ?? errorText(e));
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+async function compileSpec(X: XGrammarModule, c: GrammarCompiler, spec: StructuredOutputs): Promise<CompiledGrammar> {
+  switch (spec.type) {
+    case 'json': {
+      // Compact JSON (no free whitespace): a weak model cannot spend its tokens on blanks.
+      const ebnf = await X.Testings._jsonSchemaToEBNF(JSON.stringify(spec.schema), false, -1, [',', ':'], true);
+      // xgrammar's rule for length-bounded strings lets raw control characters through, which JSON
+      // forbids (its unbounded strings exclude them): the same class, closed to them.
+      return c.compileGrammar(ebnf.replaceAll('[^"\\\\\\r\\n]', '[^"\\\\\\0-\\x1f]'), 'root');
+    }
+    case 'json_object':
+      return c.compileBuiltinJSONGrammar();
+    case 'regex':
+      return c.compileStructuralTag({ type: 'structural_tag', format: { type: 'regex', pattern: spec.pattern } });
+    case 'choice':
+      return c.compileGrammar(choiceGrammar(spec.choices), 'root');
+    case 'grammar':
+      return c.compileGrammar(spec.grammar, 'root');
+    case 'structural_tag':
+      return c.compileStructuralTag(spec.tag);
+  }
+}
+
+export function errorText(e: unknown): string {
+  // xgrammar's C++ exceptions reach JS as numbers or plain objects; the message is what users need.
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'string') return e;
+  return String((e as { message?: unknown })?.message ?? e);
+}
