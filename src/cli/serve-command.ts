@@ -7,6 +7,8 @@ import { AsyncEngine } from '../engine/async-engine.js';
 import { UsageError } from '../util/errors.js';
 import { BUILTIN_MODEL, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { createServer } from '../server/server.js';
+import { TOOL_CALL_PARSER_NAMES } from '../server/tools/tool-call-parsers.js';
+import { REASONING_PARSER_NAMES } from '../server/reasoning-parser.js';
 import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseIntArg, runCommand } from './run-command.js';
@@ -23,6 +25,8 @@ interface ServeFlags extends BackendFlags, EngineFlags {
   maxWaiting: number;
   logLevel: string;
   webui: boolean;
+  toolCallParser?: string;
+  reasoningParser?: string;
 }
 
 export function serveCommand(): Command {
@@ -36,6 +40,8 @@ export function serveCommand(): Command {
     .option('--api-key <key>', 'require "Authorization: Bearer KEY" on /v1 routes (default: $TSLLM_API_KEY)')
     .option('--served-model-name <name>', 'the model name clients send (default: --model)')
     .option('--no-webui', 'do not serve the chat page at GET /')
+    .addOption(new Option('--tool-call-parser <name>', 'how the model writes tool calls (default: detected from its chat template)').choices(TOOL_CALL_PARSER_NAMES))
+    .addOption(new Option('--reasoning-parser <name>', 'how the model marks its thinking, or none (default: detected from its chat template)').choices([...REASONING_PARSER_NAMES, 'none']))
     .option('--max-waiting <n>', 'sequences that may queue beyond --max-num-seqs before requests get 503', parseIntArg('--max-waiting'), 1024)
     .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action((flags: ServeFlags) => runCommand(() => serve(withBuiltinModel(flags))));
@@ -50,6 +56,8 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
     ...(apiKey ? { apiKey } : {}),
     maxWaiting: f.maxWaiting,
     webui: f.webui,
+    ...(f.toolCallParser ? { toolCallParser: f.toolCallParser } : {}),
+    ...(f.reasoningParser ? { reasoningParser: f.reasoningParser } : {}),
     logger: { level: f.logLevel },
   });
   const log = server.app.log;
@@ -71,6 +79,7 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
     const i = ctx.engine.info;
     log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheDtype: i.config.kvCacheDtype, kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
       kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');
+    log.info({ toolCallParser: ctx.toolParser?.name ?? null, reasoningParser: ctx.reasoningParser?.name ?? null }, 'chat parsers');
     if (!ctx.tokenizer?.chatTemplate) log.warn('the model has no chat template: chat requests continue their messages\' text');
     if (f.webui) log.info(`chat page at http://${f.host.includes(':') ? `[${f.host}]` : f.host}:${(server.app.server.address() as { port: number }).port}/`);
   } catch (e) {

@@ -1,57 +1,87 @@
 // POST /v1/chat/completions: messages rendered with the model's chat template, then generated like a
-// completion; the stream opens each choice with the assistant role and closes it with finish_reason.
+// completion. Each choice's text is split into reasoning, content and tool calls as it streams; the
+// stream opens each choice with the assistant role and closes it with finish_reason.
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ChatMessage } from '../model/tokenizer/chat-template.js';
-import { chatPromptIds } from '../model/tokenizer/chat-prompt.js';
-import { UsageError } from '../util/errors.js';
 import { chatLogprobs, type ChatTokenLogprob } from './logprobs-format.js';
 import { startGeneration, type ChoiceOutput } from './generation.js';
 import { invalidRequest } from './openai-error.js';
-import { chatRequestSchema, type ChatRequest, type ChatRequestMessage } from './openai-schemas.js';
+import { chatRequestSchema, type ChatRequest } from './openai-schemas.js';
 import { toSamplingParams } from './sampling-request.js';
 import { namingField, structuredOutputsOf } from './structured-request.js';
 import type { ServerContext } from './server-context.js';
 import { SseStream } from './sse.js';
 import { parseBody, type RouteHelpers } from './route-helpers.js';
+import { chatTemplateKwargs, renderChat } from './chat-render.js';
+import { ChoiceParser, type ChoiceDelta } from './choice-parser.js';
+import { promptOpensReasoning } from './reasoning-parser.js';
+import { toolPlan } from './tools/tool-choice.js';
+import type { ParsedToolCall } from './tools/tool-call-parsers.js';
+
+interface ToolCallOut { id: string; type: 'function'; function: { name: string; arguments: string } }
+
+const toolCallsOut = (calls: ParsedToolCall[]): ToolCallOut[] =>
+  calls.map((c) => ({ id: `call_${randomUUID().replaceAll('-', '').slice(0, 24)}`, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+
+/** finish_reason "tool_calls" when the reply ended by itself after making calls. */
+const finishReason = (reason: string, calls: ParsedToolCall[] | null) => (calls && reason === 'stop' ? 'tool_calls' : reason);
 
 export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseBody(chatRequestSchema, request.body);
     const ctx = helpers.context(body.model);
+    const tools = toolPlan(body, ctx.toolParser);
+    const structured = structuredOutputsOf(body);
+    if (structured && tools.structured) throw invalidRequest('a tool_choice that forces calls cannot be combined with an output constraint', 'tool_choice');
+    const constraint = tools.structured ? { spec: tools.structured, field: 'tool_choice' } : structured;
     const promptIds = renderChat(ctx, body.messages, body.add_generation_prompt ?? true, chatTemplateKwargs(body));
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
     const field = body.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens';
     const logprobs = body.logprobs ? (body.top_logprobs ?? 0) : null;
     if (!body.logprobs && body.top_logprobs) throw invalidRequest('top_logprobs needs logprobs: true', 'top_logprobs');
-    const structured = structuredOutputsOf(body);
-    const params = toSamplingParams(body, promptIds.length, maxTokens, logprobs, ctx.limits, field, structured?.spec);
+    const params = toSamplingParams(body, promptIds.length, maxTokens, logprobs, ctx.limits, field, constraint?.spec);
     const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
     const created = Math.floor(Date.now() / 1000);
-    const outputs = namingField(startGeneration(ctx, reply, id, [{ promptIds, params }], body.priority ?? 0), structured?.field);
+    const outputs = namingField(startGeneration(ctx, reply, id, [{ promptIds, params }], body.priority ?? 0), constraint?.field);
     const usage = (completion: number) => ({ prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion });
+    const reasoning = ctx.reasoningParser;
+    const opens = reasoning !== null && promptOpensReasoning(reasoning, ctx.tokenizer!.decode(promptIds.slice(-16), { skipSpecialTokens: false }));
+    const parsers = Array.from({ length: params.n }, () => new ChoiceParser(tools.parser, reasoning, opens));
 
-    if (body.stream) return stream(reply, outputs, { id, created, model: ctx.servedModelName }, body, ctx, usage);
+    if (body.stream) return stream(reply, outputs, { id, created, model: ctx.servedModelName }, body, ctx, usage, parsers);
 
-    const choices = Array.from({ length: params.n }, (_, i) => ({
+    const choices = parsers.map((_, i) => ({
       index: i,
-      message: { role: 'assistant', content: '' },
+      message: { role: 'assistant', content: '' as string | null, reasoning_content: undefined as string | undefined, tool_calls: undefined as ToolCallOut[] | undefined },
       logprobs: null as { content: ChatTokenLogprob[] } | null,
       finish_reason: null as string | null,
       stop_reason: null as string | number | null,
     }));
+    const add = (i: number, deltas: ChoiceDelta[]) => {
+      const m = choices[i]!.message;
+      for (const d of deltas) {
+        if (d.content) m.content += d.content;
+        if (d.reasoning_content) m.reasoning_content = (m.reasoning_content ?? '') + d.reasoning_content;
+      }
+    };
     let completionTokens = 0;
     for await (const o of outputs) {
       const c = choices[o.choice]!;
-      c.message.content += o.text;
+      add(o.choice, parsers[o.choice]!.push(o.text));
       if (o.logprobs) {
         const lp = chatLogprobs(ctx.tokenizer, o.logprobs);
         c.logprobs = { content: [...(c.logprobs?.content ?? []), ...lp.content] };
       }
       completionTokens += o.tokenIds.length;
       if (o.finishReason) {
-        c.finish_reason = o.finishReason;
+        const done = parsers[o.choice]!.finish();
+        add(o.choice, done.deltas);
+        if (done.calls) {
+          c.message.tool_calls = toolCallsOut(done.calls);
+          if (c.message.content === '') c.message.content = null;
+        }
+        c.finish_reason = finishReason(o.finishReason, done.calls);
         c.stop_reason = o.stopReason;
       }
     }
@@ -61,7 +91,7 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
 
 async function stream(
   reply: FastifyReply, outputs: AsyncGenerator<ChoiceOutput>, base: { id: string; created: number; model: string }, body: ChatRequest,
-  ctx: ServerContext, usage: (completion: number) => object,
+  ctx: ServerContext, usage: (completion: number) => object, parsers: ChoiceParser[],
 ): Promise<void> {
   const first = await outputs.next();
   const sse = new SseStream(reply);
@@ -75,9 +105,20 @@ async function stream(
       sse.send(chunk([{ index: o.choice, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
     }
     completionTokens += o.tokenIds.length;
+    const parser = parsers[o.choice]!;
+    const deltas = parser.push(o.text);
     const logprobs = o.logprobs ? chatLogprobs(ctx.tokenizer, o.logprobs) : null;
-    if (o.text !== '' || logprobs) sse.send(chunk([{ index: o.choice, delta: { content: o.text }, logprobs, finish_reason: null }]));
-    if (o.finishReason) sse.send(chunk([{ index: o.choice, delta: {}, logprobs: null, finish_reason: o.finishReason, stop_reason: o.stopReason }]));
+    // Logprobs travel with the step's first delta (or alone when the text is held back).
+    if (deltas.length === 0 && logprobs) deltas.push({ content: '' });
+    deltas.forEach((d, k) => sse.send(chunk([{ index: o.choice, delta: d, logprobs: k === 0 ? logprobs : null, finish_reason: null }])));
+    if (!o.finishReason) return;
+    const done = parser.finish();
+    for (const d of done.deltas) sse.send(chunk([{ index: o.choice, delta: d, logprobs: null, finish_reason: null }]));
+    if (done.calls) {
+      const calls = toolCallsOut(done.calls).map((c, index) => ({ index, ...c }));
+      sse.send(chunk([{ index: o.choice, delta: { tool_calls: calls }, logprobs: null, finish_reason: null }]));
+    }
+    sse.send(chunk([{ index: o.choice, delta: {}, logprobs: null, finish_reason: finishReason(o.finishReason, done.calls), stop_reason: o.stopReason }]));
   };
   try {
     if (!first.done) send(first.value);
@@ -87,29 +128,4 @@ async function stream(
     sse.send({ error: { message: (e as Error).message, type: 'internal_error', param: null, code: null } });
   }
   sse.end();
-}
-
-/** The template variables of a request: its chat_template_kwargs, and its tools as `tools`. */
-export function chatTemplateKwargs(body: ChatRequest): Record<string, unknown> | undefined {
-  if (!body.tools) return body.chat_template_kwargs ?? undefined;
-  return { ...body.chat_template_kwargs, tools: body.tools };
-}
-
-/**
- * The messages as the model's chat template renders them, tokenized without extra special tokens; for a
- * model without a template, their text to continue.
- */
-export function renderChat(ctx: ServerContext, messages: ChatRequestMessage[], addGenerationPrompt: boolean, kwargs?: Record<string, unknown>): number[] {
-  const tok = ctx.tokenizer;
-  if (!tok) throw invalidRequest('this model has no tokenizer, so it cannot take chat messages; use /v1/completions with token ids', 'messages');
-  const plain: ChatMessage[] = messages.map((m) => ({
-    ...m,
-    content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join(''),
-  }));
-  try {
-    return chatPromptIds(tok, plain, { addGenerationPrompt, ...(kwargs ? { kwargs } : {}) });
-  } catch (e) {
-    if (e instanceof UsageError) throw invalidRequest(e.message, 'messages');
-    throw e;
-  }
 }

@@ -1,7 +1,7 @@
 // The routes around generation: models, health, version, tokenize and detokenize, and metrics.
 
 import type { FastifyInstance } from 'fastify';
-import { renderChat } from './chat-route.js';
+import { renderChat } from './chat-render.js';
 import { invalidRequest } from './openai-error.js';
 import { detokenizeRequestSchema, tokenizeRequestSchema } from './openai-schemas.js';
 import { parseBody, type RouteHelpers } from './route-helpers.js';

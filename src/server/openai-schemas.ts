@@ -44,6 +44,14 @@ const message = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
   content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
   name: z.string().optional(),
+  /** An assistant turn's calls, rendered back through the chat template. */
+  tool_calls: z.array(z.object({
+    id: z.string(), type: z.literal('function'), function: z.object({ name: z.string().min(1), arguments: z.string() }),
+  })).nullish(),
+  /** A tool message: the call it answers. */
+  tool_call_id: z.string().nullish(),
+  /** A reasoning model's earlier thinking, when a client sends it back. */
+  reasoning_content: z.string().nullish(),
 // Only an assistant message may go without content (OpenAI's rule: it may carry tool calls instead).
 }).refine((m) => m.role === 'assistant' || (m.content !== undefined && m.content !== null), { message: 'a non-assistant message needs content', path: ['content'] });
 export type ChatRequestMessage = z.output<typeof message>;
@@ -61,6 +69,13 @@ export const chatRequestSchema = z.object({
     type: z.literal('function'),
     function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }).passthrough(),
   })).nullish(),
+  tool_choice: z.union([
+    z.enum(['none', 'auto', 'required']),
+    z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
+  ]).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  /** Passed to the chat template (gpt-oss reads it). */
+  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullish(),
   ...sampling,
 });
 export type ChatRequest = z.output<typeof chatRequestSchema>;

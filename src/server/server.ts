@@ -11,6 +11,8 @@ import { registerChat } from './chat-route.js';
 import { registerCompletions } from './completions-route.js';
 import { registerInfoRoutes } from './info-routes.js';
 import { registerWebUi } from './webui-route.js';
+import { toolCallParserFor } from './tools/tool-call-parsers.js';
+import { reasoningParserFor } from './reasoning-parser.js';
 import { OpenAIError } from './openai-error.js';
 import type { RouteHelpers } from './route-helpers.js';
 import type { ServerContext } from './server-context.js';
@@ -23,6 +25,10 @@ export interface ServerOptions {
   maxWaiting?: number;
   /** Largest request body in bytes (default 8 MiB). */
   bodyLimit?: number;
+  /** How the model writes tool calls (default: detected from its chat template). */
+  toolCallParser?: string;
+  /** How it separates its thinking: a parser name, or 'none' (default: detected). */
+  reasoningParser?: string;
   /** Serve the chat page at GET / (default true). */
   webui?: boolean;
   /** pino options, or false for no logs. */
@@ -59,6 +65,8 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
       limits: { maxModelLen, defaults: engine.info.generationDefaults },
       maxWaiting: options.maxWaiting ?? 1024,
       created: Math.floor(Date.now() / 1000),
+      toolParser: toolCallParserFor(engine.tokenizer?.chatTemplate ?? null, options.toolCallParser),
+      reasoningParser: reasoningParserFor(engine.tokenizer?.chatTemplate ?? null, options.reasoningParser),
     };
     return ctx;
   });

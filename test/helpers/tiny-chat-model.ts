@@ -13,7 +13,7 @@ export function tinyChatModel(tokenizer: 'qwen3' | 'llama3' | 'deepseek-v3' | 'g
   const src = path.join(FIXTURES, 'tokenizers', tokenizer);
   const json = JSON.parse(fs.readFileSync(path.join(src, 'tokenizer.json'), 'utf8'));
   const ids = [...Object.values(json.model.vocab as Record<string, number>), ...json.added_tokens.map((t: { id: number }) => t.id)];
-  const vocab = Math.max(...ids) + 1;
+  const vocab = ids.reduce((a, b) => Math.max(a, b), 0) + 1;
   const hidden = 32, ffn = 64, layers = 2, heads = 4, kvHeads = 2, headDim = hidden / heads;
   const rng = new Rng(seed);
   const tensors = new Map<string, SafetensorsTensor>();

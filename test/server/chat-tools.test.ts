@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { it } from 'node:test';
 import { loadHfTokenizer } from '../../src/model/tokenizer/hf-tokenizer-files.js';
-import { chatTemplateKwargs, renderChat } from '../../src/server/chat-route.js';
+import { chatTemplateKwargs, renderChat } from '../../src/server/chat-render.js';
 import { chatRequestSchema } from '../../src/server/openai-schemas.js';
 import type { ServerContext } from '../../src/server/server-context.js';
 import { FIXTURES, readJson } from '../helpers/fixtures.js';

@@ -26,13 +26,8 @@ export async function compileGrammar(X: XGrammarModule, c: GrammarCompiler, spec
 
 async function compileSpec(X: XGrammarModule, c: GrammarCompiler, spec: StructuredOutputs): Promise<CompiledGrammar> {
   switch (spec.type) {
-    case 'json': {
-      // Compact JSON (no free whitespace): a weak model cannot spend its tokens on blanks.
-      const ebnf = await X.Testings._jsonSchemaToEBNF(JSON.stringify(spec.schema), false, -1, [',', ':'], true);
-      // xgrammar's rule for length-bounded strings lets raw control characters through, which JSON
-      // forbids (its unbounded strings exclude them): the same class, closed to them.
-      return c.compileGrammar(ebnf.replaceAll('[^"\\\\\\r\\n]', '[^"\\\\\\0-\\x1f]'), 'root');
-    }
+    case 'json':
+      return c.compileGrammar(await jsonGrammar(X, spec.schema), 'root');
     case 'json_object':
       return c.compileBuiltinJSONGrammar();
     case 'regex':
@@ -42,8 +37,29 @@ async function compileSpec(X: XGrammarModule, c: GrammarCompiler, spec: Structur
     case 'grammar':
       return c.compileGrammar(spec.grammar, 'root');
     case 'structural_tag':
-      return c.compileStructuralTag(spec.tag);
+      return c.compileStructuralTag(await compactJsonIn(X, spec.tag) as Record<string, unknown>);
   }
+}
+
+/**
+ * A JSON schema as compact JSON's grammar (no free whitespace: a weak model cannot spend its tokens on
+ * blanks). xgrammar's rule for length-bounded strings lets raw control characters through, which JSON
+ * forbids (its unbounded strings exclude them): that class is closed to them here.
+ */
+async function jsonGrammar(X: XGrammarModule, schema: unknown): Promise<string> {
+  const ebnf = await X.Testings._jsonSchemaToEBNF(JSON.stringify(schema), false, -1, [',', ':'], true);
+  return ebnf.replaceAll('[^"\\\\\\r\\n]', '[^"\\\\\\0-\\x1f]');
+}
+
+/** A structural tag with each json_schema part replaced by the compact grammar above. */
+async function compactJsonIn(X: XGrammarModule, node: unknown): Promise<unknown> {
+  if (Array.isArray(node)) return Promise.all(node.map((n) => compactJsonIn(X, n)));
+  if (typeof node !== 'object' || node === null) return node;
+  const o = node as Record<string, unknown>;
+  if (o['type'] === 'json_schema' && 'json_schema' in o) return { type: 'grammar', grammar: await jsonGrammar(X, o['json_schema']) };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = await compactJsonIn(X, v);
+  return out;
 }
 
 export function errorText(e: unknown): string {

@@ -5,7 +5,7 @@
 // and drops a leading BOM, so it serves neither.)
 
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { BYTE_OF_CHAR } from './byte-level.js';
+import { BYTE_LEVEL_CHARS, BYTE_OF_CHAR } from './byte-level.js';
 import { pickChatTemplate } from './chat-template.js';
 
 type Json = Record<string, any>;
@@ -48,6 +48,8 @@ export class Tokenizer {
   private readonly hf: HfTokenizer;
   private readonly pieces: string[] = [];
   private readonly special = new Set<number>();
+  /** Added tokens: their content is plain text, not in the model's byte-level alphabet. */
+  private readonly added = new Set<number>();
   private readonly bytesCache = new Map<number, Uint8Array>();
   private readonly byteLevel: boolean;
   /** SentencePiece decoders drop the space the normalizer put before the first word. */
@@ -70,6 +72,7 @@ export class Tokenizer {
     for (const t of (json['added_tokens'] ?? []) as Json[]) {
       this.pieces[t['id'] as number] = t['content'] as string;
       if (t['special']) this.special.add(t['id'] as number);
+      this.added.add(t['id'] as number);
     }
     const decoder = json['decoder'] as Json | null;
     this.byteLevel = containsDecoder(decoder, 'ByteLevel') !== null;
@@ -106,10 +109,12 @@ export class Tokenizer {
 
   /**
    * The vocabulary as a grammar engine reads it: each token's piece, and how pieces spell bytes. Special
-   * tokens read as '' so that no grammar ever matches them as text.
+   * tokens read as '' so that no grammar ever matches them as text; other added tokens (<tool_call>,
+   * <think>) spell their text, in the byte-level alphabet where the vocabulary uses one.
    */
   grammarVocabulary(): { pieces: string[]; encoding: 'byte_level' | 'byte_fallback' } {
-    const pieces = Array.from(this.pieces, (p, id) => (p === undefined || this.special.has(id) ? '' : p));
+    const spell = (p: string, id: number) => (this.byteLevel && this.added.has(id) ? [...Buffer.from(p, 'utf8')].map((b) => BYTE_LEVEL_CHARS[b]).join('') : p);
+    const pieces = Array.from(this.pieces, (p, id) => (p === undefined || this.special.has(id) ? '' : spell(p, id)));
     return { pieces, encoding: this.byteLevel ? 'byte_level' : 'byte_fallback' };
   }
 
