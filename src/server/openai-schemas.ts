@@ -27,6 +27,11 @@ const sampling = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
   priority: z.number().int().nullish(),
+  logit_bias: z.record(z.string().regex(/^\d+$/, 'keys are token ids'), z.number().min(-100).max(100)).nullish(),
+  // Accepted and ignored, as vLLM does: nothing is stored, and there is one service tier.
+  metadata: z.record(z.string(), z.string()).nullish(),
+  store: z.boolean().nullish(),
+  service_tier: z.string().nullish(),
   ...structuredRequestFields,
 };
 

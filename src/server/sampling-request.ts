@@ -21,11 +21,13 @@ export interface OpenAISampling {
   min_tokens?: number | null | undefined;
   ignore_eos?: boolean | null | undefined;
   skip_special_tokens?: boolean | null | undefined;
+  logit_bias?: Record<string, number> | null | undefined;
 }
 
 export interface SamplingLimits {
   /** Longest prompt + output the engine allows. */
   maxModelLen: number;
+  vocabSize: number;
   /** Defaults from the model's generation_config.json. */
   defaults: SamplingParamsInput;
 }
@@ -68,6 +70,12 @@ export function toSamplingParams(
   set('minTokens', body.min_tokens);
   set('ignoreEos', body.ignore_eos);
   set('skipSpecialTokens', body.skip_special_tokens);
+  if (body.logit_bias) {
+    const bias = Object.entries(body.logit_bias).map(([id, b]): [number, number] => [Number(id), b]);
+    const bad = bias.find(([id]) => id >= limits.vocabSize);
+    if (bad) throw invalidRequest(`logit_bias names token ${bad[0]}, beyond the vocabulary of ${limits.vocabSize}`, 'logit_bias');
+    input.logitBias = bias;
+  }
   if (logprobs !== null) input.logprobs = logprobs;
   if (structured) input.structuredOutputs = structured;
   try {

@@ -62,7 +62,7 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
     ctx = {
       engine, tokenizer: engine.tokenizer, metrics,
       servedModelName: options.servedModelName ?? engine.info.source,
-      limits: { maxModelLen, defaults: engine.info.generationDefaults },
+      limits: { maxModelLen, vocabSize: engine.info.model.vocabSize, defaults: engine.info.generationDefaults },
       maxWaiting: options.maxWaiting ?? 1024,
       created: Math.floor(Date.now() / 1000),
       toolParser: toolCallParserFor(engine.tokenizer?.chatTemplate ?? null, options.toolCallParser),

@@ -105,6 +105,20 @@ describe('completions on stories260K', () => {
     assert.equal(r.choices[0]!.text, offline('Once upon a time', { temperature: 0, maxTokens: 10 }).text);
   });
 
+  it('logit_bias: +100 forces a token, -100 bans the greedy one; metadata, store and service_tier are accepted', async () => {
+    const free = await s.client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 6, temperature: 0 });
+    const greedyFirst = offline('Once upon a time', { temperature: 0, maxTokens: 1 }).tokenIds[0]!;
+    const forced = await s.client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 3, temperature: 0, logit_bias: { '300': 100 }, metadata: { run: 'x' }, store: false, service_tier: 'auto' } as any);
+    const forcedOffline = offline('Once upon a time', { temperature: 0, maxTokens: 3, logitBias: [[300, 100]] });
+    assert.deepEqual(forcedOffline.tokenIds, [300, 300, 300]);
+    assert.equal(forced.choices[0]!.text, forcedOffline.text);
+    const banned = await s.client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 6, temperature: 0, logit_bias: { [String(greedyFirst)]: -100 } });
+    assert.notEqual(banned.choices[0]!.text, free.choices[0]!.text);
+    const expected = offline('Once upon a time', { temperature: 0, maxTokens: 6, logitBias: [[greedyFirst, -100]] });
+    assert.equal(banned.choices[0]!.text, expected.text);
+    await assert.rejects(s.client.completions.create({ model, prompt: 'x', logit_bias: { '99999': 5 } }), (e: any) => e.status === 400 && e.param === 'logit_bias');
+  });
+
   it('models, version and health', async () => {
     const models = await s.client.models.list();
     assert.deepEqual(models.data.map((m) => m.id), ['stories']);

@@ -51,6 +51,7 @@ export function processLogits(logits: Float32Array, ctx: SamplingContext): Float
   if (ctx.outputTokens.length < params.minTokens) {
     for (const id of [...ctx.eosTokenIds, ...params.stopTokenIds]) if (id < work.length) work[id] = -Infinity;
   }
+  for (const [id, bias] of params.logitBias ?? []) if (id < work.length) work[id] = work[id]! + bias;
   applyPenalties(work, ctx);
   if (ctx.allowed) applyGrammarMask(work, ctx.allowed, ctx.eosTokenIds);
   return work;
