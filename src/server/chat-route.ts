@@ -5,49 +5,22 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { chatLogprobs, type ChatTokenLogprob } from './logprobs-format.js';
-import { startGeneration, type ChoiceOutput } from './generation.js';
-import { invalidRequest } from './openai-error.js';
+import type { ChoiceOutput } from './generation.js';
 import { chatRequestSchema, type ChatRequest } from './openai-schemas.js';
-import { toSamplingParams } from './sampling-request.js';
-import { namingField, structuredOutputsOf } from './structured-request.js';
 import type { ServerContext } from './server-context.js';
 import { SseStream } from './sse.js';
 import { parseBody, type RouteHelpers } from './route-helpers.js';
-import { chatTemplateKwargs, renderChat } from './chat-render.js';
-import { ChoiceParser, type ChoiceDelta } from './choice-parser.js';
-import { promptOpensReasoning } from './reasoning-parser.js';
-import { toolPlan } from './tools/tool-choice.js';
-import type { ParsedToolCall } from './tools/tool-call-parsers.js';
-
-interface ToolCallOut { id: string; type: 'function'; function: { name: string; arguments: string } }
-
-const toolCallsOut = (calls: ParsedToolCall[]): ToolCallOut[] =>
-  calls.map((c) => ({ id: `call_${randomUUID().replaceAll('-', '').slice(0, 24)}`, type: 'function', function: { name: c.name, arguments: c.arguments } }));
-
-/** finish_reason "tool_calls" when the reply ended by itself after making calls. */
-const finishReason = (reason: string, calls: ParsedToolCall[] | null) => (calls && reason === 'stop' ? 'tool_calls' : reason);
+import type { ChoiceDelta, ChoiceParser } from './choice-parser.js';
+import { finishReason, startChat, toolCallsOut, type ToolCallOut } from './chat-generation.js';
 
 export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void {
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseBody(chatRequestSchema, request.body);
     const ctx = helpers.context(body.model);
-    const tools = toolPlan(body, ctx.toolParser);
-    const structured = structuredOutputsOf(body);
-    if (structured && tools.structured) throw invalidRequest('a tool_choice that forces calls cannot be combined with an output constraint', 'tool_choice');
-    const constraint = tools.structured ? { spec: tools.structured, field: 'tool_choice' } : structured;
-    const promptIds = renderChat(ctx, body.messages, body.add_generation_prompt ?? true, chatTemplateKwargs(body));
-    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
-    const field = body.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens';
-    const logprobs = body.logprobs ? (body.top_logprobs ?? 0) : null;
-    if (!body.logprobs && body.top_logprobs) throw invalidRequest('top_logprobs needs logprobs: true', 'top_logprobs');
-    const params = toSamplingParams(body, promptIds.length, maxTokens, logprobs, ctx.limits, field, constraint?.spec);
     const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
     const created = Math.floor(Date.now() / 1000);
-    const outputs = namingField(startGeneration(ctx, reply, id, [{ promptIds, params }], body.priority ?? 0), constraint?.field);
+    const { promptIds, outputs, parsers } = startChat(ctx, reply, body, id);
     const usage = (completion: number) => ({ prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion });
-    const reasoning = ctx.reasoningParser;
-    const opens = reasoning !== null && promptOpensReasoning(reasoning, ctx.tokenizer!.decode(promptIds.slice(-16), { skipSpecialTokens: false }));
-    const parsers = Array.from({ length: params.n }, () => new ChoiceParser(tools.parser, reasoning, opens));
 
     if (body.stream) return stream(reply, outputs, { id, created, model: ctx.servedModelName }, body, ctx, usage, parsers);
 

@@ -8,6 +8,7 @@ import type { AsyncEngine } from '../engine/async-engine.js';
 import { EngineMetrics } from '../metrics/engine-metrics.js';
 import { ModelLoadError, UsageError } from '../util/errors.js';
 import { registerChat } from './chat-route.js';
+import { registerResponses } from './responses-route.js';
 import { registerCompletions } from './completions-route.js';
 import { registerInfoRoutes } from './info-routes.js';
 import { registerWebUi } from './webui-route.js';
@@ -109,6 +110,7 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
 
   registerCompletions(app, helpers);
   registerChat(app, helpers);
+  registerResponses(app, helpers);
   registerInfoRoutes(app, helpers);
   if (options.webui !== false) registerWebUi(app);
 

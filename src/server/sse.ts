@@ -1,4 +1,5 @@
-// Server-Sent Events as OpenAI streams them: `data: {json}` events, ending with `data: [DONE]`.
+// Server-Sent Events as OpenAI streams them: `data: {json}` events (named ones for the Responses API),
+// ending with `data: [DONE]` where the API has one.
 
 import type { FastifyReply } from 'fastify';
 
@@ -15,13 +16,13 @@ export class SseStream {
     return this.raw.destroyed || this.raw.writableEnded;
   }
 
-  send(data: unknown): void {
-    if (!this.closed) this.raw.write(`data: ${JSON.stringify(data)}\n\n`);
+  send(data: unknown, event?: string): void {
+    if (!this.closed) this.raw.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
   }
 
-  end(): void {
+  end(done = true): void {
     if (this.closed) return;
-    this.raw.write('data: [DONE]\n\n');
+    if (done) this.raw.write('data: [DONE]\n\n');
     this.raw.end();
   }
 }
