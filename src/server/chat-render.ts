@@ -56,7 +56,6 @@ export function renderChat(ctx: ServerContext, messages: ChatRequestMessage[], a
   if (!tok) throw invalidRequest('this model has no tokenizer, so it cannot take chat messages; use /v1/completions with token ids', 'messages');
   try {
     const plain = templateMessages(messages, tok.chatTemplate);
-    if (!tok.chatTemplate) for (const m of plain) m.content ??= '';
     return chatPromptIds(tok, plain, { addGenerationPrompt, ...(kwargs ? { kwargs } : {}) });
   } catch (e) {
     if (e instanceof UsageError) throw invalidRequest(e.message, 'messages');
