@@ -13,7 +13,8 @@ import type { EngineInfo, EngineOptions } from './engine-options.js';
 import { deserializeError, type FromWorker, type LoadProgress, type ToWorker, type WorkerData } from './engine-protocol.js';
 import { loadProgressBar } from './load-progress-bar.js';
 import { epochMs } from './request.js';
-import type { SamplingParams } from './sampling/sampling-params.js';
+import type { PoolingParams } from './pooling/pooler.js';
+import { makeSamplingParams, type SamplingParams } from './sampling/sampling-params.js';
 
 export interface SampleOutput extends RequestOutput {
   /** Which of the n samples this output belongs to. */
@@ -21,6 +22,9 @@ export interface SampleOutput extends RequestOutput {
   /** The prompt's token ids, on each sample's first output. */
   promptTokenIds?: number[];
 }
+
+// An embedding request samples nothing; the engine still wants a parameter set.
+const EMBEDDING_PARAMS = makeSamplingParams({ maxTokens: 1 });
 
 export interface GenerateOptions {
   requestId?: string;
@@ -164,6 +168,21 @@ export class AsyncEngine {
    * errors (an overlong prompt, a prompt larger than the KV cache) end the iteration with a UsageError.
    */
   generate(prompt: string | number[], params: SamplingParams, opts: GenerateOptions = {}): AsyncIterable<SampleOutput> {
+    return this.submit(prompt, params, opts);
+  }
+
+  /**
+   * Embeds one prompt: its hidden states pooled as `pooling` says, computed in the batch beside
+   * generation. Rejects as generate's iteration would, and when the request is aborted.
+   */
+  async embed(prompt: string | number[], pooling: PoolingParams, opts: GenerateOptions = {}): Promise<SampleOutput & { embedding: Float32Array }> {
+    let last: SampleOutput | undefined;
+    for await (const o of this.submit(prompt, EMBEDDING_PARAMS, opts, pooling)) last = o;
+    if (!last?.embedding) throw new Error(`the embedding request ended without a result (${last?.finishReason ?? 'no output'})`);
+    return last as SampleOutput & { embedding: Float32Array };
+  }
+
+  private submit(prompt: string | number[], params: SamplingParams, opts: GenerateOptions, pooling?: PoolingParams): AsyncIterable<SampleOutput> {
     if (this.closed || this.exitError) throw this.exitError ?? new UsageError('the engine is closed');
     const base = opts.requestId ?? `req-${this.nextId++}`;
     const ids = params.n === 1 ? [base] : Array.from({ length: params.n }, (_, i) => `${base}#${i}`);
@@ -172,7 +191,7 @@ export class AsyncEngine {
     const arrival = epochMs();
     ids.forEach((id, index) => {
       this.streams.set(id, { stream, index });
-      this.send({ type: 'add', id, prompt, params, priority: opts.priority ?? 0, sampleIndex: index, arrival });
+      this.send({ type: 'add', id, prompt, params, priority: opts.priority ?? 0, sampleIndex: index, arrival, ...(pooling ? { pooling } : {}) });
     });
     this.worker.ref();
     return stream;

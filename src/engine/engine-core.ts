@@ -64,12 +64,13 @@ export class EngineCore {
   /** Admits a request (its grammar compiled first), or throws a UsageError saying why it can never run. */
   addRequest(r: NewRequest): void {
     if (this.requests.has(r.id)) throw new UsageError(`request id ${r.id} is already in use`);
-    const problem = admissionError(r.promptIds, this.model.config.vocabSize, this.config.maxModelLen, this.maxSequenceTokens);
+    const problem = admissionError(r.promptIds, this.model.config.vocabSize, this.config.maxModelLen, this.maxSequenceTokens, r.pooling !== undefined);
     if (problem) throw new UsageError(problem);
     this.constrained.check(r.params.structuredOutputs);
     const rng = new Rng(r.params.seed !== undefined ? r.params.seed + (r.sampleIndex ?? 0) : Rng.randomSeed());
     const maxOutput = Math.min(r.params.maxTokens, this.maxSequenceTokens - r.promptIds.length);
     const req = new Request(r.id, r.promptIds, r.params, r.priority ?? 0, this.arrivals++, rng, maxOutput, r.arrival);
+    req.pooling = r.pooling ?? null;
     req.cacheSalt = this.model.prefixCacheSalt(r.promptIds.length);
     this.constrained.open(req);
     this.requests.set(r.id, req);
@@ -98,7 +99,7 @@ export class EngineCore {
     this.lastBatchedTokens = plan.scheduled.reduce((n, s) => n + s.numNewTokens, 0);
     if (plan.scheduled.length === 0) return aborted;
 
-    const { sampled, logits } = this.runner.run(plan);
+    const { sampled, logits, pooled } = this.runner.run(plan);
     const V = this.model.config.vocabSize;
     let row = 0;
     const results = sampled.map(({ req, drafts }): SampledTokens => {
@@ -113,6 +114,7 @@ export class EngineCore {
       return { req, tokens: v.tokens.map((t) => t.token), ...(lp.length > 0 ? { logprobs: lp } : {}), numRejectedDrafts: v.numRejected };
     });
     const { outputs, stopped } = this.outputs.process(this.scheduler.update(plan, results));
+    outputs.push(...pooled.map((p) => this.outputs.pooled(this.scheduler.finishPooled(p.req), p.embedding)));
     for (const { req, stop } of stopped) this.scheduler.finish(req, 'stop', stop);
     this.constrained.advance(results);
     for (const o of outputs) if (o.finishReason) this.requests.delete(o.requestId);

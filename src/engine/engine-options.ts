@@ -3,6 +3,7 @@
 
 import type { BackendKind } from '../kernels/create-backend.js';
 import type { ModelConfig } from '../model/config.js';
+import type { ModelPooling, PoolingType } from '../model/pooling-config.js';
 import type { LoadFormat } from '../model/load-model.js';
 import type { SerializedTokenizer } from '../model/tokenizer/tokenizer.js';
 import type { Quantization } from '../model/quantize-weights.js';
@@ -17,6 +18,8 @@ export interface EngineOptions extends EngineConfigInput {
   quantization?: Quantization;
   backend?: BackendKind;
   threads?: number;
+  /** Embeddings: pool this way instead of as the model says. */
+  pooling?: PoolingType;
 }
 
 /** What the engine reports once its model is loaded. */
@@ -29,6 +32,8 @@ export interface EngineInfo {
   tokenizer: SerializedTokenizer | null;
   /** Sampling defaults from generation_config.json. */
   generationDefaults: SamplingParamsInput;
+  /** How embeddings are pooled (the model's way, or --pooling). */
+  pooling: ModelPooling;
   /** Longest prompt + output a request may reach. */
   maxSequenceTokens: number;
   loadMs: number;

@@ -4,6 +4,7 @@ import { ModelLoadError, UsageError } from '../util/errors.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
 import type { RequestOutput } from './output/output-processor.js';
 import type { EngineStats } from './engine-requests.js';
+import type { PoolingParams } from './pooling/pooler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 
 export interface AddRequestMessage {
@@ -15,6 +16,8 @@ export interface AddRequestMessage {
   priority: number;
   sampleIndex: number;
   arrival: number;
+  /** An embedding request. */
+  pooling?: PoolingParams;
 }
 
 export type ToWorker = AddRequestMessage | { type: 'abort'; ids: string[] } | { type: 'shutdown' };

@@ -1,6 +1,7 @@
 // What goes into the engine core and what its stats say: a new request, the admission checks it must
 // pass, and the gauges and counters after each step.
 
+import type { PoolingParams } from './pooling/pooler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 import type { SpecDecodeStats } from './spec-decode/spec-decoder.js';
 
@@ -14,6 +15,8 @@ export interface NewRequest {
   sampleIndex?: number;
   /** Epoch ms the request reached the engine (defaults to now). */
   arrival?: number;
+  /** An embedding request: pool its prompt's hidden states this way instead of generating. */
+  pooling?: PoolingParams;
 }
 
 export interface EngineStats {
@@ -31,13 +34,19 @@ export interface EngineStats {
   spec?: SpecDecodeStats;
 }
 
-/** Why a prompt can never run (empty, ids outside the vocabulary, longer than the context or the cache), or null. */
-export function admissionError(promptIds: readonly number[], vocab: number, maxModelLen: number, maxSequenceTokens: number): string | null {
+/**
+ * Why a prompt can never run (empty, ids outside the vocabulary, longer than the context or the cache),
+ * or null. A generated token needs one position past the prompt; an embedding does not.
+ */
+export function admissionError(promptIds: readonly number[], vocab: number, maxModelLen: number, maxSequenceTokens: number, embedding = false): string | null {
   const n = promptIds.length;
+  const room = embedding ? 0 : 1;
   if (n === 0) return 'the prompt is empty: give at least one token';
   const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
   if (bad !== undefined) return `prompt token id ${bad} is outside the vocabulary (0..${vocab - 1})`;
-  if (n >= maxModelLen) return `the prompt has ${n} tokens, but the maximum context length is ${maxModelLen} tokens (prompt plus at least one generated token)`;
-  if (n >= maxSequenceTokens) return `the prompt has ${n} tokens, but the whole KV cache holds ${maxSequenceTokens} tokens; raise --kv-cache-memory or shorten the prompt`;
+  if (n + room > maxModelLen) {
+    return `the prompt has ${n} tokens, but the maximum context length is ${maxModelLen} tokens${embedding ? '' : ' (prompt plus at least one generated token)'}`;
+  }
+  if (n + room > maxSequenceTokens) return `the prompt has ${n} tokens, but the whole KV cache holds ${maxSequenceTokens} tokens; raise --kv-cache-memory or shorten the prompt`;
   return null;
 }

@@ -49,6 +49,7 @@ async function start(): Promise<EngineCore> {
     backend: backend.name,
     tokenizer: loaded.tokenizer?.serialize() ?? null,
     generationDefaults: loaded.generationDefaults,
+    pooling: { ...loaded.pooling, ...(options.pooling ? { type: options.pooling } : {}) },
     maxSequenceTokens: core.maxSequenceTokens,
     loadMs: performance.now() - t0,
   };
@@ -63,7 +64,9 @@ function admit(core: EngineCore, m: AddRequestMessage): void {
       if (!core.tokenizer) throw new UsageError('this model has no tokenizer: give the prompt as token ids');
       promptIds = core.tokenizer.encode(m.prompt);
     } else promptIds = m.prompt;
-    core.addRequest({ id: m.id, promptIds, params: m.params, priority: m.priority, sampleIndex: m.sampleIndex, arrival: m.arrival });
+    core.addRequest({
+      id: m.id, promptIds, params: m.params, priority: m.priority, sampleIndex: m.sampleIndex, arrival: m.arrival, ...(m.pooling ? { pooling: m.pooling } : {}),
+    });
     post({ type: 'admitted', id: m.id, promptTokenIds: promptIds });
   } catch (e) {
     post({ type: 'rejected', id: m.id, error: serializeError(e) });

@@ -1,5 +1,6 @@
 // The offline API: `new LLM(options).generate(prompts, params)` runs a whole list of prompts through
-// the engine at once (continuous batching does the rest) and returns their outputs in input order.
+// the engine at once (continuous batching does the rest) and returns their outputs in input order;
+// `embed(prompts)` does the same for embeddings.
 
 import { SingleBar } from 'cli-progress';
 import { AsyncEngine, type GenerateOptions, type SampleOutput } from './async-engine.js';
@@ -7,6 +8,7 @@ import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
 import type { RequestFinishReason, RequestTimeline } from './request.js';
 import type { TokenLogprobs } from './sampling/sampler.js';
+import { poolingFor } from './pooling/pooler.js';
 import { makeSamplingParams, type SamplingParamsInput } from './sampling/sampling-params.js';
 
 export interface CompletionOutput {
@@ -27,6 +29,18 @@ export interface LLMOutput {
   numCachedTokens: number;
   /** One per sample (n), in index order. */
   outputs: CompletionOutput[];
+}
+
+export interface EmbeddingOutput {
+  prompt: string | number[];
+  promptTokenIds: number[];
+  /** The pooled vector (normalized where the model's pooling says). */
+  embedding: Float32Array;
+}
+
+export interface LLMEmbedOptions {
+  /** Matryoshka models: cut each embedding to this many values (then normalize). */
+  dimensions?: number;
 }
 
 export interface LLMGenerateOptions {
@@ -76,7 +90,7 @@ export class LLM {
    */
   async generate(prompts: string | number[] | (string | number[])[], params: SamplingParamsInput | SamplingParamsInput[] = {}, opts: LLMGenerateOptions = {}): Promise<LLMOutput[]> {
     const engine = await this.engine;
-    const list = typeof prompts === 'string' || (prompts.length > 0 && typeof prompts[0] === 'number') ? [prompts as string | number[]] : (prompts as (string | number[])[]);
+    const list = promptList(prompts);
     if (Array.isArray(params) && params.length !== list.length) throw new RangeError(`${params.length} sampling parameter sets for ${list.length} prompts`);
     const resolved = list.map((_, i) => makeSamplingParams({ ...engine.info.generationDefaults, ...(Array.isArray(params) ? params[i] : params) }));
 
@@ -107,6 +121,23 @@ export class LLM {
     }
   }
 
+  /**
+   * Embeds every prompt (text, or token ids), pooled as the model says (or as --pooling chose), in
+   * input order; the prompts are batched by the scheduler like generation requests.
+   */
+  async embed(prompts: string | number[] | (string | number[])[], opts: LLMEmbedOptions = {}): Promise<EmbeddingOutput[]> {
+    const engine = await this.engine;
+    const list = promptList(prompts);
+    const pooling = poolingFor(engine.info.pooling, engine.info.model.hiddenSize, opts.dimensions);
+    const results = await Promise.allSettled(list.map((prompt) => engine.embed(prompt, pooling)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.map((r, i) => {
+      const o = (r as PromiseFulfilledResult<Awaited<ReturnType<AsyncEngine['embed']>>>).value;
+      return { prompt: list[i]!, promptTokenIds: o.promptTokenIds ?? [], embedding: o.embedding };
+    });
+  }
+
   async close(): Promise<void> {
     try {
       await (await this.engine).close();
@@ -114,6 +145,11 @@ export class LLM {
       // never started: nothing to close
     }
   }
+}
+
+/** One prompt (text or ids) or a list of them, as a list. */
+function promptList(prompts: string | number[] | (string | number[])[]): (string | number[])[] {
+  return typeof prompts === 'string' || (prompts.length > 0 && typeof prompts[0] === 'number') ? [prompts as string | number[]] : (prompts as (string | number[])[]);
 }
 
 function collect(prompt: string | number[], samples: Map<number, SampleOutput[]>): LLMOutput {

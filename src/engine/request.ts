@@ -3,6 +3,7 @@
 // speculative-decoding state, all of which must survive preemption.
 
 import type { Rng } from '../util/rng.js';
+import type { PoolingParams } from './pooling/pooler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 import { newDraftState, type DraftState } from './spec-decode/draft-state.js';
 
@@ -42,6 +43,10 @@ export class Request {
   /** Keys this request's prefix-cache blocks beside their tokens (the model's prefixCacheSalt). */
   cacheSalt = '';
   numPreemptions = 0;
+  /** An embedding request's pooling (it ends once its prompt is computed); null for generation. */
+  pooling: PoolingParams | null = null;
+  /** Its pooled hidden states so far (pooler.ts). */
+  pooledSum: Float64Array | null = null;
   /** Its matcher's slot in the grammar thread, when its output is constrained. */
   grammarSlot: number | null = null;
   finishReason: RequestFinishReason | null = null;

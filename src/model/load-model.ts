@@ -9,6 +9,7 @@ import type { ModelConfig } from './config.js';
 import { ModelLoadError, UsageError } from '../util/errors.js';
 import type { ModelWeights } from './weights.js';
 import { loadHfWeights, readHfConfig, readJsonFile } from './loaders/hf-folder.js';
+import { DEFAULT_POOLING, ggufPooling, hfPooling, type ModelPooling } from './pooling-config.js';
 import { GgufFile } from './loaders/gguf.js';
 import { ggufConfig, ggufWeights } from './loaders/gguf-model.js';
 import { loadLlama2c, loadLlama2cTokenizer } from './loaders/llama2c.js';
@@ -38,6 +39,8 @@ export interface LoadedModel {
   tokenizer: Tokenizer | null;
   /** Sampling defaults from generation_config.json. */
   generationDefaults: GenerationDefaults;
+  /** How its embeddings are pooled. */
+  pooling: ModelPooling;
   source: string;
   format: Exclude<LoadFormat, 'auto'>;
 }
@@ -120,7 +123,8 @@ function loadHfFolder(dir: string, opts: LoadOptions): LoadedModel {
   }
   const weights = loadHfWeights(dir, config);
   const tokenizer = overrideTokenizer(opts.tokenizer, config) ?? loadHfTokenizer(dir, config.eosTokenIds);
-  return { config, weights, tokenizer, generationDefaults: generationDefaults(gen), source: dir, format: 'safetensors' };
+  const pooling = hfPooling(dir, readJsonFile(path.join(dir, 'config.json')));
+  return { config, weights, tokenizer, generationDefaults: generationDefaults(gen), pooling, source: dir, format: 'safetensors' };
 }
 
 /**
@@ -145,7 +149,7 @@ function loadGguf(file: string, opts: LoadOptions): LoadedModel {
     const config = ggufConfig(g);
     const weights = ggufWeights(config, g);
     const tokenizer = overrideTokenizer(opts.tokenizer, config) ?? ggufTokenizer(g);
-    return { config, weights, tokenizer, generationDefaults: {}, source: file, format: 'gguf' };
+    return { config, weights, tokenizer, generationDefaults: {}, pooling: ggufPooling(g), source: file, format: 'gguf' };
   } finally {
     g.close();
   }
@@ -155,13 +159,13 @@ function loadLlama2cFile(file: string, opts: LoadOptions): LoadedModel {
   const { config, weights } = loadLlama2c(file);
   const beside = path.join(path.dirname(file), 'tokenizer.bin');
   const tokenizer = overrideTokenizer(opts.tokenizer, config) ?? (fs.existsSync(beside) ? loadLlama2cTokenizer(beside, config.vocabSize) : null);
-  return { config, weights, tokenizer, generationDefaults: {}, source: file, format: 'llama2c' };
+  return { config, weights, tokenizer, generationDefaults: {}, pooling: DEFAULT_POOLING, source: file, format: 'llama2c' };
 }
 
 function loadDummy(preset: string): LoadedModel {
   const config = presetConfig(preset);
   return {
     config, weights: dummyWeights(config), tokenizer: byteTokenizer(config.vocabSize),
-    generationDefaults: {}, source: `preset ${preset} (random weights)`, format: 'dummy',
+    generationDefaults: {}, pooling: DEFAULT_POOLING, source: `preset ${preset} (random weights)`, format: 'dummy',
   };
 }

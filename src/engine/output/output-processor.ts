@@ -21,6 +21,8 @@ export interface RequestOutput {
   stopReason: string | number | null;
   numPromptTokens: number;
   numCachedTokens: number;
+  /** An embedding request's pooled vector (its only output). */
+  embedding?: Float32Array;
   /** Present once the request has finished. */
   timeline?: RequestTimeline;
   numPreemptions?: number;
@@ -88,6 +90,11 @@ export class OutputProcessor {
       outputs.push(this.output(req, u.tokens.slice(0, kept), text, logprobs && logprobs.length > 0 ? logprobs : undefined, stopString));
     }
     return { outputs, stopped };
+  }
+
+  /** The output of an embedding request, finished. */
+  pooled(req: Request, embedding: Float32Array): RequestOutput {
+    return { ...this.output(req, [], '', undefined, null), embedding };
   }
 
   /** The output of a request ended without new tokens (an abort). */

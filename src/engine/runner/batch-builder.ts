@@ -14,6 +14,8 @@ export interface BatchPart {
   logitsFrom: number;
   /** The sequence's prompt length (LongRoPE picks its factors by it). */
   promptLen?: number;
+  /** Rows of this part whose final hidden states are wanted, as [first, count] (embeddings). */
+  hiddenRows?: readonly [number, number];
 }
 
 export class BatchBuilder {
@@ -31,6 +33,7 @@ export class BatchBuilder {
     const slotMapping = new Int32Array(rows);
     const seqs: AttentionSeq[] = [];
     const logitsRows: number[] = [];
+    const hiddenRows: number[] = [];
     const promptLens: number[] = [];
     let row = 0;
     for (const p of parts) {
@@ -45,6 +48,8 @@ export class BatchBuilder {
       seqs.push({ queryStart: row, queryLen: n, contextLen, blockTable: Int32Array.from(p.blockTable.slice(0, Math.ceil(contextLen / bs))) });
       promptLens.push(p.promptLen ?? contextLen);
       for (let i = p.logitsFrom; i < n; i++) logitsRows.push(row + i);
+      const [first, count] = p.hiddenRows ?? [0, 0];
+      for (let i = first; i < first + count; i++) hiddenRows.push(row + i);
       row += n;
     }
     const scratchTable = Int32Array.of(scratchBlock);
@@ -53,6 +58,9 @@ export class BatchBuilder {
       seqs.push({ queryStart: row, queryLen: 1, contextLen: 1, blockTable: scratchTable });
       promptLens.push(1);
     }
-    return { tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows), promptLens: Int32Array.from(promptLens) };
+    return {
+      tokenIds, positions, slotMapping, seqs, logitsRows: Int32Array.from(logitsRows), promptLens: Int32Array.from(promptLens),
+      ...(hiddenRows.length > 0 ? { hiddenRows: Int32Array.from(hiddenRows) } : {}),
+    };
   }
 }

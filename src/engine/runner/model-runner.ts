@@ -1,7 +1,8 @@
 // Turns one scheduler decision into one forward pass, with logits only for the requests whose
 // scheduled tokens reach their end (a prompt chunk in the middle needs none). A request's draft
 // tokens follow its real ones, with logits at the last real token and at every draft, so all of them
-// are verified by this one pass. Padding rows of a static batch write to a scratch block.
+// are verified by this one pass. Padding rows of a static batch write to a scratch block. Embedding
+// requests take no logits: their pooled hidden rows instead, and their embedding when the prompt ends.
 
 import type { CausalLM } from '../../model/architectures/decoder.js';
 import type { KVCacheDType } from '../../kernels/kv-cache-dtype.js';
@@ -9,6 +10,7 @@ import { KVCacheStorage } from '../kv-cache/kv-cache-storage.js';
 import type { Request } from '../request.js';
 import type { SchedulerOutput } from '../scheduler/scheduler.js';
 import { BatchBuilder, type BatchPart } from './batch-builder.js';
+import { accumulatePooled, finishPooled, pooledRows } from '../pooling/pooler.js';
 
 export interface SampledRequest {
   req: Request;
@@ -16,11 +18,18 @@ export interface SampledRequest {
   drafts: number[];
 }
 
+export interface PooledRequest {
+  req: Request;
+  embedding: Float32Array;
+}
+
 export interface ModelRunnerOutput {
   /** Requests to sample for, in the order of their rows of `logits`. */
   sampled: SampledRequest[];
   /** [sum of (drafts + 1), vocab] */
   logits: Float32Array;
+  /** Embedding requests whose prompt this pass finished. */
+  pooled: PooledRequest[];
 }
 
 export class ModelRunner {
@@ -43,20 +52,37 @@ export class ModelRunner {
   run(plan: SchedulerOutput): ModelRunnerOutput {
     const parts: BatchPart[] = [];
     const sampled: SampledRequest[] = [];
+    const pooling: { req: Request; start: number; rows: number; reachesEnd: boolean }[] = [];
     for (const { req, numNewTokens, draftTokens = [] } of plan.scheduled) {
       const start = req.numComputedTokens;
       const numReal = numNewTokens - draftTokens.length;
       const reachesEnd = start + numReal === req.numTokens;
+      const hiddenRows = req.pooling ? pooledRows(req.pooling, start, numReal, reachesEnd) : undefined;
       parts.push({
         tokenIds: draftTokens.length > 0 ? [...req.tokenIds.slice(start, start + numReal), ...draftTokens] : req.tokenIds.slice(start, start + numReal),
         start,
         blockTable: req.blockTable,
-        logitsFrom: reachesEnd ? numReal - 1 : numNewTokens,
+        logitsFrom: reachesEnd && !req.pooling ? numReal - 1 : numNewTokens,
         promptLen: req.promptIds.length,
+        ...(hiddenRows ? { hiddenRows } : {}),
       });
-      if (reachesEnd) sampled.push({ req, drafts: draftTokens });
+      if (hiddenRows) pooling.push({ req, start, rows: hiddenRows[1], reachesEnd });
+      else if (reachesEnd) sampled.push({ req, drafts: draftTokens });
     }
     const batch = this.batches.build(parts, plan.paddingRows, this.scratchBlock);
-    return { sampled, logits: this.model.forward(batch, this.cache.layers, this.blockSize) };
+    const { logits, hidden } = this.model.forwardWithHidden(batch, this.cache.layers, this.blockSize);
+    return { sampled, logits, pooled: this.pool(pooling, hidden) };
+  }
+
+  private pool(pooling: readonly { req: Request; start: number; rows: number; reachesEnd: boolean }[], hidden: Float32Array): PooledRequest[] {
+    const H = this.model.config.hiddenSize;
+    const pooled: PooledRequest[] = [];
+    let row = 0;
+    for (const { req, start, rows, reachesEnd } of pooling) {
+      if (rows > 0) accumulatePooled(req, start, hidden.subarray(row * H, (row + rows) * H), H);
+      row += rows;
+      if (reachesEnd) pooled.push({ req, embedding: finishPooled(req) });
+    }
+    return pooled;
   }
 }

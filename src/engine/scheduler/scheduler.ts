@@ -114,6 +114,14 @@ export abstract class Scheduler {
     });
   }
 
+  /** Ends an embedding request whose prompt has been computed (its output is the pooled vector). */
+  finishPooled(req: Request): Request {
+    req.timeline.firstToken = epochMs();
+    this.numPromptTokensServed += req.numPromptTokens;
+    this.finish(req, 'stop', null);
+    return req;
+  }
+
   /**
    * Ends a request: out of the queues, its blocks back to the pool. A request the token checks already
    * ended only takes the new reason (a stop string found in its last step's text outranks them).

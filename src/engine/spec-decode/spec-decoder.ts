@@ -68,7 +68,8 @@ export class SpecDecoder {
       req.draft.tokenIds = [];
       req.draft.probs = [];
       // Constrained requests get no drafts: their matchers would need a mask per draft position.
-      if (req.status !== 'running' || req.numPendingTokens !== 1 || req.grammarSlot !== null) continue;
+      // Embedding requests sample nothing.
+      if (req.status !== 'running' || req.numPendingTokens !== 1 || req.grammarSlot !== null || req.pooling) continue;
       let room = Math.min(this.pacer.allowance(req.draft.pace, this.k), req.maxOutputTokens - req.outputIds.length - 1, this.maxSequenceTokens - req.numTokens - 1);
       // A draft model writes the drafts' K/V into the slots reserved past the request's last token.
       if (this.proposer.needsBlocks) room = Math.min(room, req.blockTable.length * bs - req.numTokens + 1);

@@ -22,6 +22,8 @@ export interface ForwardBatch {
   seqs: readonly AttentionSeq[];
   /** Rows whose logits are wanted (usually each sequence's last token). */
   logitsRows: Int32Array;
+  /** Rows whose final-normed hidden states are wanted (embedding requests' pooling). */
+  hiddenRows?: Int32Array;
   /** Per entry of seqs: its prompt's length (contextLen when absent), by which LongRoPE picks factors. */
   promptLens?: Int32Array;
 }
@@ -76,6 +78,11 @@ export class CausalLM {
 
   /** Returns logits [logitsRows.length, vocab]. `kv` holds one paged cache per layer. */
   forward(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): Float32Array {
+    return this.forwardWithHidden(batch, kv, blockSize).logits;
+  }
+
+  /** Logits [logitsRows.length, vocab] and final-normed hidden states [hiddenRows.length, hidden]. */
+  forwardWithHidden(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): { logits: Float32Array; hidden: Float32Array } {
     const c = this.config;
     const be = this.backend;
     const rows = batch.tokenIds.length;
@@ -111,13 +118,21 @@ export class CausalLM {
 
     // Only the sampled rows go through the final norm and the (large) vocabulary projection.
     const n = batch.logitsRows.length;
-    const last = this.buffers.get('last', n * H);
-    be.gatherRows(last, h, batch.logitsRows, H);
-    this.norm(last, last, this.weights.finalNorm, this.weights.finalNormBias, n);
     const logits = new Float32Array(n * c.vocabSize);
-    be.matmul(logits, last, this.prepared.lmHead, n);
-    if (c.finalSoftcap) be.softcap(logits, logits.length, c.finalSoftcap);
-    return logits;
+    if (n > 0) {
+      const last = this.finalNormed(h, batch.logitsRows, this.buffers.get('last', n * H));
+      be.matmul(logits, last, this.prepared.lmHead, n);
+      if (c.finalSoftcap) be.softcap(logits, logits.length, c.finalSoftcap);
+    }
+    const hiddenRows = batch.hiddenRows ?? new Int32Array(0);
+    return { logits, hidden: this.finalNormed(h, hiddenRows, new Float32Array(hiddenRows.length * H)) };
+  }
+
+  private finalNormed(h: Float32Array, rows: Int32Array, out: Float32Array): Float32Array {
+    if (rows.length === 0) return out;
+    this.backend.gatherRows(out, h, rows, this.config.hiddenSize);
+    this.norm(out, out, this.weights.finalNorm, this.weights.finalNormBias, rows.length);
+    return out;
   }
 
   private norm(out: Float32Array, x: Float32Array, gain: Float32Array, bias: Float32Array | undefined, rows: number): void {
