@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { AsyncEngine } from '../engine/async-engine.js';
 import { UsageError } from '../util/errors.js';
 import { BUILTIN_MODEL, LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
+import { POOLING_TYPES, type PoolingType } from '../model/pooling-config.js';
 import { createServer } from '../server/server.js';
 import { TOOL_CALL_PARSER_NAMES } from '../server/tools/tool-call-parsers.js';
 import { REASONING_PARSER_NAMES } from '../server/reasoning-parser.js';
@@ -27,6 +28,7 @@ interface ServeFlags extends BackendFlags, EngineFlags {
   webui: boolean;
   toolCallParser?: string;
   reasoningParser?: string;
+  pooling?: PoolingType;
 }
 
 export function serveCommand(): Command {
@@ -42,6 +44,7 @@ export function serveCommand(): Command {
     .option('--no-webui', 'do not serve the chat page at GET /')
     .addOption(new Option('--tool-call-parser <name>', 'how the model writes tool calls (default: detected from its chat template)').choices(TOOL_CALL_PARSER_NAMES))
     .addOption(new Option('--reasoning-parser <name>', 'how the model marks its thinking, or none (default: detected from its chat template)').choices([...REASONING_PARSER_NAMES, 'none']))
+    .addOption(new Option('--pooling <type>', 'how /v1/embeddings pools the hidden states (default: as the model\'s sentence-transformers config says, else last)').choices(POOLING_TYPES))
     .option('--max-waiting <n>', 'sequences that may queue beyond --max-num-seqs before requests get 503', parseIntArg('--max-waiting'), 1024)
     .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action((flags: ServeFlags) => runCommand(() => serve(withBuiltinModel(flags))));
@@ -50,7 +53,7 @@ export function serveCommand(): Command {
 async function serve(f: ServeFlags & { model: string }): Promise<void> {
   if (f.port < 0 || f.port > 65535) throw new UsageError('--port must be between 0 and 65535');
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
-  const engine = AsyncEngine.start(engineOptionsFromFlags(f));
+  const engine = AsyncEngine.start({ ...engineOptionsFromFlags(f), ...(f.pooling ? { pooling: f.pooling } : {}) });
   const server = createServer(engine, {
     servedModelName: f.servedModelName ?? (f.model === BUILTIN_MODEL ? 'stories260K' : f.model),
     ...(apiKey ? { apiKey } : {}),
@@ -79,7 +82,7 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
     const i = ctx.engine.info;
     log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheDtype: i.config.kvCacheDtype, kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
       kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');
-    log.info({ toolCallParser: ctx.toolParser?.name ?? null, reasoningParser: ctx.reasoningParser?.name ?? null }, 'chat parsers');
+    log.info({ toolCallParser: ctx.toolParser?.name ?? null, reasoningParser: ctx.reasoningParser?.name ?? null, pooling: i.pooling }, 'chat parsers and embedding pooling');
     if (!ctx.tokenizer?.chatTemplate) log.warn('the model has no chat template: chat requests continue their messages\' text');
     if (f.webui) log.info(`chat page at http://${f.host.includes(':') ? `[${f.host}]` : f.host}:${(server.app.server.address() as { port: number }).port}/`);
   } catch (e) {

@@ -11,7 +11,7 @@ import { toSamplingParams } from './sampling-request.js';
 import { namingField, structuredOutputsOf } from './structured-request.js';
 import type { ServerContext } from './server-context.js';
 import { SseStream } from './sse.js';
-import { parseBody, type RouteHelpers } from './route-helpers.js';
+import { parseBody, promptInputIds, type RouteHelpers } from './route-helpers.js';
 
 /** OpenAI's default for the legacy completions endpoint. */
 const DEFAULT_MAX_TOKENS = 16;
@@ -20,7 +20,7 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
   app.post('/v1/completions', async (request, reply) => {
     const body = parseBody(completionRequestSchema, request.body);
     const ctx = helpers.context(body.model);
-    const prompts = promptIds(ctx, body);
+    const prompts = promptInputIds(ctx, body.prompt, 'prompt');
     if (body.echo && body.logprobs !== null && body.logprobs !== undefined) throw invalidRequest('echo with logprobs is not supported', 'echo');
     const structured = structuredOutputsOf(body);
     const runs: PromptRun[] = prompts.map((ids) => ({
@@ -105,22 +105,3 @@ function mergeLogprobs(a: CompletionLogprobs, b: CompletionLogprobs): Completion
   };
 }
 
-function promptIds(ctx: ServerContext, body: CompletionRequest): number[][] {
-  const p = body.prompt;
-  const vocab = ctx.engine.info.model.vocabSize;
-  const checkIds = (ids: number[]) => {
-    const bad = ids.find((t) => t >= vocab);
-    if (bad !== undefined) throw invalidRequest(`token id ${bad} is outside the vocabulary (0..${vocab - 1})`, 'prompt');
-    return ids;
-  };
-  const encode = (s: string) => {
-    if (!ctx.tokenizer) throw invalidRequest('this model has no tokenizer: give the prompt as token ids', 'prompt');
-    const ids = ctx.tokenizer.encode(s);
-    if (ids.length === 0) throw invalidRequest('the prompt is empty', 'prompt');
-    return ids;
-  };
-  if (typeof p === 'string') return [encode(p)];
-  if (p.length > 0 && typeof p[0] === 'number') return [checkIds(p as number[])];
-  if (typeof p[0] === 'string') return (p as string[]).map(encode);
-  return (p as number[][]).map(checkIds);
-}

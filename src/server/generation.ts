@@ -21,26 +21,38 @@ export interface ChoiceOutput extends SampleOutput {
 /** Seconds a turned-away client is told to wait. */
 const RETRY_AFTER_S = 1;
 
-export function startGeneration(ctx: ServerContext, reply: FastifyReply, requestId: string, runs: PromptRun[], priority: number): AsyncGenerator<ChoiceOutput> {
-  const sequences = runs.reduce((n, r) => n + r.params.n, 0);
+/** Turns the request away (503, Retry-After) when its sequences would overflow the queue. */
+export function checkCapacity(ctx: ServerContext, sequences: number): void {
   const capacity = ctx.engine.info.config.maxNumSeqs + ctx.maxWaiting;
   if (ctx.engine.numInFlightSequences + sequences > capacity) {
     throw new OpenAIError(503, `The server is overloaded: ${ctx.engine.numInFlightSequences} sequences are in flight and the queue holds ${capacity}. Retry later.`,
       'server_overloaded', null, 'queue_full', RETRY_AFTER_S);
   }
-  const ids = runs.map((_, k) => (runs.length === 1 ? requestId : `${requestId}-${k}`));
-  const streams = runs.map((run, k) => tag(ctx.engine.generate(run.promptIds, run.params, { requestId: ids[k]!, priority }), k, run.params.n));
+}
+
+/**
+ * A client that disconnects (or times out) mid-request ends these requests at the next engine step;
+ * call the returned function once the response is complete.
+ */
+export function abortOnDisconnect(ctx: ServerContext, reply: FastifyReply, ids: readonly string[]): () => void {
   let finished = false;
-  // A client that disconnects (or times out) mid-request ends its sequences at the next engine step.
   reply.raw.on('close', () => {
     if (!finished && !reply.raw.writableFinished) for (const id of ids) ctx.engine.abort(id);
   });
+  return () => (finished = true);
+}
+
+export function startGeneration(ctx: ServerContext, reply: FastifyReply, requestId: string, runs: PromptRun[], priority: number): AsyncGenerator<ChoiceOutput> {
+  checkCapacity(ctx, runs.reduce((n, r) => n + r.params.n, 0));
+  const ids = runs.map((_, k) => (runs.length === 1 ? requestId : `${requestId}-${k}`));
+  const streams = runs.map((run, k) => tag(ctx.engine.generate(run.promptIds, run.params, { requestId: ids[k]!, priority }), k, run.params.n));
+  const done = abortOnDisconnect(ctx, reply, ids);
   const merged = mergeStreams(streams);
   return (async function* () {
     try {
       yield* merged;
     } finally {
-      finished = true;
+      done();
     }
   })();
 }

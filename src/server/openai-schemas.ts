@@ -92,3 +92,14 @@ export const tokenizeRequestSchema = z.union([
 export type TokenizeRequest = z.output<typeof tokenizeRequestSchema>;
 
 export const detokenizeRequestSchema = z.object({ model: z.string().nullish(), tokens: z.array(z.number().int().min(0)) });
+
+/** POST /v1/embeddings: OpenAI's fields (`user` accepted and ignored). */
+export const embeddingRequestSchema = z.object({
+  model: z.string().nullish(),
+  // OpenAI turns away empty strings (they would embed BOS alone).
+  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1), tokenIds, z.array(tokenIds).min(1)]),
+  encoding_format: z.enum(['float', 'base64']).nullish(),
+  dimensions: z.number().int().min(1).nullish(),
+  user: z.string().nullish(),
+});
+export type EmbeddingRequest = z.output<typeof embeddingRequestSchema>;

@@ -10,6 +10,7 @@ import { ModelLoadError, UsageError } from '../util/errors.js';
 import { registerChat } from './chat-route.js';
 import { registerResponses } from './responses-route.js';
 import { registerCompletions } from './completions-route.js';
+import { registerEmbeddings } from './embeddings-route.js';
 import { registerInfoRoutes } from './info-routes.js';
 import { registerWebUi } from './webui-route.js';
 import { toolCallParserFor } from './tools/tool-call-parsers.js';
@@ -111,6 +112,7 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
   registerCompletions(app, helpers);
   registerChat(app, helpers);
   registerResponses(app, helpers);
+  registerEmbeddings(app, helpers);
   registerInfoRoutes(app, helpers);
   if (options.webui !== false) registerWebUi(app);
 

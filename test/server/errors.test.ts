@@ -65,7 +65,7 @@ describe('client errors', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.type, 'invalid_request_error');
     await assert.rejects(s.client.completions.create({ model: 'stories', prompt: 'x'.repeat(100_000) }), (e: any) => e instanceof OpenAI.APIError && e.status === 413 && e.code === 'request_too_large');
-    const none = await fetch(`${s.url}/v1/embeddings`, { method: 'POST' });
+    const none = await fetch(`${s.url}/v1/audio/speech`, { method: 'POST' });
     assert.equal(none.status, 404);
     assert.equal((await none.json()).error.code, 'not_found');
   });
