@@ -67,6 +67,11 @@ describe('tool-call formats', () => {
     assert.deepEqual(normalize(mistral.parse('[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}, {"name": "get_time", "arguments": {"zone": "Europe/Paris"}}]')), normalize(CALLS));
     assert.deepEqual(normalize(mistral.parse('[TOOL_CALLS]get_weather[ARGS]{"city": "Paris", "unit": "celsius"}[TOOL_CALLS]get_time[ARGS]{"zone": "Europe/Paris"}')), normalize(CALLS));
     assert.equal(byName('hermes').parse('<tool_call>\n{"name": "x", "arguments": {oops}}\n</tool_call>'), null);
+    // max_tokens cut the second call: the whole first one stands; a cut first call is no call.
+    const cut = '<tool_call>\n{"name": "get_time", "arguments": {"zone": "UTC"}}\n</tool_call>\n<tool_call>\n{"name": "get_wea';
+    assert.deepEqual(byName('hermes').parse(cut), [{ name: 'get_time', arguments: '{"zone":"UTC"}' }]);
+    assert.equal(byName('hermes').parse('<tool_call>\n{"name": "get_wea'), null);
+    assert.equal(byName('hermes').parse('<tool_call>\n{"name": "x", "arguments": {oops}}\n</tool_call>\n<tool_call>\n{"name": "y", "arguments": {}}\n</tool_call>'), null);
   });
 
   it('templates without a tool-call format get no parser; gpt-oss and Qwen3 are detected as reasoning models where they mark it', () => {

@@ -69,9 +69,11 @@ const hermes: ToolCallParser = {
   callStart: (text) => text.indexOf('<tool_call>'),
   parse(text) {
     const calls: ParsedToolCall[] = [];
-    // The closing tag may be missing when the reply ended at EOS or max_tokens right after the JSON.
-    for (const m of text.matchAll(/<tool_call>\s*([\s\S]*?)\s*(?:<\/tool_call>|$)/g)) {
+    // The closing tag may be missing when the reply ended at EOS or max_tokens right after the JSON;
+    // a last call that max_tokens cut short is dropped when whole calls came before it.
+    for (const m of text.matchAll(/<tool_call>\s*([\s\S]*?)\s*(<\/tool_call>|$)/g)) {
       const call = callOf(parseJson(m[1]!));
+      if (!call && m[2] === '' && calls.length > 0) break;
       if (!call) return null;
       calls.push(call);
     }
