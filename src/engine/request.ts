@@ -4,6 +4,7 @@
 
 import type { Rng } from '../util/rng.js';
 import type { PoolingParams } from './pooling/pooler.js';
+import type { TokenLogprobs } from './sampling/sampler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 import { newDraftState, type DraftState } from './spec-decode/draft-state.js';
 
@@ -47,6 +48,8 @@ export class Request {
   pooling: PoolingParams | null = null;
   /** Its pooled hidden states so far (pooler.ts). */
   pooledSum: Float64Array | null = null;
+  /** Prompt logprobs so far (prompt-logprobs.ts), handed out with the first output. */
+  promptLogprobs: TokenLogprobs[] | null = null;
   /** Its matcher's slot in the grammar thread, when its output is constrained. */
   grammarSlot: number | null = null;
   finishReason: RequestFinishReason | null = null;

@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { chatLogprobs, type ChatTokenLogprob } from './logprobs-format.js';
+import { chatLogprobs, promptLogprobsList, type ChatTokenLogprob } from './logprobs-format.js';
 import type { ChoiceOutput } from './generation.js';
 import { chatRequestSchema, type ChatRequest } from './openai-schemas.js';
 import type { ServerContext } from './server-context.js';
@@ -39,8 +39,11 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
       }
     };
     let completionTokens = 0;
+    // vLLM: the rendered prompt's logprobs, once for the whole response.
+    let promptLogprobs: ReturnType<typeof promptLogprobsList> | undefined;
     for await (const o of outputs) {
       const c = choices[o.choice]!;
+      if (body.prompt_logprobs != null && o.promptTokenIds && o.choice === 0) promptLogprobs = promptLogprobsList(ctx.tokenizer, o.promptLogprobs ?? [], body.prompt_logprobs);
       add(o.choice, parsers[o.choice]!.push(o.text));
       if (o.logprobs) {
         const lp = chatLogprobs(ctx.tokenizer, o.logprobs);
@@ -58,7 +61,7 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
         c.stop_reason = o.stopReason;
       }
     }
-    return { id, object: 'chat.completion', created, model: ctx.servedModelName, choices, usage: usage(completionTokens) };
+    return { id, object: 'chat.completion', created, model: ctx.servedModelName, choices, usage: usage(completionTokens), ...(promptLogprobs ? { prompt_logprobs: promptLogprobs } : {}) };
   });
 }
 

@@ -3,9 +3,8 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { completionLogprobs, type CompletionLogprobs } from './logprobs-format.js';
+import { completionLogprobs, echoLogprobs, promptLogprobsList, type CompletionLogprobs } from './logprobs-format.js';
 import { startGeneration, type ChoiceOutput, type PromptRun } from './generation.js';
-import { invalidRequest } from './openai-error.js';
 import { completionRequestSchema, type CompletionRequest } from './openai-schemas.js';
 import { toSamplingParams } from './sampling-request.js';
 import { namingField, structuredOutputsOf } from './structured-request.js';
@@ -21,16 +20,24 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
     const body = parseBody(completionRequestSchema, request.body);
     const ctx = helpers.context(body.model);
     const prompts = promptInputIds(ctx, body.prompt, 'prompt');
-    if (body.echo && body.logprobs !== null && body.logprobs !== undefined) throw invalidRequest('echo with logprobs is not supported', 'echo');
     const structured = structuredOutputsOf(body);
+    // Echo with logprobs scores the prompt: its logprobs come from the prompt logprobs.
+    const echoLogprobsN = body.echo && body.logprobs != null ? body.logprobs : null;
+    const sampling = echoLogprobsN === null ? body : { ...body, prompt_logprobs: Math.max(echoLogprobsN, body.prompt_logprobs ?? 0) };
     const runs: PromptRun[] = prompts.map((ids) => ({
       promptIds: ids,
-      params: toSamplingParams(body, ids.length, body.max_tokens ?? DEFAULT_MAX_TOKENS, body.logprobs ?? null, ctx.limits, 'max_tokens', structured?.spec),
+      params: toSamplingParams(sampling, ids.length, body.max_tokens ?? DEFAULT_MAX_TOKENS, body.logprobs ?? null, ctx.limits, 'max_tokens', structured?.spec),
     }));
     const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
     const created = Math.floor(Date.now() / 1000);
     const outputs = namingField(startGeneration(ctx, reply, id, runs, body.priority ?? 0), structured?.field);
     const echo = (o: ChoiceOutput) => (body.echo && ctx.tokenizer ? ctx.tokenizer.decode(runs[o.promptIndex]!.promptIds, { skipSpecialTokens: true }) : '');
+    /** On a choice's first output: the echoed prompt's logprobs, and vLLM's prompt_logprobs and prompt_token_ids. */
+    const promptParts = (o: ChoiceOutput) => (o.promptTokenIds ? {
+      ...(body.return_token_ids ? { prompt_token_ids: o.promptTokenIds } : {}),
+      ...(echoLogprobsN !== null ? { echoed: echoLogprobs(ctx.tokenizer, o.promptTokenIds, o.promptLogprobs ?? [], echoLogprobsN) } : {}),
+      ...(body.prompt_logprobs != null ? { prompt_logprobs: promptLogprobsList(ctx.tokenizer, o.promptLogprobs ?? [], body.prompt_logprobs) } : {}),
+    } : {});
     const base = { id, object: 'text_completion', created, model: ctx.servedModelName };
     const n = runs[0]!.params.n;
     const usage = (completion: number) => {
@@ -38,13 +45,22 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
       return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
     };
 
-    if (body.stream) return stream(reply, outputs, base, body, ctx, echo, usage);
+    if (body.stream) return stream(reply, outputs, base, body, ctx, echo, promptParts, usage);
 
-    const choices = Array.from({ length: runs.length * n }, (_, i) => ({ index: i, text: '', logprobs: null as CompletionLogprobs | null, finish_reason: null as string | null, stop_reason: null as string | number | null }));
+    const choices = Array.from({ length: runs.length * n }, (_, i) => ({
+      index: i, text: '', logprobs: null as CompletionLogprobs | null, finish_reason: null as string | null, stop_reason: null as string | number | null,
+      ...(body.prompt_logprobs != null ? { prompt_logprobs: null as unknown } : {}),
+      ...(body.return_token_ids ? { prompt_token_ids: [] as number[], token_ids: [] as number[] } : {}),
+    }));
     let completionTokens = 0;
     for await (const o of outputs) {
       const c = choices[o.choice]!;
       if (c.text === '' && o.promptTokenIds) c.text = echo(o);
+      const { echoed, prompt_logprobs, prompt_token_ids } = promptParts(o);
+      if (echoed) c.logprobs = echoed;
+      if (prompt_logprobs) c.prompt_logprobs = prompt_logprobs;
+      if (prompt_token_ids) c.prompt_token_ids = prompt_token_ids;
+      c.token_ids?.push(...o.tokenIds);
       if (o.logprobs) {
         const lp = completionLogprobs(ctx.tokenizer, o.logprobs, c.text.length);
         c.logprobs = c.logprobs ? mergeLogprobs(c.logprobs, lp) : lp;
@@ -62,7 +78,8 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
 
 async function stream(
   reply: FastifyReply, outputs: AsyncGenerator<ChoiceOutput>, base: object, body: CompletionRequest, ctx: ServerContext,
-  echo: (o: ChoiceOutput) => string, usage: (completion: number) => object,
+  echo: (o: ChoiceOutput) => string, promptParts: (o: ChoiceOutput) => { echoed?: CompletionLogprobs; prompt_logprobs?: unknown; prompt_token_ids?: number[] },
+  usage: (completion: number) => object,
 ): Promise<void> {
   // The first output (or an admission error, still as a plain HTTP error) comes before the headers.
   const first = await outputs.next();
@@ -76,12 +93,16 @@ async function stream(
     const offset = offsets.get(o.choice) ?? 0;
     offsets.set(o.choice, offset + text.length);
     completionTokens += o.tokenIds.length;
+    const { echoed, prompt_logprobs, prompt_token_ids } = promptParts(o);
+    const generated = o.logprobs ? completionLogprobs(ctx.tokenizer, o.logprobs, offset + (text.length - o.text.length)) : null;
     sse.send({
       ...base,
       choices: [{
         index: o.choice, text,
-        logprobs: o.logprobs ? completionLogprobs(ctx.tokenizer, o.logprobs, offset) : null,
+        logprobs: echoed && generated ? mergeLogprobs(echoed, generated) : echoed ?? generated,
         finish_reason: o.finishReason, stop_reason: o.stopReason,
+        ...(prompt_logprobs ? { prompt_logprobs } : {}),
+        ...(body.return_token_ids ? { ...(prompt_token_ids ? { prompt_token_ids } : {}), token_ids: o.tokenIds } : {}),
       }],
       ...(includeUsage ? { usage: null } : {}),
     });

@@ -27,6 +27,8 @@ const sampling = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
   priority: z.number().int().nullish(),
+  /** vLLM: each prompt token's logprob and the top N at its position. */
+  prompt_logprobs: z.number().int().min(0).max(20).nullish(),
   logit_bias: z.record(z.string().regex(/^\d+$/, 'keys are token ids'), z.number().min(-100).max(100)).nullish(),
   // Accepted and ignored, as vLLM does: nothing is stored, and there is one service tier.
   metadata: z.record(z.string(), z.string()).nullish(),
@@ -40,6 +42,8 @@ export const completionRequestSchema = z.object({
   prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
   logprobs: z.number().int().min(0).max(20).nullish(),
   echo: z.boolean().nullish(),
+  /** vLLM: each choice carries prompt_token_ids and token_ids. */
+  return_token_ids: z.boolean().nullish(),
   ...sampling,
 });
 export type CompletionRequest = z.output<typeof completionRequestSchema>;

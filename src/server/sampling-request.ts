@@ -21,6 +21,7 @@ export interface OpenAISampling {
   min_tokens?: number | null | undefined;
   ignore_eos?: boolean | null | undefined;
   skip_special_tokens?: boolean | null | undefined;
+  prompt_logprobs?: number | null | undefined;
   logit_bias?: Record<string, number> | null | undefined;
 }
 
@@ -70,6 +71,7 @@ export function toSamplingParams(
   set('minTokens', body.min_tokens);
   set('ignoreEos', body.ignore_eos);
   set('skipSpecialTokens', body.skip_special_tokens);
+  set('promptLogprobs', body.prompt_logprobs);
   if (body.logit_bias) {
     const bias = Object.entries(body.logit_bias).map(([id, b]): [number, number] => [Number(id), b]);
     const bad = bias.find(([id]) => id >= limits.vocabSize);

@@ -42,10 +42,12 @@ export class KVCacheManager {
   /**
    * The longest run of the request's leading full blocks already in the cache. At least one token is
    * always left to compute, because the step that computes it produces the logits to sample from.
-   * An embedding request pooled over more than its last token computes every token.
+   * An embedding request pooled over more than its last token, or one that wants prompt logprobs,
+   * computes every token.
    */
   findCachedPrefix(req: Request): CachedPrefix {
-    if (!this.enablePrefixCaching || (req.pooling && req.pooling.type !== 'last')) return NO_PREFIX;
+    const everyRow = (req.pooling && req.pooling.type !== 'last') || req.params.promptLogprobs !== undefined;
+    if (!this.enablePrefixCaching || everyRow) return NO_PREFIX;
     extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize, req.cacheSalt);
     const maxBlocks = Math.floor((req.numTokens - 1) / this.blockSize);
     const blocks: KVBlock[] = [];

@@ -17,6 +17,8 @@ export interface RequestOutput {
   /** Text that became final in this step. */
   text: string;
   logprobs?: TokenLogprobs[];
+  /** On a request's first output, when it asked for them: one per prompt token after the first. */
+  promptLogprobs?: TokenLogprobs[];
   finishReason: RequestFinishReason | null;
   stopReason: string | number | null;
   numPromptTokens: number;
@@ -105,11 +107,14 @@ export class OutputProcessor {
   private output(req: Request, tokenIds: number[], text: string, logprobs: TokenLogprobs[] | undefined, stopString: string | null): RequestOutput {
     const finished = req.isFinished || stopString !== null;
     if (finished) this.states.delete(req.id);
+    const promptLogprobs = req.promptLogprobs;
+    req.promptLogprobs = null;
     return {
       requestId: req.id,
       tokenIds,
       text,
       ...(logprobs ? { logprobs } : {}),
+      ...(promptLogprobs ? { promptLogprobs } : {}),
       finishReason: stopString !== null ? 'stop' : req.finishReason,
       stopReason: stopString ?? req.stopReason,
       numPromptTokens: req.numPromptTokens,

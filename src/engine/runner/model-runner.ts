@@ -3,6 +3,7 @@
 // tokens follow its real ones, with logits at the last real token and at every draft, so all of them
 // are verified by this one pass. Padding rows of a static batch write to a scratch block. Embedding
 // requests take no logits: their pooled hidden rows instead, and their embedding when the prompt ends.
+// Requests that want prompt logprobs take logits at every prompt row.
 
 import type { CausalLM } from '../../model/architectures/decoder.js';
 import type { KVCacheDType } from '../../kernels/kv-cache-dtype.js';
@@ -11,11 +12,20 @@ import type { Request } from '../request.js';
 import type { SchedulerOutput } from '../scheduler/scheduler.js';
 import { BatchBuilder, type BatchPart } from './batch-builder.js';
 import { accumulatePooled, finishPooled, pooledRows } from '../pooling/pooler.js';
+import { collectPromptLogprobs, wantsPromptLogprobs } from '../sampling/prompt-logprobs.js';
 
 export interface SampledRequest {
   req: Request;
   /** Drafts to verify; the request owns drafts.length + 1 consecutive rows of logits. */
   drafts: number[];
+}
+
+/** Where one request's rows of logits are: its prompt-logprob rows, then its sampled rows. */
+interface LogitsRows {
+  req: Request;
+  start: number;
+  promptRows: number;
+  sampleRows: number;
 }
 
 export interface PooledRequest {
@@ -53,25 +63,46 @@ export class ModelRunner {
     const parts: BatchPart[] = [];
     const sampled: SampledRequest[] = [];
     const pooling: { req: Request; start: number; rows: number; reachesEnd: boolean }[] = [];
+    const rowsOf: LogitsRows[] = [];
     for (const { req, numNewTokens, draftTokens = [] } of plan.scheduled) {
       const start = req.numComputedTokens;
       const numReal = numNewTokens - draftTokens.length;
       const reachesEnd = start + numReal === req.numTokens;
       const hiddenRows = req.pooling ? pooledRows(req.pooling, start, numReal, reachesEnd) : undefined;
+      const promptRows = wantsPromptLogprobs(req) ? numReal - (reachesEnd ? 1 : 0) : 0;
       parts.push({
         tokenIds: draftTokens.length > 0 ? [...req.tokenIds.slice(start, start + numReal), ...draftTokens] : req.tokenIds.slice(start, start + numReal),
         start,
         blockTable: req.blockTable,
-        logitsFrom: reachesEnd && !req.pooling ? numReal - 1 : numNewTokens,
+        logitsFrom: promptRows > 0 ? 0 : reachesEnd && !req.pooling ? numReal - 1 : numNewTokens,
         promptLen: req.promptIds.length,
         ...(hiddenRows ? { hiddenRows } : {}),
       });
+      const sampleRows = !hiddenRows && reachesEnd ? draftTokens.length + 1 : 0;
+      rowsOf.push({ req, start, promptRows, sampleRows });
       if (hiddenRows) pooling.push({ req, start, rows: hiddenRows[1], reachesEnd });
       else if (reachesEnd) sampled.push({ req, drafts: draftTokens });
     }
     const batch = this.batches.build(parts, plan.paddingRows, this.scratchBlock);
     const { logits, hidden } = this.model.forwardWithHidden(batch, this.cache.layers, this.blockSize);
-    return { sampled, logits, pooled: this.pool(pooling, hidden) };
+    return { sampled, logits: this.takePromptLogprobs(rowsOf, logits), pooled: this.pool(pooling, hidden) };
+  }
+
+  /** Prompt rows' logits into their requests' prompt logprobs; the sampled rows, packed, are returned. */
+  private takePromptLogprobs(rowsOf: readonly LogitsRows[], logits: Float32Array): Float32Array {
+    if (!rowsOf.some((r) => r.promptRows > 0)) return logits;
+    const V = this.model.config.vocabSize;
+    const packed = new Float32Array(rowsOf.reduce((n, r) => n + r.sampleRows, 0) * V);
+    let row = 0;
+    let out = 0;
+    for (const { req, start, promptRows, sampleRows } of rowsOf) {
+      if (promptRows > 0) collectPromptLogprobs(req, start, logits.subarray(row * V, (row + promptRows) * V), promptRows, V);
+      row += promptRows;
+      packed.set(logits.subarray(row * V, (row + sampleRows) * V), out * V);
+      row += sampleRows;
+      out += sampleRows;
+    }
+    return packed;
   }
 
   private pool(pooling: readonly { req: Request; start: number; rows: number; reachesEnd: boolean }[], hidden: Float32Array): PooledRequest[] {

@@ -11,6 +11,8 @@ export interface TokenLogprobs {
   logprob: number;
   /** The top-N alternatives as [id, logprob], largest first. */
   top: [number, number][];
+  /** 1 + how many tokens were more likely (prompt logprobs only). */
+  rank?: number;
 }
 
 export interface SampledToken {

@@ -28,6 +28,8 @@ export const samplingParamsSchema = z.object({
   ignoreEos: z.boolean().default(false),
   /** Top-N logprobs per generated token (plus the chosen one); absent = none. */
   logprobs: z.number().int().min(0).max(20).optional(),
+  /** vLLM's prompt_logprobs: each prompt token's logprob and the top-N alternatives at its position; absent = none. */
+  promptLogprobs: z.number().int().min(0).max(20).optional(),
   skipSpecialTokens: z.boolean().default(true),
   /** Added to the logits of these token ids before sampling (OpenAI's logit_bias: -100 bans, 100 forces). */
   logitBias: z.array(z.tuple([z.number().int().min(0), z.number().min(-100).max(100)])).max(1024).optional(),
