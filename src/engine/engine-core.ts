@@ -49,7 +49,7 @@ export class EngineCore {
     this.spec = config.speculative ? new SpecDecoder(config.speculative, this.runner, config, this.maxSequenceTokens, draft) : null;
     this.outputs = new OutputProcessor(tokenizer);
     this.eosTokenIds = [...new Set([...(tokenizer?.eosTokenIds ?? []), ...model.config.eosTokenIds])];
-    this.constrained = new ConstrainedRequests(tokenizer, model.config.vocabSize, this.eosTokenIds, config.maxNumSeqs);
+    this.constrained = new ConstrainedRequests(tokenizer, model.config.vocabSize, this.eosTokenIds, config.maxNumSeqs, config.speculative?.numSpeculativeTokens ?? 0);
     const sc: SchedulerConfig = {
       maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy,
       numLookaheadTokens: this.spec?.numLookaheadTokens ?? 0, recompute: !config.kvCache,
@@ -105,11 +105,11 @@ export class EngineCore {
     const results = sampled.map(({ req, drafts }): SampledTokens => {
       const rows = logits.subarray(row * V, (row + drafts.length + 1) * V);
       row += drafts.length + 1;
+      const masks = this.constrained.allowed(req);
       const ctx = {
-        params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng: req.rng,
-        allowed: this.constrained.allowed(req),
+        params: req.params, promptTokens: req.promptIds, outputTokens: req.outputIds, eosTokenIds: this.eosTokenIds, rng: req.rng, allowed: masks?.[0],
       };
-      const v = drafts.length > 0 ? this.spec!.verify(req, rows, drafts, ctx) : { tokens: [sampleToken(rows, ctx)], numRejected: 0 };
+      const v = drafts.length > 0 ? this.spec!.verify(req, rows, drafts, ctx, masks) : { tokens: [sampleToken(rows, ctx)], numRejected: 0 };
       const lp = v.tokens.flatMap((t) => (t.logprobs ? [t.logprobs] : []));
       return { req, tokens: v.tokens.map((t) => t.token), ...(lp.length > 0 ? { logprobs: lp } : {}), numRejectedDrafts: v.numRejected };
     });
@@ -119,6 +119,7 @@ export class EngineCore {
     this.constrained.advance(results);
     for (const o of outputs) if (o.finishReason) this.requests.delete(o.requestId);
     this.spec?.propose(this.requests.values(), this.eosTokenIds);
+    if (this.spec) this.constrained.drafted(this.requests.values());
     return [...aborted, ...outputs];
   }
 

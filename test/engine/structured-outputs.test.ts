@@ -80,11 +80,62 @@ describe('constrained requests in the engine core', () => {
     assert.ok(checked >= 15, `${checked} requests checked`);
   });
 
-  it('with n-gram speculative decoding on, constrained requests decode exactly as without it', async () => {
+  // Drafts of constrained requests are verified under the grammar's mask at each draft position (the
+  // matcher advanced through the drafts and rolled back), so greedy output is exactly as without them.
+  for (const method of ['ngram', 'layer-skip'] as const) {
+    it(`with ${method} speculative decoding, constrained requests take drafts and decode exactly as without it`, async () => {
+      const tok = loaded.tokenizer!;
+      const reqs = SPECS.map((s, i) => ({ id: `s${i}`, prompt: tok.encode('Once upon a time, there was a little girl. Once upon a time'), spec: s.spec }));
+      const plain = run(await engine({ kvCacheMemory: 64 << 20 }), reqs);
+      const core = await engine({ kvCacheMemory: 64 << 20, speculativeMethod: method, numSpeculativeTokens: 3, ...(method === 'layer-skip' ? { draftLayers: 4 } : {}) });
+      const spec = run(core, reqs);
+      for (const r of reqs) assert.deepEqual(spec.get(r.id)!.tokens, plain.get(r.id)!.tokens, r.id);
+      const st = core.stats().spec!;
+      assert.ok(st.numAcceptedTokens > 0 && st.numAcceptedTokens < st.numDraftTokens, `accepted ${st.numAcceptedTokens} of ${st.numDraftTokens}`);
+      assert.equal(core.constrained.numOpen, 0);
+    });
+  }
+
+  it('a grammar against the model\'s taste: n-gram drafts are verified under the grammar, never against the free model', async () => {
+    // The prompt repeats digits, so n-gram drafts are digits; stories260K would never pick a digit
+    // freely, so a draft checked without the grammar's mask would be replaced by a word, which the
+    // grammar refuses.
     const tok = loaded.tokenizer!;
-    const reqs = SPECS.map((s, i) => ({ id: `s${i}`, prompt: tok.encode('Once upon a time, there was a little girl. Once upon a time'), spec: s.spec }));
-    const plain = run(await engine({ kvCacheMemory: 64 << 20 }), reqs);
-    const spec = run(await engine({ kvCacheMemory: 64 << 20, speculativeMethod: 'ngram', numSpeculativeTokens: 3 }), reqs);
-    for (const r of reqs) assert.deepEqual(spec.get(r.id)!.tokens, plain.get(r.id)!.tokens, r.id);
+    const spec: StructuredOutputs = { type: 'regex', pattern: '[0-9]{16}' };
+    const prompt = tok.encode('1 2 3 4 1 2 3 4 1 2 3 4 1 2 3 4');
+    const req = [{ id: 'digits', prompt, spec }];
+    const plainCore = await engine({ kvCacheMemory: 64 << 20 });
+    await plainCore.constrained.compile(spec);
+    const plain = run(plainCore, req).get('digits')!;
+    const core = await engine({ kvCacheMemory: 64 << 20, speculativeMethod: 'ngram', numSpeculativeTokens: 4 });
+    await core.constrained.compile(spec);
+    const got = run(core, req).get('digits')!;
+    assert.deepEqual(got.tokens, plain.tokens);
+    assert.match(tok.decode(got.tokens.filter((t) => !tok.eosTokenIds.includes(t)), { skipSpecialTokens: true }), /^[0-9]{16}$/);
+    assert.ok(core.stats().spec!.numAcceptedTokens > 0);
+  });
+
+  it('sampled with drafts, constrained output still matches its grammar', async () => {
+    const tok = loaded.tokenizer!;
+    const core = await engine({ kvCacheMemory: 64 << 20, speculativeMethod: 'layer-skip', numSpeculativeTokens: 4 });
+    for (let i = 0; i < 12; i++) {
+      const s = SPECS[i % SPECS.length]!;
+      core.addRequest({ id: `t${i}`, promptIds: tok.encode('Once upon a time'), params: makeSamplingParams({ temperature: 1, seed: i, maxTokens: 60, structuredOutputs: s.spec }) });
+    }
+    const tokens = new Map<string, number[]>();
+    const reasons = new Map<string, string>();
+    while (core.hasWork) {
+      for (const o of core.step()) {
+        tokens.set(o.requestId, [...(tokens.get(o.requestId) ?? []), ...o.tokenIds]);
+        if (o.finishReason) reasons.set(o.requestId, o.finishReason);
+      }
+    }
+    assert.ok(core.stats().spec!.numAcceptedTokens > 0);
+    for (let i = 0; i < 12; i++) {
+      if (reasons.get(`t${i}`) !== 'stop') continue;
+      const text = tok.decode(tokens.get(`t${i}`)!.filter((t) => !tok.eosTokenIds.includes(t)), { skipSpecialTokens: true });
+      assert.match(text, SPECS[i % SPECS.length]!.check, `t${i}: ${text}`);
+    }
+    assert.ok([...reasons.values()].filter((r) => r === 'stop').length >= 6);
   });
 });

@@ -46,10 +46,15 @@ export class SpecDecoder {
     return this.proposer.needsBlocks ? this.k : 0;
   }
 
-  /** The accepted drafts and the target's own token, from drafts.length + 1 rows of logits. */
-  verify(req: Request, logits: Float32Array, drafts: readonly number[], ctx: SamplingContext): { tokens: SampledToken[]; numRejected: number } {
-    const q = req.draft.probs.length > 0 ? req.draft.probs.slice(0, drafts.length) : null;
-    const v = verifyDrafts({ logits, vocab: this.runner.model.config.vocabSize, drafts, draftProbs: q, ctx });
+  /**
+   * The accepted drafts and the target's own token, from drafts.length + 1 rows of logits. `masks`:
+   * a constrained request's grammar masks per position; drafts past the ones they cover were refused
+   * by the grammar and cannot be accepted.
+   */
+  verify(req: Request, logits: Float32Array, drafts: readonly number[], ctx: SamplingContext, masks?: readonly Int32Array[]): { tokens: SampledToken[]; numRejected: number } {
+    const usable = masks ? drafts.slice(0, masks.length - 1) : drafts;
+    const q = req.draft.probs.length > 0 ? req.draft.probs.slice(0, usable.length) : null;
+    const v = verifyDrafts({ logits, vocab: this.runner.model.config.vocabSize, drafts: usable, draftProbs: q, ctx, ...(masks ? { masks } : {}) });
     const st = this.statsSoFar;
     st.numDrafts++;
     st.numDraftTokens += drafts.length;
@@ -67,9 +72,8 @@ export class SpecDecoder {
     for (const req of requests) {
       req.draft.tokenIds = [];
       req.draft.probs = [];
-      // Constrained requests get no drafts: their matchers would need a mask per draft position.
       // Embedding requests sample nothing.
-      if (req.status !== 'running' || req.numPendingTokens !== 1 || req.grammarSlot !== null || req.pooling) continue;
+      if (req.status !== 'running' || req.numPendingTokens !== 1 || req.pooling) continue;
       let room = Math.min(this.pacer.allowance(req.draft.pace, this.k), req.maxOutputTokens - req.outputIds.length - 1, this.maxSequenceTokens - req.numTokens - 1);
       // A draft model writes the drafts' K/V into the slots reserved past the request's last token.
       if (this.proposer.needsBlocks) room = Math.min(room, req.blockTable.length * bs - req.numTokens + 1);

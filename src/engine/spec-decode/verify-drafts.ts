@@ -20,6 +20,8 @@ export interface VerifyInput {
   /** The draft's proposal distribution per position (normalized, full vocabulary); null = one-hot. */
   draftProbs: readonly (Float64Array | null)[] | null;
   ctx: SamplingContext;
+  /** Structured outputs: the grammar's mask at each position (drafts.length + 1 of them). */
+  masks?: readonly Int32Array[];
 }
 
 export interface VerifyResult {
@@ -34,7 +36,7 @@ export function verifyDrafts(v: VerifyInput): VerifyResult {
   const outputs = [...v.ctx.outputTokens];
   for (let i = 0; i <= v.drafts.length; i++) {
     const row = v.logits.subarray(i * v.vocab, (i + 1) * v.vocab);
-    const work = processLogits(row, { ...v.ctx, outputTokens: outputs });
+    const work = processLogits(row, { ...v.ctx, outputTokens: outputs, ...(v.masks ? { allowed: v.masks[i]! } : {}) });
     const draft = v.drafts[i];
     let token: number;
     if (params.temperature === 0) {

@@ -19,6 +19,8 @@ export class ConstrainedRequests {
     private readonly vocabSize: number,
     private readonly eosTokenIds: number[],
     private readonly maxNumSeqs: number,
+    /** Speculative decoding's drafts per step (0 = off). */
+    private readonly draftPositions = 0,
   ) {}
 
   /** Requests holding a matcher: waiting, running or preempted, not finished. */
@@ -28,7 +30,8 @@ export class ConstrainedRequests {
 
   compile(spec: StructuredOutputs): Promise<void> {
     if (!this.tokenizer) return Promise.reject(new UsageError('structured outputs need the model\'s tokenizer'));
-    this.client ??= new GrammarClient(this.tokenizer, this.vocabSize, this.eosTokenIds, this.maxNumSeqs + MAX_WAITING_GRAMMARS);
+    this.client ??= new GrammarClient(this.tokenizer, this.vocabSize, this.eosTokenIds, this.maxNumSeqs + MAX_WAITING_GRAMMARS,
+      this.draftPositions > 0 ? this.maxNumSeqs : 0, this.draftPositions);
     return this.client.compile(spec);
   }
 
@@ -42,9 +45,23 @@ export class ConstrainedRequests {
     if (spec) req.grammarSlot = this.client!.open(spec);
   }
 
-  /** The request's next-token mask; undefined for an unconstrained request. */
-  allowed(req: Request): Int32Array | undefined {
-    return req.grammarSlot !== null ? this.client!.mask(req.grammarSlot) : undefined;
+  /**
+   * The request's next-token mask, then one for the position after each draft being verified (up to
+   * the first draft the grammar refuses); undefined for an unconstrained request.
+   */
+  allowed(req: Request): Int32Array[] | undefined {
+    return req.grammarSlot !== null ? this.client!.masksOf(req.grammarSlot) : undefined;
+  }
+
+  /**
+   * After drafts are proposed: the grammar thread computes their masks during the next forward pass.
+   * A constrained request without room for them loses its drafts.
+   */
+  drafted(requests: Iterable<Request>): void {
+    for (const req of requests) {
+      if (req.grammarSlot === null || req.draft.tokenIds.length === 0) continue;
+      if (!this.client!.drafts(req.grammarSlot, req.draft.tokenIds)) req.draft.tokenIds = [];
+    }
   }
 
   /** After a step's update: advance the matchers of requests still running, release the others'. */

@@ -13,6 +13,8 @@ export class GrammarClient {
   private readonly worker: Worker;
   private readonly masks: Int32Array;
   private readonly epochs: Int32Array;
+  private readonly draftMasks: Int32Array;
+  private readonly draftCounts: Int32Array;
   /** The epoch each slot's next mask will carry. */
   private readonly expected: Int32Array;
   private readonly free: number[];
@@ -21,14 +23,21 @@ export class GrammarClient {
   /** Compiles not yet answered: the thread keeps the process alive only while someone awaits one. */
   private pending = 0;
 
-  constructor(tokenizer: Tokenizer, vocabSize: number, stopTokenIds: number[], maxSlots: number) {
+  /**
+   * `draftSlots` x `draftPositions`: room for the masks of speculative drafts, for the slots below
+   * `draftSlots` (the first taken, so running requests hold them in practice).
+   */
+  constructor(tokenizer: Tokenizer, vocabSize: number, stopTokenIds: number[], maxSlots: number, readonly draftSlots = 0, private readonly draftPositions = 0) {
     this.words = Math.ceil(vocabSize / 32);
     const data: GrammarThreadData = {
       ...tokenizer.grammarVocabulary(), vocabSize, stopTokenIds,
       masks: new SharedArrayBuffer(maxSlots * this.words * 4), epochs: new SharedArrayBuffer(maxSlots * 4),
+      draftMasks: new SharedArrayBuffer(draftSlots * draftPositions * this.words * 4), draftPositions, draftCounts: new SharedArrayBuffer(maxSlots * 4),
     };
     this.masks = new Int32Array(data.masks);
     this.epochs = new Int32Array(data.epochs);
+    this.draftMasks = new Int32Array(data.draftMasks);
+    this.draftCounts = new Int32Array(data.draftCounts);
     this.expected = new Int32Array(maxSlots);
     this.free = Array.from({ length: maxSlots }, (_, i) => maxSlots - 1 - i);
     this.worker = new Worker(new URL('./grammar-thread.js', import.meta.url), { workerData: data });
@@ -72,18 +81,33 @@ export class GrammarClient {
     this.send({ type: 'accept', slot, tokens, epoch: ++this.expected[slot]! });
   }
 
+  /** Asks for the masks after each of these drafts; false when the slot has no room for them. */
+  drafts(slot: number, tokens: number[]): boolean {
+    if (slot >= this.draftSlots || tokens.length > this.draftPositions) return false;
+    this.send({ type: 'drafts', slot, tokens, epoch: ++this.expected[slot]! });
+    return true;
+  }
+
   release(slot: number): void {
     this.send({ type: 'close', slot });
     this.free.push(slot);
   }
 
-  /** The slot's next-token bitmask (bit t of word t >> 5: token t allowed), once it is written. */
-  mask(slot: number): Int32Array {
+  /**
+   * The slot's next-token bitmask (bit t of word t >> 5: token t allowed), once it is written, then the
+   * masks after each draft the grammar accepted (when drafts were asked for since the last accept).
+   */
+  masksOf(slot: number): Int32Array[] {
     const want = this.expected[slot]!;
     for (let seen = Atomics.load(this.epochs, slot); seen !== want; seen = Atomics.load(this.epochs, slot)) {
       Atomics.wait(this.epochs, slot, seen, 1000);
     }
-    return this.masks.subarray(slot * this.words, (slot + 1) * this.words);
+    const out = [this.masks.subarray(slot * this.words, (slot + 1) * this.words)];
+    for (let i = 0; i < this.draftCounts[slot]!; i++) {
+      const at = (slot * this.draftPositions + i) * this.words;
+      out.push(this.draftMasks.subarray(at, at + this.words));
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,11 @@ export interface GrammarThreadData {
   masks: SharedArrayBuffer;
   /** maxSlots int32 epochs: a slot's mask is ready when its epoch reaches the one the engine expects. */
   epochs: SharedArrayBuffer;
+  /** Speculative decoding: draftSlots x draftPositions bitmasks, the masks after each draft token. */
+  draftMasks: SharedArrayBuffer;
+  draftPositions: number;
+  /** maxSlots int32: how many draft masks the slot's last drafts got (drafts up to the first the grammar refuses). */
+  draftCounts: SharedArrayBuffer;
 }
 
 export type ToGrammar =
@@ -23,6 +28,11 @@ export type ToGrammar =
   | { type: 'open'; slot: number; key: string; epoch: number }
   /** Advance the slot's matcher by these tokens, then write its next mask. */
   | { type: 'accept'; slot: number; tokens: number[]; epoch: number }
+  /**
+   * Masks for the positions after each of these draft tokens (into the slot's draft masks), then the
+   * matcher rolled back to where it was: verification decides which drafts stay.
+   */
+  | { type: 'drafts'; slot: number; tokens: number[]; epoch: number }
   | { type: 'close'; slot: number };
 
 export type FromGrammar =

@@ -14,6 +14,8 @@ const X = xgrammar();
 const words = Math.ceil(data.vocabSize / 32);
 const masks = new Int32Array(data.masks);
 const epochs = new Int32Array(data.epochs);
+const draftMasks = new Int32Array(data.draftMasks);
+const draftCounts = new Int32Array(data.draftCounts);
 const compiled = new Map<string, CompiledGrammar>();
 const matchers = new Map<number, GrammarMatcher>();
 const post = (m: FromGrammar) => port.postMessage(m);
@@ -25,8 +27,35 @@ const compiler: Promise<GrammarCompiler> = X.TokenizerInfo
 async function writeMask(slot: number, epoch: number): Promise<void> {
   const m = matchers.get(slot);
   if (m) masks.set(await m.getNextTokenBitmask(), slot * words);
+  draftCounts[slot] = 0;
+  publish(slot, epoch);
+}
+
+function publish(slot: number, epoch: number): void {
   Atomics.store(epochs, slot, epoch);
   Atomics.notify(epochs, slot);
+}
+
+/**
+ * The mask after each draft the grammar accepts (stopping at the first it refuses, which verification
+ * will reject anyway), then back to the state before them. A draft that ends the grammar gets an empty
+ * mask after it: the sampler then leaves only EOS.
+ */
+async function writeDraftMasks(slot: number, tokens: readonly number[], epoch: number): Promise<void> {
+  const m = matchers.get(slot);
+  let n = 0;
+  if (m) {
+    for (const t of tokens) {
+      if (m.isTerminated() || !m.acceptToken(t)) break;
+      const at = (slot * data.draftPositions + n) * words;
+      if (m.isTerminated()) draftMasks.fill(0, at, at + words);
+      else draftMasks.set(await m.getNextTokenBitmask(), at);
+      n++;
+    }
+    if (n > 0) m.rollBack(n);
+  }
+  draftCounts[slot] = n;
+  publish(slot, epoch);
 }
 
 // Messages are handled one after another, so a matcher is never used before it is opened.
@@ -37,8 +66,11 @@ port.on('message', (m: ToGrammar) => {
     else if (m.type === 'open' || m.type === 'accept') {
       // Unblock the engine with an all-zero mask, which ends the sequence: its matcher is unusable.
       masks.fill(0, m.slot * words, (m.slot + 1) * words);
-      Atomics.store(epochs, m.slot, m.epoch);
-      Atomics.notify(epochs, m.slot);
+      draftCounts[m.slot] = 0;
+      publish(m.slot, m.epoch);
+    } else if (m.type === 'drafts') {
+      draftCounts[m.slot] = 0;
+      publish(m.slot, m.epoch);
     }
   });
 });
@@ -63,6 +95,8 @@ async function handle(m: ToGrammar): Promise<void> {
       }
       return writeMask(m.slot, m.epoch);
     }
+    case 'drafts':
+      return writeDraftMasks(m.slot, m.tokens, m.epoch);
     case 'close':
       matchers.get(m.slot)?.dispose();
       matchers.delete(m.slot);
