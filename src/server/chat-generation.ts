@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { SamplingParams } from '../engine/sampling/sampling-params.js';
 import { chatTemplateKwargs, renderChat } from './chat-render.js';
-import { ChoiceParser } from './choice-parser.js';
+import { ChoiceParser, type ReplyParser } from './choice-parser.js';
+import { HarmonyParser } from './harmony-parser.js';
 import { startGeneration, type ChoiceOutput } from './generation.js';
 import { invalidRequest } from './openai-error.js';
 import type { ChatRequest } from './openai-schemas.js';
@@ -21,7 +22,7 @@ export interface ChatGeneration {
   promptIds: number[];
   params: SamplingParams;
   outputs: AsyncGenerator<ChoiceOutput>;
-  parsers: ChoiceParser[];
+  parsers: ReplyParser[];
 }
 
 export function startChat(ctx: ServerContext, reply: FastifyReply, body: ChatRequest, requestId: string): ChatGeneration {
@@ -34,11 +35,13 @@ export function startChat(ctx: ServerContext, reply: FastifyReply, body: ChatReq
   const field = body.max_completion_tokens ? 'max_completion_tokens' : 'max_tokens';
   const logprobs = body.logprobs ? (body.top_logprobs ?? 0) : null;
   if (!body.logprobs && body.top_logprobs) throw invalidRequest('top_logprobs needs logprobs: true', 'top_logprobs');
-  const params = toSamplingParams(body, promptIds.length, maxTokens, logprobs, ctx.limits, field, constraint?.spec);
+  // Harmony's markers are special tokens: the reply keeps them for its parser.
+  const harmony = ctx.toolParser?.name === 'harmony' || ctx.reasoningParser?.name === 'harmony';
+  const params = toSamplingParams(harmony ? { ...body, skip_special_tokens: false } : body, promptIds.length, maxTokens, logprobs, ctx.limits, field, constraint?.spec);
   const outputs = namingField(startGeneration(ctx, reply, requestId, [{ promptIds, params }], body.priority ?? 0), constraint?.field);
   const reasoning = ctx.reasoningParser;
   const opens = reasoning !== null && promptOpensReasoning(reasoning, ctx.tokenizer!.decode(promptIds.slice(-16), { skipSpecialTokens: false }));
-  const parsers = Array.from({ length: params.n }, () => new ChoiceParser(tools.parser, reasoning, opens));
+  const parsers = Array.from({ length: params.n }, () => (harmony ? new HarmonyParser(tools.parser !== null) : new ChoiceParser(tools.parser, reasoning, opens)));
   return { promptIds, params, outputs, parsers };
 }
 

@@ -10,7 +10,7 @@ import { chatRequestSchema, type ChatRequest } from './openai-schemas.js';
 import type { ServerContext } from './server-context.js';
 import { SseStream } from './sse.js';
 import { parseBody, type RouteHelpers } from './route-helpers.js';
-import type { ChoiceDelta, ChoiceParser } from './choice-parser.js';
+import type { ChoiceDelta, ReplyParser } from './choice-parser.js';
 import { finishReason, startChat, toolCallsOut, type ToolCallOut } from './chat-generation.js';
 
 export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void {
@@ -67,7 +67,7 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
 
 async function stream(
   reply: FastifyReply, outputs: AsyncGenerator<ChoiceOutput>, base: { id: string; created: number; model: string }, body: ChatRequest,
-  ctx: ServerContext, usage: (completion: number) => object, parsers: ChoiceParser[],
+  ctx: ServerContext, usage: (completion: number) => object, parsers: ReplyParser[],
 ): Promise<void> {
   const first = await outputs.next();
   const sse = new SseStream(reply);

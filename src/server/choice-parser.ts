@@ -10,8 +10,14 @@ export interface ChoiceDelta {
   reasoning_content?: string;
 }
 
+/** Splits one choice's streamed text; the harmony format has its own (harmony-parser.ts). */
+export interface ReplyParser {
+  push(text: string): ChoiceDelta[];
+  finish(): { deltas: ChoiceDelta[]; calls: ParsedToolCall[] | null };
+}
 
-export class ChoiceParser {
+
+export class ChoiceParser implements ReplyParser {
   private mode: 'reasoning' | 'content' | 'tools';
   private pending = '';
   /** Content already sent (tool-call formats such as Llama 3's only start a reply). */

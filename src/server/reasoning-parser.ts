@@ -1,5 +1,6 @@
 // Models that think before they answer (Qwen3, DeepSeek-R1 and its distills) write the thinking
-// between <think> and </think>; the API returns it as `reasoning_content`, apart from `content`.
+// between <think> and </think>, gpt-oss in its analysis channel; the API returns it as
+// `reasoning_content`, apart from `content`.
 
 export interface ReasoningParser {
   readonly name: string;
@@ -10,7 +11,10 @@ export interface ReasoningParser {
 
 const think: ReasoningParser = { name: 'think', start: '<think>', end: '</think>', detect: (t) => t.includes('<think>') };
 
-export const REASONING_PARSERS: readonly ReasoningParser[] = [think];
+/** gpt-oss: the analysis channel of its harmony messages (harmony-parser.ts splits the reply). */
+const harmony: ReasoningParser = { name: 'harmony', start: '<|channel|>analysis<|message|>', end: '<|end|>', detect: (t) => t.includes('<|channel|>analysis') };
+
+export const REASONING_PARSERS: readonly ReasoningParser[] = [think, harmony];
 export const REASONING_PARSER_NAMES = REASONING_PARSERS.map((p) => p.name);
 
 /** The parser `name` names ('none' for none), else the one the chat template's markers match. */

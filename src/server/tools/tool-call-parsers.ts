@@ -3,6 +3,7 @@
 // the grammar that makes the model write calls when tool_choice requires one.
 
 import type { StructuredOutputs } from '../../engine/structured/structured-outputs.js';
+import { HarmonyParser } from '../harmony-parser.js';
 
 export interface ToolDefinition {
   name: string;
@@ -155,7 +156,23 @@ const deepseekV3: ToolCallParser = {
   },
 };
 
-export const TOOL_CALL_PARSERS: readonly ToolCallParser[] = [hermes, llama3Json, mistral, deepseekV3];
+/**
+ * gpt-oss: a harmony message on the commentary channel addressed to=functions.NAME, its body the
+ * arguments. Replies are split by HarmonyParser; the markers are special tokens, so no grammar.
+ */
+const harmony: ToolCallParser = {
+  name: 'harmony',
+  holdBack: (text) => partialMarker(text, '<|'),
+  detect: (t) => t.includes('<|channel|>commentary'),
+  callStart: (text) => text.search(/to=functions\./),
+  parse(text) {
+    const p = new HarmonyParser(true);
+    p.push(text);
+    return p.finish().calls;
+  },
+};
+
+export const TOOL_CALL_PARSERS: readonly ToolCallParser[] = [hermes, llama3Json, mistral, deepseekV3, harmony];
 export const TOOL_CALL_PARSER_NAMES = TOOL_CALL_PARSERS.map((p) => p.name);
 
 /** The parser `name` names, else the one the chat template's own tool-call format matches. */
