@@ -4,7 +4,7 @@
 
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import { xgrammar } from '../engine/structured/xgrammar-module.js';
-import { compileGrammar } from '../engine/structured/grammar-compile.js';
+import { compileGrammar, warmCompiler } from '../engine/structured/grammar-compile.js';
 import { median, percentile } from './stats.js';
 import { BENCH_SCHEMAS } from './grammar-schemas.js';
 
@@ -32,8 +32,8 @@ export async function benchGrammar(tok: Tokenizer, onRow?: (r: GrammarBenchRow) 
   const info = await X.TokenizerInfo.createTokenizerInfo(pieces, encoding, false, pieces.length, tok.eosTokenIds);
   // No cache across schemas: each compile is a first compile, as for a schema the server has not seen.
   const compiler = await X.GrammarCompiler.createGrammarCompiler(info, false);
-  // The module's first compile also warms WebAssembly up: a cost paid once per process, not per schema.
-  (await compileGrammar(X, compiler, { type: 'json', schema: { type: 'object', properties: { warm: { type: 'boolean' } } } })).dispose();
+  // Warmed up as the server's grammar thread is when it starts: a cost paid once per process, not per schema.
+  (await warmCompiler(compiler)).dispose();
   const rows: GrammarBenchRow[] = [];
   const all: number[] = [];
   for (const s of BENCH_SCHEMAS) {

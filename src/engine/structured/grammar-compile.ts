@@ -62,6 +62,15 @@ async function compactJsonIn(X: XGrammarModule, node: unknown): Promise<unknown>
   return out;
 }
 
+/**
+ * What the grammar thread compiles when it starts, before any request: the builtin JSON grammar (ready
+ * for json_object requests). It also brings xgrammar's WebAssembly heap and the JSON rules' paths up
+ * to working size, which otherwise cost the first schema's compile up to 100 ms more.
+ */
+export function warmCompiler(c: GrammarCompiler): Promise<CompiledGrammar> {
+  return c.compileBuiltinJSONGrammar();
+}
+
 export function errorText(e: unknown): string {
   // xgrammar's C++ exceptions reach JS as numbers or plain objects; the message is what users need.
   if (e instanceof Error) return e.message;

@@ -6,7 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { FromGrammar, GrammarThreadData, ToGrammar } from './grammar-protocol.js';
 import { xgrammar } from './xgrammar-module.js';
 import type { CompiledGrammar, GrammarCompiler, GrammarMatcher } from '@mlc-ai/web-xgrammar';
-import { compileGrammar, errorText } from './grammar-compile.js';
+import { compileGrammar, errorText, warmCompiler } from './grammar-compile.js';
+import { grammarKey } from './structured-outputs.js';
 
 const port = parentPort!;
 const data = workerData as GrammarThreadData;
@@ -22,7 +23,11 @@ const post = (m: FromGrammar) => port.postMessage(m);
 
 const compiler: Promise<GrammarCompiler> = X.TokenizerInfo
   .createTokenizerInfo(data.pieces, data.encoding, false, data.vocabSize, data.stopTokenIds)
-  .then((info) => X.GrammarCompiler.createGrammarCompiler(info, true));
+  .then((info) => X.GrammarCompiler.createGrammarCompiler(info, true))
+  .then(async (c) => {
+    compiled.set(grammarKey({ type: 'json_object' }), await warmCompiler(c));
+    return c;
+  });
 
 async function writeMask(slot: number, epoch: number): Promise<void> {
   const m = matchers.get(slot);
