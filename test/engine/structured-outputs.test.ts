@@ -115,6 +115,28 @@ describe('constrained requests in the engine core', () => {
     assert.ok(core.stats().spec!.numAcceptedTokens > 0);
   });
 
+  it('ignore_eos: once the grammar is complete only EOS follows, to max_tokens', async () => {
+    const tok = loaded.tokenizer!;
+    const core = await engine({ kvCacheMemory: 64 << 20 });
+    const spec = SPECS[1]!.spec;
+    core.addRequest({ id: 'e', promptIds: tok.encode('Once upon a time'), params: makeSamplingParams({ temperature: 0, maxTokens: 12, ignoreEos: true, structuredOutputs: spec }) });
+    const tokens: number[] = [];
+    let reason = '';
+    while (core.hasWork) {
+      for (const o of core.step()) {
+        tokens.push(...o.tokenIds);
+        if (o.finishReason) reason = o.finishReason;
+      }
+    }
+    assert.equal(reason, 'length');
+    assert.equal(tokens.length, 12);
+    const firstEos = tokens.findIndex((t) => tok.eosTokenIds.includes(t));
+    assert.ok(firstEos > 0);
+    assert.match(tok.decode(tokens.slice(0, firstEos), { skipSpecialTokens: true }), SPECS[1]!.check);
+    assert.ok(tokens.slice(firstEos).every((t) => tok.eosTokenIds.includes(t)));
+    assert.equal(core.constrained.numOpen, 0);
+  });
+
   it('sampled with drafts, constrained output still matches its grammar', async () => {
     const tok = loaded.tokenizer!;
     const core = await engine({ kvCacheMemory: 64 << 20, speculativeMethod: 'layer-skip', numSpeculativeTokens: 4 });

@@ -31,7 +31,10 @@ const compiler: Promise<GrammarCompiler> = X.TokenizerInfo
 
 async function writeMask(slot: number, epoch: number): Promise<void> {
   const m = matchers.get(slot);
-  if (m) masks.set(await m.getNextTokenBitmask(), slot * words);
+  // A matcher past its stop token (a request that ignores EOS) has no next mask: allow nothing, which
+  // the sampler turns into EOS only.
+  if (m?.isTerminated()) masks.fill(0, slot * words, (slot + 1) * words);
+  else if (m) masks.set(await m.getNextTokenBitmask(), slot * words);
   draftCounts[slot] = 0;
   publish(slot, epoch);
 }
