@@ -182,6 +182,17 @@ export class AsyncEngine {
     return last as SampleOutput & { embedding: Float32Array };
   }
 
+  /**
+   * Embeds every prompt, all in flight at once; waits for all of them, then rejects with the first
+   * failure, or resolves in input order. `requestIds` names them (for aborts).
+   */
+  async embedAll(prompts: readonly (string | number[])[], pooling: PoolingParams, requestIds?: readonly string[]): Promise<(SampleOutput & { embedding: Float32Array })[]> {
+    const results = await Promise.allSettled(prompts.map((p, k) => this.embed(p, pooling, requestIds ? { requestId: requestIds[k]! } : {})));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.map((r) => (r as PromiseFulfilledResult<SampleOutput & { embedding: Float32Array }>).value);
+  }
+
   private submit(prompt: string | number[], params: SamplingParams, opts: GenerateOptions, pooling?: PoolingParams): AsyncIterable<SampleOutput> {
     if (this.closed || this.exitError) throw this.exitError ?? new UsageError('the engine is closed');
     const base = opts.requestId ?? `req-${this.nextId++}`;

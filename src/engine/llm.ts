@@ -129,13 +129,8 @@ export class LLM {
     const engine = await this.engine;
     const list = promptList(prompts);
     const pooling = poolingFor(engine.info.pooling, engine.info.model.hiddenSize, opts.dimensions);
-    const results = await Promise.allSettled(list.map((prompt) => engine.embed(prompt, pooling)));
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    return results.map((r, i) => {
-      const o = (r as PromiseFulfilledResult<Awaited<ReturnType<AsyncEngine['embed']>>>).value;
-      return { prompt: list[i]!, promptTokenIds: o.promptTokenIds ?? [], embedding: o.embedding };
-    });
+    const outputs = await engine.embedAll(list, pooling);
+    return outputs.map((o, i) => ({ prompt: list[i]!, promptTokenIds: o.promptTokenIds ?? [], embedding: o.embedding }));
   }
 
   async close(): Promise<void> {

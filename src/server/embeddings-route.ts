@@ -27,15 +27,10 @@ export function registerEmbeddings(app: FastifyInstance, helpers: RouteHelpers):
     const id = `embd-${randomUUID().replaceAll('-', '')}`;
     const ids = prompts.map((_, k) => `${id}-${k}`);
     const done = abortOnDisconnect(ctx, reply, ids);
-    const results = await Promise.allSettled(prompts.map((p, k) => ctx.engine.embed(p, pooling, { requestId: ids[k]! })));
-    done();
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const outputs = await ctx.engine.embedAll(prompts, pooling, ids).finally(done);
     const base64 = body.encoding_format === 'base64';
-    const data = results.map((r, index) => {
-      const e = (r as PromiseFulfilledResult<{ embedding: Float32Array }>).value.embedding;
-      return { object: 'embedding', index, embedding: base64 ? Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64') : Array.from(e) };
-    });
+    const data = outputs.map(({ embedding: e }, index) => (
+      { object: 'embedding', index, embedding: base64 ? Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64') : Array.from(e) }));
     const promptTokens = prompts.reduce((s, p) => s + p.length, 0);
     return {
       id, object: 'list', created: Math.floor(Date.now() / 1000), model: ctx.servedModelName, data,

@@ -28,6 +28,8 @@ export interface ForwardBatch {
   promptLens?: Int32Array;
 }
 
+const NO_HIDDEN = new Float32Array(0);
+
 export class CausalLM {
   private readonly layerAttn: LayerAttention[];
   private readonly attnShapeBase: Omit<AttentionShape, 'blockSize' | 'slidingWindow'>;
@@ -124,8 +126,8 @@ export class CausalLM {
       be.matmul(logits, last, this.prepared.lmHead, n);
       if (c.finalSoftcap) be.softcap(logits, logits.length, c.finalSoftcap);
     }
-    const hiddenRows = batch.hiddenRows ?? new Int32Array(0);
-    return { logits, hidden: this.finalNormed(h, hiddenRows, new Float32Array(hiddenRows.length * H)) };
+    const hr = batch.hiddenRows;
+    return { logits, hidden: hr ? this.finalNormed(h, hr, new Float32Array(hr.length * H)) : NO_HIDDEN };
   }
 
   private finalNormed(h: Float32Array, rows: Int32Array, out: Float32Array): Float32Array {
