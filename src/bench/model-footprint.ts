@@ -26,7 +26,7 @@ export function modelFootprint(w: ModelWeights, activeExperts = 0): ModelFootpri
     if (l.mlp) mlp(l.mlp);
     if (l.moe) {
       add(l.moe.router);
-      l.moe.experts.forEach((e, i) => mlp(e, i < activeExperts));
+      l.moe.experts.forEach((e, i) => e && mlp(e, i < activeExperts));
       if (l.moe.shared) mlp(l.moe.shared);
     }
   }

@@ -12,8 +12,9 @@ import { modelOptions, type BackendFlags } from './backend-options.js';
 import type { EngineOptions } from '../engine/engine-options.js';
 import type { LoadFormat } from '../model/load-model.js';
 import { KV_CACHE_DTYPE_AUTO, KV_CACHE_DTYPE_OPTIONS, type KVCacheDTypeOption } from '../engine/engine-config.js';
+import { addParallelOptions, parallelFromFlags, type ParallelFlags } from './parallel-flags.js';
 
-export interface EngineFlags extends SpeculativeConfigInput {
+export interface EngineFlags extends SpeculativeConfigInput, ParallelFlags {
   kvCacheMemory?: number;
   kvCacheDtype: KVCacheDTypeOption;
   blockSize?: number;
@@ -36,7 +37,7 @@ export function parseBytes(v: string): number {
 }
 
 export function addEngineOptions(cmd: Command): Command {
-  return cmd
+  return addParallelOptions(cmd)
     .option('--kv-cache-memory <size>', `KV-cache budget, e.g. 2GiB (default: ${KV_CACHE_FRACTION_OF_FREE_RAM * 100}% of free RAM at start-up)`, parseBytes)
     .addOption(kvCacheDtypeOption())
     .option('--block-size <n>', 'tokens per KV-cache block (default 16)', parseIntArg('--block-size'))
@@ -73,5 +74,5 @@ export function kvCacheDtypeOption(): Option {
 
 /** What to start an engine with, from a command's model, backend and engine flags. */
 export function engineOptionsFromFlags(f: EngineFlags & BackendFlags & { model: string; loadFormat: LoadFormat; tokenizer?: string }): EngineOptions {
-  return { ...modelOptions(f), ...engineConfigFromFlags(f) };
+  return { ...modelOptions(f), ...engineConfigFromFlags(f), ...parallelFromFlags(f) };
 }

@@ -13,12 +13,13 @@ import { kvCacheDtypeOption } from './engine-flags.js';
 import { addBackendOptions, modelOptions, type BackendFlags } from './backend-options.js';
 import { addSamplingOptions, pickSamplingFlags, type SamplingFlags } from './sampling-options.js';
 import { LLM } from '../engine/llm.js';
+import { addParallelOptions, parallelFromFlags, type ParallelFlags } from './parallel-flags.js';
 import type { SampleOutput } from '../engine/async-engine.js';
 import { makeSamplingParams, type SamplingParamsInput } from '../engine/sampling/sampling-params.js';
 import type { TokenLogprobs } from '../engine/sampling/sampler.js';
 import { collect, parseFloatArg, parseIdList, parseIntArg, runCommand } from './run-command.js';
 
-interface GenerateFlags extends BackendFlags, SamplingFlags {
+interface GenerateFlags extends BackendFlags, SamplingFlags, ParallelFlags {
   model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
@@ -45,7 +46,7 @@ interface GenerateFlags extends BackendFlags, SamplingFlags {
 }
 
 export function generateCommand(): Command {
-  return addSamplingOptions(addBackendOptions(new Command('generate')))
+  return addParallelOptions(addSamplingOptions(addBackendOptions(new Command('generate'))))
     .description('generate text from one prompt, streaming it to stdout')
     .option('-m, --model <model>', 'Hugging Face folder, .gguf file, llama2.c .bin, or Hub id ORG/NAME[@REV] ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')} (dummy: random weights of a preset)`, 'auto')
@@ -86,7 +87,7 @@ async function generate(f: GenerateFlags): Promise<void> {
   // One engine (in its worker), as `LLM` gives every library user; the completions run one after
   // another, completion i drawing from seed + i as the engine's n samples do.
   const llm = new LLM({
-    ...modelOptions(run),
+    ...modelOptions(run), ...parallelFromFlags(f),
     kvCacheDtype: f.kvCacheDtype, kvCache: f.kvCache, maxNumSeqs: 1, ...(f.maxModelLen ? { maxModelLen: f.maxModelLen } : {}),
   }, null);
   try {

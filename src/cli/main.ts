@@ -11,6 +11,8 @@ import { serveCommand } from './serve-command.js';
 import { calcCommand } from './calc-command.js';
 import { envCommand } from './env-command.js';
 import { TSLLM_VERSION } from '../util/version.js';
+import { expandParallelShorthands } from './parallel-flags.js';
+import { workerCommand } from './worker-command.js';
 
 const program = new Command('tsllm')
   .description('LLM inference in TypeScript: load a model (HF folder, GGUF, llama2.c, Hub id) and generate')
@@ -23,6 +25,7 @@ const program = new Command('tsllm')
   .addCommand(quantizeCommand())
   .addCommand(benchCommand())
   .addCommand(calcCommand())
-  .addCommand(envCommand());
+  .addCommand(envCommand())
+  .addCommand(workerCommand());
 
-await program.parseAsync(process.argv);
+await program.parseAsync(expandParallelShorthands(process.argv));

@@ -8,6 +8,9 @@ import { UsageError } from '../util/errors.js';
 import { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import { describeCapacity } from './engine-config.js';
 import type { RequestOutput } from './output/output-processor.js';
+import { OutputStream, type SampleOutput } from './output/output-stream.js';
+
+export type { SampleOutput } from './output/output-stream.js';
 import type { EngineStats } from './engine-requests.js';
 import type { EngineInfo, EngineOptions } from './engine-options.js';
 import { deserializeError, type FromWorker, type LoadProgress, type ToWorker, type WorkerData } from './engine-protocol.js';
@@ -15,13 +18,9 @@ import { loadProgressBar } from './load-progress-bar.js';
 import { epochMs } from './request.js';
 import type { PoolingParams } from './pooling/pooler.js';
 import { makeSamplingParams, type SamplingParams } from './sampling/sampling-params.js';
-
-export interface SampleOutput extends RequestOutput {
-  /** Which of the n samples this output belongs to. */
-  index: number;
-  /** The prompt's token ids, on each sample's first output. */
-  promptTokenIds?: number[];
-}
+import { resolveParallelOptions } from './parallel/parallel-options.js';
+import { LocalWorld } from './parallel/local-world.js';
+import { WorldFailedError } from '../distributed/world-failed-error.js';
 
 // An embedding request samples nothing; the engine still wants a parameter set.
 const EMBEDDING_PARAMS = makeSamplingParams({ maxTokens: 1 });
@@ -31,84 +30,18 @@ export interface GenerateOptions {
   priority?: number;
 }
 
-/** One request's outputs, in arrival order, for one consumer. */
-class OutputStream implements AsyncIterable<SampleOutput> {
-  private readonly queue: SampleOutput[] = [];
-  private waiter: { resolve: (r: IteratorResult<SampleOutput>) => void; reject: (e: Error) => void } | null = null;
-  private error: Error | null = null;
-  private unfinished: number;
-  private readonly promptIds = new Map<number, number[]>();
-  done = false;
-
-  constructor(
-    readonly ids: string[],
-    private readonly onEarlyExit: () => void,
-  ) {
-    this.unfinished = ids.length;
-  }
-
-  admitted(index: number, promptTokenIds: number[]): void {
-    this.promptIds.set(index, promptTokenIds);
-  }
-
-  push(out: SampleOutput): void {
-    const ids = this.promptIds.get(out.index);
-    if (ids) {
-      out.promptTokenIds = ids;
-      this.promptIds.delete(out.index);
-    }
-    if (out.finishReason) this.unfinished--;
-    this.queue.push(out);
-    this.flush();
-  }
-
-  fail(error: Error): void {
-    this.error ??= error;
-    this.done = true;
-    this.flush();
-  }
-
-  get finished(): boolean {
-    return this.unfinished === 0;
-  }
-
-  private flush(): void {
-    if (!this.waiter) return;
-    const w = this.waiter;
-    if (this.queue.length > 0) {
-      this.waiter = null;
-      w.resolve({ value: this.queue.shift()!, done: false });
-    } else if (this.error) {
-      this.waiter = null;
-      w.reject(this.error);
-    } else if (this.finished) {
-      this.waiter = null;
-      w.resolve({ value: undefined, done: true });
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<SampleOutput> {
-    return {
-      next: () => new Promise((resolve, reject) => {
-        this.waiter = { resolve, reject };
-        this.flush();
-      }),
-      return: async () => {
-        if (!this.finished && !this.error) this.onEarlyExit();
-        this.done = true;
-        return { value: undefined, done: true };
-      },
-    };
-  }
-}
-
 export class AsyncEngine {
   private readonly streams = new Map<string, { stream: OutputStream; index: number }>();
   private nextId = 0;
   private closed: Promise<void> | null = null;
   private exitError: Error | null = null;
+  private exited = false;
   /** The engine's gauges and counters after its latest step. */
   stats: EngineStats | null = null;
+  /** Set once a rank of a multi-process job failed: the engine has stopped for good. */
+  failed: WorldFailedError | null = null;
+  /** Called once when the engine stops for good (a failed rank). */
+  onFailed: ((e: WorldFailedError) => void) | null = null;
   /** Called with each step's outputs (the server's metrics hook). */
   onOutputs: ((outputs: readonly RequestOutput[], stats: EngineStats) => void) | null = null;
 
@@ -118,11 +51,16 @@ export class AsyncEngine {
   private constructor(
     private readonly worker: Worker,
     readonly info: EngineInfo,
+    /** The other ranks of a multi-process job and their meeting point; null on one process. */
+    readonly world: LocalWorld | null,
   ) {
     this.tokenizer = info.tokenizer ? new Tokenizer(info.tokenizer.json, info.tokenizer.options) : null;
     worker.on('message', (m: FromWorker) => this.receive(m));
     worker.on('error', (e) => this.failAll(e));
-    worker.on('exit', (code) => this.failAll(new Error(`the engine worker exited (code ${code})`)));
+    worker.on('exit', (code) => {
+      this.exited = true;
+      this.failAll(new Error(`the engine worker exited (code ${code})`));
+    });
     worker.unref();
   }
 
@@ -131,8 +69,20 @@ export class AsyncEngine {
    * `progress`: a bar on stderr while the layers load (default: when stderr is a terminal), or a
    * function that hears of each layer.
    */
-  static start(options: EngineOptions, log?: (line: string) => void, progress: boolean | ((p: LoadProgress) => void) = process.stderr.isTTY === true): Promise<AsyncEngine> {
-    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: { options } satisfies WorkerData });
+  static async start(options: EngineOptions, log?: (line: string) => void, progress: boolean | ((p: LoadProgress) => void) = process.stderr.isTTY === true): Promise<AsyncEngine> {
+    const parallel = resolveParallelOptions(options);
+    const world = parallel.tensorParallelSize > 1 ? await LocalWorld.start(options, parallel) : null;
+    try {
+      return await AsyncEngine.startWorker(options, world, log, progress);
+    } catch (e) {
+      await world?.close();
+      throw e;
+    }
+  }
+
+  private static startWorker(options: EngineOptions, world: LocalWorld | null, log: ((line: string) => void) | undefined, progress: boolean | ((p: LoadProgress) => void)): Promise<AsyncEngine> {
+    const data: WorkerData = { options, ...(world ? { master: world.master } : {}) };
+    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: data });
     const bar = progress === true ? loadProgressBar() : null;
     const onProgress = typeof progress === 'function' ? progress : (p: LoadProgress) => bar?.update(p);
     return new Promise<AsyncEngine>((resolve, reject) => {
@@ -143,7 +93,7 @@ export class AsyncEngine {
           worker.off('message', onMessage).off('error', reject).off('exit', onExit);
           log?.(`tsllm: ${m.info.source} loaded in ${(m.info.loadMs / 1000).toFixed(1)} s on ${m.info.backend}; KV cache ${describeCapacity(m.info.config)}, ` +
             `up to ${m.info.config.maxNumSeqs} sequences and ${m.info.config.maxNumBatchedTokens} tokens per step`);
-          resolve(new AsyncEngine(worker, m.info));
+          resolve(new AsyncEngine(worker, m.info, world));
         } else if (m.type === 'load-failed') {
           bar?.stop();
           worker.off('exit', onExit);
@@ -216,10 +166,11 @@ export class AsyncEngine {
 
   async close(): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
+      if (this.exited) return resolve();
       this.worker.once('exit', () => resolve());
       this.send({ type: 'shutdown' });
       this.worker.ref();
-    });
+    }).then(() => this.world?.close());
     return this.closed;
   }
 
@@ -253,6 +204,13 @@ export class AsyncEngine {
         }
         this.onOutputs?.(m.outputs, m.stats);
         break;
+      case 'world-failed': {
+        const e = new WorldFailedError(m.error.message.replace(/^a rank of the parallel job failed: /, ''));
+        this.failed = e;
+        this.failAll(e);
+        this.onFailed?.(e);
+        break;
+      }
       case 'step-failed':
         for (const id of m.ids) {
           const s = this.streams.get(id);

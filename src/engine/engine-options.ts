@@ -9,8 +9,9 @@ import type { SerializedTokenizer } from '../model/tokenizer/tokenizer.js';
 import type { Quantization } from '../model/quantize-weights.js';
 import type { EngineConfig, EngineConfigInput } from './engine-config.js';
 import type { SamplingParamsInput } from './sampling/sampling-params.js';
+import type { ParallelOptionsInput } from './parallel/parallel-options.js';
 
-export interface EngineOptions extends EngineConfigInput {
+export interface EngineOptions extends EngineConfigInput, ParallelOptionsInput {
   /** A Hugging Face folder, a .gguf or llama2.c file, a Hub id, or a preset name with loadFormat 'dummy'. */
   model: string;
   loadFormat?: LoadFormat;

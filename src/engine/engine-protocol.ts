@@ -47,10 +47,14 @@ export type FromWorker =
   | { type: 'rejected'; id: string; error: SerializedError }
   | { type: 'outputs'; outputs: RequestOutput[]; stats: EngineStats }
   /** The step failed; these requests were ended and their blocks freed. The engine keeps serving. */
-  | { type: 'step-failed'; ids: string[]; error: SerializedError };
+  | { type: 'step-failed'; ids: string[]; error: SerializedError }
+  /** A rank of a multi-process job failed: the engine has stopped; `ids` were in flight. */
+  | { type: 'world-failed'; ids: string[]; error: SerializedError };
 
 export interface WorkerData {
   options: EngineOptions;
+  /** The rendezvous store of a multi-process job (rank 0 serves it in the main thread). */
+  master?: string;
 }
 
 export function serializeError(e: unknown): SerializedError {

@@ -13,12 +13,21 @@ import { EngineCore } from './engine-core.js';
 import type { EngineInfo } from './engine-options.js';
 import { serializeError, type AddRequestMessage, type FromWorker, type LoadProgress, type ToWorker, type WorkerData } from './engine-protocol.js';
 import { prepareWeights } from '../model/architectures/prepared-weights.js';
+import { resolveParallelOptions } from './parallel/parallel-options.js';
+import { joinTensorParallel, LeaderModel } from './parallel/tensor-parallel-rank.js';
+import type { FollowerSetup } from './parallel/follower.js';
+import { WorldFailedError } from '../distributed/world-failed-error.js';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
 async function start(): Promise<EngineCore> {
-  const { options } = workerData as WorkerData;
+  const { options, master } = workerData as WorkerData;
+  const parallel = resolveParallelOptions(options);
+  // A draft model or the target's first layers would run forward passes the other ranks never see.
+  if (parallel.tensorParallelSize > 1 && (options.speculativeModel || options.speculativeMethod === 'layer-skip')) {
+    throw new UsageError('with --tensor-parallel-size > 1 only n-gram speculative decoding runs (no draft model, no layer skip) yet');
+  }
   const t0 = performance.now();
   const backend = createBackend({ ...(options.backend ? { backend: options.backend } : {}), ...(options.threads ? { threads: options.threads } : {}) });
   const progress = (model: LoadProgress['model'], stage: LoadProgress['stage']) => (done: number, total: number) => post({ type: 'load-progress', stage, model, done, total });
@@ -31,7 +40,9 @@ async function start(): Promise<EngineCore> {
     ...quantization('target'),
     resolveHubId: resolveHubModel,
   });
-  const model = new CausalLM(loaded.config, loaded.weights, backend, prepareWeights(loaded.weights, backend, progress('target', 'packing weights')));
+  const model = parallel.tensorParallelSize > 1
+    ? (await joinTensorParallel(loaded, backend, parallel, 0, master!, progress('target', 'packing weights'))).model
+    : new CausalLM(loaded.config, loaded.weights, backend, prepareWeights(loaded.weights, backend, progress('target', 'packing weights')));
   // A draft model is read like the target (a preset name needs --load-format dummy on both).
   const draft = options.speculativeModel
     ? await loadModel(options.speculativeModel, {
@@ -41,7 +52,12 @@ async function start(): Promise<EngineCore> {
     })
     : null;
   const draftModel = draft ? new CausalLM(draft.config, draft.weights, backend, prepareWeights(draft.weights, backend, progress('draft', 'packing weights'))) : undefined;
-  const core = new EngineCore(model, loaded.tokenizer, resolveEngineConfig(loaded.config, options, draft?.config), draftModel);
+  // Each rank's KV cache holds its own KV heads: blocks are counted from this rank's share.
+  const core = new EngineCore(model, loaded.tokenizer, resolveEngineConfig(model.config, options, draft?.config), draftModel);
+  if (model instanceof LeaderModel) {
+    const { numBlocks, blockSize, kvCacheDtype } = core.config;
+    model.setup({ numBlocks, blockSize, kvCacheDtype } satisfies FollowerSetup);
+  }
   const info: EngineInfo = {
     model: loaded.config,
     config: core.config,
@@ -110,7 +126,24 @@ class GrammarWaits {
   }
 }
 
+/** An idle master broadcasts a heartbeat this often (see plan-channel.ts). */
+function heartbeatMs(): number {
+  return Math.max(50, Math.min(1000, resolveParallelOptions((workerData as WorkerData).options).timeoutMs / 4));
+}
+
 async function serve(core: EngineCore): Promise<void> {
+  const leader = core.model instanceof LeaderModel ? core.model : null;
+  try {
+    await serveSteps(core, leader);
+  } catch (e) {
+    if (!(e instanceof WorldFailedError)) throw e;
+    post({ type: 'world-failed', ids: core.abortAll(), error: serializeError(e) });
+    return;
+  }
+  leader?.shutdown();
+}
+
+async function serveSteps(core: EngineCore, leader: LeaderModel | null): Promise<void> {
   const inbox: ToWorker[] = [];
   let wake: (() => void) | null = null;
   port.on('message', (m: ToWorker) => {
@@ -134,13 +167,17 @@ async function serve(core: EngineCore): Promise<void> {
       } else for (const id of m.ids) if (!grammars.abort(id)) core.abort(id);
     }
     if (!core.hasWork) {
+      const beat = leader ? setTimeout(() => wake?.(), heartbeatMs()) : null;
       await new Promise<void>((resolve) => (wake = resolve));
+      if (beat) clearTimeout(beat);
+      if (leader && inbox.length === 0) leader.heartbeat();
       continue;
     }
     try {
       const outputs = core.step();
       if (outputs.length > 0) post({ type: 'outputs', outputs, stats: core.stats() });
     } catch (e) {
+      if (e instanceof WorldFailedError) throw e;
       post({ type: 'step-failed', ids: core.abortAll(), error: serializeError(e) });
     }
     // Let new requests and aborts arrive between steps.

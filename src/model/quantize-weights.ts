@@ -47,7 +47,7 @@ export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: B
           : { q: q(l.q, `${b}.attn_q.weight`), k: q(l.k, `${b}.attn_k.weight`), ...(l.v ? { v: q(l.v, `${b}.attn_v.weight`) } : {}) }),
         o: q(l.o, `${b}.attn_output.weight`),
         ...(l.mlp ? { mlp: mlp(l.mlp, b) } : {}),
-        ...(l.moe ? { moe: { ...l.moe, experts: l.moe.experts.map((e) => mlp(e, b, '_exps')), ...(l.moe.shared ? { shared: mlp(l.moe.shared, b, '_shexp') } : {}) } } : {}),
+        ...(l.moe ? { moe: { ...l.moe, experts: l.moe.experts.map((e) => e && mlp(e, b, '_exps')), ...(l.moe.shared ? { shared: mlp(l.moe.shared, b, '_shexp') } : {}) } } : {}),
       };
       onLayer?.(i + 1, w.layers.length);
       return layer;

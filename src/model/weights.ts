@@ -18,7 +18,8 @@ export interface MoeWeights {
   /** [numExperts, hidden] */
   router: WeightTensor;
   routerBias?: Float32Array;
-  experts: MlpWeights[];
+  /** null: an expert another rank holds (expert parallelism). */
+  experts: (MlpWeights | null)[];
   shared?: MlpWeights;
   /** [1, hidden]: sigmoid gate on the shared expert's output. */
   sharedGate?: WeightTensor;

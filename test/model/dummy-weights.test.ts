@@ -40,7 +40,7 @@ for (const name of ['deepseek-v3', 'qwen2moe', 'gpt-oss']) {
       assert.ok(w.layers[0]!.mlp && !w.layers[0]!.moe && w.layers[1]!.moe?.experts.length === 8);
     }
     // gpt-oss's experts come as its checkpoints ship them.
-    if (name === 'gpt-oss') assert.ok(w.layers.every((l) => l.moe!.experts.every((e) => e.gate!.dtype === 'mxfp4' && e.down.dtype === 'mxfp4')));
+    if (name === 'gpt-oss') assert.ok(w.layers.every((l) => l.moe!.experts.every((e) => e!.gate!.dtype === 'mxfp4' && e!.down.dtype === 'mxfp4')));
     assert.ok(w.layers.every((l, i) => (l.moe ? l.moe.experts.length === c.moe!.numExperts : i < (c.moe?.firstMoeLayer ?? 0))));
     const ctx = new SequenceContext(new CausalLM(c, w, new ReferenceBackend()), 8);
     const logits = ctx.eval([1, 2, 3]);

@@ -37,7 +37,8 @@ describe('gpt-oss with MXFP4 experts', () => {
   const golden = readJson<ModelGolden>(path.join(floatDir, 'golden.json'));
 
   it('loads every expert matrix as MXFP4, row for row the spec quantization of the float32 weights', () => {
-    mx.layers.forEach((l, i) => l.moe!.experts.forEach((e, x) => {
+    mx.layers.forEach((l, i) => l.moe!.experts.forEach((expert, x) => {
+      const e = expert!;
       const f = float.layers[i]!.moe!.experts[x]!;
       for (const m of ['gate', 'up', 'down'] as const) {
         assert.equal(e[m]!.dtype, 'mxfp4');
@@ -53,7 +54,7 @@ describe('gpt-oss with MXFP4 experts', () => {
     ...float,
     layers: float.layers.map((l, i) => ({
       ...l,
-      moe: { ...l.moe!, experts: mx.layers[i]!.moe!.experts.map((e) => ({ ...e, gate: weightFromF32(toF32(e.gate!), [...e.gate!.shape]), up: weightFromF32(toF32(e.up), [...e.up.shape]), down: weightFromF32(toF32(e.down), [...e.down.shape]) })) },
+      moe: { ...l.moe!, experts: mx.layers[i]!.moe!.experts.map((x) => x!).map((e) => ({ ...e, gate: weightFromF32(toF32(e.gate!), [...e.gate!.shape]), up: weightFromF32(toF32(e.up), [...e.up.shape]), down: weightFromF32(toF32(e.down), [...e.down.shape]) })) },
     })),
   };
 

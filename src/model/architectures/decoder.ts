@@ -11,6 +11,7 @@ import { latentAttention, type LatentAttentionContext } from './latent-attention
 import { applyRope, layerAttention, ropeRegime, type LayerAttention } from './layer-attention.js';
 import { prepareWeights, type FusedProjection, type PreparedLayer, type PreparedMlp, type PreparedMoe, type PreparedWeights } from './prepared-weights.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
+import type { TensorParallelOps } from '../parallel/tensor-parallel-ops.js';
 
 export interface ForwardBatch {
   /** [rows] */
@@ -38,12 +39,16 @@ export class CausalLM {
   private readonly prepared: PreparedWeights;
   private readonly latentCtx: LatentAttentionContext;
 
-  /** `prepared`: the backend's handles for these weights, when made already (by another model, or by a loader reporting progress). */
+  /**
+   * `prepared`: the backend's handles for these weights, when made already (by another model, or by a
+   * loader reporting progress). `tp`: this rank's group when config and weights are one rank's shard.
+   */
   constructor(
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
     readonly backend: Backend,
     prepared?: PreparedWeights,
+    private readonly tp?: TensorParallelOps,
   ) {
     this.layerAttn = layerAttention(config);
     this.attnShapeBase = {
@@ -67,6 +72,7 @@ export class CausalLM {
       { ...this.weights, layers: this.weights.layers.slice(0, layers) },
       this.backend,
       { ...this.prepared, layers: this.prepared.layers.slice(0, layers) },
+      this.tp,
     );
   }
 
@@ -91,7 +97,8 @@ export class CausalLM {
     const H = c.hiddenSize;
 
     const h = this.buffers.get('hidden', rows * H);
-    be.embedding(h, this.weights.embed, batch.tokenIds);
+    if (this.tp) this.tp.embed(be, h, this.weights.embed, batch.tokenIds);
+    else be.embedding(h, this.weights.embed, batch.tokenIds);
     if (c.embedScale !== undefined) scaleInPlace(h, c.embedScale, rows * H);
     if (this.weights.posEmbed) {
       const pos = new Float32Array(rows * H);
@@ -110,20 +117,23 @@ export class CausalLM {
       const a = c.mla
         ? latentAttention(this.latentCtx, x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows)
         : this.attention(x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows);
+      this.tp?.reduce(a);
       if (w.postAttnNorm) this.norm(a, a, w.postAttnNorm, undefined, rows);
       be.add(h, a, rows * H);
       this.norm(x, h, w.mlpNorm, w.mlpNormBias, rows);
       const m = pw.moe ? this.moe(x, w, pw.moe, rows) : this.mlp(x, w.mlp!, pw.mlp!, rows);
+      this.tp?.reduce(m);
       if (w.postMlpNorm) this.norm(m, m, w.postMlpNorm, undefined, rows);
       be.add(h, m, rows * H);
     }
 
     // Only the sampled rows go through the final norm and the (large) vocabulary projection.
     const n = batch.logitsRows.length;
-    const logits = new Float32Array(n * c.vocabSize);
+    let logits: Float32Array = new Float32Array(n * c.vocabSize);
     if (n > 0) {
       const last = this.finalNormed(h, batch.logitsRows, this.buffers.get('last', n * H));
-      be.matmul(logits, last, this.prepared.lmHead, n);
+      if (this.tp) logits = this.tp.logits(be, last, this.prepared.lmHead, n);
+      else be.matmul(logits, last, this.prepared.lmHead, n);
       if (c.finalSoftcap) be.softcap(logits, logits.length, c.finalSoftcap);
     }
     const hr = batch.hiddenRows;
@@ -235,10 +245,11 @@ export class CausalLM {
     const out = new Float32Array(rows * H);
     for (let e = 0; e < E; e++) {
       const ids = routing.rows[e]!;
-      if (ids.length === 0) continue;
+      const expert = w.moe!.experts[e];
+      if (ids.length === 0 || !expert) continue;
       const xe = new Float32Array(ids.length * H);
       be.gatherRows(xe, x, ids, H);
-      be.scatterAddRows(out, this.mlp(xe, w.moe!.experts[e]!, pw.experts[e]!, ids.length), ids, routing.weights[e]!, H);
+      be.scatterAddRows(out, this.mlp(xe, expert, pw.experts[e]!, ids.length), ids, routing.weights[e]!, H);
     }
 
     if (pw.shared) {

@@ -31,7 +31,7 @@ export interface PreparedMlp {
 
 export interface PreparedMoe {
   router: PreparedWeight;
-  experts: PreparedMlp[];
+  experts: (PreparedMlp | null)[];
   shared?: PreparedMlp;
   sharedGate?: PreparedWeight;
 }
@@ -99,7 +99,7 @@ export function prepareWeights(weights: ModelWeights, backend: Backend, onLayer?
     ...(l.moe ? {
       moe: {
         router: p(l.moe.router),
-        experts: l.moe.experts.map(mlp),
+        experts: l.moe.experts.map((e) => e && mlp(e)),
         ...(l.moe.shared ? { shared: mlp(l.moe.shared) } : {}),
         ...(l.moe.sharedGate ? { sharedGate: p(l.moe.sharedGate) } : {}),
       },

@@ -1,0 +1,51 @@
+// Loads the Gloo collectives addon (native/comm/build/Release/tsllm_comm.node). It is built by
+// `npm install` only where libgloo-dev is installed; without it every multi-process layout fails with
+// one line saying what to install, and single-process runs never touch it.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../util/errors.js';
+
+export interface ConnectOptions {
+  rank: number;
+  size: number;
+  storeHost: string;
+  storePort: number;
+  /** The address this rank's Gloo device listens on (its peers connect to it). */
+  bindHost: string;
+  timeoutMs: number;
+  /** This rank's identity (JSON), checked by the master's store before it may join. */
+  hello: string;
+}
+
+/** One rank's Gloo context. Collectives block the calling thread and throw on a dead peer or timeout. */
+export interface NativeCommunicator {
+  connect(opts: ConnectOptions): Promise<void>;
+  /** Sums `x` across ranks, in place. */
+  allReduce(x: Float32Array): void;
+  /** `output` = every rank's `input`, in rank order (output.byteLength = size x input.byteLength). */
+  allGather(input: ArrayBufferView, output: ArrayBufferView): void;
+  /** Root's bytes into every rank's `x` (same length everywhere). */
+  broadcast(x: ArrayBufferView, root: number): void;
+  send(x: ArrayBufferView, dst: number, tag: number): void;
+  recv(x: ArrayBufferView, src: number, tag: number): void;
+  setTimeout(ms: number): void;
+  /** The error that broke this communicator (a dead peer, a timeout), or null while it works. */
+  failure(): string | null;
+  close(): void;
+}
+
+const ADDON = fileURLToPath(new URL('../../../native/comm/build/Release/tsllm_comm.node', import.meta.url));
+
+let loaded: { Communicator: new () => NativeCommunicator } | null = null;
+
+export function createCommunicator(): NativeCommunicator {
+  if (!loaded) {
+    if (!existsSync(ADDON)) {
+      throw new UsageError('tensor/pipeline parallelism needs Gloo: install it (apt install libgloo-dev) and run npm install again');
+    }
+    loaded = createRequire(import.meta.url)(ADDON) as { Communicator: new () => NativeCommunicator };
+  }
+  return new loaded.Communicator();
+}

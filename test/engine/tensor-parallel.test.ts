@@ -1,0 +1,69 @@
+// Tensor and expert parallelism against one process: on every model fixture, the same greedy tokens
+// and the same logprobs (within 2e-5: the row-parallel sums are added in another order) from two
+// ranks, each a process on loopback holding half of every layer, as from one process holding all.
+
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { LLM, type LLMOutput } from '../../src/engine/llm.js';
+import type { EngineOptions } from '../../src/engine/engine-options.js';
+import { MODEL_FIXTURES, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
+import { skipWithoutGloo } from '../helpers/gloo.js';
+
+const MOE = new Set(['mixtral-moe', 'qwen2moe', 'qwen3moe', 'gpt-oss', 'deepseek-v3']);
+export const LOGPROB_TOLERANCE = 1e-5;
+
+async function run(options: EngineOptions, prompts: number[][], maxTokens: number): Promise<LLMOutput[]> {
+  const llm = new LLM({ ...options, distributedTimeoutMs: 10_000 });
+  try {
+    return await llm.generate(prompts, { temperature: 0, maxTokens, ignoreEos: true, logprobs: 5 });
+  } finally {
+    await llm.close();
+  }
+}
+
+/** Same tokens and top-5 logprobs, request by request. */
+export function assertSameOutputs(got: LLMOutput[], want: LLMOutput[], what: string): void {
+  assert.equal(got.length, want.length);
+  got.forEach((g, i) => {
+    const [a, b] = [g.outputs[0]!, want[i]!.outputs[0]!];
+    assert.deepEqual(a.tokenIds, b.tokenIds, `${what}: prompt ${i} tokens`);
+    a.logprobs!.forEach((lp, t) => {
+      const ref = b.logprobs![t]!;
+      assert.ok(Math.abs(lp.logprob - ref.logprob) <= LOGPROB_TOLERANCE, `${what}: prompt ${i} step ${t}: ${lp.logprob} vs ${ref.logprob}`);
+      lp.top.forEach(([id, v], k) => {
+        assert.equal(id, ref.top[k]![0], `${what}: prompt ${i} step ${t} top ${k}`);
+        assert.ok(Math.abs(v - ref.top[k]![1]) <= LOGPROB_TOLERANCE, `${what}: prompt ${i} step ${t} top ${k}: ${v} vs ${ref.top[k]![1]}`);
+      });
+    });
+  });
+}
+
+describe('tensor parallelism (2 processes) against one process', { skip: skipWithoutGloo, concurrency: 1 }, () => {
+  for (const name of MODEL_FIXTURES) {
+    it(`${name}: TP=2${MOE.has(name) ? ' and EP=2' : ''} give TP=1's greedy tokens and logprobs`, { timeout: 120_000 }, async () => {
+      const golden = readJson<ModelGolden>(`${modelDir(name)}/golden.json`);
+      const prompts = golden.prompts.map((p) => p.input_ids);
+      // float32 K/V: an f16 cache would round a last-bit difference of the sums into a visible one.
+      const model = { model: modelDir(name), kvCacheDtype: 'f32' as const };
+      const one = await run(model, prompts, 8);
+      one.forEach((o, i) => assert.deepEqual(o.outputs[0]!.tokenIds, golden.prompts[i]!.greedy_new_tokens.slice(0, 8), `TP=1 against transformers, prompt ${i}`));
+      assertSameOutputs(await run({ ...model, tensorParallelSize: 2 }, prompts, 8), one, 'TP=2');
+      if (MOE.has(name)) assertSameOutputs(await run({ ...model, tensorParallelSize: 2, enableExpertParallel: true }, prompts, 8), one, 'EP=2');
+    });
+  }
+});
+
+describe('tensor-parallel ranks refuse what cannot be split', { skip: skipWithoutGloo }, () => {
+  const llms: LLM[] = [];
+  after(() => Promise.all(llms.map((l) => l.close())));
+  it('names the head count a size does not divide', async () => {
+    const llm = new LLM({ model: modelDir('llama-gqa'), tensorParallelSize: 3 });
+    llms.push(llm);
+    await assert.rejects(llm.info(), /--tensor-parallel-size 3 must divide the model's 4 attention heads/);
+  });
+  it('expert parallelism needs more than one rank', async () => {
+    const llm = new LLM({ model: modelDir('mixtral-moe'), enableExpertParallel: true });
+    llms.push(llm);
+    await assert.rejects(llm.info(), /--enable-expert-parallel needs --tensor-parallel-size > 1/);
+  });
+});
