@@ -79,6 +79,12 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   try {
     const ctx = await server.ready;
+    // A failed rank stops the engine for good: requests in flight got their 503s, /health says so; a
+    // moment for those answers to leave, then exit non-zero so a supervisor restarts the job.
+    ctx.engine.onFailed = (e) => {
+      log.fatal({ err: e }, 'a rank of the parallel job failed: exiting');
+      setTimeout(() => void ctx.engine.close().finally(() => process.exit(1)), 500);
+    };
     const i = ctx.engine.info;
     log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheDtype: i.config.kvCacheDtype, kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
       kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');

@@ -8,9 +8,9 @@ import { parseBody, type RouteHelpers } from './route-helpers.js';
 import { TSLLM_VERSION } from '../util/version.js';
 
 
-export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers & { isReady(): boolean }): void {
+export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers & { isReady(): boolean; failure(): string | null }): void {
   app.get('/health', async (_req, reply) => {
-    if (!helpers.isReady()) return reply.code(503).send({ status: 'loading' });
+    if (!helpers.isReady()) return reply.code(503).send({ status: helpers.failure() ? 'failed' : 'loading', ...(helpers.failure() ? { error: helpers.failure() } : {}) });
     return { status: 'ok' };
   });
 

@@ -2,6 +2,7 @@
 // get wrong, the API key check, and the routes. It listens while the model is still loading (health
 // says 503 until the engine is ready), and closes by draining requests in flight.
 
+import { WorldFailedError } from '../distributed/world-failed-error.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AsyncEngine } from '../engine/async-engine.js';
@@ -76,9 +77,11 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
     loadError = e;
   });
 
-  const helpers: RouteHelpers & { isReady(): boolean } = {
-    isReady: () => ctx !== null,
+  const helpers: RouteHelpers & { isReady(): boolean; failure(): string | null } = {
+    failure: () => ctx?.engine.failed?.message ?? null,
+    isReady: () => ctx !== null && ctx.engine.failed === null,
     context(model) {
+      if (ctx?.engine.failed) throw new OpenAIError(503, ctx.engine.failed.message, 'server_error', null, 'engine_failed');
       if (!ctx) {
         if (loadError) throw new OpenAIError(503, `the model failed to load: ${loadError.message}`, 'server_error', null, 'model_load_failed');
         throw new OpenAIError(503, 'the model is still loading', 'server_error', null, 'model_loading', 1);
@@ -132,6 +135,7 @@ function toOpenAIError(error: Error): OpenAIError {
   if (error instanceof OpenAIError) return error;
   if (error instanceof UsageError) return new OpenAIError(400, error.message, 'invalid_request_error');
   if (error instanceof ModelLoadError) return new OpenAIError(503, error.message, 'server_error');
+  if (error instanceof WorldFailedError) return new OpenAIError(503, error.message, 'server_error', null, 'engine_failed');
   const fe = error as FastifyError;
   if (fe.statusCode === 413) return new OpenAIError(413, `the request body is larger than the server accepts (${fe.message})`, 'invalid_request_error', null, 'request_too_large');
   if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
