@@ -67,3 +67,44 @@ describe('tensor-parallel ranks refuse what cannot be split', { skip: skipWithou
     await assert.rejects(llm.info(), /--enable-expert-parallel needs --tensor-parallel-size > 1/);
   });
 });
+
+describe('batch invariance at TP=2: alone, batched, chunked, preempted, prefix-cached', { skip: skipWithoutGloo, concurrency: 1 }, () => {
+  const golden = readJson<ModelGolden>(`${modelDir('llama-gqa')}/golden.json`);
+  // Two prompts share a 40-token prefix, so the prefix cache has something to reuse.
+  const prompts = [...golden.prompts.map((p) => p.input_ids), [...golden.prompts[2]!.input_ids, 7, 8, 9]];
+  const model = { model: modelDir('llama-gqa'), kvCacheDtype: 'f32' as const, blockSize: 16 };
+  // One rank's K/V per token: 2 layers x K and V x 1 KV head x 16 dims x 4 bytes.
+  const TP2_BYTES_PER_TOKEN = 2 * 2 * 16 * 4;
+  let alone: LLMOutput[] = [];
+
+  it('TP=1, each prompt alone: the reference', { timeout: 60_000 }, async () => {
+    alone = [];
+    for (const p of prompts) alone.push(...await run(model, [p], 16));
+  });
+  it('TP=2, each prompt alone', { timeout: 60_000 }, async () => {
+    const got: LLMOutput[] = [];
+    for (const p of prompts) got.push(...await run({ ...model, tensorParallelSize: 2 }, [p], 16));
+    assertSameOutputs(got, alone, 'alone');
+  });
+  it('TP=2, batched, and with prefills chunked to 16 tokens a step', { timeout: 60_000 }, async () => {
+    assertSameOutputs(await run({ ...model, tensorParallelSize: 2 }, prompts, 16), alone, 'batched');
+    assertSameOutputs(await run({ ...model, tensorParallelSize: 2, maxNumBatchedTokens: 16 }, prompts, 16), alone, 'chunked');
+  });
+  it('TP=2, preempted for want of blocks', { timeout: 60_000 }, async () => {
+    const got = await run({ ...model, tensorParallelSize: 2, kvCacheMemory: 10 * 16 * TP2_BYTES_PER_TOKEN, enablePrefixCaching: false }, prompts, 16);
+    assert.ok(got.some((o) => o.outputs[0]!.numPreemptions > 0), 'some request was preempted');
+    assertSameOutputs(got, alone, 'preempted');
+  });
+  it('TP=2, from the prefix cache', { timeout: 60_000 }, async () => {
+    const llm = new LLM({ ...model, tensorParallelSize: 2, distributedTimeoutMs: 10_000 });
+    try {
+      const params = { temperature: 0, maxTokens: 16, ignoreEos: true, logprobs: 5 };
+      await llm.generate([prompts[2]!], params);
+      const cached = await llm.generate([prompts[4]!], params);
+      assert.ok(cached[0]!.numCachedTokens >= 32, `cached ${cached[0]!.numCachedTokens} tokens`);
+      assertSameOutputs(cached, [alone[4]!], 'prefix-cached');
+    } finally {
+      await llm.close();
+    }
+  });
+});

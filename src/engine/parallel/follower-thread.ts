@@ -5,9 +5,9 @@ import { workerData } from 'node:worker_threads';
 import type { EngineOptions } from '../engine-options.js';
 import { runFollower } from './follower.js';
 
-const { options, rank, master } = workerData as { options: EngineOptions; rank: number; master: string };
+const { options, rank, master, quiet } = workerData as { options: EngineOptions; rank: number; master: string; quiet: boolean };
 try {
-  await runFollower(options, rank, master, (line) => console.error(line));
+  await runFollower(options, rank, master, (line) => quiet || console.error(line));
 } catch (e) {
   console.error(`tsllm worker rank ${rank}: ${(e as Error).message}`);
   process.exitCode = 1;

@@ -10,7 +10,7 @@ export function runRankProcess(options: EngineOptions, rank: number, master: str
     process.stdin.on('close', () => process.kill(process.pid, 'SIGKILL'));
     process.stdin.resume();
   }
-  const worker = new Worker(new URL('./follower-thread.js', import.meta.url), { workerData: { options, rank, master } });
+  const worker = new Worker(new URL('./follower-thread.js', import.meta.url), { workerData: { options, rank, master, quiet: watchParent } });
   return new Promise((resolve) => {
     worker.on('error', (e) => {
       console.error(`tsllm worker rank ${rank}: ${e.message}`);
