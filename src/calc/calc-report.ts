@@ -4,6 +4,7 @@
 import type { ModelConfig } from '../model/config.js';
 import type { Hardware } from './hardware.js';
 import { activationBytes, countParams, flopsPerToken, kvBytesPerToken, type KvDtype } from './model-math.js';
+import { parallelLayout, type ParallelLayout, type ParallelLink } from './parallel-layout.js';
 import { batchSweep, decodeStep, maxBatchInMemory, prefillSeconds, seedOptimalBatch, type DecodeStep } from './roofline.js';
 
 export interface CalcInput {
@@ -18,6 +19,8 @@ export interface CalcInput {
   /** Tokens per sequence in the decode step (prompt plus generated so far). */
   context: number;
   promptLen: number;
+  /** Ranks and the link between them, for the parallel layout's line; absent = one process. */
+  parallel?: { tp: number; pp: number; link: ParallelLink };
 }
 
 export interface CalcReport {
@@ -44,6 +47,7 @@ export interface CalcReport {
   optimalBatch: number;
   sweep: DecodeStep[];
   prefill: { promptTokens: number; seconds: number; bound: 'compute' | 'memory' };
+  parallel?: ParallelLayout;
 }
 
 export function calcReport(i: CalcInput): CalcReport {
@@ -76,5 +80,6 @@ export function calcReport(i: CalcInput): CalcReport {
     optimalBatch: optimal,
     sweep: batchSweep(Math.max(1, Math.min(Math.max(fits, 1), 4096)), [seed, i.batchSize]).map((b) => decodeStep(i.config, i.hardware, shape, b)),
     prefill: { promptTokens: i.promptLen, ...prefillSeconds(i.config, i.hardware, shape, i.promptLen) },
+    ...(i.parallel ? { parallel: parallelLayout(i.config, i.hardware, shape, i.batchSize, i.parallel.tp, i.parallel.pp, i.parallel.link) } : {}),
   };
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { calcReport, type CalcReport } from '../calc/calc-report.js';
+import type { ParallelLayout } from '../calc/parallel-layout.js';
 import { HARDWARE, HARDWARE_NAMES, type Hardware } from '../calc/hardware.js';
 import { countParams, DTYPE_BYTES, KV_DTYPES, type CalcDtype, type KvDtype } from '../calc/model-math.js';
 import { storedWeightBytes } from '../bench/model-footprint.js';
@@ -35,6 +36,10 @@ interface CalcFlags {
   promptLen: number;
   measure?: boolean;
   json?: boolean;
+  tensorParallelSize: number;
+  pipelineParallelSize: number;
+  linkGbs: number;
+  linkLatencyUs: number;
 }
 
 export function calcCommand(): Command {
@@ -51,6 +56,10 @@ export function calcCommand(): Command {
     .option('--batch-size <n>', 'sequences decoded together', parseIntArg('--batch-size'), 1)
     .option('--context <n>', 'tokens per sequence during decode', parseIntArg('--context'), 1024)
     .option('--prompt-len <n>', 'prompt tokens for the prefill estimate', parseIntArg('--prompt-len'), 512)
+    .option('--tensor-parallel-size <n>', 'ranks splitting each layer (-tp): per-rank memory and the step with its all-reduces', parseIntArg('--tensor-parallel-size'), 1)
+    .option('--pipeline-parallel-size <n>', 'stages the layers are divided into (-pp): per-rank memory and the step with its activation sends', parseIntArg('--pipeline-parallel-size'), 1)
+    .option('--link-gbs <g>', 'bandwidth between ranks in GB/s (default 10: loopback-class)', parseFloatArg('--link-gbs'), 10)
+    .option('--link-latency-us <l>', 'one-way latency between ranks in microseconds (default 20)', parseFloatArg('--link-latency-us'), 20)
     .option('--measure', 'with --hardware cpu: measure bandwidth and FLOP/s with the native kernels')
     .option('--json', 'print the report as JSON')
     .action((flags: CalcFlags) => runCommand(() => calc(flags)));
@@ -88,7 +97,11 @@ async function calc(f: CalcFlags): Promise<void> {
     }
   }
   const hardware = await resolveHardware(f, dtype);
-  const report = calcReport({ config, weightBytes, dtype, kvDtype: f.kvDtype, hardware, batchSize: f.batchSize, context: f.context, promptLen: f.promptLen });
+  if (f.tensorParallelSize < 1 || f.pipelineParallelSize < 1) throw new UsageError('--tensor-parallel-size and --pipeline-parallel-size must be at least 1');
+  const parallel = f.tensorParallelSize * f.pipelineParallelSize > 1
+    ? { tp: f.tensorParallelSize, pp: f.pipelineParallelSize, link: { bandwidth: f.linkGbs * 1e9, latency: f.linkLatencyUs * 1e-6 } }
+    : undefined;
+  const report = calcReport({ config, weightBytes, dtype, kvDtype: f.kvDtype, hardware, batchSize: f.batchSize, context: f.context, promptLen: f.promptLen, ...(parallel ? { parallel } : {}) });
   if (f.json) process.stdout.write(JSON.stringify({ model: f.model ?? f.preset, ...report }, null, 2) + '\n');
   else process.stdout.write(formatReport(f.model ?? f.preset!, report));
 }
@@ -138,11 +151,20 @@ export function formatReport(name: string, r: CalcReport): string {
     `decode step (B=${r.batchSize}):   compute ${ms(r.decode.computeSeconds)}, memory ${ms(r.decode.memorySeconds)} -> ${r.decode.bound}-bound, ${r.decode.tokensPerSecond.toFixed(1)} tok/s`,
     `optimal batch:       seed's peak x bytes/param / (2 x bandwidth) = ${r.seedOptimalBatch.toFixed(1)}; fits in memory: ${r.maxBatchInMemory}; optimum ${r.optimalBatch}`,
     `prefill:             ${r.prefill.promptTokens} tokens in ${ms(r.prefill.seconds)} (${r.prefill.bound}-bound)`,
+    ...(r.parallel ? parallelLines(r.parallel) : []),
     '',
     'batch   step (ms)   tok/s        bound',
     ...r.sweep.map((d) => `${String(d.batch).padStart(5)}   ${(d.stepSeconds * 1000).toFixed(3).padStart(9)}   ${d.tokensPerSecond.toFixed(1).padStart(10)}   ${d.bound}`),
   ];
   return lines.join('\n') + '\n';
+}
+
+function parallelLines(p: ParallelLayout): string[] {
+  return [
+    `parallel:            TP=${p.tp} x PP=${p.pp} = ${p.tp * p.pp} ranks, each with the hardware above`,
+    `per rank:            weights ${gb(p.weightBytesPerRank)}, KV ${gb(p.kvBytesPerRank)}`,
+    `decode step:         ${ms(p.computeOrMemorySeconds)} compute/memory + ${ms(p.commSeconds)} communication (${p.allReducesPerStep} all-reduces) = ${ms(p.stepSeconds)}, ${p.tokensPerSecond.toFixed(1)} tok/s`,
+  ];
 }
 
 // A Hub id's config.json alone, fetched into the Hub cache (the weights stay on the Hub); a path as is.
