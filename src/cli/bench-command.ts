@@ -10,7 +10,8 @@ import { benchServeCommand } from './bench-serve-command.js';
 import { benchSweepCommand } from './bench-sweep-command.js';
 import { benchExperimentsCommand } from './bench-experiments-command.js';
 import { benchGrammarCommand } from './bench-grammar-command.js';
+import { benchAllReduceCommand } from './bench-allreduce-command.js';
 
 export function benchCommand(): Command {
-  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchSweepCommand()).addCommand(benchExperimentsCommand()).addCommand(benchKernelsCommand()).addCommand(benchKVCacheCommand()).addCommand(benchSpecDecodeCommand()).addCommand(benchGrammarCommand());
+  return new Command('bench').description('measure performance').addCommand(benchLatencyCommand()).addCommand(benchThroughputCommand()).addCommand(benchServeCommand()).addCommand(benchSweepCommand()).addCommand(benchExperimentsCommand()).addCommand(benchKernelsCommand()).addCommand(benchKVCacheCommand()).addCommand(benchSpecDecodeCommand()).addCommand(benchGrammarCommand()).addCommand(benchAllReduceCommand());
 }

@@ -31,6 +31,12 @@ export interface NativeCommunicator {
   send(x: ArrayBufferView, dst: number, tag: number): void;
   recv(x: ArrayBufferView, src: number, tag: number): void;
   setTimeout(ms: number): void;
+  /** Maps shared segment `name` (rank 0 creates it), slots of `slotBytes` per rank. */
+  useSharedMemory(name: string, create: boolean, slotBytes: number): void;
+  /** From now on, collectives that fit a slot go through the segment (on every rank at the same point). */
+  activateSharedMemory(): void;
+  /** Removes the segment's name (it stays mapped): once every rank has opened it. */
+  unlinkSharedMemory(): void;
   /** The error that broke this communicator (a dead peer, a timeout), or null while it works. */
   failure(): string | null;
   close(): void;

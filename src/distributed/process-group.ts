@@ -2,6 +2,9 @@
 // joined through the master's rendezvous store. Rank 0 is the master: it serves the store (in its
 // main thread) and joins through it like every other rank.
 
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import { createCommunicator, type NativeCommunicator } from './comm-addon.js';
 import type { RankHello } from './rendezvous-store.js';
 
@@ -33,12 +36,48 @@ export class ProcessGroup {
     await comm.connect({
       rank: o.rank, size: o.worldSize, storeHost: host, storePort: port, bindHost: o.bindHost, timeoutMs: o.timeoutMs, hello: JSON.stringify(hello),
     });
+    if (process.env['TSLLM_DISTRIBUTED_SHM'] !== '0' && sameHost(comm, o)) shareMemory(comm, o.rank);
     return new ProcessGroup(o.rank, o.worldSize, comm);
   }
 
   close(): void {
     this.comm.close();
   }
+}
+
+/** Floats up to this size (per rank) go through shared memory on one host; larger ones through Gloo. */
+const SHM_SLOT_BYTES = 4 << 20;
+
+// Ranks on one host bound to one address (loopback, typically) share a memory segment; ranks that
+// bind different addresses (other hosts, or network namespaces standing in for them) do not.
+function sameHost(comm: NativeCommunicator, o: JoinOptions): boolean {
+  const id = new Uint8Array(256);
+  id.set(new TextEncoder().encode(`${os.hostname()}|${bootId()}|${o.bindHost}`.slice(0, 256)));
+  const all = new Uint8Array(256 * o.worldSize);
+  comm.allGather(id, all);
+  return Array.from({ length: o.worldSize }, (_, r) => all.subarray(r * 256, (r + 1) * 256)).every((x) => Buffer.compare(x, id) === 0);
+}
+
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function shareMemory(comm: NativeCommunicator, rank: number): void {
+  // Gloo carries the name and the two barriers: created, then opened everywhere (the name can go).
+  const name = new Uint8Array(64);
+  if (rank === 0) name.set(new TextEncoder().encode(`/tsllm-${process.pid}-${randomBytes(6).toString('hex')}`));
+  comm.broadcast(name, 0);
+  const segment = new TextDecoder().decode(name).replace(/\0+$/, '');
+  if (rank === 0) comm.useSharedMemory(segment, true, SHM_SLOT_BYTES);
+  comm.allReduce(new Float32Array(1));
+  if (rank !== 0) comm.useSharedMemory(segment, false, SHM_SLOT_BYTES);
+  comm.allReduce(new Float32Array(1));
+  if (rank === 0) comm.unlinkSharedMemory();
+  comm.activateSharedMemory();
 }
 
 export function splitHostPort(spec: string): [string, number] {

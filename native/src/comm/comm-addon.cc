@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "shm-collectives.h"
 #include "store-client.h"
 
 namespace tsllm {
@@ -51,12 +52,17 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
         InstanceMethod("setTimeout", &Communicator::setTimeout),
         InstanceMethod("close", &Communicator::close),
         InstanceMethod("failure", &Communicator::failureJs),
+        InstanceMethod("useSharedMemory", &Communicator::useSharedMemory),
+        InstanceMethod("unlinkSharedMemory", &Communicator::unlinkSharedMemory),
+        InstanceMethod("activateSharedMemory", &Communicator::activateSharedMemory),
     });
   }
 
   explicit Communicator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Communicator>(info) {}
 
   std::shared_ptr<gloo::rendezvous::Context> context;
+  std::unique_ptr<ShmCollectives> shm;
+  bool shmActive = false;
   std::string failure;
 
  private:
@@ -150,6 +156,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     auto a = info[0].As<Napi::Float32Array>();
     return run(info, "allReduce", [&] {
       if (a.ElementLength() == 0) return;
+      if (shmActive && a.ByteLength() <= shm->slotBytes()) return shm->allReduceSum(a.Data(), a.ElementLength(), context->getTimeout());
       gloo::AllreduceOptions opts(context);
       opts.setOutput(a.Data(), a.ElementLength());
       opts.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
@@ -165,6 +172,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
       return info.Env().Undefined();
     }
     return run(info, "allGather", [&] {
+      if (shmActive && in.bytes <= shm->slotBytes()) return shm->allGather(in.data, out.data, in.bytes, context->getTimeout());
       gloo::AllgatherOptions opts(context);
       opts.setInput(static_cast<uint8_t*>(in.data), in.bytes);
       opts.setOutput(static_cast<uint8_t*>(out.data), out.bytes);
@@ -182,6 +190,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     const int root = info[1].As<Napi::Number>().Int32Value();
     return run(info, "broadcast", [&] {
       if (b.bytes == 0) return;
+      if (shmActive && b.bytes <= shm->slotBytes()) return shm->broadcast(b.data, b.bytes, root, context->getTimeout());
       gloo::BroadcastOptions opts(context);
       opts.setOutput(static_cast<uint8_t*>(b.data), b.bytes);
       opts.setRoot(root);
@@ -213,6 +222,30 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     });
   }
 
+  // useSharedMemory(name, create, slotBytes): maps the shared segment `name` (rank 0 creates it);
+  // activateSharedMemory() then sends the collectives that fit a slot through it. Every rank must
+  // activate at the same point of its sequence of collectives.
+  Napi::Value useSharedMemory(const Napi::CallbackInfo& info) {
+    if (!info[0].IsString() || !info[1].IsBoolean() || !info[2].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "useSharedMemory: expected (name, create, slotBytes)").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    return run(info, "useSharedMemory", [&] {
+      shm = std::make_unique<ShmCollectives>(info[0].As<Napi::String>().Utf8Value(), context->rank, context->size,
+                                             static_cast<size_t>(info[2].As<Napi::Number>().Int64Value()), info[1].As<Napi::Boolean>().Value());
+    });
+  }
+
+  Napi::Value activateSharedMemory(const Napi::CallbackInfo& info) {
+    shmActive = shm != nullptr;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value unlinkSharedMemory(const Napi::CallbackInfo& info) {
+    if (shm) shm->unlink();
+    return info.Env().Undefined();
+  }
+
   Napi::Value setTimeout(const Napi::CallbackInfo& info) {
     if (context && info[0].IsNumber()) context->setTimeout(std::chrono::milliseconds(info[0].As<Napi::Number>().Int64Value()));
     return info.Env().Undefined();
@@ -224,6 +257,8 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
   }
 
   Napi::Value close(const Napi::CallbackInfo& info) {
+    shmActive = false;
+    shm.reset();
     context.reset();
     return info.Env().Undefined();
   }
