@@ -93,6 +93,12 @@ export interface Backend {
    */
   prepareWeight(w: WeightTensor | readonly WeightTensor[]): PreparedWeight;
 
+  /**
+   * Hands the pages under `data` back to the OS once a copy of what is needed was made from it (a
+   * mapped file's pages are read again if touched). Absent where the backend cannot.
+   */
+  releasePages?(data: Uint8Array): void;
+
   /** out[rows, n] = x[rows, k] @ w[n, k]^T (+ bias[n]) */
   matmul(out: Float32Array, x: Float32Array, w: PreparedWeight, rows: number, bias?: Float32Array): void;
 

@@ -28,7 +28,9 @@ export async function joinTensorParallel(
   loaded: LoadedModel, backend: Backend, p: ParallelOptions, rank: number, master: string, onPack?: (done: number, total: number) => void,
 ): Promise<TensorParallelRank> {
   const size = p.tensorParallelSize;
-  const shard = shardForTensorParallel(loaded.config, loaded.weights, { rank, size, expertParallel: p.enableExpertParallel });
+  const shard = shardForTensorParallel(loaded.config, loaded.weights, {
+    rank, size, expertParallel: p.enableExpertParallel, ...(backend.releasePages ? { release: (d: Uint8Array) => backend.releasePages!(d) } : {}),
+  });
   const group = await ProcessGroup.join({
     rank, worldSize: size, master, bindHost: p.bindHost, timeoutMs: joinTimeoutMs(p), model: modelFingerprint(loaded.config, loaded.weights), version: TSLLM_VERSION,
   });

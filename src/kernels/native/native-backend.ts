@@ -103,6 +103,10 @@ export class NativeBackend implements Backend {
     return prepared;
   }
 
+  releasePages(data: Uint8Array): void {
+    this.addon.releasePages(data);
+  }
+
   private prepareOne(w: WeightTensor): PreparedWeight {
     const [n, k] = w.shape as [number, number];
     if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) {

@@ -18,6 +18,8 @@ export interface TensorParallelRank {
   size: number;
   /** MoE experts whole on one rank each instead of each split over all. */
   expertParallel: boolean;
+  /** Called with each whole tensor a column slice was copied from: its pages are no longer needed. */
+  release?: (data: Uint8Array) => void;
 }
 
 /** This rank's slice of the vocabulary: rows [start, end) of the embedding and the head, `chunk` = ceil(vocab / size). */
@@ -53,6 +55,11 @@ export function shardForTensorParallel(config: ModelConfig, weights: ModelWeight
   const vocab = { start: Math.min(rank * chunk, config.vocabSize), end: Math.min((rank + 1) * chunk, config.vocabSize), chunk };
   const ep = tp.expertParallel && config.moe ? expertRange(config.moe.numExperts, tp) : undefined;
 
+  const cols = (w: WeightTensor, a: number, b: number): WeightTensor => {
+    const slice = sliceColumns(w, a, b);
+    tp.release?.(w.data);
+    return slice;
+  };
   const part = (n: number) => [(rank * n) / size, ((rank + 1) * n) / size] as const;
   const mlp = (m: MlpWeights, keepBias: boolean): MlpWeights => {
     const inter = m.up.shape[0]!;
@@ -61,7 +68,7 @@ export function shardForTensorParallel(config: ModelConfig, weights: ModelWeight
     return {
       ...(m.gate ? { gate: sliceRows(m.gate, a, b) } : {}),
       up: sliceRows(m.up, a, b),
-      down: sliceColumns(m.down, a, b),
+      down: cols(m.down, a, b),
       ...(m.gateBias ? { gateBias: m.gateBias.subarray(a, b) } : {}),
       ...(m.upBias ? { upBias: m.upBias.subarray(a, b) } : {}),
       ...(m.downBias && keepBias ? { downBias: m.downBias } : {}),
@@ -87,7 +94,7 @@ export function shardForTensorParallel(config: ModelConfig, weights: ModelWeight
         kvB: sliceRows(w.mla!.kvB, rank * heads * perHead, (rank + 1) * heads * perHead),
         headShape: { ...w.mla!.headShape, heads },
       },
-      o: sliceColumns(w.o, rank * heads * m.vHeadDim, (rank + 1) * heads * m.vHeadDim),
+      o: cols(w.o, rank * heads * m.vHeadDim, (rank + 1) * heads * m.vHeadDim),
     };
     return out;
   };
@@ -99,7 +106,7 @@ export function shardForTensorParallel(config: ModelConfig, weights: ModelWeight
       q: sliceRows(w.q, q0, q1),
       k: sliceRows(w.k, k0, k1),
       ...(w.v ? { v: sliceRows(w.v, k0, k1) } : {}),
-      o: sliceColumns(w.o, q0, q1),
+      o: cols(w.o, q0, q1),
       ...(w.qBias ? { qBias: w.qBias.subarray(q0, q1) } : {}),
       ...(w.kBias ? { kBias: w.kBias.subarray(k0, k1) } : {}),
       ...(w.vBias ? { vBias: w.vBias.subarray(k0, k1) } : {}),
