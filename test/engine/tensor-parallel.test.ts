@@ -8,9 +8,9 @@ import { LLM, type LLMOutput } from '../../src/engine/llm.js';
 import type { EngineOptions } from '../../src/engine/engine-options.js';
 import { MODEL_FIXTURES, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 import { skipWithoutGloo } from '../helpers/gloo.js';
+import { assertSameOutputs } from '../helpers/parallel-outputs.js';
 
 const MOE = new Set(['mixtral-moe', 'qwen2moe', 'qwen3moe', 'gpt-oss', 'deepseek-v3']);
-export const LOGPROB_TOLERANCE = 1e-5;
 
 async function run(options: EngineOptions, prompts: number[][], maxTokens: number): Promise<LLMOutput[]> {
   const llm = new LLM({ ...options, distributedTimeoutMs: 10_000 });
@@ -19,23 +19,6 @@ async function run(options: EngineOptions, prompts: number[][], maxTokens: numbe
   } finally {
     await llm.close();
   }
-}
-
-/** Same tokens and top-5 logprobs, request by request. */
-export function assertSameOutputs(got: LLMOutput[], want: LLMOutput[], what: string): void {
-  assert.equal(got.length, want.length);
-  got.forEach((g, i) => {
-    const [a, b] = [g.outputs[0]!, want[i]!.outputs[0]!];
-    assert.deepEqual(a.tokenIds, b.tokenIds, `${what}: prompt ${i} tokens`);
-    a.logprobs!.forEach((lp, t) => {
-      const ref = b.logprobs![t]!;
-      assert.ok(Math.abs(lp.logprob - ref.logprob) <= LOGPROB_TOLERANCE, `${what}: prompt ${i} step ${t}: ${lp.logprob} vs ${ref.logprob}`);
-      lp.top.forEach(([id, v], k) => {
-        assert.equal(id, ref.top[k]![0], `${what}: prompt ${i} step ${t} top ${k}`);
-        assert.ok(Math.abs(v - ref.top[k]![1]) <= LOGPROB_TOLERANCE, `${what}: prompt ${i} step ${t} top ${k}: ${v} vs ${ref.top[k]![1]}`);
-      });
-    });
-  });
 }
 
 describe('tensor parallelism (2 processes) against one process', { skip: skipWithoutGloo, concurrency: 1 }, () => {
