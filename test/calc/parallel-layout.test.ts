@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allReduceSeconds, kvShare, parallelLayout } from '../../src/calc/parallel-layout.js';
+import { allReduceSeconds, kvShare, parallelLayout, planBroadcastSeconds } from '../../src/calc/parallel-layout.js';
 import { presetConfig } from '../../src/model/loaders/dummy.js';
 import { decodeStep } from '../../src/calc/roofline.js';
 import { tsllm } from '../helpers/cli.js';
@@ -23,14 +23,16 @@ describe('calc parallel layouts', () => {
     // n = 2: each all-reduce is 2 latencies plus the buffer once over the link.
     assert.ok(Math.abs(allReduceSeconds(8192, 2, link) - (2e-4 + 8192 / 5e9)) < 1e-12);
     const logitsGather = link.latency + (Math.ceil(c.vocabSize / 2) * 4) / link.bandwidth;
-    assert.ok(Math.abs(p.commSeconds - (p.allReducesPerStep * allReduceSeconds(c.hiddenSize * 4, 2, link) + logitsGather)) < 1e-12);
+    const plan = planBroadcastSeconds(1, 1024, 2, link);
+    assert.ok(plan >= 2 * link.latency && plan < 2 * link.latency + 1e-6, 'the plan: two small broadcasts');
+    assert.ok(Math.abs(p.commSeconds - (p.allReducesPerStep * allReduceSeconds(c.hiddenSize * 4, 2, link) + logitsGather + plan)) < 1e-12);
     assert.equal(p.stepSeconds, p.computeOrMemorySeconds + p.commSeconds);
   });
 
   it('PP=2: a boundary send per step, half the layers\' weights and KV per rank', () => {
     const p = parallelLayout(c, hw, w, 16, 1, 2, link);
     assert.equal(p.allReducesPerStep, 0);
-    assert.ok(Math.abs(p.commSeconds - (link.latency + (16 * c.hiddenSize * 4) / link.bandwidth)) < 1e-12);
+    assert.ok(Math.abs(p.commSeconds - (link.latency + (16 * c.hiddenSize * 4) / link.bandwidth + planBroadcastSeconds(16, 1024, 2, link))) < 1e-12);
     assert.equal(p.weightBytesPerRank, w.weightBytes / 2);
   });
 
