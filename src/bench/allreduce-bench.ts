@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ProcessGroup } from '../distributed/process-group.js';
+import { ProcessGroup, splitHostPort } from '../distributed/process-group.js';
 import { RendezvousStore } from '../distributed/rendezvous-store.js';
 import { TSLLM_VERSION } from '../util/version.js';
 import { median, percentile } from './stats.js';
@@ -47,7 +47,7 @@ export function allReduceLoop(group: ProcessGroup, sizes: number[], iters: numbe
 }
 
 export async function benchAllReduce(o: AllReduceBenchOptions): Promise<AllReduceRow[]> {
-  const [host, port] = o.master ? [o.master.slice(0, o.master.lastIndexOf(':')), Number(o.master.slice(o.master.lastIndexOf(':') + 1))] : ['127.0.0.1', 0];
+  const [host, port] = o.master ? splitHostPort(o.master) : ['127.0.0.1', 0];
   const store = await RendezvousStore.listen({ worldSize: o.worldSize, version: TSLLM_VERSION }, host, port);
   const master = `${host}:${store.port}`;
   const children = o.master ? [] : Array.from({ length: o.worldSize - 1 }, (_, i) =>

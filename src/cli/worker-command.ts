@@ -6,12 +6,11 @@
 import { Command } from 'commander';
 import { LOAD_FORMATS, type LoadFormat } from '../model/load-model.js';
 import { addBackendOptions, modelOptions, type BackendFlags } from './backend-options.js';
-import { parseIntArg, runCommand } from './run-command.js';
+import { parseFloatArg, parseIntArg, runCommand } from './run-command.js';
 import { runRankProcess } from '../engine/parallel/rank-process.js';
 import { parallelFromFlags, type ParallelFlags } from './parallel-flags.js';
 import { UsageError } from '../util/errors.js';
 import { DEFAULT_DISTRIBUTED_TIMEOUT_MS } from '../engine/parallel/parallel-options.js';
-import { parseFloatArg } from './run-command.js';
 
 interface WorkerFlags extends BackendFlags, ParallelFlags {
   model: string;

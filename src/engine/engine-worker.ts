@@ -126,11 +126,6 @@ class GrammarWaits {
   }
 }
 
-/** An idle master broadcasts a heartbeat this often (see plan-channel.ts). */
-function heartbeatMs(): number {
-  return Math.max(50, Math.min(1000, resolveParallelOptions((workerData as WorkerData).options).timeoutMs / 4));
-}
-
 async function serve(core: EngineCore): Promise<void> {
   const leader = core.model instanceof LeaderModel ? core.model : null;
   try {
@@ -167,7 +162,7 @@ async function serveSteps(core: EngineCore, leader: LeaderModel | null): Promise
       } else for (const id of m.ids) if (!grammars.abort(id)) core.abort(id);
     }
     if (!core.hasWork) {
-      const beat = leader ? setTimeout(() => wake?.(), heartbeatMs()) : null;
+      const beat = leader ? setTimeout(() => wake?.(), leader.heartbeatMs) : null;
       await new Promise<void>((resolve) => (wake = resolve));
       if (beat) clearTimeout(beat);
       if (leader && inbox.length === 0) leader.heartbeat();

@@ -5,26 +5,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { DEMO, eventually, startServer } from '../helpers/server.js';
+import { freePort } from '../helpers/serve-process.js';
 
 const PROMETHEUS = process.env['TSLLM_PROMETHEUS'] ?? 'prometheus';
 const found = spawnSync(PROMETHEUS, ['--version'], { encoding: 'utf8' }).status === 0;
 const required = process.env['TSLLM_REQUIRE_PROMETHEUS'] === '1';
 const skip = !found && !required ? `no ${PROMETHEUS} on this machine (apt-get install prometheus; .ci/run does)` : false;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The dashboard's PromQL, with its template variables as Grafana would fill them. */
 function dashboardQueries(): { title: string; expr: string }[] {

@@ -5,12 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { LLM } from '../../src/engine/llm.js';
 import { modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 import { GLOO_BUILT } from '../helpers/gloo.js';
-import { CLI } from '../helpers/serve-process.js';
+import { CLI, freePort } from '../helpers/serve-process.js';
 import { assertSameOutputs } from '../helpers/parallel-outputs.js';
 
 const root = process.getuid?.() === 0;
@@ -27,15 +26,6 @@ const [A, B] = [`10.${net8}.0.1`, `10.${net8}.0.2`];
 function ip(...args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 describe('tensor parallelism across two network namespaces', { skip, concurrency: 1 }, () => {

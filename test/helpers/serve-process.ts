@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT } from './fixtures.js';
 
@@ -61,4 +62,14 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A port free on `host` right now. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, host, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -2,12 +2,10 @@
 // finishes the requests in flight before it exits.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { AsyncEngine } from '../../src/engine/async-engine.js';
-import { REPO_ROOT } from '../helpers/fixtures.js';
 import { DEMO, startServer } from '../helpers/server.js';
+import { startServe, waitHealthy } from '../helpers/serve-process.js';
 
 describe('server lifecycle', () => {
   it('is unhealthy (503) until the model is loaded, then healthy', async () => {
@@ -30,22 +28,8 @@ describe('server lifecycle', () => {
   });
 
   it('tsllm serve drains a stream in flight on SIGTERM, then exits 0', async () => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'), 'serve', '-m', 'demo', '--load-format', 'dummy',
-      '--port', '0', '--kv-cache-memory', '32MiB', '--kv-cache-dtype', 'int4', '--served-model-name', 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    let logs = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        logs += d;
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(logs);
-        if (m) resolve(m[1]!);
-      });
-      child.on('exit', () => reject(new Error(`serve exited early: ${logs}`)));
-    });
-    await new Promise<void>((resolve) => {
-      const poll = () => fetch(`${url}/health`).then((r) => (r.status === 200 ? resolve() : setTimeout(poll, 50)), () => setTimeout(poll, 50));
-      poll();
-    });
+    const { child, url, exited, logs } = await startServe(['-m', 'demo', '--load-format', 'dummy', '--kv-cache-memory', '32MiB', '--kv-cache-dtype', 'int4', '--served-model-name', 'demo']);
+    await waitHealthy(url);
     const r = await fetch(`${url}/v1/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'demo', prompt: 'tell me', max_tokens: 300, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
@@ -58,9 +42,9 @@ describe('server lifecycle', () => {
     assert.match(body, /"completion_tokens":300/);
     assert.ok(body.trimEnd().endsWith('data: [DONE]'));
     assert.equal(await exited, 0);
-    assert.match(logs, /draining requests in flight/);
-    assert.match(logs, /"msg":"engine ready"/);
+    assert.match(logs(), /draining requests in flight/);
+    assert.match(logs(), /"msg":"engine ready"/);
     // demo: 4 layers x 2 KV heads of 32 -> int4 records of 18 bytes, 288 bytes a token: 7,281 blocks in 32 MiB.
-    assert.match(logs, /"kvCacheDtype":"int4","kvCacheBlocks":7281,"blockSize":16,"kvCacheTokens":116496/, 'the start-up log gives the capacity at the dtype');
+    assert.match(logs(), /"kvCacheDtype":"int4","kvCacheBlocks":7281,"blockSize":16,"kvCacheTokens":116496/, 'the start-up log gives the capacity at the dtype');
   });
 });

@@ -4,21 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { modelDir } from '../helpers/fixtures.js';
 import { skipWithoutGloo } from '../helpers/gloo.js';
-import { alive, childPids, CLI, startServe, waitHealthy } from '../helpers/serve-process.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { alive, childPids, CLI, freePort, startServe, waitHealthy } from '../helpers/serve-process.js';
 
 function worker(args: string[]) {
   return spawnSync(process.execPath, [CLI, 'worker', ...args, '--distributed-bind-host', '127.0.0.1'], { encoding: 'utf8', timeout: 60_000 });

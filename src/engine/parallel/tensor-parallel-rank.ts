@@ -4,7 +4,7 @@
 
 import type { Backend, LayerKV } from '../../kernels/backend.js';
 import { CausalLM, type ForwardBatch } from '../../model/architectures/decoder.js';
-import { prepareWeights } from '../../model/architectures/prepared-weights.js';
+import { prepareWeights, type PreparedWeights } from '../../model/architectures/prepared-weights.js';
 import type { LoadedModel } from '../../model/load-model.js';
 import { shardForTensorParallel } from '../../model/parallel/tensor-parallel-shard.js';
 import { TensorParallelOps } from '../../model/parallel/tensor-parallel-ops.js';
@@ -39,19 +39,24 @@ export async function joinTensorParallel(
   const prepared = prepareWeights(shard.weights, backend, onPack);
   const channel = new PlanChannel(group.comm);
   const model = rank === 0
-    ? new LeaderModel(shard.config, shard.weights, backend, prepared, ops, channel, group)
+    ? new LeaderModel(shard.config, shard.weights, backend, prepared, ops, channel, group, p.timeoutMs)
     : new CausalLM(shard.config, shard.weights, backend, prepared, ops);
   return { model, group, channel };
 }
 
 /** Rank 0's model: every forward pass is first broadcast to the other ranks, which run it alongside. */
 export class LeaderModel extends CausalLM {
+  /** An idle master broadcasts a heartbeat this often (see plan-channel.ts). */
+  readonly heartbeatMs: number;
+
   constructor(
-    config: CausalLM['config'], weights: CausalLM['weights'], backend: Backend, prepared: ReturnType<typeof prepareWeights>, ops: TensorParallelOps,
+    config: CausalLM['config'], weights: CausalLM['weights'], backend: Backend, prepared: PreparedWeights, ops: TensorParallelOps,
     private readonly channel: PlanChannel,
     private readonly group: ProcessGroup,
+    timeoutMs: number,
   ) {
     super(config, weights, backend, prepared, ops);
+    this.heartbeatMs = Math.max(50, Math.min(1000, timeoutMs / 4));
   }
 
   override forwardWithHidden(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): { logits: Float32Array; hidden: Float32Array } {

@@ -129,11 +129,11 @@ export class CausalLM {
 
     // Only the sampled rows go through the final norm and the (large) vocabulary projection.
     const n = batch.logitsRows.length;
-    let logits: Float32Array = new Float32Array(n * c.vocabSize);
+    let logits: Float32Array = new Float32Array(0);
     if (n > 0) {
       const last = this.finalNormed(h, batch.logitsRows, this.buffers.get('last', n * H));
       if (this.tp) logits = this.tp.logits(be, last, this.prepared.lmHead, n);
-      else be.matmul(logits, last, this.prepared.lmHead, n);
+      else be.matmul((logits = new Float32Array(n * c.vocabSize)), last, this.prepared.lmHead, n);
       if (c.finalSoftcap) be.softcap(logits, logits.length, c.finalSoftcap);
     }
     const hr = batch.hiddenRows;
