@@ -8,6 +8,7 @@ import { parseFloatArg, parseIntArg } from './run-command.js';
 
 export interface ParallelFlags {
   tensorParallelSize?: number;
+  pipelineParallelSize?: number;
   enableExpertParallel?: boolean;
   distributedMaster?: string;
   distributedBindHost?: string;
@@ -17,6 +18,7 @@ export interface ParallelFlags {
 export function addParallelOptions(cmd: Command): Command {
   return cmd
     .option('--tensor-parallel-size <n>', 'split each layer over n processes (-tp n); on one host they are started for you', parseIntArg('--tensor-parallel-size'))
+    .option('--pipeline-parallel-size <n>', 'split the layers into n stages, one process each (-pp n); with -tp, n x tp processes', parseIntArg('--pipeline-parallel-size'))
     .option('--enable-expert-parallel', 'MoE: each tensor-parallel rank holds numExperts/n whole experts instead of a slice of every expert')
     .option('--distributed-master <host:port>', 'serve the ranks\' meeting point here and wait for `tsllm worker` ranks (other hosts) instead of starting them')
     .option('--distributed-bind-host <addr>', 'address this rank\'s collectives listen on (default 127.0.0.1, or 0.0.0.0 with --distributed-master)')
@@ -26,6 +28,7 @@ export function addParallelOptions(cmd: Command): Command {
 export function parallelFromFlags(f: ParallelFlags): ParallelOptionsInput {
   const all: ParallelOptionsInput = {
     tensorParallelSize: f.tensorParallelSize,
+    pipelineParallelSize: f.pipelineParallelSize,
     enableExpertParallel: f.enableExpertParallel,
     distributedMaster: f.distributedMaster,
     distributedBindHost: f.distributedBindHost,

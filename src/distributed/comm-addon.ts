@@ -17,6 +17,8 @@ export interface ConnectOptions {
   timeoutMs: number;
   /** This rank's identity (JSON), checked by the master's store before it may join. */
   hello: string;
+  /** Keys of a subgroup's connect, apart from the world's and other subgroups' ('' for the world). */
+  prefix?: string;
 }
 
 /** One rank's Gloo context. Collectives block the calling thread and throw on a dead peer or timeout. */
@@ -30,6 +32,10 @@ export interface NativeCommunicator {
   broadcast(x: ArrayBufferView, root: number): void;
   send(x: ArrayBufferView, dst: number, tag: number): void;
   recv(x: ArrayBufferView, src: number, tag: number): void;
+  /** Posts a send and returns; `x` must stay unchanged until waitSends(). */
+  isend(x: ArrayBufferView, dst: number, tag: number): void;
+  /** Blocks until every posted isend has completed. */
+  waitSends(): void;
   setTimeout(ms: number): void;
   /** Maps shared segment `name` (rank 0 creates it), slots of `slotBytes` per rank. */
   useSharedMemory(name: string, create: boolean, slotBytes: number): void;

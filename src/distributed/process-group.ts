@@ -20,6 +20,13 @@ export interface JoinOptions {
   /** Fingerprint of the model this rank loaded, and the tsllm version: the master checks both. */
   model: string;
   version: string;
+  /** How the world is split, checked by the master like the model. */
+  layout?: string;
+  /**
+   * A subgroup of the world (one pipeline stage's tensor-parallel ranks): its name, and this rank's
+   * place in it. `rank` and `worldSize` stay the world's, by which the master admits the rank.
+   */
+  group?: { name: string; rank: number; size: number };
 }
 
 export class ProcessGroup {
@@ -32,12 +39,13 @@ export class ProcessGroup {
   static async join(o: JoinOptions): Promise<ProcessGroup> {
     const [host, port] = splitHostPort(o.master);
     const comm = createCommunicator();
-    const hello: RankHello = { rank: o.rank, worldSize: o.worldSize, model: o.model, version: o.version };
+    const hello: RankHello = { rank: o.rank, worldSize: o.worldSize, model: o.model, version: o.version, ...(o.layout ? { layout: o.layout } : {}), ...(o.group ? { group: o.group.name } : {}) };
+    const [rank, size] = o.group ? [o.group.rank, o.group.size] : [o.rank, o.worldSize];
     await comm.connect({
-      rank: o.rank, size: o.worldSize, storeHost: host, storePort: port, bindHost: o.bindHost, timeoutMs: o.timeoutMs, hello: JSON.stringify(hello),
+      rank, size, storeHost: host, storePort: port, bindHost: o.bindHost, timeoutMs: o.timeoutMs, hello: JSON.stringify(hello), prefix: o.group?.name ?? '',
     });
-    if (process.env['TSLLM_DISTRIBUTED_SHM'] !== '0' && sameHost(comm, o)) shareMemory(comm, o.rank);
-    return new ProcessGroup(o.rank, o.worldSize, comm);
+    if (process.env['TSLLM_DISTRIBUTED_SHM'] !== '0' && sameHost(comm, size, o.bindHost)) shareMemory(comm, rank);
+    return new ProcessGroup(rank, size, comm);
   }
 
   close(): void {
@@ -50,12 +58,12 @@ const SHM_SLOT_BYTES = 4 << 20;
 
 // Ranks on one host bound to one address (loopback, typically) share a memory segment; ranks that
 // bind different addresses (other hosts, or network namespaces standing in for them) do not.
-function sameHost(comm: NativeCommunicator, o: JoinOptions): boolean {
+function sameHost(comm: NativeCommunicator, size: number, bindHost: string): boolean {
   const id = new Uint8Array(256);
-  id.set(new TextEncoder().encode(`${os.hostname()}|${bootId()}|${o.bindHost}`.slice(0, 256)));
-  const all = new Uint8Array(256 * o.worldSize);
+  id.set(new TextEncoder().encode(`${os.hostname()}|${bootId()}|${bindHost}`.slice(0, 256)));
+  const all = new Uint8Array(256 * size);
   comm.allGather(id, all);
-  return Array.from({ length: o.worldSize }, (_, r) => all.subarray(r * 256, (r + 1) * 256)).every((x) => Buffer.compare(x, id) === 0);
+  return Array.from({ length: size }, (_, r) => all.subarray(r * 256, (r + 1) * 256)).every((x) => Buffer.compare(x, id) === 0);
 }
 
 function bootId(): string {

@@ -12,6 +12,10 @@ export interface RankHello {
   /** Hash of the model's config and tensor list (see modelFingerprint). */
   model: string;
   version: string;
+  /** How the world is split (e.g. "tensor-parallel 2 x pipeline-parallel 2"): every rank must agree. */
+  layout?: string;
+  /** A subgroup's connect (one pipeline stage's tensor-parallel ranks), by a rank that joined the world already. */
+  group?: string;
 }
 
 type Reply = (status: number, payload: Buffer) => void;
@@ -26,12 +30,12 @@ export class RendezvousStore {
   private model: string | null = null;
   private readonly early: { hello: RankHello; answer: (why: string | null) => void }[] = [];
 
-  private constructor(private readonly expected: Omit<RankHello, 'rank' | 'model'>) {
+  private constructor(private readonly expected: Omit<RankHello, 'rank' | 'model' | 'group'>) {
     this.server = net.createServer((s) => this.serve(s));
   }
 
   /** Listens on host:port (port 0 picks a free one). */
-  static async listen(expected: Omit<RankHello, 'rank' | 'model'>, host: string, port: number): Promise<RendezvousStore> {
+  static async listen(expected: Omit<RankHello, 'rank' | 'model' | 'group'>, host: string, port: number): Promise<RendezvousStore> {
     const store = new RendezvousStore(expected);
     await new Promise<void>((resolve, reject) => {
       store.server.once('error', reject);
@@ -56,6 +60,7 @@ export class RendezvousStore {
     if (!Number.isInteger(h.rank) || h.rank < 1 || h.rank >= e.worldSize) return `rank ${h.rank} is outside 1..${e.worldSize - 1} (rank 0 is the master)`;
     if (this.joined.has(h.rank)) return `rank ${h.rank} has joined already`;
     if (h.version !== e.version) return `rank ${h.rank} runs tsllm ${h.version}, the master ${e.version}`;
+    if (e.layout !== undefined && h.layout !== e.layout) return `rank ${h.rank} was started as ${h.layout ?? 'an unknown layout'}, the master as ${e.layout}`;
     if (h.model !== this.model) return `rank ${h.rank} loaded a different model (fingerprint ${h.model.slice(0, 12)}, the master's ${this.model?.slice(0, 12)})`;
     return null;
   }
@@ -116,6 +121,11 @@ export class RendezvousStore {
       h = JSON.parse(raw.toString('utf8')) as RankHello;
     } catch {
       answer('rendezvous store: a malformed hello');
+      return;
+    }
+    if (h.group !== undefined) {
+      const member = h.rank === 0 || this.joined.has(h.rank);
+      answer(member && h.model === this.model && h.version === this.expected.version ? null : `rank ${h.rank} asked to join group ${h.group} without being part of the job`);
       return;
     }
     // The master itself joins as rank 0 through the same store; the ranks that came first wait for it.

@@ -71,7 +71,7 @@ export class AsyncEngine {
    */
   static async start(options: EngineOptions, log?: (line: string) => void, progress: boolean | ((p: LoadProgress) => void) = process.stderr.isTTY === true): Promise<AsyncEngine> {
     const parallel = resolveParallelOptions(options);
-    const world = parallel.tensorParallelSize > 1 ? await LocalWorld.start(options, parallel) : null;
+    const world = parallel.worldSize > 1 ? await LocalWorld.start(options, parallel) : null;
     try {
       return await AsyncEngine.startWorker(options, world, log, progress);
     } catch (e) {

@@ -1,5 +1,6 @@
 // The engine's knobs, their defaults, and how a memory budget becomes a number of KV blocks.
 
+import { constants as bufferConstants } from 'node:buffer';
 import os from 'node:os';
 import type { ModelConfig } from '../model/config.js';
 import { UsageError } from '../util/errors.js';
@@ -90,7 +91,11 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
   if (!(budget > 0)) throw new UsageError(`kvCacheMemory must be a positive number of bytes, got ${budget}`);
   // More blocks than max-num-seqs full-length sequences can use would only waste address space.
   const usefulBlocks = maxNumSeqs * Math.ceil(maxModelLen / blockSize);
-  const numBlocks = Math.min(Math.floor(budget / bytesPerBlock), usefulBlocks);
+  // Each layer's pool is one buffer, which Node caps (4 GiB): a model of few layers (or a pipeline
+  // stage of one) would otherwise put a large budget into one pool it cannot allocate.
+  // (less one: the runner adds a scratch block)
+  const poolBlocks = Math.floor(bufferConstants.MAX_LENGTH / (kvBytesPerToken(kvCacheDtype, 1, model.numKvHeads, model.headDim, 1) * blockSize)) - 1;
+  const numBlocks = Math.min(Math.floor(budget / bytesPerBlock), usefulBlocks, poolBlocks);
   if (numBlocks < 1) {
     throw new UsageError(`kvCacheMemory of ${budget} bytes holds no block: one block of ${blockSize} tokens needs ${bytesPerBlock} bytes`);
   }

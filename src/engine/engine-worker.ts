@@ -14,7 +14,7 @@ import type { EngineInfo } from './engine-options.js';
 import { serializeError, type AddRequestMessage, type FromWorker, type LoadProgress, type ToWorker, type WorkerData } from './engine-protocol.js';
 import { prepareWeights } from '../model/architectures/prepared-weights.js';
 import { resolveParallelOptions } from './parallel/parallel-options.js';
-import { joinTensorParallel, LeaderModel } from './parallel/tensor-parallel-rank.js';
+import { joinParallel, LeaderModel } from './parallel/parallel-rank.js';
 import type { FollowerSetup } from './parallel/follower.js';
 import { WorldFailedError } from '../distributed/world-failed-error.js';
 
@@ -25,8 +25,8 @@ async function start(): Promise<EngineCore> {
   const { options, master } = workerData as WorkerData;
   const parallel = resolveParallelOptions(options);
   // A draft model or the target's first layers would run forward passes the other ranks never see.
-  if (parallel.tensorParallelSize > 1 && (options.speculativeModel || options.speculativeMethod === 'layer-skip')) {
-    throw new UsageError('with --tensor-parallel-size > 1 only n-gram speculative decoding runs (no draft model, no layer skip) yet');
+  if (parallel.worldSize > 1 && (options.speculativeModel || options.speculativeMethod === 'layer-skip')) {
+    throw new UsageError('with --tensor-parallel-size or --pipeline-parallel-size > 1 only n-gram speculative decoding runs (no draft model, no layer skip) yet');
   }
   const t0 = performance.now();
   const backend = createBackend({ ...(options.backend ? { backend: options.backend } : {}), ...(options.threads ? { threads: options.threads } : {}) });
@@ -40,8 +40,8 @@ async function start(): Promise<EngineCore> {
     ...quantization('target'),
     resolveHubId: resolveHubModel,
   });
-  const model = parallel.tensorParallelSize > 1
-    ? (await joinTensorParallel(loaded, backend, parallel, 0, master!, progress('target', 'packing weights'))).model
+  const model = parallel.worldSize > 1
+    ? (await joinParallel(loaded, backend, parallel, 0, master!, progress('target', 'packing weights'))).model
     : new CausalLM(loaded.config, loaded.weights, backend, prepareWeights(loaded.weights, backend, progress('target', 'packing weights')));
   // A draft model is read like the target (a preset name needs --load-format dummy on both).
   const draft = options.speculativeModel

@@ -11,11 +11,13 @@
 #include <gloo/broadcast.h>
 #include <gloo/math.h>
 #include <gloo/rendezvous/context.h>
+#include <gloo/rendezvous/prefix_store.h>
 #include <gloo/transport/tcp/device.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shm-collectives.h"
 #include "store-client.h"
@@ -49,6 +51,8 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
         InstanceMethod("broadcast", &Communicator::broadcast),
         InstanceMethod("send", &Communicator::send),
         InstanceMethod("recv", &Communicator::recv),
+        InstanceMethod("isend", &Communicator::isend),
+        InstanceMethod("waitSends", &Communicator::waitSends),
         InstanceMethod("setTimeout", &Communicator::setTimeout),
         InstanceMethod("close", &Communicator::close),
         InstanceMethod("failure", &Communicator::failureJs),
@@ -66,12 +70,18 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
   std::string failure;
 
  private:
+  struct PendingSend {
+    std::unique_ptr<gloo::transport::UnboundBuffer> buffer;
+    Napi::ObjectReference array;
+  };
+  std::vector<PendingSend> pending;
+
   class Connect : public Napi::AsyncWorker {
    public:
     Connect(Communicator* self, Napi::Promise::Deferred deferred, int rank, int size, std::string storeHost, int storePort,
-            std::string bindHost, int timeoutMs, std::string hello)
+            std::string bindHost, int timeoutMs, std::string hello, std::string prefix)
         : Napi::AsyncWorker(deferred.Env()), self_(self), deferred_(deferred), rank_(rank), size_(size), storeHost_(std::move(storeHost)),
-          storePort_(storePort), bindHost_(std::move(bindHost)), timeout_(timeoutMs), hello_(std::move(hello)) {}
+          storePort_(storePort), bindHost_(std::move(bindHost)), timeout_(timeoutMs), hello_(std::move(hello)), prefix_(std::move(prefix)) {}
 
     void Execute() override {
       try {
@@ -81,7 +91,13 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
         auto device = gloo::transport::tcp::CreateDevice(attr);
         auto ctx = std::make_shared<gloo::rendezvous::Context>(rank_, size_);
         ctx->setTimeout(timeout_);
-        ctx->connectFullMesh(store, device);
+        // A subgroup (one pipeline stage's tensor-parallel ranks) keeps its keys apart from the world's.
+        if (prefix_.empty()) {
+          ctx->connectFullMesh(store, device);
+        } else {
+          gloo::rendezvous::PrefixStore prefixed(prefix_, store);
+          ctx->connectFullMesh(prefixed, device);
+        }
         ctx_ = ctx;
       } catch (const std::exception& e) {
         SetError(e.what());
@@ -106,10 +122,11 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     std::string bindHost_;
     std::chrono::milliseconds timeout_;
     std::string hello_;
+    std::string prefix_;
     std::shared_ptr<gloo::rendezvous::Context> ctx_;
   };
 
-  // connect({ rank, size, storeHost, storePort, bindHost, timeoutMs, hello }) -> Promise<void>
+  // connect({ rank, size, storeHost, storePort, bindHost, timeoutMs, hello, prefix }) -> Promise<void>
   Napi::Value connect(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto deferred = Napi::Promise::Deferred::New(env);
@@ -120,7 +137,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     auto o = info[0].As<Napi::Object>();
     auto num = [&](const char* k) { return o.Get(k).As<Napi::Number>().Int32Value(); };
     auto str = [&](const char* k) { return o.Get(k).As<Napi::String>().Utf8Value(); };
-    auto* w = new Connect(this, deferred, num("rank"), num("size"), str("storeHost"), num("storePort"), str("bindHost"), num("timeoutMs"), str("hello"));
+    auto* w = new Connect(this, deferred, num("rank"), num("size"), str("storeHost"), num("storePort"), str("bindHost"), num("timeoutMs"), str("hello"), o.Has("prefix") ? str("prefix") : std::string());
     w->Queue();
     Ref();  // kept alive until the connect settles
     return deferred.Promise();
@@ -222,6 +239,35 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     });
   }
 
+  // isend(typedArray, dst, tag): posts a send and returns; the array is kept alive (and must not be
+  // written) until waitSends(). A pipeline stage hands its activations on this way and goes on to the
+  // next micro-batch, so no two stages ever wait on each other's sends in a cycle.
+  Napi::Value isend(const Napi::CallbackInfo& info) {
+    Bytes b;
+    if (!typedArrayBytes(info[0], b) || !info[1].IsNumber() || !info[2].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "isend: expected (typedArray, dst, tag)").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    const int peer = info[1].As<Napi::Number>().Int32Value();
+    const uint64_t tag = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+    return run(info, "isend", [&] {
+      PendingSend p{context->createUnboundBuffer(b.data, b.bytes), Napi::Persistent(info[0].As<Napi::Object>())};
+      p.buffer->send(peer, tag);
+      pending.push_back(std::move(p));
+    });
+  }
+
+  // waitSends(): returns once every posted isend has completed (throws on a dead peer or the timeout).
+  Napi::Value waitSends(const Napi::CallbackInfo& info) {
+    return run(info, "waitSends", [&] {
+      auto sends = std::move(pending);
+      pending.clear();
+      for (auto& p : sends) {
+        if (!p.buffer->waitSend(context->getTimeout())) throw std::runtime_error("send timed out");
+      }
+    });
+  }
+
   // useSharedMemory(name, create, slotBytes): maps the shared segment `name` (rank 0 creates it);
   // activateSharedMemory() then sends the collectives that fit a slot through it. Every rank must
   // activate at the same point of its sequence of collectives.
@@ -259,6 +305,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
   Napi::Value close(const Napi::CallbackInfo& info) {
     shmActive = false;
     shm.reset();
+    pending.clear();
     context.reset();
     return info.Env().Undefined();
   }

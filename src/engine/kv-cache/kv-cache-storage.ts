@@ -3,6 +3,7 @@
 // (committed page by page as blocks are first written, so a large budget costs nothing until it is
 // used). Which block belongs to which sequence is the block tables' business, not this one's.
 
+import { constants as bufferConstants } from 'node:buffer';
 import type { LayerKV } from '../../kernels/backend.js';
 import type { MlaConfig } from '../../model/config.js';
 import { kvDTypeUnsupported, kvHeadBytes, type KVCacheDType } from '../../kernels/kv-cache-dtype.js';
@@ -29,6 +30,9 @@ export class KVCacheStorage {
     const unsupported = kvDTypeUnsupported(dtype, shape.headDim);
     if (unsupported) throw new UsageError(unsupported);
     const bytes = numBlocks * blockSize * shape.numKvHeads * kvHeadBytes(dtype, shape.headDim);
+    if (bytes > bufferConstants.MAX_LENGTH) {
+      throw new UsageError(`one layer's KV pool of ${numBlocks} blocks is ${bytes} bytes, more than one buffer holds (${bufferConstants.MAX_LENGTH}): use fewer blocks`);
+    }
     const addon = loadNativeAddon();
     const alloc = addon.ok ? () => new Uint8Array(addon.addon.allocate(bytes)) : () => new Uint8Array(bytes);
     this.layers = Array.from({ length: shape.numLayers }, () => {

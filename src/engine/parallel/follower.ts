@@ -12,7 +12,7 @@ import type { KVCacheDType } from '../../kernels/kv-cache-dtype.js';
 import { resolveParallelOptions } from './parallel-options.js';
 import { fromJsonPayload, PlanKind } from './plan-channel.js';
 import { decodeStep } from './step-plan.js';
-import { joinTensorParallel } from './tensor-parallel-rank.js';
+import { joinParallel } from './parallel-rank.js';
 
 /** What rank 0 sends once the engine is configured: the shape of the KV cache every rank allocates. */
 export interface FollowerSetup {
@@ -29,8 +29,8 @@ export async function runFollower(options: EngineOptions, rank: number, master: 
     ...(options.quantization ? { quantization: { format: options.quantization, backend } } : {}),
     resolveHubId: resolveHubModel,
   });
-  const { model, group, channel } = await joinTensorParallel(loaded, backend, p, rank, master);
-  log(`tsllm worker: rank ${rank} of ${p.tensorParallelSize} joined ${master} (${backend.name})`);
+  const { model, pass, groups, channel } = await joinParallel(loaded, backend, p, rank, master);
+  log(`tsllm worker: rank ${rank} of ${p.worldSize} joined ${master} (${backend.name})`);
   let cache: KVCacheStorage | null = null;
   let blockSize = 0;
   try {
@@ -46,10 +46,10 @@ export async function runFollower(options: EngineOptions, rank: number, master: 
         blockSize = s.blockSize;
       } else if (m.kind === PlanKind.step) {
         if (!cache) throw new Error('rank 0 sent a step before the setup');
-        model.forwardWithHidden(decodeStep(m.payload), cache.layers, blockSize);
+        pass(decodeStep(m.payload), cache.layers, blockSize);
       }
     }
   } finally {
-    group.close();
+    groups.close();
   }
 }

@@ -8,7 +8,7 @@ import { RendezvousStore } from '../../distributed/rendezvous-store.js';
 import { splitHostPort } from '../../distributed/process-group.js';
 import { TSLLM_VERSION } from '../../util/version.js';
 import type { EngineOptions } from '../engine-options.js';
-import type { ParallelOptions } from './parallel-options.js';
+import { parallelLayout, type ParallelOptions } from './parallel-options.js';
 
 const RANK_MAIN = fileURLToPath(new URL('./rank-main.js', import.meta.url));
 
@@ -22,11 +22,11 @@ export class LocalWorld {
   /** With p.master, listens there and waits for `tsllm worker` ranks; without, spawns them on this host. */
   static async start(options: EngineOptions, p: ParallelOptions): Promise<LocalWorld> {
     const [host, port] = p.master ? splitHostPort(p.master) : ['127.0.0.1', 0];
-    const store = await RendezvousStore.listen({ worldSize: p.tensorParallelSize, version: TSLLM_VERSION }, host, port);
+    const store = await RendezvousStore.listen({ worldSize: p.worldSize, version: TSLLM_VERSION, layout: parallelLayout(p) }, host, port);
     const master = `${host}:${store.port}`;
     const children: ChildProcess[] = [];
     if (!p.master) {
-      for (let rank = 1; rank < p.tensorParallelSize; rank++) {
+      for (let rank = 1; rank < p.worldSize; rank++) {
         const arg = JSON.stringify({ options: { ...options, distributedMaster: undefined }, rank, master });
         children.push(spawn(process.execPath, [RANK_MAIN, arg], { stdio: ['pipe', 'ignore', 'inherit'] }));
       }

@@ -91,12 +91,22 @@ export class CausalLM {
 
   /** Logits [logitsRows.length, vocab] and final-normed hidden states [hiddenRows.length, hidden]. */
   forwardWithHidden(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): { logits: Float32Array; hidden: Float32Array } {
-    const c = this.config;
-    const be = this.backend;
-    const rows = batch.tokenIds.length;
-    const H = c.hiddenSize;
+    const h = this.embedTokens(batch);
+    this.runLayers(h, batch, kv, blockSize);
+    return this.outputs(h, batch);
+  }
 
-    const h = this.buffers.get('hidden', rows * H);
+  // The pass in three parts, so that a pipeline stage runs only its own.
+
+  /** The residual stream [rows, hidden] for `rows` tokens (a buffer reused by the next pass). */
+  residualBuffer(rows: number): Float32Array {
+    return this.buffers.get('hidden', rows * this.config.hiddenSize);
+  }
+
+  /** The residual stream entering the first layer: the tokens' embeddings. */
+  embedTokens(batch: ForwardBatch): Float32Array {
+    const [c, be, rows, H] = [this.config, this.backend, batch.tokenIds.length, this.config.hiddenSize];
+    const h = this.residualBuffer(rows);
     if (this.tp) this.tp.embed(be, h, this.weights.embed, batch.tokenIds);
     else be.embedding(h, this.weights.embed, batch.tokenIds);
     if (c.embedScale !== undefined) scaleInPlace(h, c.embedScale, rows * H);
@@ -105,7 +115,15 @@ export class CausalLM {
       be.embedding(pos, this.weights.posEmbed, batch.positions);
       be.add(h, pos, rows * H);
     }
+    return h;
+  }
 
+  /** Runs every layer of this model on the residual stream `h` [rows, hidden], in place. */
+  runLayers(h: Float32Array, batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): void {
+    const c = this.config;
+    const be = this.backend;
+    const rows = batch.tokenIds.length;
+    const H = c.hiddenSize;
     const x = this.buffers.get('normed', rows * H);
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
@@ -126,14 +144,20 @@ export class CausalLM {
       if (w.postMlpNorm) this.norm(m, m, w.postMlpNorm, undefined, rows);
       be.add(h, m, rows * H);
     }
+  }
 
+  /** Logits of logitsRows and final-normed hidden states of hiddenRows, from the last layer's stream `h`. */
+  outputs(h: Float32Array, batch: ForwardBatch): { logits: Float32Array; hidden: Float32Array } {
+    const [c, be, H] = [this.config, this.backend, this.config.hiddenSize];
     // Only the sampled rows go through the final norm and the (large) vocabulary projection.
     const n = batch.logitsRows.length;
     let logits: Float32Array = new Float32Array(0);
     if (n > 0) {
+      const head = this.prepared.lmHead;
+      if (!head) throw new Error('this model holds no output head (a pipeline stage before the last)');
       const last = this.finalNormed(h, batch.logitsRows, this.buffers.get('last', n * H));
-      if (this.tp) logits = this.tp.logits(be, last, this.prepared.lmHead, n);
-      else be.matmul((logits = new Float32Array(n * c.vocabSize)), last, this.prepared.lmHead, n);
+      if (this.tp) logits = this.tp.logits(be, last, head, n);
+      else be.matmul((logits = new Float32Array(n * c.vocabSize)), last, head, n);
       if (c.finalSoftcap) be.softcap(logits, logits.length, c.finalSoftcap);
     }
     const hr = batch.hiddenRows;

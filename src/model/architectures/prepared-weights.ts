@@ -56,7 +56,8 @@ export interface PreparedLayer {
 
 export interface PreparedWeights {
   layers: PreparedLayer[];
-  lmHead: PreparedWeight;
+  /** Null for a pipeline stage before the last, which never computes logits. */
+  lmHead: PreparedWeight | null;
 }
 
 /** Prepares each run of consecutive same-format matrices as one weight, their rows stacked. */
@@ -84,8 +85,11 @@ export function fuseProjections(backend: Backend, mats: readonly WeightTensor[],
   return parts;
 }
 
-/** `onLayer` hears of each layer packed: the first touch of a mapped file's pages, the slow part of a load. */
-export function prepareWeights(weights: ModelWeights, backend: Backend, onLayer?: (done: number, total: number) => void): PreparedWeights {
+/**
+ * `onLayer` hears of each layer packed: the first touch of a mapped file's pages, the slow part of a load.
+ * `withHead` false leaves the output head unprepared (a pipeline stage that never computes logits).
+ */
+export function prepareWeights(weights: ModelWeights, backend: Backend, onLayer?: (done: number, total: number) => void, withHead = true): PreparedWeights {
   const p = backend.prepareWeight.bind(backend);
   const mlp = (m: MlpWeights): PreparedMlp => ({
     gateUp: m.gate ? fuseProjections(backend, [m.gate, m.up], [m.gateBias, m.upBias]) : fuseProjections(backend, [m.up], [m.upBias]),
@@ -110,7 +114,7 @@ export function prepareWeights(weights: ModelWeights, backend: Backend, onLayer?
     onLayer?.(i + 1, weights.layers.length);
     return prepared;
   });
-  return { layers, lmHead: p(weights.lmHead) };
+  return { layers, lmHead: withHead ? p(weights.lmHead) : null };
 }
 
 // kv_b's rows are, per head, nope key rows then v value rows over the latent. The key rows are

@@ -1,6 +1,7 @@
-// Tensor and expert parallelism against one process: on every model fixture, the same greedy tokens
-// and the same logprobs (within 2e-5: the row-parallel sums are added in another order) from two
-// ranks, each a process on loopback holding half of every layer, as from one process holding all.
+// Tensor, pipeline and expert parallelism against one process: on every model fixture, the same
+// greedy tokens and the same logprobs (within 1e-5: the row-parallel sums are added in another
+// order) from two ranks each holding half of every layer (TP=2), two stages each holding half of the
+// layers (PP=2), and four processes doing both (TP=2 x PP=2), all on loopback, as from one process.
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -21,9 +22,9 @@ async function run(options: EngineOptions, prompts: number[][], maxTokens: numbe
   }
 }
 
-describe('tensor parallelism (2 processes) against one process', { skip: skipWithoutGloo, concurrency: 1 }, () => {
+describe('tensor and pipeline parallelism against one process', { skip: skipWithoutGloo, concurrency: 1 }, () => {
   for (const name of MODEL_FIXTURES) {
-    it(`${name}: TP=2${MOE.has(name) ? ' and EP=2' : ''} give TP=1's greedy tokens and logprobs`, { timeout: 120_000 }, async () => {
+    it(`${name}: TP=2, PP=2, TP=2 x PP=2${MOE.has(name) ? ', EP=2' : ''} give TP=1's greedy tokens and logprobs`, { timeout: 180_000 }, async () => {
       const golden = readJson<ModelGolden>(`${modelDir(name)}/golden.json`);
       const prompts = golden.prompts.map((p) => p.input_ids);
       // float32 K/V: an f16 cache would round a last-bit difference of the sums into a visible one.
@@ -31,6 +32,8 @@ describe('tensor parallelism (2 processes) against one process', { skip: skipWit
       const one = await run(model, prompts, 8);
       one.forEach((o, i) => assert.deepEqual(o.outputs[0]!.tokenIds, golden.prompts[i]!.greedy_new_tokens.slice(0, 8), `TP=1 against transformers, prompt ${i}`));
       assertSameOutputs(await run({ ...model, tensorParallelSize: 2 }, prompts, 8), one, 'TP=2');
+      assertSameOutputs(await run({ ...model, pipelineParallelSize: 2 }, prompts, 8), one, 'PP=2');
+      assertSameOutputs(await run({ ...model, tensorParallelSize: 2, pipelineParallelSize: 2 }, prompts, 8), one, 'TP=2 x PP=2');
       if (MOE.has(name)) assertSameOutputs(await run({ ...model, tensorParallelSize: 2, enableExpertParallel: true }, prompts, 8), one, 'EP=2');
     });
   }
@@ -44,6 +47,11 @@ describe('tensor-parallel ranks refuse what cannot be split', { skip: skipWithou
     llms.push(llm);
     await assert.rejects(llm.info(), /--tensor-parallel-size 3 must divide the model's 4 attention heads/);
   });
+  it('names a pipeline longer than the model', async () => {
+    const llm = new LLM({ model: modelDir('llama-gqa'), pipelineParallelSize: 3 });
+    llms.push(llm);
+    await assert.rejects(llm.info(), /--pipeline-parallel-size 3 is more than the model's 2 layers/);
+  });
   it('expert parallelism needs more than one rank', async () => {
     const llm = new LLM({ model: modelDir('mixtral-moe'), enableExpertParallel: true });
     llms.push(llm);
@@ -51,35 +59,43 @@ describe('tensor-parallel ranks refuse what cannot be split', { skip: skipWithou
   });
 });
 
-describe('batch invariance at TP=2: alone, batched, chunked, preempted, prefix-cached', { skip: skipWithoutGloo, concurrency: 1 }, () => {
+// Pipeline stages run a step's sequences as micro-batches: the cut must not change any sequence's numbers.
+const LAYOUTS = [
+  { name: 'TP=2', options: { tensorParallelSize: 2 } },
+  { name: 'PP=2', options: { pipelineParallelSize: 2 } },
+] as const;
+
+for (const layout of LAYOUTS) describe(`batch invariance at ${layout.name}: alone, batched, chunked, preempted, prefix-cached`, { skip: skipWithoutGloo, concurrency: 1 }, () => {
   const golden = readJson<ModelGolden>(`${modelDir('llama-gqa')}/golden.json`);
   // Two prompts share a 40-token prefix, so the prefix cache has something to reuse.
   const prompts = [...golden.prompts.map((p) => p.input_ids), [...golden.prompts[2]!.input_ids, 7, 8, 9]];
   const model = { model: modelDir('llama-gqa'), kvCacheDtype: 'f32' as const, blockSize: 16 };
-  // One rank's K/V per token: 2 layers x K and V x 1 KV head x 16 dims x 4 bytes.
-  const TP2_BYTES_PER_TOKEN = 2 * 2 * 16 * 4;
+  // One rank's K/V per token: 2 layers x K and V x 1 KV head x 16 dims x 4 bytes at TP=2, and
+  // 1 layer x K and V x 2 KV heads x 16 dims x 4 bytes at PP=2.
+  const RANK_BYTES_PER_TOKEN = 2 * 2 * 16 * 4;
+  const parallel = { ...model, ...layout.options };
   let alone: LLMOutput[] = [];
 
   it('TP=1, each prompt alone: the reference', { timeout: 60_000 }, async () => {
     alone = [];
     for (const p of prompts) alone.push(...await run(model, [p], 16));
   });
-  it('TP=2, each prompt alone', { timeout: 60_000 }, async () => {
+  it(`${layout.name}, each prompt alone`, { timeout: 60_000 }, async () => {
     const got: LLMOutput[] = [];
-    for (const p of prompts) got.push(...await run({ ...model, tensorParallelSize: 2 }, [p], 16));
+    for (const p of prompts) got.push(...await run(parallel, [p], 16));
     assertSameOutputs(got, alone, 'alone');
   });
-  it('TP=2, batched, and with prefills chunked to 16 tokens a step', { timeout: 60_000 }, async () => {
-    assertSameOutputs(await run({ ...model, tensorParallelSize: 2 }, prompts, 16), alone, 'batched');
-    assertSameOutputs(await run({ ...model, tensorParallelSize: 2, maxNumBatchedTokens: 16 }, prompts, 16), alone, 'chunked');
+  it(`${layout.name}, batched, and with prefills chunked to 16 tokens a step`, { timeout: 60_000 }, async () => {
+    assertSameOutputs(await run(parallel, prompts, 16), alone, 'batched');
+    assertSameOutputs(await run({ ...parallel, maxNumBatchedTokens: 16 }, prompts, 16), alone, 'chunked');
   });
-  it('TP=2, preempted for want of blocks', { timeout: 60_000 }, async () => {
-    const got = await run({ ...model, tensorParallelSize: 2, kvCacheMemory: 10 * 16 * TP2_BYTES_PER_TOKEN, enablePrefixCaching: false }, prompts, 16);
+  it(`${layout.name}, preempted for want of blocks`, { timeout: 60_000 }, async () => {
+    const got = await run({ ...parallel, kvCacheMemory: 10 * 16 * RANK_BYTES_PER_TOKEN, enablePrefixCaching: false }, prompts, 16);
     assert.ok(got.some((o) => o.outputs[0]!.numPreemptions > 0), 'some request was preempted');
     assertSameOutputs(got, alone, 'preempted');
   });
-  it('TP=2, from the prefix cache', { timeout: 60_000 }, async () => {
-    const llm = new LLM({ ...model, tensorParallelSize: 2, distributedTimeoutMs: 10_000 });
+  it(`${layout.name}, from the prefix cache`, { timeout: 60_000 }, async () => {
+    const llm = new LLM({ ...parallel, distributedTimeoutMs: 10_000 });
     try {
       const params = { temperature: 0, maxTokens: 16, ignoreEos: true, logprobs: 5 };
       await llm.generate([prompts[2]!], params);

@@ -1,0 +1,79 @@
+// One pipeline stage's part of a model: a run of consecutive layers, with the embedding on the first
+// stage and the final norm and output head on the last (vLLM's split). The stage's model is an
+// ordinary decoder over its layers alone (config.numLayers is its count, per-layer settings such as
+// sliding windows are sliced with them), so its KV cache holds its layers only. The tensors of the
+// other stages are never read, and their mapped pages are handed back.
+
+import type { WeightTensor } from '../../kernels/tensor.js';
+import type { ModelConfig } from '../config.js';
+import type { ModelWeights } from '../weights.js';
+import { UsageError } from '../../util/errors.js';
+
+export interface PipelineStage {
+  stage: number;
+  size: number;
+  /** Called with the data of each tensor this stage does not hold. */
+  release?: (data: Uint8Array) => void;
+}
+
+export interface PipelineStageShard {
+  config: ModelConfig;
+  weights: ModelWeights;
+  /** Layers [start, end) of the whole model. */
+  layers: { start: number; end: number };
+  first: boolean;
+  last: boolean;
+}
+
+/**
+ * Layers [start, end) of `stage`: an even split, the first (numLayers mod size) stages one layer
+ * longer, so that stage 0 (whose rank sizes the KV cache for all) holds the most.
+ */
+export function stageLayers(numLayers: number, stage: number, size: number): { start: number; end: number } {
+  if (numLayers < size) throw new UsageError(`--pipeline-parallel-size ${size} is more than the model's ${numLayers} layers`);
+  const base = Math.floor(numLayers / size);
+  const extra = numLayers % size;
+  const start = stage * base + Math.min(stage, extra);
+  return { start, end: start + base + (stage < extra ? 1 : 0) };
+}
+
+export function shardForPipeline(config: ModelConfig, weights: ModelWeights, p: PipelineStage): PipelineStageShard {
+  const { start, end } = stageLayers(config.numLayers, p.stage, p.size);
+  const first = p.stage === 0;
+  const last = p.stage === p.size - 1;
+  if (p.release) {
+    const keep = new Set<Uint8Array>();
+    weights.layers.slice(start, end).forEach((l) => forEachTensor(l, (t) => keep.add(t.data)));
+    if (first) keep.add(weights.embed.data);
+    if (last) keep.add(weights.lmHead.data);
+    const drop = (t: WeightTensor) => {
+      if (!keep.has(t.data)) p.release!(t.data);
+    };
+    weights.layers.forEach((l, i) => (i < start || i >= end) && forEachTensor(l, drop));
+    drop(weights.embed);
+    drop(weights.lmHead);
+    if (weights.posEmbed && !first) drop(weights.posEmbed);
+  }
+  return {
+    config: { ...config, numLayers: end - start, ...(config.slidingLayers ? { slidingLayers: config.slidingLayers.slice(start, end) } : {}) },
+    weights: { ...weights, layers: weights.layers.slice(start, end) },
+    layers: { start, end },
+    first,
+    last,
+  };
+}
+
+/** Every matrix in a layer's weights (the nested attention, MLP, MoE and MLA records included). */
+function forEachTensor(node: unknown, fn: (t: WeightTensor) => void): void {
+  if (node === null || typeof node !== 'object' || ArrayBuffer.isView(node)) return;
+  if (Array.isArray(node)) {
+    for (const n of node) forEachTensor(n, fn);
+    return;
+  }
+  const o = node as Record<string, unknown>;
+  if (o['data'] instanceof Uint8Array && Array.isArray(o['shape']) && typeof o['dtype'] === 'string') {
+    fn(o as unknown as WeightTensor);
+    return;
+  }
+  for (const v of Object.values(o)) forEachTensor(v, fn);
+}
