@@ -34,8 +34,8 @@ export interface NativeCommunicator {
   recv(x: ArrayBufferView, src: number, tag: number): void;
   /** Posts a send and returns; `x` must stay unchanged until waitSends(). */
   isend(x: ArrayBufferView, dst: number, tag: number): void;
-  /** Blocks until every posted isend has completed. */
-  waitSends(): void;
+  /** Blocks until every posted isend but the `keep` newest has completed (oldest first). */
+  waitSends(keep?: number): void;
   setTimeout(ms: number): void;
   /** Maps shared segment `name` (rank 0 creates it), slots of `slotBytes` per rank. */
   useSharedMemory(name: string, create: boolean, slotBytes: number): void;

@@ -12,6 +12,7 @@ import { KVCacheManager } from './kv-cache/kv-cache-manager.js';
 import { OutputProcessor, type RequestOutput } from './output/output-processor.js';
 import { Request } from './request.js';
 import { ModelRunner } from './runner/model-runner.js';
+import { BatchQueue } from './runner/batch-queue.js';
 import { sampleToken } from './sampling/sampler.js';
 import { ContinuousScheduler } from './scheduler/continuous-scheduler.js';
 import type { SampledTokens, Scheduler, SchedulerConfig } from './scheduler/scheduler.js';
@@ -29,12 +30,12 @@ export class EngineCore {
   readonly maxSequenceTokens: number;
   private readonly outputs: OutputProcessor;
   private readonly spec: SpecDecoder | null;
+  private readonly batches: BatchQueue;
   private readonly requests = new Map<string, Request>();
   private readonly pendingAborts = new Set<string>();
   /** Structured outputs: compile a request's grammar here (off the step loop) before adding it. */
   readonly constrained: ConstrainedRequests;
   private arrivals = 0;
-  private lastBatchedTokens = 0;
 
   /** `draft`: the draft model, when config.speculative's method is draft-model. */
   constructor(
@@ -50,11 +51,10 @@ export class EngineCore {
     this.outputs = new OutputProcessor(tokenizer);
     this.eosTokenIds = [...new Set([...(tokenizer?.eosTokenIds ?? []), ...model.config.eosTokenIds])];
     this.constrained = new ConstrainedRequests(tokenizer, model.config.vocabSize, this.eosTokenIds, config.maxNumSeqs, config.speculative?.numSpeculativeTokens ?? 0);
-    const sc: SchedulerConfig = {
-      maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy,
-      numLookaheadTokens: this.spec?.numLookaheadTokens ?? 0, recompute: !config.kvCache,
-    };
+    const sc: SchedulerConfig = { maxNumBatchedTokens: config.maxNumBatchedTokens, maxNumSeqs: config.maxNumSeqs, policy: config.schedulingPolicy,
+      numLookaheadTokens: this.spec?.numLookaheadTokens ?? 0, recompute: !config.kvCache };
     this.scheduler = config.scheduler === 'static' ? new StaticScheduler(sc, this.kv, this.eosTokenIds) : new ContinuousScheduler(sc, this.kv, this.eosTokenIds);
+    this.batches = new BatchQueue(this.runner, this.scheduler, this.spec !== null);
   }
 
   get hasWork(): boolean {
@@ -92,14 +92,14 @@ export class EngineCore {
   }
 
   step(): RequestOutput[] {
-    const aborted = [...this.pendingAborts].map((id) => this.endAborted(id)).filter((o) => o !== null);
-    this.pendingAborts.clear();
+    // A request in a pass still in flight is aborted once that pass is back.
+    const ready = [...this.pendingAborts].filter((id) => !this.batches.inFlight(this.requests.get(id)!));
+    for (const id of ready) this.pendingAborts.delete(id);
+    const aborted = ready.map((id) => this.endAborted(id)).filter((o) => o !== null);
 
-    const plan = this.scheduler.schedule();
-    this.lastBatchedTokens = plan.scheduled.reduce((n, s) => n + s.numNewTokens, 0);
-    if (plan.scheduled.length === 0) return aborted;
-
-    const { sampled, logits, pooled } = this.runner.run(plan);
+    const pass = this.batches.next();
+    if (!pass) return aborted;
+    const { plan, out: { sampled, logits, pooled } } = pass;
     const V = this.model.config.vocabSize;
     let row = 0;
     const results = sampled.map(({ req, drafts }): SampledTokens => {
@@ -131,7 +131,7 @@ export class EngineCore {
       prefixCacheQueries: this.kv.stats.queries,
       prefixCacheHits: this.kv.stats.hits,
       numPreemptions: this.scheduler.numPreemptions,
-      numBatchedTokens: this.lastBatchedTokens,
+      numBatchedTokens: this.batches.numBatchedTokens,
       promptTokens: this.scheduler.numPromptTokensServed,
       ...(this.spec ? { spec: this.spec.stats() } : {}),
     };

@@ -14,10 +14,11 @@
 #include <gloo/rendezvous/prefix_store.h>
 #include <gloo/transport/tcp/device.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "shm-collectives.h"
 #include "store-client.h"
@@ -74,7 +75,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     std::unique_ptr<gloo::transport::UnboundBuffer> buffer;
     Napi::ObjectReference array;
   };
-  std::vector<PendingSend> pending;
+  std::deque<PendingSend> pending;
 
   class Connect : public Napi::AsyncWorker {
    public:
@@ -257,13 +258,15 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     });
   }
 
-  // waitSends(): returns once every posted isend has completed (throws on a dead peer or the timeout).
+  // waitSends(keep = 0): returns once all but the `keep` newest posted isends have completed (oldest
+  // first; throws on a dead peer or the timeout). Rank 0 keeps a later pass's sends in flight while it
+  // collects an earlier one.
   Napi::Value waitSends(const Napi::CallbackInfo& info) {
+    const size_t keep = info.Length() > 0 && info[0].IsNumber() ? static_cast<size_t>(std::max<int64_t>(0, info[0].As<Napi::Number>().Int64Value())) : 0;
     return run(info, "waitSends", [&] {
-      auto sends = std::move(pending);
-      pending.clear();
-      for (auto& p : sends) {
-        if (!p.buffer->waitSend(context->getTimeout())) throw std::runtime_error("send timed out");
+      while (pending.size() > keep) {
+        if (!pending.front().buffer->waitSend(context->getTimeout())) throw std::runtime_error("send timed out");
+        pending.pop_front();
       }
     });
   }

@@ -20,6 +20,8 @@ import { jsonPayload, PlanChannel, PlanKind } from './plan-channel.js';
 import type { FollowerSetup } from './follower.js';
 import { encodeStep } from './step-plan.js';
 import { StagePipeline, type ForwardOutputs, type RankLayout } from './stage-pipeline.js';
+import { PostedSends } from './posted-sends.js';
+import type { OverlappingModel } from '../runner/model-runner.js';
 
 /** This rank's share of one forward pass (rank 0 gets the outputs, the others empty ones). */
 export type ForwardPass = (batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number) => ForwardOutputs;
@@ -72,44 +74,71 @@ export async function joinParallel(
   const config = shard?.config ?? stage.config;
   const weights = shard?.weights ?? stage.weights;
   const prepared = prepareWeights(weights, backend, onPack, stage.last);
-  const channel = new PlanChannel(world.comm);
-  const model = rank === 0
-    ? new LeaderModel(config, weights, backend, prepared, ops, channel, groups, p.timeoutMs, at.stages > 1 ? at : null)
-    : new CausalLM(config, weights, backend, prepared, ops);
-  const pass: ForwardPass = at.stages > 1
-    ? (() => {
-        const pipeline = new StagePipeline(model, world.comm, at);
-        return (b, kv, bs) => pipeline.run(b, kv, bs);
-      })()
-    : (b, kv, bs) => model.forwardWithHidden(b, kv, bs);
+  const sends = new PostedSends(world.comm);
+  const channel = new PlanChannel(world.comm, at.stages > 1 ? { sends, worldSize: p.worldSize } : null);
+  if (rank === 0) {
+    const model = new LeaderModel(config, weights, backend, prepared, ops, channel, groups, p.timeoutMs, at.stages > 1 ? { at, sends } : null);
+    return { model, pass: (b, kv, bs) => model.forwardWithHidden(b, kv, bs), channel, groups };
+  }
+  const model = new CausalLM(config, weights, backend, prepared, ops);
+  const pipeline = at.stages > 1 ? new StagePipeline(model, world.comm, sends, at) : null;
+  const pass: ForwardPass = pipeline ? (b, kv, bs) => pipeline.finish(b, pipeline.start(b, kv, bs)) : (b, kv, bs) => model.forwardWithHidden(b, kv, bs);
   return { model, pass, channel, groups };
 }
 
-/** Rank 0's model: every forward pass is first broadcast to the other ranks, which run it alongside. */
-export class LeaderModel extends CausalLM {
-  /** An idle master broadcasts a heartbeat this often (see plan-channel.ts). */
+/**
+ * Rank 0's model: every forward pass is first sent to the other ranks, which run it alongside. With
+ * pipeline stages, passes overlap: submitForward returns once rank 0's own stage has run, and the
+ * engine collects the outputs later (runner/batch-queue.ts), after submitting the next pass.
+ */
+export class LeaderModel extends CausalLM implements OverlappingModel {
+  /** An idle master sends a heartbeat this often (see plan-channel.ts). */
   readonly heartbeatMs: number;
-  private readonly pipeline: StagePipeline | null;
+  /** Passes that may be in flight at once: one per pipeline stage. */
+  readonly maxInFlight: number;
+  private readonly pipeline: { stages: StagePipeline; sends: PostedSends } | null;
 
   constructor(
     config: CausalLM['config'], weights: CausalLM['weights'], backend: Backend, prepared: PreparedWeights, ops: TensorParallelOps | undefined,
     private readonly channel: PlanChannel,
     private readonly groups: ParallelGroups,
     timeoutMs: number,
-    pipeline: RankLayout | null,
+    pipeline: { at: RankLayout; sends: PostedSends } | null,
   ) {
     super(config, weights, backend, prepared, ops);
     this.heartbeatMs = Math.max(50, Math.min(1000, timeoutMs / 4));
-    this.pipeline = pipeline ? new StagePipeline(this, groups.world.comm, pipeline) : null;
+    this.maxInFlight = pipeline?.at.stages ?? 1;
+    this.pipeline = pipeline ? { stages: new StagePipeline(this, groups.world.comm, pipeline.sends, pipeline.at), sends: pipeline.sends } : null;
   }
 
   override forwardWithHidden(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): ForwardOutputs {
+    if (this.pipeline) return this.submitForward(batch, kv, blockSize)();
     try {
       this.channel.send(PlanKind.step, encodeStep(batch));
-      return this.pipeline ? this.pipeline.run(batch, kv, blockSize) : super.forwardWithHidden(batch, kv, blockSize);
+      return super.forwardWithHidden(batch, kv, blockSize);
     } catch (e) {
       throw this.worldError(e as Error);
     }
+  }
+
+  submitForward(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): () => ForwardOutputs {
+    const pipeline = this.pipeline;
+    if (!pipeline) {
+      const out = this.forwardWithHidden(batch, kv, blockSize);
+      return () => out;
+    }
+    const guard = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        throw this.worldError(e as Error);
+      }
+    };
+    const mark = guard(() => {
+      this.channel.send(PlanKind.step, encodeStep(batch));
+      return pipeline.stages.start(batch, kv, blockSize);
+    });
+    return () => guard(() => pipeline.stages.finish(batch, mark));
   }
 
   /** Tells the followers the shape of the KV cache to allocate, once the engine has sized it. */
@@ -121,6 +150,8 @@ export class LeaderModel extends CausalLM {
   heartbeat(): void {
     try {
       this.channel.send(PlanKind.heartbeat);
+      // Every rank is idle and waiting for it: a send that does not complete means a dead rank.
+      this.pipeline?.sends.waitUntil();
     } catch (e) {
       throw this.worldError(e as Error);
     }

@@ -5,7 +5,8 @@
 // requests take no logits: their pooled hidden rows instead, and their embedding when the prompt ends.
 // Requests that want prompt logprobs take logits at every prompt row.
 
-import type { CausalLM } from '../../model/architectures/decoder.js';
+import type { CausalLM, ForwardBatch } from '../../model/architectures/decoder.js';
+import type { LayerKV } from '../../kernels/backend.js';
 import type { KVCacheDType } from '../../kernels/kv-cache-dtype.js';
 import { KVCacheStorage } from '../kv-cache/kv-cache-storage.js';
 import type { Request } from '../request.js';
@@ -42,7 +43,30 @@ export interface ModelRunnerOutput {
   pooled: PooledRequest[];
 }
 
+/** A model whose passes may overlap (a pipeline's rank 0): a pass is submitted now, its outputs collected later. */
+export interface OverlappingModel {
+  readonly maxInFlight: number;
+  submitForward(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): () => { logits: Float32Array; hidden: Float32Array };
+}
+
+/** A pass submitted and not yet collected. */
+export interface SubmittedRun {
+  sampled: SampledRequest[];
+  rowsOf: LogitsRows[];
+  pooling: PoolingRows[];
+  outputs: () => { logits: Float32Array; hidden: Float32Array };
+}
+
+interface PoolingRows {
+  req: Request;
+  start: number;
+  rows: number;
+  reachesEnd: boolean;
+}
+
 export class ModelRunner {
+  /** Passes that may be in flight at once (1 unless the model's passes overlap). */
+  readonly maxInFlight: number;
   readonly cache: KVCacheStorage;
   readonly batches: BatchBuilder;
   private readonly scratchBlock: number;
@@ -57,12 +81,18 @@ export class ModelRunner {
     this.cache = new KVCacheStorage(model.config, numBlocks + 1, blockSize, kvCacheDtype);
     this.scratchBlock = numBlocks;
     this.batches = new BatchBuilder(blockSize);
+    this.maxInFlight = overlapping(model)?.maxInFlight ?? 1;
   }
 
   run(plan: SchedulerOutput): ModelRunnerOutput {
+    return this.collect(this.submit(plan));
+  }
+
+  /** Builds the pass and starts it: with an overlapping model it may still be running on return. */
+  submit(plan: SchedulerOutput): SubmittedRun {
     const parts: BatchPart[] = [];
     const sampled: SampledRequest[] = [];
-    const pooling: { req: Request; start: number; rows: number; reachesEnd: boolean }[] = [];
+    const pooling: PoolingRows[] = [];
     const rowsOf: LogitsRows[] = [];
     for (const { req, numNewTokens, draftTokens = [] } of plan.scheduled) {
       const start = req.numComputedTokens;
@@ -84,8 +114,16 @@ export class ModelRunner {
       else if (reachesEnd) sampled.push({ req, drafts: draftTokens });
     }
     const batch = this.batches.build(parts, plan.paddingRows, this.scratchBlock);
-    const { logits, hidden } = this.model.forwardWithHidden(batch, this.cache.layers, this.blockSize);
-    return { sampled, logits: this.takePromptLogprobs(rowsOf, logits), pooled: this.pool(pooling, hidden) };
+    const o = overlapping(this.model);
+    if (o) return { sampled, rowsOf, pooling, outputs: o.submitForward(batch, this.cache.layers, this.blockSize) };
+    const out = this.model.forwardWithHidden(batch, this.cache.layers, this.blockSize);
+    return { sampled, rowsOf, pooling, outputs: () => out };
+  }
+
+  /** Waits for a submitted pass and takes its outputs. */
+  collect(run: SubmittedRun): ModelRunnerOutput {
+    const { logits, hidden } = run.outputs();
+    return { sampled: run.sampled, logits: this.takePromptLogprobs(run.rowsOf, logits), pooled: this.pool(run.pooling, hidden) };
   }
 
   /** Prompt rows' logits into their requests' prompt logprobs; the sampled rows, packed, are returned. */
@@ -105,7 +143,7 @@ export class ModelRunner {
     return packed;
   }
 
-  private pool(pooling: readonly { req: Request; start: number; rows: number; reachesEnd: boolean }[], hidden: Float32Array): PooledRequest[] {
+  private pool(pooling: readonly PoolingRows[], hidden: Float32Array): PooledRequest[] {
     const H = this.model.config.hiddenSize;
     const pooled: PooledRequest[] = [];
     let row = 0;
@@ -116,4 +154,9 @@ export class ModelRunner {
     }
     return pooled;
   }
+}
+
+function overlapping(model: CausalLM): OverlappingModel | null {
+  const m = model as CausalLM & Partial<OverlappingModel>;
+  return m.maxInFlight !== undefined && m.maxInFlight > 1 && m.submitForward ? (m as OverlappingModel) : null;
 }

@@ -10,7 +10,7 @@
 import type { KVCacheManager } from '../kv-cache/kv-cache-manager.js';
 import { epochMs, type Request } from '../request.js';
 import { RequestQueue, comesBefore } from './request-queue.js';
-import { Scheduler, type SchedulerConfig, type SchedulerOutput } from './scheduler.js';
+import { Scheduler, type ScheduleLimits, type SchedulerConfig, type SchedulerOutput } from './scheduler.js';
 
 export class ContinuousScheduler extends Scheduler {
   private readonly waiting: RequestQueue;
@@ -40,15 +40,18 @@ export class ContinuousScheduler extends Scheduler {
     else this.waiting.remove(req);
   }
 
-  schedule(): SchedulerOutput {
+  schedule(limits?: ScheduleLimits): SchedulerOutput {
     let budget = this.config.maxNumBatchedTokens;
+    const busy = limits?.busy;
+    const maxSeqs = limits?.maxSeqs ?? Infinity;
     const scheduled = new Map<Request, number>();
     const drafts = new Map<Request, number[]>();
     const preempted: Request[] = [];
 
     for (const req of [...this.running]) {
       if (budget === 0) break;
-      if (req.status !== 'running') continue; // preempted earlier in this loop
+      if (scheduled.size >= maxSeqs) break;
+      if (req.status !== 'running' || busy?.has(req)) continue; // preempted earlier in this loop, or in a pass in flight
       const n = Math.min(req.numPendingTokens + req.draft.tokenIds.length, budget);
       for (;;) {
         if (this.allocate(req, n, req.numComputedTokens)) {
@@ -57,7 +60,7 @@ export class ContinuousScheduler extends Scheduler {
           budget -= n;
           break;
         }
-        const victim = this.pickVictim();
+        const victim = this.pickVictim(busy);
         const given = scheduled.get(victim);
         if (given !== undefined) {
           budget += given;
@@ -71,7 +74,7 @@ export class ContinuousScheduler extends Scheduler {
     }
 
     // Nothing new joins a step that had to preempt: the pool is already short.
-    while (preempted.length === 0 && budget > 0 && this.running.length < this.config.maxNumSeqs && this.waiting.length > 0) {
+    while (preempted.length === 0 && budget > 0 && scheduled.size < maxSeqs && this.running.length < this.config.maxNumSeqs && this.waiting.length > 0) {
       const req = this.waiting.peek()!;
       const prefix = this.kv.findCachedPrefix(req);
       const n = Math.min(req.numTokens - prefix.numTokens, budget);
@@ -96,9 +99,11 @@ export class ContinuousScheduler extends Scheduler {
     };
   }
 
-  private pickVictim(): Request {
-    let victim = this.running[this.running.length - 1]!;
-    if (this.config.policy === 'priority') for (const r of this.running) if (comesBefore('priority', victim, r)) victim = r;
+  // The request being scheduled is never busy, so there is always a candidate.
+  private pickVictim(busy: ReadonlySet<Request> | undefined): Request {
+    const candidates = busy ? this.running.filter((r) => !busy.has(r)) : this.running;
+    let victim = candidates[candidates.length - 1]!;
+    if (this.config.policy === 'priority') for (const r of candidates) if (comesBefore('priority', victim, r)) victim = r;
     return victim;
   }
 

@@ -45,6 +45,16 @@ export interface SchedulerOutput {
   paddingRows: number;
 }
 
+/**
+ * What a step may take when passes overlap (pipeline stages): requests still in an earlier pass are
+ * left alone (neither scheduled nor preempted), and a pass takes at most `maxSeqs` requests, so
+ * that the running ones are spread over the passes in flight.
+ */
+export interface ScheduleLimits {
+  busy: ReadonlySet<Request>;
+  maxSeqs: number;
+}
+
 /** What sampling produced for one request: its new tokens and how many of its drafts were rejected. */
 export interface SampledTokens {
   req: Request;
@@ -79,7 +89,7 @@ export abstract class Scheduler {
   /** Preemptions since start-up. */
   abstract readonly numPreemptions: number;
   abstract add(req: Request): void;
-  abstract schedule(): SchedulerOutput;
+  abstract schedule(limits?: ScheduleLimits): SchedulerOutput;
   /** Takes a finished or aborted request out of the queues. */
   protected abstract dequeue(req: Request): void;
 
