@@ -1,6 +1,6 @@
-// Two hosts for real: rank 0 in this process's network namespace, rank 1 (`tsllm worker`) in a
-// namespace of its own, joined by a veth pair with an address at each end, so every collective
-// crosses a network stack between different addresses (no shared memory: the ranks bind different
+// Two hosts for real: rank 0 in this process's network namespace, rank 1 (`tsllm worker`, the second
+// tensor-parallel rank or the second pipeline stage) in a namespace of its own, joined by a veth pair
+// with an address at each end, so every collective and stage-to-stage send crosses a network stack between different addresses (no shared memory: the ranks bind different
 // addresses). Needs root for `ip netns`; the namespace is made and removed here.
 
 import assert from 'node:assert/strict';
@@ -28,7 +28,7 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
 }
 
-describe('tensor parallelism across two network namespaces', { skip, concurrency: 1 }, () => {
+describe('tensor and pipeline parallelism across two network namespaces', { skip, concurrency: 1 }, () => {
   before(() => {
     assert.ok(root && ipFound && GLOO_BUILT, 'this test needs root, ip and the Gloo addon (TSLLM_REQUIRE_GLOO=1)');
     ip('netns', 'add', NS);
@@ -45,8 +45,13 @@ describe('tensor parallelism across two network namespaces', { skip, concurrency
     spawnSync('ip', ['link', 'del', VA]);
   });
 
-  for (const [name, ep] of [['llama-gqa', false], ['gemma3', false], ['qwen3moe', true], ['deepseek-v3', false]] as const) {
-    it(`${name}${ep ? ' (EP=2)' : ''}: rank 1 in its own namespace gives TP=1's tokens and logprobs`, { timeout: 120_000 }, async () => {
+  const cases = [
+    ['llama-gqa', 'tp'], ['gemma3', 'tp'], ['qwen3moe', 'ep'], ['deepseek-v3', 'tp'], ['llama-gqa', 'pp'], ['deepseek-v3', 'pp'],
+  ] as const;
+  for (const [name, layout] of cases) {
+    const ep = layout === 'ep';
+    const pp = layout === 'pp';
+    it(`${name} (${pp ? 'PP=2' : ep ? 'EP=2' : 'TP=2'}): rank 1 in its own namespace gives one process's tokens and logprobs`, { timeout: 120_000 }, async () => {
       const golden = readJson<ModelGolden>(`${modelDir(name)}/golden.json`);
       const prompts = golden.prompts.map((p) => p.input_ids);
       const model = { model: modelDir(name), kvCacheDtype: 'f32' as const };
@@ -56,9 +61,10 @@ describe('tensor parallelism across two network namespaces', { skip, concurrency
       await ref.close();
 
       const master = `${A}:${await freePort(A)}`;
-      const llm = new LLM({ ...model, tensorParallelSize: 2, enableExpertParallel: ep, distributedMaster: master, distributedBindHost: A, distributedTimeoutMs: 10_000 });
+      const split = pp ? { pipelineParallelSize: 2 } : { tensorParallelSize: 2, enableExpertParallel: ep };
+      const llm = new LLM({ ...model, ...split, distributedMaster: master, distributedBindHost: A, distributedTimeoutMs: 10_000 });
       const worker: ChildProcess = spawn('ip', ['netns', 'exec', NS, process.execPath, CLI, 'worker', '-m', modelDir(name), '--rank', '1', '--world-size', '2',
-        '--master', master, '--distributed-bind-host', B, ...(ep ? ['--enable-expert-parallel'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+        '--master', master, '--distributed-bind-host', B, ...(ep ? ['--enable-expert-parallel'] : []), ...(pp ? ['--pipeline-parallel-size', '2'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       worker.stderr!.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((resolve) => worker.on('exit', (c) => resolve(c)));

@@ -27,18 +27,32 @@ export interface PipelineStageShard {
 
 /**
  * Layers [start, end) of `stage`: an even split, the first (numLayers mod size) stages one layer
- * longer, so that stage 0 (whose rank sizes the KV cache for all) holds the most.
+ * longer; then, since the last stage also runs the output head (`headCost`, in layers' worth of
+ * work), layers move from it to stage 0 while that shortens the slowest stage. Stage 0 (whose rank
+ * sizes the KV cache for all) so always holds the most layers.
  */
-export function stageLayers(numLayers: number, stage: number, size: number): { start: number; end: number } {
+export function stageLayers(numLayers: number, stage: number, size: number, headCost = 0): { start: number; end: number } {
   if (numLayers < size) throw new UsageError(`--pipeline-parallel-size ${size} is more than the model's ${numLayers} layers`);
-  const base = Math.floor(numLayers / size);
-  const extra = numLayers % size;
-  const start = stage * base + Math.min(stage, extra);
-  return { start, end: start + base + (stage < extra ? 1 : 0) };
+  const counts = Array.from({ length: size }, (_, s) => Math.floor(numLayers / size) + (s < numLayers % size ? 1 : 0));
+  const slowest = (c: number[]) => Math.max(...c.map((n, s) => n + (s === size - 1 ? headCost : 0)));
+  while (size > 1 && counts[size - 1]! > 1) {
+    const moved = [counts[0]! + 1, ...counts.slice(1, -1), counts[size - 1]! - 1];
+    if (slowest(moved) >= slowest(counts)) break;
+    counts.splice(0, size, ...moved);
+  }
+  const start = counts.slice(0, stage).reduce((a, b) => a + b, 0);
+  return { start, end: start + counts[stage]! };
+}
+
+/** The output head's matmul work in layers' worth (weights read per token, active experts only). */
+export function headCostInLayers(c: ModelConfig): number {
+  const attention = c.hiddenSize * c.headDim * 2 * (c.numHeads + c.numKvHeads);
+  const mlp = 3 * c.hiddenSize * (c.moe ? c.moe.expertIntermediateSize * c.moe.topK : c.intermediateSize);
+  return (c.vocabSize * c.hiddenSize) / (attention + mlp);
 }
 
 export function shardForPipeline(config: ModelConfig, weights: ModelWeights, p: PipelineStage): PipelineStageShard {
-  const { start, end } = stageLayers(config.numLayers, p.stage, p.size);
+  const { start, end } = stageLayers(config.numLayers, p.stage, p.size, headCostInLayers(config));
   const first = p.stage === 0;
   const last = p.stage === p.size - 1;
   if (p.release) {
