@@ -70,7 +70,9 @@ export async function joinParallel(
   const groups = new ParallelGroups(world, stageGroup);
   world.comm.setTimeout(p.timeoutMs);
   stageGroup?.comm.setTimeout(p.timeoutMs);
-  const ops = shard ? new TensorParallelOps((stageGroup ?? world).comm, shard.vocab, tp, loaded.config.vocabSize) : undefined;
+  // Only the rank that hands the logits on (to the sampler, or is it) assembles them.
+  const assemble = at.stage === at.stages - 1 && at.tpRank === 0;
+  const ops = shard ? new TensorParallelOps((stageGroup ?? world).comm, shard.vocab, tp, loaded.config.vocabSize, assemble) : undefined;
   const config = shard?.config ?? stage.config;
   const weights = shard?.weights ?? stage.weights;
   const prepared = prepareWeights(weights, backend, onPack, stage.last);

@@ -16,11 +16,18 @@ export interface Collectives {
 }
 
 export class TensorParallelOps {
+  // The head's slices, kept from pass to pass: fresh megabytes each step keep the garbage collector's
+  // threads busy, and on a machine with a core per rank that time is taken from a rank.
+  private mine = new Float32Array(0);
+  private all = new Float32Array(0);
+
+  /** `assemble`: whether this rank uses the logits (the one that samples), or only lends its slice. */
   constructor(
     private readonly comm: Collectives,
     private readonly vocab: VocabShard,
     private readonly size: number,
     private readonly vocabSize: number,
+    private readonly assemble = true,
   ) {}
 
   reduce(x: Float32Array): void {
@@ -40,11 +47,15 @@ export class TensorParallelOps {
     this.comm.allReduce(out);
   }
 
-  /** logits[n, vocab] of the normed rows `x` [n, hidden] through the vocabulary-split head. */
+  /**
+   * logits[n, vocab] of the normed rows `x` [n, hidden] through the vocabulary-split head (empty on
+   * a rank that does not assemble them).
+   */
   logits(be: Backend, x: Float32Array, head: PreparedWeight, n: number): Float32Array {
     const { chunk } = this.vocab;
     const width = this.vocab.end - this.vocab.start;
-    const mine = new Float32Array(n * chunk);
+    if (this.mine.length < n * chunk) [this.mine, this.all] = [new Float32Array(n * chunk), new Float32Array(this.size * n * chunk)];
+    const mine = this.mine.subarray(0, n * chunk);
     if (width === chunk) be.matmul(mine, x, head, n);
     else if (width > 0) {
       // The last rank's slice is short: padded to the common width the all-gather needs.
@@ -52,8 +63,9 @@ export class TensorParallelOps {
       be.matmul(part, x, head, n);
       for (let r = 0; r < n; r++) mine.set(part.subarray(r * width, (r + 1) * width), r * chunk);
     }
-    const all = new Float32Array(this.size * n * chunk);
+    const all = this.all.subarray(0, this.size * n * chunk);
     this.comm.allGather(mine, all);
+    if (!this.assemble) return new Float32Array(0);
     const V = this.vocabSize;
     const logits = new Float32Array(n * V);
     for (let p = 0; p < this.size; p++) {
