@@ -10,7 +10,10 @@ import { benchLatency, benchPrompts, TsllmLatencyRunner, type LatencyResult, typ
 import { LlamaCppLatencyRunner } from '../bench/peer-llama-cpp.js';
 import { LlamaBenchRunner } from '../bench/peer-llama-bench.js';
 import { modelFootprint } from '../bench/model-footprint.js';
-import { addBackendOptions, backendFromFlags, quantizeFlag, type BackendFlags } from './backend-options.js';
+import { addBackendOptions, backendFromFlags, modelOptions, quantizeFlag, type BackendFlags } from './backend-options.js';
+import { addParallelOptions, parallelFromFlags, type ParallelFlags } from './parallel-flags.js';
+import { resolveParallelOptions } from '../engine/parallel/parallel-options.js';
+import { EngineLatencyRunner } from '../bench/engine-latency-runner.js';
 import { parseIntArg, runCommand } from './run-command.js';
 import { kvCacheDtypeOption } from './engine-flags.js';
 import { printTable } from './table.js';
@@ -18,7 +21,7 @@ import { resolveKVCacheDType, type KVCacheDTypeOption } from '../engine/engine-c
 import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
 import { causalLMWithProgress } from './load-progress.js';
 
-interface LatencyFlags extends BackendFlags {
+interface LatencyFlags extends BackendFlags, ParallelFlags {
   model?: string;
   inputLen: number;
   outputLen: number;
@@ -32,7 +35,7 @@ interface LatencyFlags extends BackendFlags {
 }
 
 export function benchLatencyCommand(): Command {
-  return addBackendOptions(new Command('latency'))
+  return addParallelOptions(addBackendOptions(new Command('latency')))
     .description('prefill and decode speed of one batch (medians over iterations), optionally against llama.cpp')
     .option('-m, --model <model>', 'model folder, .gguf file or Hub id ' + MODEL_FLAG_DEFAULT)
     .option('--input-len <n>', 'prompt tokens per sequence', parseIntArg('--input-len'), 512)
@@ -54,9 +57,20 @@ async function latency(f: LatencyFlags & { model: string }): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const backend = backendFromFlags(f);
   const loaded = await loadModel(f.model, { resolveHubId: resolveHubModel, ...quantizeFlag(f, backend) });
-  const model = causalLMWithProgress(loaded.config, loaded.weights, backend);
   const threads = f.threads ?? physicalCores();
-  const runners: LatencyRunner[] = [new TsllmLatencyRunner(`tsllm (${backend.name}, ${threads} threads)`, model, resolveKVCacheDType(f.kvCacheDtype))];
+  const parallel = resolveParallelOptions(parallelFromFlags(f));
+  const runners: LatencyRunner[] = [];
+  if (parallel.worldSize > 1) {
+    // The ranks each load their share; this process keeps the whole model only for the figures below.
+    if (f.outputLen < 2) throw new UsageError('--output-len must be at least 2 with -tp/-pp (the first token ends the prefill)');
+    const layout = `-tp ${parallel.tensorParallelSize} -pp ${parallel.pipelineParallelSize}`;
+    runners.push(await EngineLatencyRunner.start(`tsllm (${backend.name}, ${layout}, ${threads} threads per rank)`, {
+      ...modelOptions({ ...f, loadFormat: 'auto' }), ...parallelFromFlags(f), kvCacheDtype: f.kvCacheDtype,
+    }));
+  } else {
+    const model = causalLMWithProgress(loaded.config, loaded.weights, backend);
+    runners.push(new TsllmLatencyRunner(`tsllm (${backend.name}, ${threads} threads)`, model, resolveKVCacheDType(f.kvCacheDtype)));
+  }
   if (f.peer === 'llama.cpp') {
     if (loaded.format !== 'gguf') throw new UsageError('--peer llama.cpp needs a .gguf model, so both engines read the same file');
     runners.push(await LlamaCppLatencyRunner.create(loaded.source, {
