@@ -107,3 +107,23 @@ for (const layout of LAYOUTS) describe(`batch invariance at ${layout.name}: alon
     }
   });
 });
+
+describe('embeddings over ranks: the last stage sends the pooled hidden rows to rank 0', { skip: skipWithoutGloo, concurrency: 1 }, () => {
+  it('PP=2 and TP=2 x PP=2 give one process\'s embeddings', { timeout: 120_000 }, async () => {
+    const dir = modelDir('qwen3-qknorm');
+    const prompts = readJson<ModelGolden>(`${dir}/golden.json`).prompts.map((p) => p.input_ids);
+    const embed = async (o: Partial<EngineOptions>) => {
+      const llm = new LLM({ model: dir, kvCacheDtype: 'f32', distributedTimeoutMs: 10_000, ...o });
+      try {
+        return await llm.embed(prompts);
+      } finally {
+        await llm.close();
+      }
+    };
+    const one = await embed({});
+    for (const layout of [{ pipelineParallelSize: 2 }, { tensorParallelSize: 2, pipelineParallelSize: 2 }]) {
+      const got = await embed(layout);
+      got.forEach((e, i) => e.embedding.forEach((v, k) => assert.ok(Math.abs(v - one[i]!.embedding[k]!) <= 1e-5, `${JSON.stringify(layout)} prompt ${i} [${k}]: ${v} vs ${one[i]!.embedding[k]}`)));
+    }
+  });
+});
