@@ -92,8 +92,8 @@ export function resolveEngineConfig(model: ModelConfig, input: EngineConfigInput
   // More blocks than max-num-seqs full-length sequences can use would only waste address space.
   const usefulBlocks = maxNumSeqs * Math.ceil(maxModelLen / blockSize);
   // Each layer's pool is one buffer, which Node caps (4 GiB): a model of few layers (or a pipeline
-  // stage of one) would otherwise put a large budget into one pool it cannot allocate.
-  // (less one: the runner adds a scratch block)
+  // stage of one) would otherwise put a large budget into one pool it cannot allocate. Less one block:
+  // the runner adds a scratch block.
   const poolBlocks = Math.floor(bufferConstants.MAX_LENGTH / (kvBytesPerToken(kvCacheDtype, 1, model.numKvHeads, model.headDim, 1) * blockSize)) - 1;
   const numBlocks = Math.min(Math.floor(budget / bytesPerBlock), usefulBlocks, poolBlocks);
   if (numBlocks < 1) {

@@ -217,44 +217,36 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
   }
 
   // send(typedArray, dst, tag) / recv(typedArray, src, tag): point to point, blocking until done.
-  Napi::Value send(const Napi::CallbackInfo& info) { return pointToPoint(info, true); }
-  Napi::Value recv(const Napi::CallbackInfo& info) { return pointToPoint(info, false); }
-
-  Napi::Value pointToPoint(const Napi::CallbackInfo& info, bool sending) {
-    Bytes b;
-    if (!typedArrayBytes(info[0], b) || !info[1].IsNumber() || !info[2].IsNumber()) {
-      Napi::TypeError::New(info.Env(), sending ? "send: expected (typedArray, dst, tag)" : "recv: expected (typedArray, src, tag)").ThrowAsJavaScriptException();
-      return info.Env().Undefined();
-    }
-    const int peer = info[1].As<Napi::Number>().Int32Value();
-    const uint64_t tag = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    return run(info, sending ? "send" : "recv", [&] {
-      auto buf = context->createUnboundBuffer(b.data, b.bytes);
-      if (sending) {
-        buf->send(peer, tag);
-        if (!buf->waitSend(context->getTimeout())) throw std::runtime_error("send timed out");
-      } else {
-        buf->recv(peer, tag);
-        if (!buf->waitRecv(context->getTimeout())) throw std::runtime_error("recv timed out");
-      }
-    });
-  }
-
   // isend(typedArray, dst, tag): posts a send and returns; the array is kept alive (and must not be
   // written) until waitSends(). A pipeline stage hands its activations on this way and goes on to the
-  // next micro-batch, so no two stages ever wait on each other's sends in a cycle.
-  Napi::Value isend(const Napi::CallbackInfo& info) {
+  // next pass, so no two stages ever wait on each other's sends in a cycle.
+  enum class P2p { send, recv, isend };
+  Napi::Value send(const Napi::CallbackInfo& info) { return pointToPoint(info, P2p::send); }
+  Napi::Value recv(const Napi::CallbackInfo& info) { return pointToPoint(info, P2p::recv); }
+  Napi::Value isend(const Napi::CallbackInfo& info) { return pointToPoint(info, P2p::isend); }
+
+  Napi::Value pointToPoint(const Napi::CallbackInfo& info, P2p mode) {
+    const char* what = mode == P2p::send ? "send" : mode == P2p::recv ? "recv" : "isend";
     Bytes b;
     if (!typedArrayBytes(info[0], b) || !info[1].IsNumber() || !info[2].IsNumber()) {
-      Napi::TypeError::New(info.Env(), "isend: expected (typedArray, dst, tag)").ThrowAsJavaScriptException();
+      Napi::TypeError::New(info.Env(), std::string(what) + (mode == P2p::recv ? ": expected (typedArray, src, tag)" : ": expected (typedArray, dst, tag)")).ThrowAsJavaScriptException();
       return info.Env().Undefined();
     }
     const int peer = info[1].As<Napi::Number>().Int32Value();
     const uint64_t tag = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    return run(info, "isend", [&] {
-      PendingSend p{context->createUnboundBuffer(b.data, b.bytes), Napi::Persistent(info[0].As<Napi::Object>())};
-      p.buffer->send(peer, tag);
-      pending.push_back(std::move(p));
+    return run(info, what, [&] {
+      auto buf = context->createUnboundBuffer(b.data, b.bytes);
+      if (mode == P2p::recv) {
+        buf->recv(peer, tag);
+        if (!buf->waitRecv(context->getTimeout())) throw std::runtime_error("recv timed out");
+        return;
+      }
+      buf->send(peer, tag);
+      if (mode == P2p::isend) {
+        pending.push_back(PendingSend{std::move(buf), Napi::Persistent(info[0].As<Napi::Object>())});
+      } else if (!buf->waitSend(context->getTimeout())) {
+        throw std::runtime_error("send timed out");
+      }
     });
   }
 

@@ -115,12 +115,10 @@ export class LeaderModel extends CausalLM implements OverlappingModel {
 
   override forwardWithHidden(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): ForwardOutputs {
     if (this.pipeline) return this.submitForward(batch, kv, blockSize)();
-    try {
+    return this.guarded(() => {
       this.channel.send(PlanKind.step, encodeStep(batch));
       return super.forwardWithHidden(batch, kv, blockSize);
-    } catch (e) {
-      throw this.worldError(e as Error);
-    }
+    });
   }
 
   submitForward(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): () => ForwardOutputs {
@@ -129,18 +127,11 @@ export class LeaderModel extends CausalLM implements OverlappingModel {
       const out = this.forwardWithHidden(batch, kv, blockSize);
       return () => out;
     }
-    const guard = <T>(f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        throw this.worldError(e as Error);
-      }
-    };
-    const mark = guard(() => {
+    const mark = this.guarded(() => {
       this.channel.send(PlanKind.step, encodeStep(batch));
       return pipeline.stages.start(batch, kv, blockSize);
     });
-    return () => guard(() => pipeline.stages.finish(batch, mark));
+    return () => this.guarded(() => pipeline.stages.finish(batch, mark));
   }
 
   /** Tells the followers the shape of the KV cache to allocate, once the engine has sized it. */
@@ -150,13 +141,11 @@ export class LeaderModel extends CausalLM implements OverlappingModel {
 
   /** Keeps the followers' wait for the next step from timing out while rank 0 is idle. */
   heartbeat(): void {
-    try {
+    this.guarded(() => {
       this.channel.send(PlanKind.heartbeat);
       // Every rank is idle and waiting for it: a send that does not complete means a dead rank.
       this.pipeline?.sends.waitUntil();
-    } catch (e) {
-      throw this.worldError(e as Error);
-    }
+    });
   }
 
   shutdown(): void {
@@ -170,8 +159,13 @@ export class LeaderModel extends CausalLM implements OverlappingModel {
     }
   }
 
-  private worldError(e: Error): Error {
-    const failure = this.groups.failure();
-    return failure === null ? e : new WorldFailedError(failure);
+  /** Runs f; an error from a broken communicator becomes the job's failure. */
+  private guarded<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      const failure = this.groups.failure();
+      throw failure === null ? e : new WorldFailedError(failure);
+    }
   }
 }

@@ -67,6 +67,7 @@ interface PoolingRows {
 export class ModelRunner {
   /** Passes that may be in flight at once (1 unless the model's passes overlap). */
   readonly maxInFlight: number;
+  private readonly overlapping: OverlappingModel | null;
   readonly cache: KVCacheStorage;
   readonly batches: BatchBuilder;
   private readonly scratchBlock: number;
@@ -81,7 +82,8 @@ export class ModelRunner {
     this.cache = new KVCacheStorage(model.config, numBlocks + 1, blockSize, kvCacheDtype);
     this.scratchBlock = numBlocks;
     this.batches = new BatchBuilder(blockSize);
-    this.maxInFlight = overlapping(model)?.maxInFlight ?? 1;
+    this.overlapping = overlapping(model);
+    this.maxInFlight = this.overlapping?.maxInFlight ?? 1;
   }
 
   run(plan: SchedulerOutput): ModelRunnerOutput {
@@ -114,8 +116,7 @@ export class ModelRunner {
       else if (reachesEnd) sampled.push({ req, drafts: draftTokens });
     }
     const batch = this.batches.build(parts, plan.paddingRows, this.scratchBlock);
-    const o = overlapping(this.model);
-    if (o) return { sampled, rowsOf, pooling, outputs: o.submitForward(batch, this.cache.layers, this.blockSize) };
+    if (this.overlapping) return { sampled, rowsOf, pooling, outputs: this.overlapping.submitForward(batch, this.cache.layers, this.blockSize) };
     const out = this.model.forwardWithHidden(batch, this.cache.layers, this.blockSize);
     return { sampled, rowsOf, pooling, outputs: () => out };
   }
