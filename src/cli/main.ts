@@ -13,6 +13,7 @@ import { envCommand } from './env-command.js';
 import { TSLLM_VERSION } from '../util/version.js';
 import { expandParallelShorthands } from './parallel-flags.js';
 import { workerCommand } from './worker-command.js';
+import { routerCommand } from './router-command.js';
 
 const program = new Command('tsllm')
   .description('LLM inference in TypeScript: load a model (HF folder, GGUF, llama2.c, Hub id) and generate')
@@ -26,6 +27,7 @@ const program = new Command('tsllm')
   .addCommand(benchCommand())
   .addCommand(calcCommand())
   .addCommand(envCommand())
-  .addCommand(workerCommand());
+  .addCommand(workerCommand())
+  .addCommand(routerCommand());
 
 await program.parseAsync(expandParallelShorthands(process.argv));

@@ -1,4 +1,4 @@
-// The flags that spread one model over processes, in vLLM's spelling (-tp/-pp are rewritten to the
+// The flags that spread one model over processes, in vLLM's spelling (-tp/-pp/-dp are rewritten to the
 // long forms before parsing: commander's short flags are one letter).
 
 import type { Command } from 'commander';
@@ -39,6 +39,6 @@ export function parallelFromFlags(f: ParallelFlags): ParallelOptionsInput {
 
 /** vLLM's -tp N and -pp N, as the long flags commander knows. */
 export function expandParallelShorthands(argv: readonly string[]): string[] {
-  const long: Record<string, string> = { '-tp': '--tensor-parallel-size', '-pp': '--pipeline-parallel-size' };
+  const long: Record<string, string> = { '-tp': '--tensor-parallel-size', '-pp': '--pipeline-parallel-size', '-dp': '--data-parallel-size' };
   return argv.map((a) => long[a] ?? a);
 }

@@ -14,6 +14,8 @@ import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseIntArg, runCommand } from './run-command.js';
 import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
+import { reportToFront } from '../router/data-parallel-replicas.js';
+import { serveDataParallel } from './serve-data-parallel.js';
 
 interface ServeFlags extends BackendFlags, EngineFlags {
   model?: string;
@@ -29,6 +31,8 @@ interface ServeFlags extends BackendFlags, EngineFlags {
   toolCallParser?: string;
   reasoningParser?: string;
   pooling?: PoolingType;
+  dataParallelSize: number;
+  distributedMaster?: string;
 }
 
 export function serveCommand(): Command {
@@ -45,6 +49,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--tool-call-parser <name>', 'how the model writes tool calls (default: detected from its chat template)').choices(TOOL_CALL_PARSER_NAMES))
     .addOption(new Option('--reasoning-parser <name>', 'how the model marks its thinking, or none (default: detected from its chat template)').choices([...REASONING_PARSER_NAMES, 'none']))
     .addOption(new Option('--pooling <type>', 'how /v1/embeddings pools the hidden states (default: as the model\'s sentence-transformers config says, else last)').choices(POOLING_TYPES))
+    .option('--data-parallel-size <n>', 'engine processes, each with its own KV cache and threads (default: cores / n each), behind this server balancing by load (-dp n)', parseIntArg('--data-parallel-size'), 1)
     .option('--max-waiting <n>', 'sequences that may queue beyond --max-num-seqs before requests get 503', parseIntArg('--max-waiting'), 1024)
     .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action((flags: ServeFlags) => runCommand(() => serve(withBuiltinModel(flags))));
@@ -52,6 +57,8 @@ export function serveCommand(): Command {
 
 async function serve(f: ServeFlags & { model: string }): Promise<void> {
   if (f.port < 0 || f.port > 65535) throw new UsageError('--port must be between 0 and 65535');
+  if (f.dataParallelSize < 1) throw new UsageError('--data-parallel-size must be at least 1');
+  if (f.dataParallelSize > 1) return serveDataParallel(f);
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
   const engine = AsyncEngine.start({ ...engineOptionsFromFlags(f), ...(f.pooling ? { pooling: f.pooling } : {}) });
   const server = createServer(engine, {
@@ -65,6 +72,7 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
   });
   const log = server.app.log;
   await server.app.listen({ host: f.host, port: f.port });
+  reportToFront((server.app.server.address() as { port: number }).port);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

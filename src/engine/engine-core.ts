@@ -134,6 +134,7 @@ export class EngineCore {
       numBatchedTokens: this.batches.numBatchedTokens,
       promptTokens: this.scheduler.numPromptTokensServed,
       ...(this.spec ? { spec: this.spec.stats() } : {}),
+      ...(this.hasWork ? {} : { kvAudit: this.kv.audit() }),
     };
   }
 

@@ -30,6 +30,8 @@ export interface EngineStats {
   numBatchedTokens: number;
   /** Prompt tokens of the requests that have produced their first token, since start-up. */
   promptTokens: number;
+  /** Once idle: the KV cache's accounting problems, empty when consistent (absent while busy). */
+  kvAudit?: string[];
   /** Speculative decoding since start-up (absent when it is off). */
   spec?: SpecDecodeStats;
 }

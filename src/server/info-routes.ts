@@ -46,6 +46,17 @@ export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers &
     return { prompt: ctx.tokenizer.decode(body.tokens) };
   });
 
+  // What a router balances on (SGLang's /get_load, vLLM's DP load): requests here, the cache's fill,
+  // the prefix-cache counters since start-up, and (once idle) the KV cache's audit.
+  app.get('/load', async () => {
+    const s = helpers.context().engine.stats;
+    return {
+      num_requests: (s?.numRunning ?? 0) + (s?.numWaiting ?? 0), num_running: s?.numRunning ?? 0, num_waiting: s?.numWaiting ?? 0,
+      kv_cache_usage: s?.kvCacheUsage ?? 0, prefix_cache_queries: s?.prefixCacheQueries ?? 0, prefix_cache_hits: s?.prefixCacheHits ?? 0,
+      kv_audit: s?.kvAudit ?? null,
+    };
+  });
+
   app.get('/metrics', async (_req, reply) => {
     const ctx = helpers.context();
     reply.header('content-type', ctx.metrics.contentType);

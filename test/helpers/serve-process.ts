@@ -16,8 +16,13 @@ export interface ServeProcess {
 export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /** Starts `tsllm serve ARGS --port 0` and resolves once it listens. */
-export async function startServe(args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServe(args: string[], port = 0): Promise<ServeProcess> {
+  return startListening(['serve', ...args, '--port', String(port)]);
+}
+
+/** Starts `tsllm ARGS` (a command that logs "Server listening at URL") and resolves once it listens. */
+export async function startListening(args: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let logs = '';
   child.stderr.on('data', (d) => (logs += d));

@@ -1,0 +1,130 @@
+// One request through the router: pick a worker, send the body as it came, and pass the answer back
+// byte for byte as it arrives (streams stay streams). A worker that refuses the connection or answers
+// 502/503 before any byte has gone to the client is skipped and the request tried on another; once
+// bytes flow there is no retry. A client that goes away aborts the upstream request, so the worker
+// frees its sequence.
+
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
+import type { RouterMetrics } from './router-metrics.js';
+import { routingKey } from './request-key.js';
+import type { RoutingPolicy } from './routing-policy.js';
+import type { Worker, WorkerPool } from './worker-pool.js';
+
+export interface Forwarder {
+  pool: WorkerPool;
+  policy: RoutingPolicy;
+  /** Whether the policy reads the prompt (only cache-aware parses bodies). */
+  needsKey: boolean;
+  policyName: string;
+  tokenizer: Tokenizer | null;
+  metrics: RouterMetrics;
+  maxAttempts: number;
+}
+
+const PASSED_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id'];
+const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-encoding', 'content-length']);
+
+/** An answer the router gives itself (no worker could take the request). */
+export class RouterError extends Error {
+  constructor(readonly status: number, message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+export async function forward(f: Forwarder, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST', path: string): Promise<void> {
+  const body = method === 'POST' ? (req.body as Buffer | undefined) ?? Buffer.alloc(0) : undefined;
+  const key = f.needsKey && body ? keyOf(body, f.tokenizer) : [];
+  const headers: Record<string, string> = {};
+  for (const h of PASSED_HEADERS) {
+    const v = req.headers[h];
+    if (typeof v === 'string') headers[h] = v;
+  }
+  headers['x-request-id'] ??= String(req.id);
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  };
+  reply.raw.on('close', onClose);
+  const tried = new Set<Worker>();
+  let lastError = 'no worker is healthy';
+  try {
+    for (let attempt = 0; attempt < f.maxAttempts; attempt++) {
+      const candidates = f.pool.routable().filter((w) => !tried.has(w));
+      if (candidates.length === 0) break;
+      const choice = f.policy.choose(candidates.map((w, index) => ({ index, inFlight: w.inFlight, kvUsage: w.load?.kv_cache_usage ?? 0, tree: w.tree })), key);
+      const w = candidates[choice.index]!;
+      tried.add(w);
+      if (choice.rebalanced) f.metrics.balancing.inc({ policy: f.policyName });
+      if (choice.cacheHit === true) f.metrics.cacheHits.inc({ worker: w.url });
+      if (choice.cacheHit === false) f.metrics.cacheMisses.inc({ worker: w.url });
+      // At routing time, as SGLang does, so a burst of one prefix sticks before the first answer.
+      if (f.needsKey) w.tree.insert(key);
+      w.inFlight++;
+      let outcome = 'failed';
+      try {
+        let res: Response;
+        try {
+          res = await fetch(`${w.url}${path}`, { method, headers, ...(body ? { body: new Uint8Array(body) } : {}), signal: abort.signal });
+        } catch (e) {
+          if (abort.signal.aborted) return void (outcome = 'aborted');
+          f.pool.markDown(w);
+          f.metrics.retries.inc({ worker: w.url });
+          lastError = `${w.url} failed: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`;
+          continue;
+        }
+        const more = attempt + 1 < f.maxAttempts && f.pool.routable().some((x) => !tried.has(x));
+        if ((res.status === 502 || res.status === 503) && more) {
+          outcome = String(res.status);
+          await res.body?.cancel();
+          f.metrics.retries.inc({ worker: w.url });
+          lastError = `${w.url} answered ${res.status}`;
+          continue;
+        }
+        outcome = res.ok ? 'ok' : String(res.status);
+        reply.hijack();
+        outcome = await pipe(res, w.url, reply.raw, abort.signal) ? outcome : abort.signal.aborted ? 'aborted' : 'failed';
+        return;
+      } finally {
+        w.inFlight--;
+        f.metrics.requests.inc({ worker: w.url, outcome });
+      }
+    }
+    if (tried.size === 0) f.metrics.noWorker.inc();
+    throw new RouterError(503, `no worker could take the request: ${lastError}`, 'no_healthy_worker');
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
+
+function keyOf(body: Buffer, tokenizer: Tokenizer | null): number[] {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return parsed && typeof parsed === 'object' ? routingKey(parsed as Record<string, unknown>, tokenizer) : [];
+  } catch {
+    return []; // The worker will say what is wrong with the body.
+  }
+}
+
+/** Copies the worker's answer to the client as it arrives (saying which worker in x-tsllm-worker); false if either side broke off. */
+async function pipe(res: Response, worker: string, out: ServerResponse, signal: AbortSignal): Promise<boolean> {
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    if (!DROPPED_HEADERS.has(k)) headers[k] = v;
+  });
+  out.writeHead(res.status, { ...headers, 'x-tsllm-worker': worker });
+  out.flushHeaders();
+  try {
+    for await (const chunk of res.body ?? []) {
+      if (!out.write(chunk)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+      if (signal.aborted) return false;
+    }
+    out.end();
+    return true;
+  } catch {
+    out.destroy();
+    return false;
+  }
+}

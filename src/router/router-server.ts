@@ -1,0 +1,148 @@
+// tsllm's router as an HTTP server: the OpenAI routes forwarded to workers, its own /health, /load
+// (the workers' loads, fresh) and /metrics, and the admin routes that list, add and remove workers
+// at run time.
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
+import { UsageError } from '../util/errors.js';
+import { forward, RouterError, type Forwarder } from './forward.js';
+import { RouterMetrics } from './router-metrics.js';
+import { CACHE_AWARE_DEFAULTS, createPolicy, type CacheAwareOptions, type PolicyName } from './routing-policy.js';
+import { WorkerPool, type Worker, type WorkerLoad } from './worker-pool.js';
+
+export interface RouterOptions {
+  workers: string[];
+  policy: PolicyName;
+  cacheAware?: CacheAwareOptions;
+  /** Lets cache-aware match text prompts as tokens. */
+  tokenizer?: Tokenizer | null;
+  /** Health round period (default 5000 ms), its timeout (2000 ms), failed rounds before a worker leaves (2). */
+  healthIntervalMs?: number;
+  healthTimeoutMs?: number;
+  failureThreshold?: number;
+  /** Elements each worker's prefix tree keeps (default 2^22). */
+  maxTreeSize?: number;
+  /** Healthy workers needed before /health says ok (default 1). */
+  requiredWorkers?: number;
+  /** Workers tried per request (default 3). */
+  maxAttempts?: number;
+  /** Required as "Bearer KEY" on /v1 and the admin routes, and passed on to the workers. */
+  apiKey?: string;
+  logger?: boolean | Record<string, unknown>;
+}
+
+export interface Router {
+  app: FastifyInstance;
+  pool: WorkerPool;
+  close(): Promise<void>;
+}
+
+const FORWARDED_POSTS = ['/v1/completions', '/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/tokenize', '/detokenize'];
+const workerBody = z.object({ url: z.string() });
+const LOAD_FIELDS = ['num_requests', 'num_running', 'num_waiting', 'prefix_cache_queries', 'prefix_cache_hits'] as const;
+
+const errorBody = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } });
+
+export function createRouter(o: RouterOptions): Router {
+  const app = Fastify({
+    logger: o.logger ?? false,
+    bodyLimit: 64 * 2 ** 20,
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID()),
+    requestTimeout: 0,
+    forceCloseConnections: 'idle',
+  });
+  const pool: WorkerPool = new WorkerPool({
+    healthIntervalMs: o.healthIntervalMs ?? 5000, healthTimeoutMs: o.healthTimeoutMs ?? 2000,
+    failureThreshold: o.failureThreshold ?? 2, maxTreeSize: o.maxTreeSize ?? 2 ** 22,
+    onHealthChange: (w) => app.log[w.healthy ? 'info' : 'warn']({ worker: w.url }, w.healthy ? 'worker in rotation' : 'worker out of rotation'),
+  });
+  const metrics = new RouterMetrics(() => pool.workers);
+  const f: Forwarder = {
+    pool, metrics, policyName: o.policy, needsKey: o.policy === 'cache-aware',
+    policy: createPolicy(o.policy, o.cacheAware ?? CACHE_AWARE_DEFAULTS), tokenizer: o.tokenizer ?? null, maxAttempts: o.maxAttempts ?? 3,
+  };
+  for (const url of o.workers) pool.add(url);
+  pool.start();
+
+  // Bodies are forwarded as they came; only cache-aware parses them, and only for the prompt.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  if (o.apiKey) {
+    const expected = `Bearer ${o.apiKey}`;
+    app.addHook('onRequest', async (req, reply) => {
+      if ((req.url.startsWith('/v1/') || req.url.startsWith('/workers')) && req.headers.authorization !== expected) {
+        return reply.code(401).send(errorBody('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+      }
+    });
+  }
+  app.setErrorHandler((error: Error & { statusCode?: number }, req, reply) => {
+    if (error instanceof RouterError) return reply.code(error.status).send(errorBody(error.message, 'server_error', error.code));
+    if (error instanceof UsageError) return reply.code(400).send(errorBody(error.message, 'invalid_request_error', null));
+    const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) req.log.error({ err: error }, 'router failed a request');
+    return reply.code(status).send(errorBody(error.message, status === 500 ? 'internal_error' : 'invalid_request_error', null));
+  });
+
+  const via = (method: 'GET' | 'POST', path: string) => (req: FastifyRequest, reply: FastifyReply) => forward(f, req, reply, method, path);
+  for (const path of FORWARDED_POSTS) app.post(path, via('POST', path));
+  app.get('/v1/models', via('GET', '/v1/models'));
+
+  app.get('/health', async (_req, reply) => {
+    const n = pool.routable().length;
+    const ok = n >= (o.requiredWorkers ?? 1);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : n > 0 ? 'waiting for workers' : 'no healthy worker', workers: n });
+  });
+  app.get('/load', async () => {
+    await pool.checkAll();
+    const sum = Object.fromEntries(LOAD_FIELDS.map((k) => [k, pool.workers.reduce((s, w) => s + (w.load?.[k] ?? 0), 0)]));
+    return { ...sum, workers: pool.workers.map(describe) };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get('/workers', async () => ({ policy: o.policy, workers: pool.workers.map(describe) }));
+  app.post('/workers', async (req, reply) => {
+    const url = workerUrl(req.body);
+    const w = pool.add(url);
+    app.log.info({ worker: w.url }, 'worker added');
+    return reply.code(201).send(describe(w));
+  });
+  app.delete('/workers', async (req, reply) => {
+    const query = (req.query as { url?: string }).url;
+    const url = query ?? workerUrl(req.body);
+    const w = pool.remove(url);
+    if (!w) return reply.code(404).send(errorBody(`worker ${url} is not in the pool`, 'invalid_request_error', 'worker_not_found'));
+    app.log.info({ worker: w.url }, 'worker removed');
+    return describe(w);
+  });
+
+  return {
+    app, pool,
+    async close() {
+      pool.stop();
+      await app.close();
+    },
+  };
+}
+
+function workerUrl(body: unknown): string {
+  let parsed: unknown = body;
+  if (Buffer.isBuffer(body)) {
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new UsageError('the body must be JSON: {"url": "http://host:port"}');
+    }
+  }
+  const r = workerBody.safeParse(parsed);
+  if (!r.success) throw new UsageError('the body must be {"url": "http://host:port"}');
+  return r.data.url;
+}
+
+function describe(w: Worker): { url: string; healthy: boolean | null; in_flight: number; load: WorkerLoad | null; tree_size: number } {
+  return { url: w.url, healthy: w.healthy, in_flight: w.inFlight, load: w.load, tree_size: w.tree.size };
+}
