@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { prefixRepetitionDataset, randomDataset, shareGptDataset } from '../bench/datasets.js';
+import { prefixCacheUse, readLoad, type PrefixCacheUse } from '../bench/server-load.js';
 import { runServeBench, type GoodputSlo, type ServeRequest, type ServeResult } from '../bench/serve-bench.js';
 import type { Distribution } from '../bench/result-format.js';
 import { UsageError } from '../util/errors.js';
@@ -133,6 +134,7 @@ async function benchServe(f: ServeBenchFlags): Promise<void> {
   const warmup = f.warmup > 0 ? build(f.warmup, f.seed + 1) : [];
   const apiKey = f.apiKey ?? process.env['OPENAI_API_KEY'];
 
+  const loadBefore = await readLoad(f.baseUrl);
   const bar = f.json ? null : new SingleBar({ format: '  [{bar}] {value}/{total} requests', stream: process.stderr, hideCursor: true });
   bar?.start(requests.length, 0);
   const result = await runServeBench({
@@ -143,16 +145,17 @@ async function benchServe(f: ServeBenchFlags): Promise<void> {
     onDone: (n) => bar?.update(n),
   });
   bar?.stop();
-  const summary = { baseUrl: f.baseUrl, endpoint: f.endpoint, dataset: f.dataset, requestRate: f.requestRate, burstiness: f.burstiness, maxConcurrency: f.maxConcurrency ?? null, ...result };
+  const prefixCache = prefixCacheUse(loadBefore, await readLoad(f.baseUrl));
+  const summary = { baseUrl: f.baseUrl, endpoint: f.endpoint, dataset: f.dataset, requestRate: f.requestRate, burstiness: f.burstiness, maxConcurrency: f.maxConcurrency ?? null, ...result, prefixCache };
   if (f.saveResult) fs.writeFileSync(f.saveResult, JSON.stringify(summary, null, 2) + '\n');
-  process.stdout.write(f.json ? JSON.stringify(summary, null, 2) + '\n' : formatServeResult(result));
+  process.stdout.write(f.json ? JSON.stringify(summary, null, 2) + '\n' : formatServeResult(result, prefixCache));
   if (result.failed * 2 > result.numRequests) {
     process.stderr.write(`tsllm: error: ${result.failed} of ${result.numRequests} requests failed: ${result.errors.join('; ')}\n`);
     process.exitCode = 1;
   }
 }
 
-export function formatServeResult(r: ServeResult): string {
+export function formatServeResult(r: ServeResult, prefixCache: PrefixCacheUse | null = null): string {
   const line = (name: string, d: Distribution) => {
     const extra = Object.entries(d.percentiles ?? {}).map(([k, v]) => `, ${k} ${v.toFixed(2)}`).join('');
     return `${name.padEnd(20)} mean ${d.mean.toFixed(2)}, median ${d.median.toFixed(2)}, p90 ${d.p90.toFixed(2)}, p99 ${d.p99.toFixed(2)}${extra}`;
@@ -167,6 +170,7 @@ export function formatServeResult(r: ServeResult): string {
     line('TPOT (ms):', r.tpotMs),
     line('ITL (ms):', r.itlMs),
     line('E2E latency (ms):', r.e2eMs),
+    ...(prefixCache ? [`prefix cache:        hit rate ${prefixCache.hitRate.toFixed(3)} (${prefixCache.hitTokens} of ${prefixCache.queriedTokens} prompt tokens, from the server's /load)`] : []),
     ...(r.errors.length ? [`errors:              ${r.errors.join('; ')}`] : []),
   ].join('\n') + '\n';
 }

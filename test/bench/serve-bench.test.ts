@@ -81,6 +81,10 @@ function fakeServer(ttft: number, itl: number, fail = false): http.Server {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
+      if (req.method !== 'POST') {
+        res.writeHead(404).end();
+        return;
+      }
       if (fail) {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom"}}');
         return;
@@ -161,5 +165,17 @@ describe('tsllm bench serve end to end', () => {
       assert.equal(j.totalOutputTokens, 30, endpoint);
       if (endpoint === 'completions') assert.equal(j.totalInputTokens, 6 * 24);
     }
+  });
+
+  it('reports the prefix-cache hit rate the run caused, from tsllm\'s /load; null for other servers', async () => {
+    // 8 requests over 2 prefixes of 64 tokens + 16 of their own, one at a time: 6 reuse a cached prefix.
+    const r = await run(tsllmServer.url, ['--dataset', 'prefix-repetition', '--num-prefixes', '2', '--prefix-len', '64', '--suffix-len', '16', '--num-prompts', '8', '--output-len', '2', '--max-concurrency', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.prefixCache.queriedTokens, 8 * 80);
+    assert.equal(j.prefixCache.hitTokens % 16, 0, 'whole blocks');
+    assert.ok(j.prefixCache.hitTokens >= 6 * 48 && j.prefixCache.hitTokens <= 6 * 64, String(j.prefixCache.hitTokens));
+    const other = JSON.parse((await run(goodUrl, ['--num-prompts', '1', '--input-len', '4', '--output-len', '2'])).stdout);
+    assert.equal(other.prefixCache, null);
   });
 });
