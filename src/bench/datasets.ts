@@ -86,10 +86,14 @@ export function quoteDataset(o: QuoteDatasetOptions): BenchRequest[] {
 export function prefixRepetitionDataset(o: PrefixDatasetOptions): BenchRequest[] {
   const rng = new Rng(o.seed);
   const prefixes = Array.from({ length: o.numPrefixes }, () => randomTokens(rng, o.prefixLen, o.vocabSize));
-  return Array.from({ length: o.numPrompts }, (_, i) => ({
-    promptIds: [...prefixes[i % o.numPrefixes]!, ...randomTokens(rng, o.suffixLen, o.vocabSize)],
-    outputLen: o.outputLen,
-  }));
+  // Each prefix equally often, in a shuffled order (as vLLM's dataset does): a fixed cycle would let
+  // round-robin routing pin each prefix to one worker by accident.
+  const order = Array.from({ length: o.numPrompts }, (_, i) => i % o.numPrefixes);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order.map((p) => ({ promptIds: [...prefixes[p]!, ...randomTokens(rng, o.suffixLen, o.vocabSize)], outputLen: o.outputLen }));
 }
 
 export interface TextRequest {

@@ -19,12 +19,16 @@ describe('benchmark datasets', () => {
     assert.ok(fixed.every((r) => r.promptIds.length === 10 && r.outputLen === 4));
   });
 
-  it('prefix-repetition: prompts share one of the prefixes', () => {
-    const d = prefixRepetitionDataset({ numPrompts: 6, prefixLen: 20, suffixLen: 5, numPrefixes: 2, outputLen: 3, vocabSize: 512, seed: 2 });
-    assert.deepEqual(d[0]!.promptIds.slice(0, 20), d[2]!.promptIds.slice(0, 20));
-    assert.notDeepEqual(d[0]!.promptIds.slice(0, 20), d[1]!.promptIds.slice(0, 20));
-    assert.notDeepEqual(d[0]!.promptIds.slice(20), d[2]!.promptIds.slice(20));
+  it('prefix-repetition: each prefix equally often, in a shuffled order, each prompt with its own suffix', () => {
+    const d = prefixRepetitionDataset({ numPrompts: 40, prefixLen: 20, suffixLen: 5, numPrefixes: 4, outputLen: 3, vocabSize: 512, seed: 2 });
+    const heads = d.map((r) => r.promptIds.slice(0, 20).join(','));
+    const distinct = [...new Set(heads)];
+    assert.equal(distinct.length, 4);
+    assert.deepEqual(distinct.map((h) => heads.filter((x) => x === h).length), [10, 10, 10, 10]);
+    assert.notDeepEqual(heads.map((h) => distinct.indexOf(h)), Array.from({ length: 40 }, (_, i) => i % 4), 'not a fixed cycle');
+    assert.equal(new Set(d.map((r) => r.promptIds.slice(20).join(','))).size, 40);
     assert.ok(d.every((r) => r.promptIds.length === 25));
+    assert.deepEqual(prefixRepetitionDataset({ numPrompts: 40, prefixLen: 20, suffixLen: 5, numPrefixes: 4, outputLen: 3, vocabSize: 512, seed: 2 }), d, 'seeded');
   });
 
   it('sharegpt: first turns with the replies\' token counts, too-short ones dropped', async () => {
