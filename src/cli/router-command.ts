@@ -11,6 +11,9 @@ import { collect, parseFloatArg, parseIntArg, runCommand } from './run-command.j
 
 interface RouterFlags {
   worker: string[];
+  pd?: boolean;
+  prefill: string[];
+  decode: string[];
   host: string;
   port: number;
   policy: PolicyName;
@@ -32,6 +35,9 @@ export function routerCommand(): Command {
   return new Command('router')
     .description('route OpenAI-compatible requests over several workers (cache-aware by default), with /metrics and /workers')
     .option('--worker <url>', 'a worker\'s base URL, e.g. http://127.0.0.1:8001 (repeatable; more can be added at POST /workers)', collect, [] as string[])
+    .option('--pd', 'prefill/decode disaggregation: prompts to --prefill workers (by --policy), then decoding to --decode workers (by load)')
+    .option('--prefill <url>', 'with --pd: a prefill worker (tsllm serve --kv-transfer-role prefill; repeatable)', collect, [] as string[])
+    .option('--decode <url>', 'with --pd: a decode worker (tsllm serve --kv-transfer-role decode; repeatable)', collect, [] as string[])
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', parseIntArg('--port'), 8000)
     .addOption(new Option('--policy <name>', 'how to pick a worker').choices(POLICY_NAMES).default('cache-aware'))
@@ -57,17 +63,19 @@ async function route(f: RouterFlags): Promise<void> {
   if (f.healthCheckInterval <= 0 || f.healthCheckTimeout <= 0 || f.healthFailureThreshold < 1 || f.maxAttempts < 1) {
     throw new UsageError('health-check times must be positive, and --health-failure-threshold and --max-attempts at least 1');
   }
+  if (f.pd && f.worker.length > 0) throw new UsageError('with --pd, give --prefill and --decode workers, not --worker');
+  if (!f.pd && f.prefill.length + f.decode.length > 0) throw new UsageError('--prefill and --decode need --pd');
   const tokenizer = f.tokenizer ? (await loadModel(f.tokenizer, { loadFormat: f.loadFormat, resolveHubId: resolveHubModel })).tokenizer : null;
   if (f.tokenizer && !tokenizer) throw new UsageError(`${f.tokenizer} has no tokenizer`);
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
   const router = createRouter({
-    workers: f.worker, policy: f.policy, tokenizer,
+    workers: f.pd ? f.decode : f.worker, ...(f.pd ? { prefillWorkers: f.prefill } : {}), policy: f.policy, tokenizer,
     cacheAware: { cacheThreshold: f.cacheThreshold, balanceAbsThreshold: f.balanceAbsThreshold, balanceRelThreshold: f.balanceRelThreshold },
     maxTreeSize: f.maxTreeSize, healthIntervalMs: f.healthCheckInterval * 1000, healthTimeoutMs: f.healthCheckTimeout * 1000,
     failureThreshold: f.healthFailureThreshold, maxAttempts: f.maxAttempts, ...(apiKey ? { apiKey } : {}), logger: { level: f.logLevel },
   });
   await router.app.listen({ host: f.host, port: f.port });
-  router.app.log.info({ policy: f.policy, workers: f.worker }, 'routing');
+  router.app.log.info(f.pd ? { policy: f.policy, prefill: f.prefill, decode: f.decode } : { policy: f.policy, workers: f.worker }, f.pd ? 'routing, prefill and decode disaggregated' : 'routing');
   stopOnSignals(router);
 }
 

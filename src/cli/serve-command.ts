@@ -16,8 +16,9 @@ import { parseIntArg, runCommand } from './run-command.js';
 import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
 import { reportToFront } from '../router/data-parallel-replicas.js';
 import { serveDataParallel } from './serve-data-parallel.js';
+import { addKVTransferOptions, kvTransferFromFlags, type KVTransferFlags } from './kv-transfer-flags.js';
 
-interface ServeFlags extends BackendFlags, EngineFlags {
+interface ServeFlags extends BackendFlags, EngineFlags, KVTransferFlags {
   model?: string;
   loadFormat: LoadFormat;
   tokenizer?: string;
@@ -36,7 +37,7 @@ interface ServeFlags extends BackendFlags, EngineFlags {
 }
 
 export function serveCommand(): Command {
-  return addEngineOptions(addBackendOptions(new Command('serve')))
+  return addKVTransferOptions(addEngineOptions(addBackendOptions(new Command('serve'))))
     .description('serve a model over an OpenAI-compatible HTTP API, with Prometheus metrics at /metrics')
     .option('-m, --model <model>', 'model folder, .gguf file, llama2.c .bin, Hub id, or preset (with --load-format dummy) ' + MODEL_FLAG_DEFAULT)
     .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
@@ -60,7 +61,8 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
   if (f.dataParallelSize < 1) throw new UsageError('--data-parallel-size must be at least 1');
   if (f.dataParallelSize > 1) return serveDataParallel(f);
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
-  const engine = AsyncEngine.start({ ...engineOptionsFromFlags(f), ...(f.pooling ? { pooling: f.pooling } : {}) });
+  const kvTransfer = kvTransferFromFlags(f);
+  const engine = AsyncEngine.start({ ...engineOptionsFromFlags(f), ...(f.pooling ? { pooling: f.pooling } : {}), ...(kvTransfer ? { kvTransfer } : {}) });
   const server = createServer(engine, {
     servedModelName: f.servedModelName ?? (f.model === BUILTIN_MODEL ? 'stories260K' : f.model),
     ...(apiKey ? { apiKey } : {}),
@@ -96,6 +98,7 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
     const i = ctx.engine.info;
     log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheDtype: i.config.kvCacheDtype, kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
       kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');
+    if (i.kvTransfer) log.info({ role: i.kvTransfer.role, engineId: i.kvTransfer.engineId, kvBlockPort: i.kvTransfer.port }, 'prefill/decode disaggregation');
     log.info({ toolCallParser: ctx.toolParser?.name ?? null, reasoningParser: ctx.reasoningParser?.name ?? null, pooling: i.pooling }, 'chat parsers and embedding pooling');
     if (!ctx.tokenizer?.chatTemplate) log.warn('the model has no chat template: chat requests continue their messages\' text');
     if (f.webui) log.info(`chat page at http://${f.host.includes(':') ? `[${f.host}]` : f.host}:${(server.app.server.address() as { port: number }).port}/`);

@@ -21,6 +21,7 @@ import { makeSamplingParams, type SamplingParams } from './sampling/sampling-par
 import { resolveParallelOptions } from './parallel/parallel-options.js';
 import { LocalWorld } from './parallel/local-world.js';
 import { WorldFailedError } from '../distributed/world-failed-error.js';
+import type { KVTransferRequest } from './kv-transfer/kv-transfer-config.js';
 
 // An embedding request samples nothing; the engine still wants a parameter set.
 const EMBEDDING_PARAMS = makeSamplingParams({ maxTokens: 1 });
@@ -28,6 +29,8 @@ const EMBEDDING_PARAMS = makeSamplingParams({ maxTokens: 1 });
 export interface GenerateOptions {
   requestId?: string;
   priority?: number;
+  /** Prefill/decode disaggregation (the request's kv_transfer_params, parsed). */
+  kvTransfer?: KVTransferRequest;
 }
 
 export class AsyncEngine {
@@ -152,7 +155,7 @@ export class AsyncEngine {
     const arrival = epochMs();
     ids.forEach((id, index) => {
       this.streams.set(id, { stream, index });
-      this.send({ type: 'add', id, prompt, params, priority: opts.priority ?? 0, sampleIndex: index, arrival, ...(pooling ? { pooling } : {}) });
+      this.send({ type: 'add', id, prompt, params, priority: opts.priority ?? 0, sampleIndex: index, arrival, ...(pooling ? { pooling } : {}), ...(opts.kvTransfer ? { kvTransfer: opts.kvTransfer } : {}) });
     });
     this.worker.ref();
     return stream;

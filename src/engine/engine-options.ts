@@ -10,6 +10,7 @@ import type { Quantization } from '../model/quantize-weights.js';
 import type { EngineConfig, EngineConfigInput } from './engine-config.js';
 import type { SamplingParamsInput } from './sampling/sampling-params.js';
 import type { ParallelOptionsInput } from './parallel/parallel-options.js';
+import type { KVTransferConfig, KVTransferRole } from './kv-transfer/kv-transfer-config.js';
 
 export interface EngineOptions extends EngineConfigInput, ParallelOptionsInput {
   /** A Hugging Face folder, a .gguf or llama2.c file, a Hub id, or a preset name with loadFormat 'dummy'. */
@@ -21,6 +22,8 @@ export interface EngineOptions extends EngineConfigInput, ParallelOptionsInput {
   threads?: number;
   /** Embeddings: pool this way instead of as the model says. */
   pooling?: PoolingType;
+  /** Prefill/decode disaggregation (--kv-transfer-role, --kv-transfer-config). */
+  kvTransfer?: KVTransferConfig;
 }
 
 /** What the engine reports once its model is loaded. */
@@ -38,4 +41,6 @@ export interface EngineInfo {
   /** Longest prompt + output a request may reach. */
   maxSequenceTokens: number;
   loadMs: number;
+  /** Prefill/decode disaggregation: the role, and where a prefill side serves its blocks. */
+  kvTransfer: { role: KVTransferRole; engineId: string; port: number | null } | null;
 }

@@ -6,6 +6,7 @@ import type { RequestOutput } from './output/output-processor.js';
 import type { EngineStats } from './engine-requests.js';
 import type { PoolingParams } from './pooling/pooler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
+import type { KVTransferRequest } from './kv-transfer/kv-transfer-config.js';
 
 export interface AddRequestMessage {
   type: 'add';
@@ -18,6 +19,8 @@ export interface AddRequestMessage {
   arrival: number;
   /** An embedding request. */
   pooling?: PoolingParams;
+  /** Prefill/decode disaggregation: prefill for a remote decode, or decode from a remote prefill. */
+  kvTransfer?: KVTransferRequest;
 }
 
 export type ToWorker = AddRequestMessage | { type: 'abort'; ids: string[] } | { type: 'shutdown' };

@@ -4,6 +4,7 @@
 import type { PoolingParams } from './pooling/pooler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
 import type { SpecDecodeStats } from './spec-decode/spec-decoder.js';
+import type { KVTransferStats } from './kv-transfer/kv-connector.js';
 
 export interface NewRequest {
   id: string;
@@ -30,6 +31,8 @@ export interface EngineStats {
   numBatchedTokens: number;
   /** Prompt tokens of the requests that have produced their first token, since start-up. */
   promptTokens: number;
+  /** Prefill/decode disaggregation's transfers since start-up (absent when it is off). */
+  kvTransfer?: KVTransferStats;
   /** Once idle: the KV cache's accounting problems, empty when consistent (absent while busy). */
   kvAudit?: string[];
   /** Speculative decoding since start-up (absent when it is off). */

@@ -17,13 +17,17 @@ import { resolveParallelOptions } from './parallel/parallel-options.js';
 import { joinParallel, LeaderModel } from './parallel/parallel-rank.js';
 import type { FollowerSetup } from './parallel/follower.js';
 import { WorldFailedError } from '../distributed/world-failed-error.js';
+import { modelFingerprint } from '../distributed/model-fingerprint.js';
+import { KVConnector } from './kv-transfer/kv-connector.js';
+import type { EngineStats } from './engine-requests.js';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
-async function start(): Promise<EngineCore> {
+async function start(): Promise<{ core: EngineCore; connector: KVConnector | null }> {
   const { options, master } = workerData as WorkerData;
   const parallel = resolveParallelOptions(options);
+  if (parallel.worldSize > 1 && options.kvTransfer) throw new UsageError('--kv-transfer-role does not combine with --tensor-parallel-size or --pipeline-parallel-size > 1 yet');
   // A draft model or the target's first layers would run forward passes the other ranks never see.
   if (parallel.worldSize > 1 && (options.speculativeModel || options.speculativeMethod === 'layer-skip')) {
     throw new UsageError('with --tensor-parallel-size or --pipeline-parallel-size > 1 only n-gram speculative decoding runs (no draft model, no layer skip) yet');
@@ -58,6 +62,10 @@ async function start(): Promise<EngineCore> {
     const { numBlocks, blockSize, kvCacheDtype } = core.config;
     model.setup({ numBlocks, blockSize, kvCacheDtype } satisfies FollowerSetup);
   }
+  // A lease ending while the engine is idle changes the cache's usage: say so.
+  const connector = options.kvTransfer
+    ? await KVConnector.create(options.kvTransfer, core, modelFingerprint(loaded.config, loaded.weights), () => post({ type: 'outputs', outputs: [], stats: statsOf(core, connector) }))
+    : null;
   const info: EngineInfo = {
     model: loaded.config,
     config: core.config,
@@ -68,18 +76,42 @@ async function start(): Promise<EngineCore> {
     pooling: { ...loaded.pooling, ...(options.pooling ? { type: options.pooling } : {}) },
     maxSequenceTokens: core.maxSequenceTokens,
     loadMs: performance.now() - t0,
+    kvTransfer: connector ? { role: options.kvTransfer!.role, engineId: connector.engineId, port: connector.port } : null,
   };
   post({ type: 'ready', info });
-  return core;
+  return { core, connector };
 }
 
-function admit(core: EngineCore, m: AddRequestMessage): void {
+function statsOf(core: EngineCore, connector: KVConnector | null): EngineStats {
+  return { ...core.stats(), ...(connector ? { kvTransfer: connector.stats() } : {}) };
+}
+
+/** `later`: runs a function at the top of the step loop (waking it), for admissions that wait. */
+function admit(core: EngineCore, m: AddRequestMessage, connector: KVConnector | null, later: (f: () => void) => void): void {
   try {
     let promptIds: number[];
     if (typeof m.prompt === 'string') {
       if (!core.tokenizer) throw new UsageError('this model has no tokenizer: give the prompt as token ids');
       promptIds = core.tokenizer.encode(m.prompt);
     } else promptIds = m.prompt;
+    // A decode from a remote prefill is admitted once its blocks are in.
+    const loaded = (aborted: boolean) => later(() => {
+      admitIds(core, m, promptIds);
+      if (aborted) core.abort(m.id);
+    });
+    const failed = (e: Error) => {
+      post({ type: 'rejected', id: m.id, error: serializeError(e) });
+      post({ type: 'outputs', outputs: [], stats: statsOf(core, connector) });
+    };
+    if (connector?.add(m, promptIds, loaded, failed)) return;
+    admitIds(core, m, promptIds);
+  } catch (e) {
+    post({ type: 'rejected', id: m.id, error: serializeError(e) });
+  }
+}
+
+function admitIds(core: EngineCore, m: AddRequestMessage, promptIds: number[]): void {
+  try {
     core.addRequest({
       id: m.id, promptIds, params: m.params, priority: m.priority, sampleIndex: m.sampleIndex, arrival: m.arrival, ...(m.pooling ? { pooling: m.pooling } : {}),
     });
@@ -126,42 +158,50 @@ class GrammarWaits {
   }
 }
 
-async function serve(core: EngineCore): Promise<void> {
+async function serve({ core, connector }: { core: EngineCore; connector: KVConnector | null }): Promise<void> {
   const leader = core.model instanceof LeaderModel ? core.model : null;
   try {
-    await serveSteps(core, leader);
+    await serveSteps(core, leader, connector);
   } catch (e) {
     if (!(e instanceof WorldFailedError)) throw e;
     post({ type: 'world-failed', ids: core.abortAll(), error: serializeError(e) });
     return;
   }
   leader?.shutdown();
+  connector?.close();
 }
 
-async function serveSteps(core: EngineCore, leader: LeaderModel | null): Promise<void> {
+async function serveSteps(core: EngineCore, leader: LeaderModel | null, connector: KVConnector | null): Promise<void> {
   const inbox: ToWorker[] = [];
+  const deferred: (() => void)[] = [];
   let wake: (() => void) | null = null;
   port.on('message', (m: ToWorker) => {
     inbox.push(m);
     wake?.();
     wake = null;
   });
+  const later = (f: () => void) => {
+    deferred.push(f);
+    wake?.();
+    wake = null;
+  };
   const grammars = new GrammarWaits(core, (m) => {
     inbox.push(m);
     wake?.();
     wake = null;
   });
   for (;;) {
+    for (const f of deferred.splice(0)) f();
     while (inbox.length > 0) {
       const m = inbox.shift()!;
       if (m.type === 'shutdown') return;
       if (m.type === 'add') {
         if (grammars.hold(m)) continue;
-        admit(core, m);
+        admit(core, m, connector, later);
         if (grammars.admitted(m.id)) core.abort(m.id);
-      } else for (const id of m.ids) if (!grammars.abort(id)) core.abort(id);
+      } else for (const id of m.ids) if (!grammars.abort(id) && !connector?.abort(id)) core.abort(id);
     }
-    if (!core.hasWork) {
+    if (!core.hasWork && deferred.length === 0) {
       const beat = leader ? setTimeout(() => wake?.(), leader.heartbeatMs) : null;
       await new Promise<void>((resolve) => (wake = resolve));
       if (beat) clearTimeout(beat);
@@ -170,10 +210,13 @@ async function serveSteps(core: EngineCore, leader: LeaderModel | null): Promise
     }
     try {
       const outputs = core.step();
-      if (outputs.length > 0) post({ type: 'outputs', outputs, stats: core.stats() });
+      connector?.requestFinished(outputs);
+      if (outputs.length > 0) post({ type: 'outputs', outputs, stats: statsOf(core, connector) });
     } catch (e) {
       if (e instanceof WorldFailedError) throw e;
-      post({ type: 'step-failed', ids: core.abortAll(), error: serializeError(e) });
+      const ids = core.abortAll();
+      connector?.forget(ids);
+      post({ type: 'step-failed', ids, error: serializeError(e) });
     }
     // Let new requests and aborts arrive between steps.
     await new Promise((resolve) => setImmediate(resolve));

@@ -34,77 +34,108 @@ export class RouterError extends Error {
   }
 }
 
-export async function forward(f: Forwarder, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST', path: string): Promise<void> {
-  const body = method === 'POST' ? (req.body as Buffer | undefined) ?? Buffer.alloc(0) : undefined;
-  const key = f.needsKey && body ? keyOf(body, f.tokenizer) : [];
+/** A worker's answer, with the request still counted in its load until `end` is called. */
+export interface Dispatched {
+  worker: Worker;
+  res: Response;
+  end(outcome: string): void;
+}
+
+export function requestHeaders(req: FastifyRequest): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const h of PASSED_HEADERS) {
     const v = req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }
   headers['x-request-id'] ??= String(req.id);
+  return headers;
+}
+
+/** The routing key of a JSON body (empty when the policy needs none, or the body is not JSON). */
+export function keyOf(f: Forwarder, body: Buffer | undefined): number[] {
+  if (!f.needsKey || !body) return [];
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return parsed && typeof parsed === 'object' ? routingKey(parsed as Record<string, unknown>, f.tokenizer) : [];
+  } catch {
+    return []; // The worker will say what is wrong with the body.
+  }
+}
+
+/** Sends to the policy's pick, then to others while they fail before answering; throws RouterError when none answers. */
+export async function dispatch(f: Forwarder, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | undefined, key: number[], signal: AbortSignal): Promise<Dispatched | null> {
+  const tried = new Set<Worker>();
+  let lastError = 'no worker is healthy';
+  for (let attempt = 0; attempt < f.maxAttempts; attempt++) {
+    const candidates = f.pool.routable().filter((w) => !tried.has(w));
+    if (candidates.length === 0) break;
+    const choice = f.policy.choose(candidates.map((w, index) => ({ index, inFlight: w.inFlight, kvUsage: w.load?.kv_cache_usage ?? 0, tree: w.tree })), key);
+    const w = candidates[choice.index]!;
+    tried.add(w);
+    if (choice.rebalanced) f.metrics.balancing.inc({ policy: f.policyName });
+    if (choice.cacheHit === true) f.metrics.cacheHits.inc({ worker: w.url });
+    if (choice.cacheHit === false) f.metrics.cacheMisses.inc({ worker: w.url });
+    // At routing time, as SGLang does, so a burst of one prefix sticks before the first answer.
+    if (f.needsKey) w.tree.insert(key);
+    w.inFlight++;
+    const end = (outcome: string) => {
+      w.inFlight--;
+      f.metrics.requests.inc({ worker: w.url, outcome });
+    };
+    let res: Response;
+    try {
+      res = await fetch(`${w.url}${path}`, { method, headers, ...(body ? { body: new Uint8Array(body) } : {}), signal });
+    } catch (e) {
+      if (signal.aborted) {
+        end('aborted');
+        return null;
+      }
+      end('failed');
+      f.pool.markDown(w);
+      f.metrics.retries.inc({ worker: w.url });
+      const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
+      lastError = `${w.url} failed: ${cause}`;
+      continue;
+    }
+    const more = attempt + 1 < f.maxAttempts && f.pool.routable().some((x) => !tried.has(x));
+    if ((res.status === 502 || res.status === 503) && more) {
+      await res.body?.cancel();
+      end(String(res.status));
+      f.metrics.retries.inc({ worker: w.url });
+      lastError = `${w.url} answered ${res.status}`;
+      continue;
+    }
+    return { worker: w, res, end };
+  }
+  if (tried.size === 0) f.metrics.noWorker.inc();
+  throw new RouterError(503, `no worker could take the request: ${lastError}`, 'no_healthy_worker');
+}
+
+/** Aborts `signal`'s controller when the client goes away before the answer is complete. */
+export function abortOnClientClose(reply: FastifyReply): { signal: AbortSignal; release(): void } {
   const abort = new AbortController();
   const onClose = () => {
     if (!reply.raw.writableFinished) abort.abort();
   };
   reply.raw.on('close', onClose);
-  const tried = new Set<Worker>();
-  let lastError = 'no worker is healthy';
-  try {
-    for (let attempt = 0; attempt < f.maxAttempts; attempt++) {
-      const candidates = f.pool.routable().filter((w) => !tried.has(w));
-      if (candidates.length === 0) break;
-      const choice = f.policy.choose(candidates.map((w, index) => ({ index, inFlight: w.inFlight, kvUsage: w.load?.kv_cache_usage ?? 0, tree: w.tree })), key);
-      const w = candidates[choice.index]!;
-      tried.add(w);
-      if (choice.rebalanced) f.metrics.balancing.inc({ policy: f.policyName });
-      if (choice.cacheHit === true) f.metrics.cacheHits.inc({ worker: w.url });
-      if (choice.cacheHit === false) f.metrics.cacheMisses.inc({ worker: w.url });
-      // At routing time, as SGLang does, so a burst of one prefix sticks before the first answer.
-      if (f.needsKey) w.tree.insert(key);
-      w.inFlight++;
-      let outcome = 'failed';
-      try {
-        let res: Response;
-        try {
-          res = await fetch(`${w.url}${path}`, { method, headers, ...(body ? { body: new Uint8Array(body) } : {}), signal: abort.signal });
-        } catch (e) {
-          if (abort.signal.aborted) return void (outcome = 'aborted');
-          f.pool.markDown(w);
-          f.metrics.retries.inc({ worker: w.url });
-          lastError = `${w.url} failed: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`;
-          continue;
-        }
-        const more = attempt + 1 < f.maxAttempts && f.pool.routable().some((x) => !tried.has(x));
-        if ((res.status === 502 || res.status === 503) && more) {
-          outcome = String(res.status);
-          await res.body?.cancel();
-          f.metrics.retries.inc({ worker: w.url });
-          lastError = `${w.url} answered ${res.status}`;
-          continue;
-        }
-        outcome = res.ok ? 'ok' : String(res.status);
-        reply.hijack();
-        outcome = await pipe(res, w.url, reply.raw, abort.signal) ? outcome : abort.signal.aborted ? 'aborted' : 'failed';
-        return;
-      } finally {
-        w.inFlight--;
-        f.metrics.requests.inc({ worker: w.url, outcome });
-      }
-    }
-    if (tried.size === 0) f.metrics.noWorker.inc();
-    throw new RouterError(503, `no worker could take the request: ${lastError}`, 'no_healthy_worker');
-  } finally {
-    reply.raw.off('close', onClose);
-  }
+  return { signal: abort.signal, release: () => reply.raw.off('close', onClose) };
 }
 
-function keyOf(body: Buffer, tokenizer: Tokenizer | null): number[] {
+export async function forward(f: Forwarder, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST', path: string, body?: Buffer): Promise<void> {
+  const payload = method === 'POST' ? body ?? (req.body as Buffer | undefined) ?? Buffer.alloc(0) : undefined;
+  const client = abortOnClientClose(reply);
   try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return parsed && typeof parsed === 'object' ? routingKey(parsed as Record<string, unknown>, tokenizer) : [];
-  } catch {
-    return []; // The worker will say what is wrong with the body.
+    const d = await dispatch(f, method, path, requestHeaders(req), payload, keyOf(f, payload), client.signal);
+    if (!d) return;
+    let outcome = d.res.ok ? 'ok' : String(d.res.status);
+    try {
+      reply.hijack();
+      if (!(await pipe(d.res, d.worker.url, reply.raw, client.signal))) outcome = client.signal.aborted ? 'aborted' : 'failed';
+    } finally {
+      d.end(outcome);
+    }
+  } finally {
+    client.release();
   }
 }
 

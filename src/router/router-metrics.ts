@@ -13,6 +13,7 @@ export class RouterMetrics {
   readonly retries: Counter<'worker'>;
   readonly balancing: Counter<'policy'>;
   readonly noWorker: Counter;
+  readonly prefillFallbacks: Counter;
 
   constructor(workers: () => readonly Worker[]) {
     const registers = [this.registry];
@@ -23,6 +24,7 @@ export class RouterMetrics {
     this.retries = new Counter({ name: 'tsllm_router:retries_total', help: 'Requests retried on another worker because this one failed before answering.', labelNames: ['worker'], registers });
     this.balancing = new Counter({ name: 'tsllm_router:balancing_events_total', help: 'Requests routed by load, not by cache, because the load was imbalanced.', labelNames: ['policy'], registers });
     this.noWorker = new Counter({ name: 'tsllm_router:no_worker_total', help: 'Requests refused because no worker was healthy.', registers });
+    this.prefillFallbacks = new Counter({ name: 'tsllm_router:pd_prefill_fallbacks_total', help: 'Disaggregated requests sent to a decode worker without remote KV because no prefill worker answered (it computes the prompt).', registers });
     const perWorker = (name: string, help: string, value: (w: Worker) => number | undefined) => new Gauge({
       name, help, labelNames: ['worker'], registers,
       collect() {

@@ -10,10 +10,13 @@ import { UsageError } from '../util/errors.js';
 import { forward, RouterError, type Forwarder } from './forward.js';
 import { RouterMetrics } from './router-metrics.js';
 import { CACHE_AWARE_DEFAULTS, createPolicy, type CacheAwareOptions, type PolicyName } from './routing-policy.js';
-import { WorkerPool, type Worker, type WorkerLoad } from './worker-pool.js';
+import { normalizeWorkerUrl, WorkerPool, type Worker, type WorkerLoad } from './worker-pool.js';
+import { forwardDisaggregated, type DisaggregatedForwarder } from './pd-forward.js';
 
 export interface RouterOptions {
   workers: string[];
+  /** Prefill/decode disaggregation: these prefill workers (by `policy`); `workers` then decode (by least load). */
+  prefillWorkers?: string[];
   policy: PolicyName;
   cacheAware?: CacheAwareOptions;
   /** Lets cache-aware match text prompts as tokens. */
@@ -36,11 +39,14 @@ export interface RouterOptions {
 export interface Router {
   app: FastifyInstance;
   pool: WorkerPool;
+  /** Disaggregated: the prefill workers (null otherwise). */
+  prefillPool: WorkerPool | null;
   close(): Promise<void>;
 }
 
 const FORWARDED_POSTS = ['/v1/completions', '/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/tokenize', '/detokenize'];
-const workerBody = z.object({ url: z.string() });
+const workerSchema = z.object({ url: z.string(), role: z.enum(['prefill', 'decode']).optional() });
+const DISAGGREGATED_POSTS = new Set(['/v1/completions', '/v1/chat/completions']);
 const LOAD_FIELDS = ['num_requests', 'num_running', 'num_waiting', 'prefix_cache_queries', 'prefix_cache_hits'] as const;
 
 const errorBody = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } });
@@ -53,18 +59,26 @@ export function createRouter(o: RouterOptions): Router {
     requestTimeout: 0,
     forceCloseConnections: 'idle',
   });
-  const pool: WorkerPool = new WorkerPool({
+  const newPool = () => new WorkerPool({
     healthIntervalMs: o.healthIntervalMs ?? 5000, healthTimeoutMs: o.healthTimeoutMs ?? 2000,
     failureThreshold: o.failureThreshold ?? 2, maxTreeSize: o.maxTreeSize ?? 2 ** 22,
     onHealthChange: (w) => app.log[w.healthy ? 'info' : 'warn']({ worker: w.url }, w.healthy ? 'worker in rotation' : 'worker out of rotation'),
   });
-  const metrics = new RouterMetrics(() => pool.workers);
-  const f: Forwarder = {
-    pool, metrics, policyName: o.policy, needsKey: o.policy === 'cache-aware',
-    policy: createPolicy(o.policy, o.cacheAware ?? CACHE_AWARE_DEFAULTS), tokenizer: o.tokenizer ?? null, maxAttempts: o.maxAttempts ?? 3,
-  };
+  const pool = newPool();
+  const prefillPool = o.prefillWorkers ? newPool() : null;
+  const pools = prefillPool ? [prefillPool, pool] : [pool];
+  const allWorkers = () => pools.flatMap((p) => p.workers);
+  const metrics = new RouterMetrics(allWorkers);
+  const forwarder = (p: WorkerPool, policy: PolicyName): Forwarder => ({
+    pool: p, metrics, policyName: policy, needsKey: policy === 'cache-aware',
+    policy: createPolicy(policy, o.cacheAware ?? CACHE_AWARE_DEFAULTS), tokenizer: o.tokenizer ?? null, maxAttempts: o.maxAttempts ?? 3,
+  });
+  const f = forwarder(pool, prefillPool ? 'least-load' : o.policy);
+  const pd: DisaggregatedForwarder | null = prefillPool ? { prefill: forwarder(prefillPool, o.policy), decode: f, metrics } : null;
   for (const url of o.workers) pool.add(url);
-  pool.start();
+  for (const url of o.prefillWorkers ?? []) prefillPool!.add(url);
+  for (const p of pools) p.start();
+  const roleOf = (w: Worker) => (prefillPool ? (prefillPool.workers.includes(w) ? 'prefill' : 'decode') : 'worker');
 
   // Bodies are forwarded as they came; only cache-aware parses them, and only for the prompt.
   app.removeAllContentTypeParsers();
@@ -86,7 +100,8 @@ export function createRouter(o: RouterOptions): Router {
     return reply.code(status).send(errorBody(error.message, status === 500 ? 'internal_error' : 'invalid_request_error', null));
   });
 
-  const via = (method: 'GET' | 'POST', path: string) => (req: FastifyRequest, reply: FastifyReply) => forward(f, req, reply, method, path);
+  const via = (method: 'GET' | 'POST', path: string) => (req: FastifyRequest, reply: FastifyReply) =>
+    (pd && DISAGGREGATED_POSTS.has(path) ? forwardDisaggregated(pd, req, reply, path) : forward(f, req, reply, method, path));
   for (const path of FORWARDED_POSTS) app.post(path, via('POST', path));
   app.get('/v1/models', via('GET', '/v1/models'));
 
@@ -96,40 +111,45 @@ export function createRouter(o: RouterOptions): Router {
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : n > 0 ? 'waiting for workers' : 'no healthy worker', workers: n });
   });
   app.get('/load', async () => {
-    await pool.checkAll();
-    const sum = Object.fromEntries(LOAD_FIELDS.map((k) => [k, pool.workers.reduce((s, w) => s + (w.load?.[k] ?? 0), 0)]));
-    return { ...sum, workers: pool.workers.map(describe) };
+    await Promise.all(pools.map((p) => p.checkAll()));
+    const sum = Object.fromEntries(LOAD_FIELDS.map((k) => [k, allWorkers().reduce((s, w) => s + (w.load?.[k] ?? 0), 0)]));
+    return { ...sum, workers: allWorkers().map((w) => describe(w, roleOf(w))) };
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  app.get('/workers', async () => ({ policy: o.policy, workers: pool.workers.map(describe) }));
+  app.get('/workers', async () => ({ policy: o.policy, disaggregated: pd !== null, workers: allWorkers().map((w) => describe(w, roleOf(w))) }));
   app.post('/workers', async (req, reply) => {
-    const url = workerUrl(req.body);
-    const w = pool.add(url);
-    app.log.info({ worker: w.url }, 'worker added');
-    return reply.code(201).send(describe(w));
+    const { url, role } = workerBody(req.body);
+    if (role && !prefillPool) throw new UsageError('"role" is for a disaggregated router (--pd)');
+    if (prefillPool && !role) throw new UsageError('a disaggregated router needs "role": "prefill" or "decode"');
+    const w = (role === 'prefill' ? prefillPool! : pool).add(url);
+    app.log.info({ worker: w.url, role: roleOf(w) }, 'worker added');
+    return reply.code(201).send(describe(w, roleOf(w)));
   });
   app.delete('/workers', async (req, reply) => {
     const query = (req.query as { url?: string }).url;
-    const url = query ?? workerUrl(req.body);
-    const w = pool.remove(url);
-    if (!w) return reply.code(404).send(errorBody(`worker ${url} is not in the pool`, 'invalid_request_error', 'worker_not_found'));
-    app.log.info({ worker: w.url }, 'worker removed');
-    return describe(w);
+    const url = query ?? workerBody(req.body).url;
+    const owner = pools.find((p) => p.workers.some((w) => w.url === normalizeWorkerUrl(url)));
+    if (!owner) return reply.code(404).send(errorBody(`worker ${url} is not in the pool`, 'invalid_request_error', 'worker_not_found'));
+    const w = owner.workers.find((x) => x.url === normalizeWorkerUrl(url))!;
+    const role = roleOf(w);
+    owner.remove(url);
+    app.log.info({ worker: w.url, role }, 'worker removed');
+    return describe(w, role);
   });
 
   return {
-    app, pool,
+    app, pool, prefillPool,
     async close() {
-      pool.stop();
+      for (const p of pools) p.stop();
       await app.close();
     },
   };
 }
 
-function workerUrl(body: unknown): string {
+function workerBody(body: unknown): { url: string; role?: 'prefill' | 'decode' } {
   let parsed: unknown = body;
   if (Buffer.isBuffer(body)) {
     try {
@@ -138,11 +158,11 @@ function workerUrl(body: unknown): string {
       throw new UsageError('the body must be JSON: {"url": "http://host:port"}');
     }
   }
-  const r = workerBody.safeParse(parsed);
-  if (!r.success) throw new UsageError('the body must be {"url": "http://host:port"}');
-  return r.data.url;
+  const r = workerSchema.safeParse(parsed);
+  if (!r.success) throw new UsageError('the body must be {"url": "http://host:port"} (with "role": "prefill" or "decode" on a disaggregated router)');
+  return r.data;
 }
 
-function describe(w: Worker): { url: string; healthy: boolean | null; in_flight: number; load: WorkerLoad | null; tree_size: number } {
-  return { url: w.url, healthy: w.healthy, in_flight: w.inFlight, load: w.load, tree_size: w.tree.size };
+function describe(w: Worker, role: string): { url: string; role: string; healthy: boolean | null; in_flight: number; load: WorkerLoad | null; tree_size: number } {
+  return { url: w.url, role, healthy: w.healthy, in_flight: w.inFlight, load: w.load, tree_size: w.tree.size };
 }

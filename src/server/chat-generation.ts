@@ -38,7 +38,7 @@ export function startChat(ctx: ServerContext, reply: FastifyReply, body: ChatReq
   // Harmony's markers are special tokens: the reply keeps them for its parser.
   const harmony = ctx.toolParser?.name === 'harmony' || ctx.reasoningParser?.name === 'harmony';
   const params = toSamplingParams(harmony ? { ...body, skip_special_tokens: false } : body, promptIds.length, maxTokens, logprobs, ctx.limits, field, constraint?.spec);
-  const outputs = namingField(startGeneration(ctx, reply, requestId, [{ promptIds, params }], body.priority ?? 0), constraint?.field);
+  const outputs = namingField(startGeneration(ctx, reply, requestId, [{ promptIds, params }], body.priority ?? 0, body.kv_transfer_params), constraint?.field);
   const reasoning = ctx.reasoningParser;
   const opens = reasoning !== null && promptOpensReasoning(reasoning, ctx.tokenizer!.decode(promptIds.slice(-16), { skipSpecialTokens: false }));
   const parsers = Array.from({ length: params.n }, () => (harmony ? new HarmonyParser(tools.parser !== null) : new ChoiceParser(tools.parser, reasoning, opens)));

@@ -41,8 +41,10 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
     let completionTokens = 0;
     // vLLM: the rendered prompt's logprobs, once for the whole response.
     let promptLogprobs: ReturnType<typeof promptLogprobsList> | undefined;
+    let kvTransferParams: Record<string, unknown> | undefined;
     for await (const o of outputs) {
       const c = choices[o.choice]!;
+      kvTransferParams ??= o.kvTransferParams;
       if (body.prompt_logprobs != null && o.promptTokenIds && o.choice === 0) promptLogprobs = promptLogprobsList(ctx.tokenizer, o.promptLogprobs ?? [], body.prompt_logprobs);
       add(o.choice, parsers[o.choice]!.push(o.text));
       if (o.logprobs) {
@@ -61,7 +63,7 @@ export function registerChat(app: FastifyInstance, helpers: RouteHelpers): void 
         c.stop_reason = o.stopReason;
       }
     }
-    return { id, object: 'chat.completion', created, model: ctx.servedModelName, choices, usage: usage(completionTokens), ...(promptLogprobs ? { prompt_logprobs: promptLogprobs } : {}) };
+    return { id, object: 'chat.completion', created, model: ctx.servedModelName, choices, usage: usage(completionTokens), ...(promptLogprobs ? { prompt_logprobs: promptLogprobs } : {}), ...(kvTransferParams ? { kv_transfer_params: kvTransferParams } : {}) };
   });
 }
 

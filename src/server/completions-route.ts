@@ -30,7 +30,7 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
     }));
     const id = `cmpl-${randomUUID().replaceAll('-', '')}`;
     const created = Math.floor(Date.now() / 1000);
-    const outputs = namingField(startGeneration(ctx, reply, id, runs, body.priority ?? 0), structured?.field);
+    const outputs = namingField(startGeneration(ctx, reply, id, runs, body.priority ?? 0, body.kv_transfer_params), structured?.field);
     const echo = (o: ChoiceOutput) => (body.echo && ctx.tokenizer ? ctx.tokenizer.decode(runs[o.promptIndex]!.promptIds, { skipSpecialTokens: true }) : '');
     /** On a choice's first output: the echoed prompt's logprobs, and vLLM's prompt_logprobs and prompt_token_ids. */
     const promptParts = (o: ChoiceOutput) => (o.promptTokenIds ? {
@@ -53,8 +53,10 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
       ...(body.return_token_ids ? { prompt_token_ids: [] as number[], token_ids: [] as number[] } : {}),
     }));
     let completionTokens = 0;
+    let kvTransferParams: Record<string, unknown> | undefined;
     for await (const o of outputs) {
       const c = choices[o.choice]!;
+      kvTransferParams ??= o.kvTransferParams;
       if (c.text === '' && o.promptTokenIds) c.text = echo(o);
       const { echoed, prompt_logprobs, prompt_token_ids } = promptParts(o);
       if (echoed) c.logprobs = echoed;
@@ -72,7 +74,7 @@ export function registerCompletions(app: FastifyInstance, helpers: RouteHelpers)
         c.stop_reason = o.stopReason;
       }
     }
-    return { ...base, choices, usage: usage(completionTokens) };
+    return { ...base, choices, usage: usage(completionTokens), ...(kvTransferParams ? { kv_transfer_params: kvTransferParams } : {}) };
   });
 }
 

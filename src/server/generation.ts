@@ -4,7 +4,8 @@
 import type { FastifyReply } from 'fastify';
 import type { SampleOutput } from '../engine/async-engine.js';
 import type { SamplingParams } from '../engine/sampling/sampling-params.js';
-import { OpenAIError } from './openai-error.js';
+import { invalidRequest, OpenAIError } from './openai-error.js';
+import { parseKVTransferParams } from '../engine/kv-transfer/kv-transfer-config.js';
 import type { ServerContext } from './server-context.js';
 
 export interface PromptRun {
@@ -42,10 +43,12 @@ export function abortOnDisconnect(ctx: ServerContext, reply: FastifyReply, ids: 
   return () => (finished = true);
 }
 
-export function startGeneration(ctx: ServerContext, reply: FastifyReply, requestId: string, runs: PromptRun[], priority: number): AsyncGenerator<ChoiceOutput> {
+export function startGeneration(ctx: ServerContext, reply: FastifyReply, requestId: string, runs: PromptRun[], priority: number, kvTransferParams?: unknown): AsyncGenerator<ChoiceOutput> {
+  const kvTransfer = parseKVTransferParams(kvTransferParams);
+  if (kvTransfer && (runs.length > 1 || runs[0]!.params.n > 1)) throw invalidRequest('kv_transfer_params takes one prompt and n = 1', 'kv_transfer_params');
   checkCapacity(ctx, runs.reduce((n, r) => n + r.params.n, 0));
   const ids = runs.map((_, k) => (runs.length === 1 ? requestId : `${requestId}-${k}`));
-  const streams = runs.map((run, k) => tag(ctx.engine.generate(run.promptIds, run.params, { requestId: ids[k]!, priority }), k, run.params.n));
+  const streams = runs.map((run, k) => tag(ctx.engine.generate(run.promptIds, run.params, { requestId: ids[k]!, priority, ...(kvTransfer ? { kvTransfer } : {}) }), k, run.params.n));
   const done = abortOnDisconnect(ctx, reply, ids);
   const merged = mergeStreams(streams);
   return (async function* () {

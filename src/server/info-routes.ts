@@ -54,6 +54,7 @@ export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers &
       num_requests: (s?.numRunning ?? 0) + (s?.numWaiting ?? 0), num_running: s?.numRunning ?? 0, num_waiting: s?.numWaiting ?? 0,
       kv_cache_usage: s?.kvCacheUsage ?? 0, prefix_cache_queries: s?.prefixCacheQueries ?? 0, prefix_cache_hits: s?.prefixCacheHits ?? 0,
       kv_audit: s?.kvAudit ?? null,
+      ...(s?.kvTransfer ? { kv_transfer: s.kvTransfer } : {}),
     };
   });
 

@@ -34,6 +34,8 @@ const sampling = {
   metadata: z.record(z.string(), z.string()).nullish(),
   store: z.boolean().nullish(),
   service_tier: z.string().nullish(),
+  /** vLLM's prefill/decode disaggregation: {do_remote_decode: true}, or the prefill side's answer. */
+  kv_transfer_params: z.record(z.string(), z.unknown()).nullish(),
   ...structuredRequestFields,
 };
 

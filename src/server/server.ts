@@ -136,6 +136,7 @@ function toOpenAIError(error: Error): OpenAIError {
   if (error instanceof UsageError) return new OpenAIError(400, error.message, 'invalid_request_error');
   if (error instanceof ModelLoadError) return new OpenAIError(503, error.message, 'server_error');
   if (error instanceof WorldFailedError) return new OpenAIError(503, error.message, 'server_error', null, 'engine_failed');
+  if (error.name === 'KVTransferError') return new OpenAIError(503, error.message, 'server_error', null, 'kv_transfer_failed');
   const fe = error as FastifyError;
   if (fe.statusCode === 413) return new OpenAIError(413, `the request body is larger than the server accepts (${fe.message})`, 'invalid_request_error', null, 'request_too_large');
   if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -13,12 +13,13 @@ export interface MixedRequest {
   maxTokens: number;
 }
 
-export function mixedRequests(n: number): MixedRequest[] {
+/** `preamble`: text before every text prompt, and as many extra tokens before token prompts (long prompts fill KV blocks). */
+export function mixedRequests(n: number, preamble = ''): MixedRequest[] {
   const kinds = ['completion', 'completion-stream', 'chat', 'chat-stream'] as const;
   return Array.from({ length: n }, (_, i) => {
     const kind = kinds[i % 4]!;
-    const text = `${OPENINGS[i % OPENINGS.length]!}${' and'.repeat(i % 5)}`;
-    const prompt = kind === 'completion' && i % 8 === 0 ? Array.from({ length: 6 + (i % 7) }, (_, k) => 1 + ((i * 31 + k * 17) % 500)) : text;
+    const text = `${preamble}${OPENINGS[i % OPENINGS.length]!}${' and'.repeat(i % 5)}`;
+    const prompt = kind === 'completion' && i % 8 === 0 ? Array.from({ length: 6 + (i % 7) + Math.floor(preamble.length / 2) }, (_, k) => 1 + ((i * 31 + k * 17) % 500)) : text;
     return { kind, prompt, maxTokens: 3 + ((i * 7) % 20) };
   });
 }
@@ -80,4 +81,25 @@ export async function assertDrained(url: string, timeoutMs = 10_000): Promise<vo
   assert.equal(l.num_requests, 0, `${url} still has requests`);
   assert.equal(l.kv_cache_usage, 0, `${url} KV usage`);
   assert.deepEqual(l.kv_audit, [], `${url} KV audit`);
+}
+
+/**
+ * `prompts.length` streams of up to `maxTokens` tokens, all at once; 3 in every 10 clients go away
+ * after their `cutAfter`-th chunk. Returns how many went away.
+ */
+export async function streamsWithDisconnects(url: string, prompts: readonly string[], maxTokens: number, cutAfter: number): Promise<number> {
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  let cut = 0;
+  await Promise.all(prompts.map(async (prompt, i) => {
+    const stream = await client.completions.create({ model: MODEL, prompt, max_tokens: maxTokens, temperature: 0, stream: true, ignore_eos: true } as OpenAI.CompletionCreateParamsStreaming);
+    let chunks = 0;
+    for await (const _ of stream) {
+      if (++chunks === cutAfter && i % 10 < 3) {
+        stream.controller.abort();
+        cut++;
+        break;
+      }
+    }
+  }));
+  return cut;
 }

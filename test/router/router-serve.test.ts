@@ -5,10 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import OpenAI from 'openai';
 import { POLICY_NAMES } from '../../src/router/routing-policy.js';
 import { alive, childPids, freePort, startListening, startServe, waitHealthy, type ServeProcess } from '../helpers/serve-process.js';
-import { assertDrained, load, MODEL, mixedRequests, sendAll } from '../helpers/router-workload.js';
+import { assertDrained, load, MODEL, mixedRequests, sendAll, streamsWithDisconnects } from '../helpers/router-workload.js';
 
 const SERVER_ARGS = ['--kv-cache-memory', '16MiB', '--threads', '1'];
 const ROUTER_ARGS = ['--health-check-interval', '0.2'];
@@ -88,19 +87,7 @@ describe('router and data parallelism', { timeout: 300_000 }, () => {
   it('clients disconnecting mid-stream leave every worker drained and consistent', async () => {
     const r = await startRouter([w1.url, w2.url]);
     try {
-      const client = new OpenAI({ baseURL: `${r.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-      let cut = 0;
-      await Promise.all(Array.from({ length: 40 }, async (_, i) => {
-        const stream = await client.completions.create({ model: MODEL, prompt: `Once upon a time${' there'.repeat(i % 9)}`, max_tokens: 400, temperature: 0, stream: true, ignore_eos: true } as OpenAI.CompletionCreateParamsStreaming);
-        let chunks = 0;
-        for await (const _ of stream) {
-          if (++chunks === 2 && i % 10 < 3) {
-            stream.controller.abort();
-            cut++;
-            break;
-          }
-        }
-      }));
+      const cut = await streamsWithDisconnects(r.url, Array.from({ length: 40 }, (_, i) => `Once upon a time${' there'.repeat(i % 9)}`), 400, 2);
       assert.equal(cut, 12);
       const metrics = await (await fetch(`${r.url}/metrics`)).text();
       const aborted = [...metrics.matchAll(/tsllm_router:requests_total\{worker="[^"]+",outcome="aborted"\} (\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);

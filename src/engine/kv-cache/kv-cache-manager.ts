@@ -25,6 +25,10 @@ export class KVCacheManager {
   readonly pool: BlockPool;
   readonly stats: PrefixCacheStats = { queries: 0, hits: 0 };
   private readonly held = new Map<Request, KVBlock[]>();
+  /** Blocks held by no request: a finished prefill's lease, a pull in progress. */
+  private readonly holds = new Map<string, KVBlock[]>();
+  /** Request id -> the lease its prompt blocks go under when it finishes (prefill/decode disaggregation). */
+  private readonly leaseOnFinish = new Map<string, string>();
 
   constructor(
     readonly numBlocks: number,
@@ -102,6 +106,10 @@ export class KVCacheManager {
    */
   free(req: Request): void {
     const held = this.held.get(req);
+    const lease = req.status === 'finished' ? this.leaseOnFinish.get(req.id) : undefined;
+    if (req.status === 'finished') this.leaseOnFinish.delete(req.id);
+    // A prefill for a remote decode keeps the full blocks the decode side can use; an abort keeps none.
+    if (held && lease !== undefined && req.finishReason !== 'abort') this.hold(lease, held.slice(0, Math.floor((req.numPromptTokens - 1) / this.blockSize)), true);
     if (held) {
       this.pool.release([...held].reverse());
       const computedBlocks = Math.floor(req.numComputedTokens / this.blockSize);
@@ -109,6 +117,37 @@ export class KVCacheManager {
     }
     this.held.delete(req);
     req.blockTable = [];
+  }
+
+  /** When request `id` finishes (not aborted), its usable prompt blocks are held under `leaseId`. */
+  leaseWhenFinished(id: string, leaseId: string): void {
+    this.leaseOnFinish.set(id, leaseId);
+  }
+
+  /** Holds `blocks` under `key` (`addRef`: they are someone else's too; else freshly allocated ones). */
+  hold(key: string, blocks: KVBlock[], addRef: boolean): void {
+    if (addRef) this.pool.touch(blocks);
+    this.holds.set(key, blocks);
+  }
+
+  /** `n` free blocks held under `key`, or null if the pool has not that many. */
+  allocateHeld(key: string, n: number): KVBlock[] | null {
+    const blocks = this.pool.allocate(n);
+    if (blocks) this.hold(key, blocks, false);
+    return blocks;
+  }
+
+  heldUnder(key: string): readonly KVBlock[] | undefined {
+    return this.holds.get(key);
+  }
+
+  /** Lets go of a hold (its blocks stay cached if registered); false if there was none. */
+  releaseHold(key: string): boolean {
+    const blocks = this.holds.get(key);
+    if (!blocks) return false;
+    this.holds.delete(key);
+    this.pool.release([...blocks].reverse());
+    return true;
   }
 
   get numRequestsHoldingBlocks(): number {
@@ -123,6 +162,7 @@ export class KVCacheManager {
       if (req.blockTable.length !== blocks.length || blocks.some((b, i) => req.blockTable[i] !== b.id)) problems.push(`request ${req.id}: block table out of date`);
       for (const b of blocks) refs.set(b.id, (refs.get(b.id) ?? 0) + 1);
     }
+    for (const blocks of this.holds.values()) for (const b of blocks) refs.set(b.id, (refs.get(b.id) ?? 0) + 1);
     return [...problems, ...this.pool.audit(refs)];
   }
 }

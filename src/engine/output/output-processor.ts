@@ -28,6 +28,8 @@ export interface RequestOutput {
   /** Present once the request has finished. */
   timeline?: RequestTimeline;
   numPreemptions?: number;
+  /** A prefill for a remote decode, on its last output: where its KV blocks wait (vLLM's kv_transfer_params). */
+  kvTransferParams?: Record<string, unknown>;
 }
 
 interface TextState {
