@@ -14,6 +14,8 @@ export interface StreamRequest {
   apiKey?: string;
   /** Extra body fields (ignore_eos, temperature...). */
   extra?: Record<string, unknown>;
+  /** Cuts the stream; the record keeps the gaps seen until then. */
+  signal?: AbortSignal;
 }
 
 export interface RequestRecord {
@@ -41,6 +43,7 @@ export async function streamRequest(r: StreamRequest): Promise<RequestRecord> {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(r.apiKey ? { authorization: `Bearer ${r.apiKey}` } : {}) },
       body: JSON.stringify(body),
+      ...(r.signal ? { signal: r.signal } : {}),
     });
     if (!res.ok || !res.body) {
       rec.error = `HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`;

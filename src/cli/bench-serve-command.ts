@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { prefixRepetitionDataset, randomDataset, shareGptDataset } from '../bench/datasets.js';
 import { prefixCacheUse, readLoad, type PrefixCacheUse } from '../bench/server-load.js';
+import { startBackgroundStreams, type BackgroundResult } from '../bench/background-streams.js';
 import { runServeBench, type GoodputSlo, type ServeRequest, type ServeResult } from '../bench/serve-bench.js';
 import type { Distribution } from '../bench/result-format.js';
 import { UsageError } from '../util/errors.js';
@@ -37,6 +38,9 @@ interface ServeBenchFlags {
   maxConcurrency?: number;
   warmup: number;
   seed: number;
+  backgroundStreams: number;
+  backgroundInputLen: number;
+  backgroundOutputLen: number;
   metricPercentiles: number[];
   goodput?: GoodputSlo;
   ignoreEos: boolean;
@@ -95,6 +99,9 @@ export function benchServeCommand(): Command {
     .option('--max-concurrency <n>', 'most requests in flight', parseIntArg('--max-concurrency'))
     .option('--warmup <n>', 'requests sent first and not counted', parseIntArg('--warmup'), 0)
     .option('--seed <n>', 'dataset and arrival seed', parseIntArg('--seed'), 0)
+    .option('--background-streams <n>', 'streams kept decoding through the run, started first; their inter-token gaps are reported apart', parseIntArg('--background-streams'), 0)
+    .option('--background-input-len <n>', 'prompt tokens of a background stream', parseIntArg('--background-input-len'), 32)
+    .option('--background-output-len <n>', 'tokens per background request (each client sends another when one ends)', parseIntArg('--background-output-len'), 256)
     .option('--metric-percentiles <list>', 'percentiles to report besides p50/p90/p99, e.g. 25,75,95', parsePercentiles, [] as number[])
     .option('--goodput <slo>', 'SLOs in ms, e.g. "ttft:500 tpot:50 e2el:5000"', parseGoodput)
     .option('--no-ignore-eos', 'let requests stop at EOS (by default they run to their output length)')
@@ -134,11 +141,19 @@ async function benchServe(f: ServeBenchFlags): Promise<void> {
   const warmup = f.warmup > 0 ? build(f.warmup, f.seed + 1) : [];
   const apiKey = f.apiKey ?? process.env['OPENAI_API_KEY'];
 
+  const model = f.servedModelName ?? f.model;
+  const background = f.backgroundStreams > 0
+    ? startBackgroundStreams(f.backgroundStreams, {
+      baseUrl: f.baseUrl, endpoint: f.endpoint, model, maxTokens: f.backgroundOutputLen, ...(apiKey ? { apiKey } : {}), extra: { ignore_eos: true },
+      prompt: asPrompt(randomDataset({ numPrompts: 1, inputLen: f.backgroundInputLen, outputLen: 1, rangeRatio: 0, vocabSize: tok.vocabSize, seed: f.seed + 2 })[0]!.promptIds),
+    }, f.metricPercentiles)
+    : null;
+  await background?.ready;
   const loadBefore = await readLoad(f.baseUrl);
   const bar = f.json ? null : new SingleBar({ format: '  [{bar}] {value}/{total} requests', stream: process.stderr, hideCursor: true });
   bar?.start(requests.length, 0);
   const result = await runServeBench({
-    baseUrl: f.baseUrl, endpoint: f.endpoint, model: f.servedModelName ?? f.model, ...(apiKey ? { apiKey } : {}),
+    baseUrl: f.baseUrl, endpoint: f.endpoint, model, ...(apiKey ? { apiKey } : {}),
     requests, warmup, requestRate: f.requestRate, burstiness: f.burstiness, ...(f.maxConcurrency ? { maxConcurrency: f.maxConcurrency } : {}),
     seed: f.seed, percentiles: f.metricPercentiles, ...(f.goodput ? { goodput: f.goodput } : {}),
     ...(f.ignoreEos ? { extra: { ignore_eos: true } } : {}),
@@ -146,16 +161,17 @@ async function benchServe(f: ServeBenchFlags): Promise<void> {
   });
   bar?.stop();
   const prefixCache = prefixCacheUse(loadBefore, await readLoad(f.baseUrl));
-  const summary = { baseUrl: f.baseUrl, endpoint: f.endpoint, dataset: f.dataset, requestRate: f.requestRate, burstiness: f.burstiness, maxConcurrency: f.maxConcurrency ?? null, ...result, prefixCache };
+  const backgroundResult = (await background?.stop()) ?? null;
+  const summary = { baseUrl: f.baseUrl, endpoint: f.endpoint, dataset: f.dataset, requestRate: f.requestRate, burstiness: f.burstiness, maxConcurrency: f.maxConcurrency ?? null, ...result, prefixCache, background: backgroundResult };
   if (f.saveResult) fs.writeFileSync(f.saveResult, JSON.stringify(summary, null, 2) + '\n');
-  process.stdout.write(f.json ? JSON.stringify(summary, null, 2) + '\n' : formatServeResult(result, prefixCache));
+  process.stdout.write(f.json ? JSON.stringify(summary, null, 2) + '\n' : formatServeResult(result, prefixCache, backgroundResult));
   if (result.failed * 2 > result.numRequests) {
     process.stderr.write(`tsllm: error: ${result.failed} of ${result.numRequests} requests failed: ${result.errors.join('; ')}\n`);
     process.exitCode = 1;
   }
 }
 
-export function formatServeResult(r: ServeResult, prefixCache: PrefixCacheUse | null = null): string {
+export function formatServeResult(r: ServeResult, prefixCache: PrefixCacheUse | null = null, background: BackgroundResult | null = null): string {
   const line = (name: string, d: Distribution) => {
     const extra = Object.entries(d.percentiles ?? {}).map(([k, v]) => `, ${k} ${v.toFixed(2)}`).join('');
     return `${name.padEnd(20)} mean ${d.mean.toFixed(2)}, median ${d.median.toFixed(2)}, p90 ${d.p90.toFixed(2)}, p99 ${d.p99.toFixed(2)}${extra}`;
@@ -170,6 +186,7 @@ export function formatServeResult(r: ServeResult, prefixCache: PrefixCacheUse | 
     line('TPOT (ms):', r.tpotMs),
     line('ITL (ms):', r.itlMs),
     line('E2E latency (ms):', r.e2eMs),
+    ...(background ? [line(`background ITL (ms):`, background.itlMs), `background streams:  ${background.streams}, ${background.outputTokens} tokens, ${background.outputTokensPerSecond.toFixed(1)} tok/s`] : []),
     ...(prefixCache ? [`prefix cache:        hit rate ${prefixCache.hitRate.toFixed(3)} (${prefixCache.hitTokens} of ${prefixCache.queriedTokens} prompt tokens, from the server's /load)`] : []),
     ...(r.errors.length ? [`errors:              ${r.errors.join('; ')}`] : []),
   ].join('\n') + '\n';

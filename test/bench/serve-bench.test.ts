@@ -150,6 +150,18 @@ describe('tsllm bench serve end to end', () => {
     assert.equal(j.goodput, j.requestsPerSecond);
   });
 
+  it('reports background streams\' inter-token gaps apart from the requests\'', async () => {
+    const r = await run(goodUrl, ['--num-prompts', '2', '--input-len', '8', '--output-len', '4', '--max-concurrency', '1', '--background-streams', '2', '--background-output-len', '50']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.completed, 2);
+    assert.equal(j.totalOutputTokens, 8, 'background tokens are not the requests\'');
+    assert.equal(j.background.streams, 2);
+    assert.ok(j.background.outputTokens >= 2 * 8, String(j.background.outputTokens));
+    assert.ok(Math.abs(j.background.itlMs.median - 40) < 15, `background ITL ${j.background.itlMs.median}`);
+    assert.equal(JSON.parse((await run(goodUrl, ['--num-prompts', '1', '--input-len', '4', '--output-len', '2'])).stdout).background, null);
+  });
+
   it('exits non-zero when most requests fail, saying why', async () => {
     const r = await run(badUrl, ['--num-prompts', '3', '--input-len', '4', '--output-len', '2']);
     assert.equal(r.code, 1);
