@@ -4,7 +4,7 @@
 import { Dealer } from 'zeromq';
 import type { BlockGeometry } from './kv-block-copy.js';
 import type { RemoteBlocks } from './kv-transfer-config.js';
-import { SerialSender } from './serial-sender.js';
+import { BULK_SOCKET_OPTIONS, SerialSender } from './serial-sender.js';
 
 interface Pending {
   resolve: (frames: Buffer[]) => void;
@@ -12,7 +12,7 @@ interface Pending {
 }
 
 class Connection {
-  readonly socket = new Dealer({ linger: 0 });
+  readonly socket = new Dealer(BULK_SOCKET_OPTIONS);
   readonly sender = new SerialSender(this.socket);
   readonly pending = new Map<string, Pending>();
 

@@ -28,14 +28,28 @@ export function sameGeometry(a: BlockGeometry, b: BlockGeometry): boolean {
   return a.numLayers === b.numLayers && a.poolsPerLayer === b.poolsPerLayer && a.blockBytes === b.blockBytes && a.blockSize === b.blockSize && a.dtype === b.dtype;
 }
 
-const pools = (cache: KVCacheStorage) => cache.layers.flatMap((l) => (l.k === l.v ? [l.k] : [l.k, l.v]));
+// Buffers over the pools: Buffer.copy is a plain memcpy, where TypedArray.set over subarrays of native
+// memory ran 4-8x slower (46 MB: ~26 ms against ~100-300 ms).
+const pools = (cache: KVCacheStorage) => cache.layers.flatMap((l) => (l.k === l.v ? [l.k] : [l.k, l.v])).map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+
+/** Runs of consecutive block ids, as [position in the list, first id, length]: one copy per run. */
+function runs(blockIds: readonly number[]): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  for (let i = 0; i < blockIds.length; i++) {
+    const last = out[out.length - 1];
+    if (last && blockIds[i] === last[1] + last[2]) last[2]++;
+    else out.push([i, blockIds[i]!, 1]);
+  }
+  return out;
+}
 
 /** One frame per pool (layer 0 K, layer 0 V, layer 1 K, ...), each the blocks' bytes in order. */
 export function readBlocks(cache: KVCacheStorage, blockIds: readonly number[]): Buffer[] {
   const size = blockGeometry(cache).blockBytes;
+  const r = runs(blockIds);
   return pools(cache).map((pool) => {
     const frame = Buffer.allocUnsafe(blockIds.length * size);
-    blockIds.forEach((id, i) => frame.set(pool.subarray(id * size, (id + 1) * size), i * size));
+    for (const [at, id, n] of r) pool.copy(frame, at * size, id * size, (id + n) * size);
     return frame;
   });
 }
@@ -43,9 +57,10 @@ export function readBlocks(cache: KVCacheStorage, blockIds: readonly number[]): 
 /** The inverse of readBlocks; the caller has checked the geometry and the frames' count and sizes. */
 export function writeBlocks(cache: KVCacheStorage, blockIds: readonly number[], frames: readonly Uint8Array[]): void {
   const size = blockGeometry(cache).blockBytes;
+  const r = runs(blockIds);
   pools(cache).forEach((pool, p) => {
-    const frame = frames[p]!;
-    blockIds.forEach((id, i) => pool.set(frame.subarray(i * size, (i + 1) * size), id * size));
+    const frame = Buffer.from(frames[p]!.buffer, frames[p]!.byteOffset, frames[p]!.byteLength);
+    for (const [at, id, n] of r) frame.copy(pool, id * size, at * size, (at + n) * size);
   });
 }
 

@@ -10,10 +10,10 @@ import { Router } from 'zeromq';
 import type { KVCacheManager } from '../kv-cache/kv-cache-manager.js';
 import type { KVCacheStorage } from '../kv-cache/kv-cache-storage.js';
 import { blockGeometry, readBlocks, sameGeometry, type BlockGeometry } from './kv-block-copy.js';
-import { SerialSender } from './serial-sender.js';
+import { BULK_SOCKET_OPTIONS, SerialSender } from './serial-sender.js';
 
 export class KVBlockServer {
-  private readonly socket = new Router({ linger: 0 });
+  private readonly socket = new Router(BULK_SOCKET_OPTIONS);
   private readonly sender = new SerialSender(this.socket);
   private readonly timers = new Map<string, NodeJS.Timeout>();
   port = 0;
