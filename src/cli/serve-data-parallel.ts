@@ -1,5 +1,6 @@
 // The front of `tsllm serve --data-parallel-size N`: listens at once, starts the N replicas, and
 // routes by live load (requests in flight, then KV usage) over them; healthy once every replica is.
+// Its /metrics carries the replicas' engine metrics, labelled engine="0".."N-1".
 
 import { physicalCores } from '../kernels/create-backend.js';
 import { replicaArgs, startReplica, type Replica } from '../router/data-parallel-replicas.js';
@@ -23,7 +24,7 @@ export async function serveDataParallel(f: DataParallelFlags): Promise<void> {
   const n = f.dataParallelSize;
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
   const router = createRouter({
-    workers: [], policy: 'least-load', healthIntervalMs: 1000, failureThreshold: 1, requiredWorkers: n,
+    workers: [], policy: 'least-load', healthIntervalMs: 1000, failureThreshold: 1, requiredWorkers: n, mergeWorkerMetrics: true,
     ...(apiKey ? { apiKey } : {}), logger: { level: f.logLevel },
   });
   await router.app.listen({ host: f.host, port: f.port });

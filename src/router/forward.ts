@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import type { RouterMetrics } from './router-metrics.js';
 import { routingKey } from './request-key.js';
+import { upstream, type UpstreamResponse } from './upstream.js';
 import type { RoutingPolicy } from './routing-policy.js';
 import type { Worker, WorkerPool } from './worker-pool.js';
 
@@ -37,7 +38,7 @@ export class RouterError extends Error {
 /** A worker's answer, with the request still counted in its load until `end` is called. */
 export interface Dispatched {
   worker: Worker;
-  res: Response;
+  res: UpstreamResponse;
   end(outcome: string): void;
 }
 
@@ -82,9 +83,9 @@ export async function dispatch(f: Forwarder, method: 'GET' | 'POST', path: strin
       w.inFlight--;
       f.metrics.requests.inc({ worker: w.url, outcome });
     };
-    let res: Response;
+    let res: UpstreamResponse;
     try {
-      res = await fetch(`${w.url}${path}`, { method, headers, ...(body ? { body: new Uint8Array(body) } : {}), signal });
+      res = await upstream(`${w.url}${path}`, { method, headers, ...(body ? { body } : {}), signal });
     } catch (e) {
       if (signal.aborted) {
         end('aborted');
@@ -93,13 +94,12 @@ export async function dispatch(f: Forwarder, method: 'GET' | 'POST', path: strin
       end('failed');
       f.pool.markDown(w);
       f.metrics.retries.inc({ worker: w.url });
-      const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
-      lastError = `${w.url} failed: ${cause}`;
+      lastError = `${w.url} failed: ${(e as Error).message}`;
       continue;
     }
     const more = attempt + 1 < f.maxAttempts && f.pool.routable().some((x) => !tried.has(x));
     if ((res.status === 502 || res.status === 503) && more) {
-      await res.body?.cancel();
+      res.discard();
       end(String(res.status));
       f.metrics.retries.inc({ worker: w.url });
       lastError = `${w.url} answered ${res.status}`;
@@ -140,15 +140,13 @@ export async function forward(f: Forwarder, req: FastifyRequest, reply: FastifyR
 }
 
 /** Copies the worker's answer to the client as it arrives (saying which worker in x-tsllm-worker); false if either side broke off. */
-async function pipe(res: Response, worker: string, out: ServerResponse, signal: AbortSignal): Promise<boolean> {
-  const headers: Record<string, string> = {};
-  res.headers.forEach((v, k) => {
-    if (!DROPPED_HEADERS.has(k)) headers[k] = v;
-  });
+async function pipe(res: UpstreamResponse, worker: string, out: ServerResponse, signal: AbortSignal): Promise<boolean> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED_HEADERS.has(k)) headers[k] = v;
   out.writeHead(res.status, { ...headers, 'x-tsllm-worker': worker });
   out.flushHeaders();
   try {
-    for await (const chunk of res.body ?? []) {
+    for await (const chunk of res.body) {
       if (!out.write(chunk)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
       if (signal.aborted) return false;
     }

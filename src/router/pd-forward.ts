@@ -41,12 +41,12 @@ export async function forwardDisaggregated(pd: DisaggregatedForwarder, req: Fast
       let outcome = String(d.res.status);
       try {
         if (d.res.ok) {
-          params = ((await d.res.json()) as { kv_transfer_params?: unknown }).kv_transfer_params ?? null;
+          params = (JSON.parse(await d.res.text()) as { kv_transfer_params?: unknown }).kv_transfer_params ?? null;
           outcome = 'ok';
         } else if (d.res.status >= 400 && d.res.status < 500) {
           const text = await d.res.text();
-          return void reply.code(d.res.status).header('content-type', d.res.headers.get('content-type') ?? 'application/json').send(text);
-        } else await d.res.body?.cancel();
+          return void reply.code(d.res.status).header('content-type', d.res.headers['content-type'] ?? 'application/json').send(text);
+        } else d.res.discard();
       } catch {
         outcome = client.signal.aborted ? 'aborted' : 'failed';
       } finally {

@@ -12,6 +12,7 @@ import { RouterMetrics } from './router-metrics.js';
 import { CACHE_AWARE_DEFAULTS, createPolicy, type CacheAwareOptions, type PolicyName } from './routing-policy.js';
 import { normalizeWorkerUrl, WorkerPool, type Worker, type WorkerLoad } from './worker-pool.js';
 import { forwardDisaggregated, type DisaggregatedForwarder } from './pd-forward.js';
+import { mergeExpositions } from './metrics-merge.js';
 
 export interface RouterOptions {
   workers: string[];
@@ -27,6 +28,8 @@ export interface RouterOptions {
   failureThreshold?: number;
   /** Elements each worker's prefix tree keeps (default 2^22). */
   maxTreeSize?: number;
+  /** /metrics also carries the workers' own metrics, labelled engine="i" (data-parallel replicas). */
+  mergeWorkerMetrics?: boolean;
   /** Healthy workers needed before /health says ok (default 1). */
   requiredWorkers?: number;
   /** Workers tried per request (default 3). */
@@ -117,7 +120,12 @@ export function createRouter(o: RouterOptions): Router {
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    const own = await metrics.registry.metrics();
+    if (!o.mergeWorkerMetrics) return own;
+    const texts = await Promise.all(pool.workers.map(async (w, i) => ({
+      engine: String(i), text: await fetch(`${w.url}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => (r.ok ? r.text() : ''), () => ''),
+    })));
+    return own + mergeExpositions(texts);
   });
   app.get('/workers', async () => ({ policy: o.policy, disaggregated: pd !== null, workers: allWorkers().map((w) => describe(w, roleOf(w))) }));
   app.post('/workers', async (req, reply) => {

@@ -76,6 +76,11 @@ describe('router and data parallelism', { timeout: 300_000 }, () => {
       assert.ok(w.load.prefix_cache_queries > 0, `${w.url} got no requests`);
       await assertDrained(w.url);
     }
+    // The front's /metrics: its own, and both engines' under one family each.
+    const m = await (await fetch(`${dp.url}/metrics`)).text();
+    assert.equal((m.match(/^# TYPE tsllm:num_requests_running /gm) ?? []).length, 1);
+    for (const e of ['0', '1']) assert.match(m, new RegExp(`tsllm:prefix_cache_queries(_total)?\\{model_name="stories260K",engine="${e}"\\} [1-9]`));
+    assert.match(m, /tsllm_router:requests_total\{/);
     // A replica dying takes the job down: the front and the other replica exit.
     process.kill(replicas[0]!, 'SIGKILL');
     const code = await Promise.race([dp.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
