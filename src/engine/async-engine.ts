@@ -21,7 +21,7 @@ import { makeSamplingParams, type SamplingParams } from './sampling/sampling-par
 import { resolveParallelOptions } from './parallel/parallel-options.js';
 import { LocalWorld } from './parallel/local-world.js';
 import { WorldFailedError } from '../distributed/world-failed-error.js';
-import type { KVTransferRequest } from './kv-transfer/kv-transfer-config.js';
+import type { KVTransferRequest, RemoteBlocks } from './kv-transfer/kv-transfer-config.js';
 
 // An embedding request samples nothing; the engine still wants a parameter set.
 const EMBEDDING_PARAMS = makeSamplingParams({ maxTokens: 1 });
@@ -159,6 +159,11 @@ export class AsyncEngine {
     });
     this.worker.ref();
     return stream;
+  }
+
+  /** Tells a prefill server its blocks for a request this engine will not run are no longer wanted. */
+  releaseRemoteKv(remote: RemoteBlocks): void {
+    if (!this.closed && !this.exitError) this.send({ type: 'kv-release', remote });
   }
 
   /** Ends a request (all of its samples) at the worker's next step; its blocks are freed there. */

@@ -6,7 +6,7 @@ import type { RequestOutput } from './output/output-processor.js';
 import type { EngineStats } from './engine-requests.js';
 import type { PoolingParams } from './pooling/pooler.js';
 import type { SamplingParams } from './sampling/sampling-params.js';
-import type { KVTransferRequest } from './kv-transfer/kv-transfer-config.js';
+import type { KVTransferRequest, RemoteBlocks } from './kv-transfer/kv-transfer-config.js';
 
 export interface AddRequestMessage {
   type: 'add';
@@ -23,7 +23,9 @@ export interface AddRequestMessage {
   kvTransfer?: KVTransferRequest;
 }
 
-export type ToWorker = AddRequestMessage | { type: 'abort'; ids: string[] } | { type: 'shutdown' };
+export type ToWorker = AddRequestMessage | { type: 'abort'; ids: string[] } | { type: 'shutdown' }
+  /** A request that carried a prefill's blocks was refused before the engine saw it: let them go. */
+  | { type: 'kv-release'; remote: RemoteBlocks };
 
 export interface SerializedError {
   name: string;

@@ -199,7 +199,8 @@ async function serveSteps(core: EngineCore, leader: LeaderModel | null, connecto
         if (grammars.hold(m)) continue;
         admit(core, m, connector, later);
         if (grammars.admitted(m.id)) core.abort(m.id);
-      } else for (const id of m.ids) if (!grammars.abort(id) && !connector?.abort(id)) core.abort(id);
+      } else if (m.type === 'kv-release') connector?.release(m.remote);
+      else for (const id of m.ids) if (!grammars.abort(id) && !connector?.abort(id)) core.abort(id);
     }
     if (!core.hasWork && deferred.length === 0) {
       const beat = leader ? setTimeout(() => wake?.(), leader.heartbeatMs) : null;

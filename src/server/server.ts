@@ -17,6 +17,7 @@ import { registerWebUi } from './webui-route.js';
 import { toolCallParserFor } from './tools/tool-call-parsers.js';
 import { reasoningParserFor } from './reasoning-parser.js';
 import { OpenAIError } from './openai-error.js';
+import { parseKVTransferParams } from '../engine/kv-transfer/kv-transfer-config.js';
 import type { RouteHelpers } from './route-helpers.js';
 import type { ServerContext } from './server-context.js';
 
@@ -104,6 +105,7 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
 
   app.setErrorHandler((error: FastifyError | Error, req, reply) => {
     const e = toOpenAIError(error);
+    if (ctx && e.status < 500) releaseRemoteKv(ctx, req.body);
     if (e.status >= 500 && e.type === 'internal_error') req.log.error({ err: error }, 'request failed');
     if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
     void reply.code(e.status).send(e.body());
@@ -129,6 +131,18 @@ export function createServer(engineStart: Promise<AsyncEngine>, options: ServerO
       else await engineStart.then((e) => e.close(), () => {});
     },
   };
+}
+
+/** A refused request that carried a prefill server's blocks ends their lease now, not at its expiry. */
+function releaseRemoteKv(ctx: ServerContext, body: unknown): void {
+  const params = body && typeof body === 'object' ? (body as { kv_transfer_params?: unknown }).kv_transfer_params : undefined;
+  if (!params) return;
+  try {
+    const t = parseKVTransferParams(params);
+    if (t && 'doRemotePrefill' in t) ctx.engine.releaseRemoteKv(t.remote);
+  } catch {
+    // Malformed: there is no lease to name.
+  }
 }
 
 function toOpenAIError(error: Error): OpenAIError {

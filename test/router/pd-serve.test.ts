@@ -145,6 +145,13 @@ describe('router --pd faults', { timeout: 240_000 }, () => {
     assert.equal((await post(pd.decode.url, { ...body, kv_transfer_params: { do_remote_prefill: true } })).status, 400);
     assert.equal((await post(pd.decode.url, { ...body, kv_transfer_params: { do_remote_decode: true } })).status, 400, 'a decode server does not prefill for others');
     assert.equal((await post(pd.prefill.url, { ...body, n: 2, kv_transfer_params: { do_remote_decode: true } })).status, 400);
+    // A request the decode server refuses (here a bad field) ends the prefill's lease at once.
+    const refused = (await (await post(pd.prefill.url, { ...body, max_tokens: 1, kv_transfer_params: { do_remote_decode: true } })).json()) as { kv_transfer_params: Record<string, unknown> };
+    assert.equal((await transfer(pd.prefill.url)).leases, 1);
+    assert.equal((await post(pd.decode.url, { ...body, temperature: -1, kv_transfer_params: refused.kv_transfer_params })).status, 400);
+    const until = Date.now() + 3000;
+    while ((await transfer(pd.prefill.url)).leases > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+    assert.equal((await transfer(pd.prefill.url)).leases, 0, 'freed long before its 30 s lease');
     const prefilled = (await (await post(pd.prefill.url, { ...body, max_tokens: 1, kv_transfer_params: { do_remote_decode: true } })).json()) as { kv_transfer_params: Record<string, unknown> };
     const r = await post(int8Decode.url, { ...body, kv_transfer_params: prefilled.kv_transfer_params });
     const want = ((await (await post(int8Single.url, body)).json()) as { choices: { text: string }[] }).choices[0]!.text;

@@ -113,6 +113,11 @@ export class KVConnector {
     }
   }
 
+  /** A request holding a remote lease was refused before admission: the prefill side may free it. */
+  release(remote: RemoteBlocks): void {
+    this.client?.done(remote);
+  }
+
   /** Requests ended without outputs (a failed step): nothing of theirs stays held. */
   forget(ids: readonly string[]): void {
     for (const id of ids) {
