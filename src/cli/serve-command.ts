@@ -33,7 +33,6 @@ interface ServeFlags extends BackendFlags, EngineFlags, KVTransferFlags {
   reasoningParser?: string;
   pooling?: PoolingType;
   dataParallelSize: number;
-  distributedMaster?: string;
 }
 
 export function serveCommand(): Command {

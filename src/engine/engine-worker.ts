@@ -175,21 +175,20 @@ async function serveSteps(core: EngineCore, leader: LeaderModel | null, connecto
   const inbox: ToWorker[] = [];
   const deferred: (() => void)[] = [];
   let wake: (() => void) | null = null;
-  port.on('message', (m: ToWorker) => {
-    inbox.push(m);
-    wake?.();
-    wake = null;
-  });
-  const later = (f: () => void) => {
-    deferred.push(f);
+  const nudge = () => {
     wake?.();
     wake = null;
   };
-  const grammars = new GrammarWaits(core, (m) => {
+  const enqueue = (m: ToWorker) => {
     inbox.push(m);
-    wake?.();
-    wake = null;
-  });
+    nudge();
+  };
+  port.on('message', enqueue);
+  const later = (f: () => void) => {
+    deferred.push(f);
+    nudge();
+  };
+  const grammars = new GrammarWaits(core, enqueue);
   for (;;) {
     for (const f of deferred.splice(0)) f();
     while (inbox.length > 0) {

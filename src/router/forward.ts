@@ -11,6 +11,7 @@ import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import type { RouterMetrics } from './router-metrics.js';
 import { routingKey } from './request-key.js';
 import { upstream, type UpstreamResponse } from './upstream.js';
+import { OpenAIError } from '../server/openai-error.js';
 import type { RoutingPolicy } from './routing-policy.js';
 import type { Worker, WorkerPool } from './worker-pool.js';
 
@@ -27,13 +28,6 @@ export interface Forwarder {
 
 const PASSED_HEADERS = ['content-type', 'authorization', 'accept', 'x-request-id'];
 const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-encoding', 'content-length']);
-
-/** An answer the router gives itself (no worker could take the request). */
-export class RouterError extends Error {
-  constructor(readonly status: number, message: string, readonly code: string) {
-    super(message);
-  }
-}
 
 /** A worker's answer, with the request still counted in its load until `end` is called. */
 export interface Dispatched {
@@ -63,7 +57,7 @@ export function keyOf(f: Forwarder, body: Buffer | undefined): number[] {
   }
 }
 
-/** Sends to the policy's pick, then to others while they fail before answering; throws RouterError when none answers. */
+/** Sends to the policy's pick, then to others while they fail before answering; throws a 503 OpenAIError when none answers. */
 export async function dispatch(f: Forwarder, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | undefined, key: number[], signal: AbortSignal): Promise<Dispatched | null> {
   const tried = new Set<Worker>();
   let lastError = 'no worker is healthy';
@@ -108,7 +102,7 @@ export async function dispatch(f: Forwarder, method: 'GET' | 'POST', path: strin
     return { worker: w, res, end };
   }
   if (tried.size === 0) f.metrics.noWorker.inc();
-  throw new RouterError(503, `no worker could take the request: ${lastError}`, 'no_healthy_worker');
+  throw new OpenAIError(503, `no worker could take the request: ${lastError}`, 'server_error', null, 'no_healthy_worker');
 }
 
 /** Aborts `signal`'s controller when the client goes away before the answer is complete. */

@@ -6,7 +6,8 @@
 // A request the prefill side rejects as invalid (4xx) gets that answer.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { abortOnClientClose, dispatch, forward, keyOf, requestHeaders, RouterError, type Forwarder } from './forward.js';
+import { abortOnClientClose, dispatch, forward, keyOf, requestHeaders, type Forwarder } from './forward.js';
+import { OpenAIError } from '../server/openai-error.js';
 import type { RouterMetrics } from './router-metrics.js';
 
 export interface DisaggregatedForwarder {
@@ -33,7 +34,7 @@ export async function forwardDisaggregated(pd: DisaggregatedForwarder, req: Fast
     const { stream_options: _so, max_completion_tokens: _mct, ...rest } = body;
     const prefillBody = Buffer.from(JSON.stringify({ ...rest, max_tokens: 1, stream: false, kv_transfer_params: { do_remote_decode: true } }));
     const d = await dispatch(pd.prefill, 'POST', path, requestHeaders(req), prefillBody, keyOf(pd.prefill, prefillBody), client.signal).catch((e: unknown) => {
-      if (e instanceof RouterError) return undefined;
+      if (e instanceof OpenAIError) return undefined; // No prefill server answered.
       throw e;
     });
     if (d === null) return; // The client went away.

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import { UsageError } from '../util/errors.js';
-import { forward, RouterError, type Forwarder } from './forward.js';
+import { forward, type Forwarder } from './forward.js';
+import { invalidRequest, OpenAIError } from '../server/openai-error.js';
 import { RouterMetrics } from './router-metrics.js';
 import { CACHE_AWARE_DEFAULTS, createPolicy, type CacheAwareOptions, type PolicyName } from './routing-policy.js';
 import { normalizeWorkerUrl, WorkerPool, type Worker, type WorkerLoad } from './worker-pool.js';
@@ -52,7 +53,6 @@ const workerSchema = z.object({ url: z.string(), role: z.enum(['prefill', 'decod
 const DISAGGREGATED_POSTS = new Set(['/v1/completions', '/v1/chat/completions']);
 const LOAD_FIELDS = ['num_requests', 'num_running', 'num_waiting', 'prefix_cache_queries', 'prefix_cache_hits'] as const;
 
-const errorBody = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } });
 
 export function createRouter(o: RouterOptions): Router {
   const app = Fastify({
@@ -91,16 +91,16 @@ export function createRouter(o: RouterOptions): Router {
     const expected = `Bearer ${o.apiKey}`;
     app.addHook('onRequest', async (req, reply) => {
       if ((req.url.startsWith('/v1/') || req.url.startsWith('/workers')) && req.headers.authorization !== expected) {
-        return reply.code(401).send(errorBody('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+        return reply.code(401).send(new OpenAIError(401, 'Incorrect API key provided.', 'invalid_request_error', null, 'invalid_api_key').body());
       }
     });
   }
   app.setErrorHandler((error: Error & { statusCode?: number }, req, reply) => {
-    if (error instanceof RouterError) return reply.code(error.status).send(errorBody(error.message, 'server_error', error.code));
-    if (error instanceof UsageError) return reply.code(400).send(errorBody(error.message, 'invalid_request_error', null));
+    if (error instanceof OpenAIError) return reply.code(error.status).send(error.body());
+    if (error instanceof UsageError) return reply.code(400).send(invalidRequest(error.message).body());
     const status = error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) req.log.error({ err: error }, 'router failed a request');
-    return reply.code(status).send(errorBody(error.message, status === 500 ? 'internal_error' : 'invalid_request_error', null));
+    return reply.code(status).send(new OpenAIError(status, error.message, status === 500 ? 'internal_error' : 'invalid_request_error').body());
   });
 
   const via = (method: 'GET' | 'POST', path: string) => (req: FastifyRequest, reply: FastifyReply) =>
@@ -140,7 +140,7 @@ export function createRouter(o: RouterOptions): Router {
     const query = (req.query as { url?: string }).url;
     const url = query ?? workerBody(req.body).url;
     const owner = pools.find((p) => p.workers.some((w) => w.url === normalizeWorkerUrl(url)));
-    if (!owner) return reply.code(404).send(errorBody(`worker ${url} is not in the pool`, 'invalid_request_error', 'worker_not_found'));
+    if (!owner) return reply.code(404).send(new OpenAIError(404, `worker ${url} is not in the pool`, 'invalid_request_error', null, 'worker_not_found').body());
     const w = owner.workers.find((x) => x.url === normalizeWorkerUrl(url))!;
     const role = roleOf(w);
     owner.remove(url);

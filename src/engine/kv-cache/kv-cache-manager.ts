@@ -130,13 +130,6 @@ export class KVCacheManager {
     this.holds.set(key, blocks);
   }
 
-  /** `n` free blocks held under `key`, or null if the pool has not that many. */
-  allocateHeld(key: string, n: number): KVBlock[] | null {
-    const blocks = this.pool.allocate(n);
-    if (blocks) this.hold(key, blocks, false);
-    return blocks;
-  }
-
   heldUnder(key: string): readonly KVBlock[] | undefined {
     return this.holds.get(key);
   }
