@@ -22,6 +22,7 @@ interface RouterFlags {
   balanceRelThreshold: number;
   maxTreeSize: number;
   tokenizer?: string;
+  kvEvents?: boolean;
   loadFormat: LoadFormat;
   healthCheckInterval: number;
   healthCheckTimeout: number;
@@ -46,6 +47,7 @@ export function routerCommand(): Command {
     .option('--balance-rel-threshold <f>', '...and max exceeds min times this', parseFloatArg('--balance-rel-threshold'), CACHE_AWARE_DEFAULTS.balanceRelThreshold)
     .option('--max-tree-size <n>', 'cache-aware: prompt elements remembered per worker', parseIntArg('--max-tree-size'), 2 ** 22)
     .option('--tokenizer <spec>', 'cache-aware: match text prompts as this tokenizer\'s tokens (default: as characters)')
+    .option('--kv-events', 'cache-aware: route by what each tsllm worker\'s prefix cache holds, from its KV-cache events (workers started with --kv-events-config; needs --tokenizer for text and chat prompts)')
     .option('--load-format <format>', `how to read --tokenizer: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--health-check-interval <s>', 'seconds between health rounds', parseFloatArg('--health-check-interval'), 5)
     .option('--health-check-timeout <s>', 'seconds a health check may take', parseFloatArg('--health-check-timeout'), 2)
@@ -65,11 +67,12 @@ async function route(f: RouterFlags): Promise<void> {
   }
   if (f.pd && f.worker.length > 0) throw new UsageError('with --pd, give --prefill and --decode workers, not --worker');
   if (!f.pd && f.prefill.length + f.decode.length > 0) throw new UsageError('--prefill and --decode need --pd');
+  if (f.kvEvents && f.policy !== 'cache-aware') throw new UsageError('--kv-events is for --policy cache-aware');
   const tokenizer = f.tokenizer ? (await loadModel(f.tokenizer, { loadFormat: f.loadFormat, resolveHubId: resolveHubModel })).tokenizer : null;
   if (f.tokenizer && !tokenizer) throw new UsageError(`${f.tokenizer} has no tokenizer`);
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
   const router = createRouter({
-    workers: f.pd ? f.decode : f.worker, ...(f.pd ? { prefillWorkers: f.prefill } : {}), policy: f.policy, tokenizer,
+    workers: f.pd ? f.decode : f.worker, ...(f.pd ? { prefillWorkers: f.prefill } : {}), policy: f.policy, tokenizer, kvEvents: f.kvEvents === true,
     cacheAware: { cacheThreshold: f.cacheThreshold, balanceAbsThreshold: f.balanceAbsThreshold, balanceRelThreshold: f.balanceRelThreshold },
     maxTreeSize: f.maxTreeSize, healthIntervalMs: f.healthCheckInterval * 1000, healthTimeoutMs: f.healthCheckTimeout * 1000,
     failureThreshold: f.healthFailureThreshold, maxAttempts: f.maxAttempts, ...(apiKey ? { apiKey } : {}), logger: { level: f.logLevel },

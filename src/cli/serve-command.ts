@@ -14,7 +14,8 @@ import { addBackendOptions, type BackendFlags } from './backend-options.js';
 import { addEngineOptions, engineOptionsFromFlags, type EngineFlags } from './engine-flags.js';
 import { parseIntArg, runCommand } from './run-command.js';
 import { MODEL_FLAG_DEFAULT, withBuiltinModel } from './builtin-model.js';
-import { reportToFront } from '../router/data-parallel-replicas.js';
+import { DP_RANK_ENV, reportToFront } from '../router/data-parallel-replicas.js';
+import { offsetForRank, parseKVEventsConfigJson } from '../engine/kv-events/kv-events-config.js';
 import { serveDataParallel } from './serve-data-parallel.js';
 import { addKVTransferOptions, kvTransferFromFlags, type KVTransferFlags } from './kv-transfer-flags.js';
 
@@ -33,6 +34,7 @@ interface ServeFlags extends BackendFlags, EngineFlags, KVTransferFlags {
   reasoningParser?: string;
   pooling?: PoolingType;
   dataParallelSize: number;
+  kvEventsConfig?: string;
 }
 
 export function serveCommand(): Command {
@@ -50,6 +52,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--reasoning-parser <name>', 'how the model marks its thinking, or none (default: detected from its chat template)').choices([...REASONING_PARSER_NAMES, 'none']))
     .addOption(new Option('--pooling <type>', 'how /v1/embeddings pools the hidden states (default: as the model\'s sentence-transformers config says, else last)').choices(POOLING_TYPES))
     .option('--data-parallel-size <n>', 'engine processes, each with its own KV cache and threads (default: cores / n each), behind this server balancing by load (-dp n)', parseIntArg('--data-parallel-size'), 1)
+    .option('--kv-events-config <json>', 'publish the prefix cache\'s changes over ZeroMQ for a router\'s exact view, vLLM\'s form: {"enable_kv_cache_events": true, "publisher": "zmq", "endpoint": "tcp://*:5557", "replay_endpoint": "tcp://*:5558", "topic": "kv-events"} (data-parallel replicas add their rank to the ports)')
     .option('--max-waiting <n>', 'sequences that may queue beyond --max-num-seqs before requests get 503', parseIntArg('--max-waiting'), 1024)
     .addOption(new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action((flags: ServeFlags) => runCommand(() => serve(withBuiltinModel(flags))));
@@ -61,7 +64,14 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
   if (f.dataParallelSize > 1) return serveDataParallel(f);
   const apiKey = f.apiKey ?? process.env['TSLLM_API_KEY'];
   const kvTransfer = kvTransferFromFlags(f);
-  const engine = AsyncEngine.start({ ...engineOptionsFromFlags(f), ...(f.pooling ? { pooling: f.pooling } : {}), ...(kvTransfer ? { kvTransfer } : {}) });
+  const rankEnv = process.env[DP_RANK_ENV];
+  const rank = rankEnv === undefined ? null : Number(rankEnv);
+  const parsedEvents = f.kvEventsConfig ? parseKVEventsConfigJson(f.kvEventsConfig) : null;
+  const kvEvents = parsedEvents && rank !== null ? offsetForRank(parsedEvents, rank) : parsedEvents;
+  const engine = AsyncEngine.start({
+    ...engineOptionsFromFlags(f), ...(f.pooling ? { pooling: f.pooling } : {}), ...(kvTransfer ? { kvTransfer } : {}),
+    ...(kvEvents ? { kvEvents } : {}), ...(rank !== null ? { dataParallelRank: rank } : {}),
+  });
   const server = createServer(engine, {
     servedModelName: f.servedModelName ?? (f.model === BUILTIN_MODEL ? 'stories260K' : f.model),
     ...(apiKey ? { apiKey } : {}),
@@ -97,6 +107,7 @@ async function serve(f: ServeFlags & { model: string }): Promise<void> {
     const i = ctx.engine.info;
     log.info({ model: i.source, backend: i.backend, loadMs: Math.round(i.loadMs), kvCacheDtype: i.config.kvCacheDtype, kvCacheBlocks: i.config.numBlocks, blockSize: i.config.blockSize,
       kvCacheTokens: i.config.numBlocks * i.config.blockSize, kvCacheBytes: i.config.kvCacheBytes, maxModelLen: i.maxSequenceTokens }, 'engine ready');
+    if (i.kvEvents) log.info(i.kvEvents, 'publishing KV-cache events');
     if (i.kvTransfer) log.info({ role: i.kvTransfer.role, engineId: i.kvTransfer.engineId, kvBlockPort: i.kvTransfer.port }, 'prefill/decode disaggregation');
     log.info({ toolCallParser: ctx.toolParser?.name ?? null, reasoningParser: ctx.reasoningParser?.name ?? null, pooling: i.pooling }, 'chat parsers and embedding pooling');
     if (!ctx.tokenizer?.chatTemplate) log.warn('the model has no chat template: chat requests continue their messages\' text');

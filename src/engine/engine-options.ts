@@ -11,6 +11,7 @@ import type { EngineConfig, EngineConfigInput } from './engine-config.js';
 import type { SamplingParamsInput } from './sampling/sampling-params.js';
 import type { ParallelOptionsInput } from './parallel/parallel-options.js';
 import type { KVTransferConfig, KVTransferRole } from './kv-transfer/kv-transfer-config.js';
+import type { KVEventsConfig } from './kv-events/kv-events-config.js';
 
 export interface EngineOptions extends EngineConfigInput, ParallelOptionsInput {
   /** A Hugging Face folder, a .gguf or llama2.c file, a Hub id, or a preset name with loadFormat 'dummy'. */
@@ -24,6 +25,10 @@ export interface EngineOptions extends EngineConfigInput, ParallelOptionsInput {
   pooling?: PoolingType;
   /** Prefill/decode disaggregation (--kv-transfer-role, --kv-transfer-config). */
   kvTransfer?: KVTransferConfig;
+  /** Publish the prefix cache's changes (vLLM's --kv-events-config). */
+  kvEvents?: KVEventsConfig;
+  /** This engine's rank among data-parallel replicas (stamped on its KV event batches). */
+  dataParallelRank?: number;
 }
 
 /** What the engine reports once its model is loaded. */
@@ -43,4 +48,6 @@ export interface EngineInfo {
   loadMs: number;
   /** Prefill/decode disaggregation: the role, and where a prefill side serves its blocks. */
   kvTransfer: { role: KVTransferRole; engineId: string; port: number | null } | null;
+  /** Where the KV-cache events are published (endpoints as bound). */
+  kvEvents: { endpoint: string; replayEndpoint: string | null; topic: string } | null;
 }

@@ -33,6 +33,8 @@ export interface EngineStats {
   promptTokens: number;
   /** Prefill/decode disaggregation's transfers since start-up (absent when it is off). */
   kvTransfer?: KVTransferStats;
+  /** Blocks the prefix cache indexes now (present when KV-cache events are published). */
+  cachedBlocks?: number;
   /** Once idle: the KV cache's accounting problems, empty when consistent (absent while busy). */
   kvAudit?: string[];
   /** Speculative decoding since start-up (absent when it is off). */

@@ -20,11 +20,18 @@ import { WorldFailedError } from '../distributed/world-failed-error.js';
 import { modelFingerprint } from '../distributed/model-fingerprint.js';
 import { KVConnector } from './kv-transfer/kv-connector.js';
 import type { EngineStats } from './engine-requests.js';
+import { KVEventPublisher } from './kv-events/kv-event-publisher.js';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
-async function start(): Promise<{ core: EngineCore; connector: KVConnector | null }> {
+interface Started {
+  core: EngineCore;
+  connector: KVConnector | null;
+  events: KVEventPublisher | null;
+}
+
+async function start(): Promise<Started> {
   const { options, master } = workerData as WorkerData;
   const parallel = resolveParallelOptions(options);
   if (parallel.worldSize > 1 && options.kvTransfer) throw new UsageError('--kv-transfer-role does not combine with --tensor-parallel-size or --pipeline-parallel-size > 1 yet');
@@ -66,6 +73,7 @@ async function start(): Promise<{ core: EngineCore; connector: KVConnector | nul
   const connector = options.kvTransfer
     ? await KVConnector.create(options.kvTransfer, core, modelFingerprint(loaded.config, loaded.weights), () => post({ type: 'outputs', outputs: [], stats: statsOf(core, connector) }))
     : null;
+  const events = options.kvEvents ? await KVEventPublisher.create(options.kvEvents, core.kv.recordEvents(), options.dataParallelRank ?? null) : null;
   const info: EngineInfo = {
     model: loaded.config,
     config: core.config,
@@ -77,13 +85,17 @@ async function start(): Promise<{ core: EngineCore; connector: KVConnector | nul
     maxSequenceTokens: core.maxSequenceTokens,
     loadMs: performance.now() - t0,
     kvTransfer: connector ? { role: options.kvTransfer!.role, engineId: connector.engineId, port: connector.port } : null,
+    kvEvents: events ? { endpoint: events.endpoint, replayEndpoint: events.replayEndpoint, topic: options.kvEvents!.topic } : null,
   };
   post({ type: 'ready', info });
-  return { core, connector };
+  return { core, connector, events };
 }
 
 function statsOf(core: EngineCore, connector: KVConnector | null): EngineStats {
-  return { ...core.stats(), ...(connector ? { kvTransfer: connector.stats() } : {}) };
+  return {
+    ...core.stats(), ...(connector ? { kvTransfer: connector.stats() } : {}),
+    ...(core.kv.pool.events ? { cachedBlocks: core.kv.pool.numCached } : {}),
+  };
 }
 
 /** `later`: runs a function at the top of the step loop (waking it), for admissions that wait. */
@@ -158,10 +170,10 @@ class GrammarWaits {
   }
 }
 
-async function serve({ core, connector }: { core: EngineCore; connector: KVConnector | null }): Promise<void> {
+async function serve({ core, connector, events }: Started): Promise<void> {
   const leader = core.model instanceof LeaderModel ? core.model : null;
   try {
-    await serveSteps(core, leader, connector);
+    await serveSteps(core, leader, connector, events);
   } catch (e) {
     if (!(e instanceof WorldFailedError)) throw e;
     post({ type: 'world-failed', ids: core.abortAll(), error: serializeError(e) });
@@ -169,9 +181,10 @@ async function serve({ core, connector }: { core: EngineCore; connector: KVConne
   }
   leader?.shutdown();
   connector?.close();
+  events?.close();
 }
 
-async function serveSteps(core: EngineCore, leader: LeaderModel | null, connector: KVConnector | null): Promise<void> {
+async function serveSteps(core: EngineCore, leader: LeaderModel | null, connector: KVConnector | null, events: KVEventPublisher | null): Promise<void> {
   const inbox: ToWorker[] = [];
   const deferred: (() => void)[] = [];
   let wake: (() => void) | null = null;
@@ -202,6 +215,7 @@ async function serveSteps(core: EngineCore, leader: LeaderModel | null, connecto
       else for (const id of m.ids) if (!grammars.abort(id) && !connector?.abort(id)) core.abort(id);
     }
     if (!core.hasWork && deferred.length === 0) {
+      events?.flush();
       const beat = leader ? setTimeout(() => wake?.(), leader.heartbeatMs) : null;
       await new Promise<void>((resolve) => (wake = resolve));
       if (beat) clearTimeout(beat);
@@ -218,6 +232,7 @@ async function serveSteps(core: EngineCore, leader: LeaderModel | null, connecto
       connector?.forget(ids);
       post({ type: 'step-failed', ids, error: serializeError(e) });
     }
+    events?.flush();
     // Let new requests and aborts arrive between steps.
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -9,7 +9,8 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
 import type { RouterMetrics } from './router-metrics.js';
-import { routingKey } from './request-key.js';
+import { promptTokenIds, routingKey } from './request-key.js';
+import type { KVEventIndex } from './kv-event-index.js';
 import { upstream, type UpstreamResponse } from './upstream.js';
 import { OpenAIError } from '../server/openai-error.js';
 import type { RoutingPolicy } from './routing-policy.js';
@@ -22,6 +23,8 @@ export interface Forwarder {
   needsKey: boolean;
   policyName: string;
   tokenizer: Tokenizer | null;
+  /** cache-aware from the workers' KV-cache events (null: from the router's own prefix trees). */
+  kvIndex: KVEventIndex | null;
   metrics: RouterMetrics;
   maxAttempts: number;
 }
@@ -46,35 +49,49 @@ export function requestHeaders(req: FastifyRequest): Record<string, string> {
   return headers;
 }
 
+/** What cache-aware matches: the prompt's token ids against the KV events (`exact`), else its key against the prefix trees. */
+export interface RoutingKey {
+  tokens: number[];
+  exact: boolean;
+}
+
+const NO_KEY: RoutingKey = { tokens: [], exact: false };
+
 /** The routing key of a JSON body (empty when the policy needs none, or the body is not JSON). */
-export function keyOf(f: Forwarder, body: Buffer | undefined): number[] {
-  if (!f.needsKey || !body) return [];
+export function keyOf(f: Forwarder, body: Buffer | undefined): RoutingKey {
+  if (!f.needsKey || !body) return NO_KEY;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return parsed && typeof parsed === 'object' ? routingKey(parsed as Record<string, unknown>, f.tokenizer) : [];
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    return []; // The worker will say what is wrong with the body.
+    return NO_KEY; // The worker will say what is wrong with the body.
   }
+  if (!parsed || typeof parsed !== 'object') return NO_KEY;
+  const ids = f.kvIndex ? promptTokenIds(parsed as Record<string, unknown>, f.tokenizer) : null;
+  return ids ? { tokens: ids, exact: true } : { tokens: routingKey(parsed as Record<string, unknown>, f.tokenizer), exact: false };
 }
 
 /** Sends to the policy's pick, then to others while they fail before answering; throws a 503 OpenAIError when none answers. */
-export async function dispatch(f: Forwarder, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | undefined, key: number[], signal: AbortSignal): Promise<Dispatched | null> {
+export async function dispatch(f: Forwarder, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: Buffer | undefined, key: RoutingKey, signal: AbortSignal): Promise<Dispatched | null> {
+  const cacheOf = (w: Worker) => (key.exact ? f.kvIndex!.viewOf(w.url) : w.tree);
   const tried = new Set<Worker>();
   let lastError = 'no worker is healthy';
   for (let attempt = 0; attempt < f.maxAttempts; attempt++) {
     const candidates = f.pool.routable().filter((w) => !tried.has(w));
     if (candidates.length === 0) break;
-    const choice = f.policy.choose(candidates.map((w, index) => ({ index, inFlight: w.inFlight, kvUsage: w.load?.kv_cache_usage ?? 0, tree: w.tree })), key);
+    const choice = f.policy.choose(candidates.map((w, index) => ({ index, inFlight: w.inFlight, kvUsage: w.load?.kv_cache_usage ?? 0, tree: cacheOf(w) })), key.tokens);
     const w = candidates[choice.index]!;
     tried.add(w);
     if (choice.rebalanced) f.metrics.balancing.inc({ policy: f.policyName });
     if (choice.cacheHit === true) f.metrics.cacheHits.inc({ worker: w.url });
     if (choice.cacheHit === false) f.metrics.cacheMisses.inc({ worker: w.url });
     // At routing time, as SGLang does, so a burst of one prefix sticks before the first answer.
-    if (f.needsKey) w.tree.insert(key);
+    if (f.needsKey && !key.exact) w.tree.insert(key.tokens);
+    const unroute = key.exact ? f.kvIndex!.viewOf(w.url).routedHere(key.tokens) : null;
     w.inFlight++;
     const end = (outcome: string) => {
       w.inFlight--;
+      unroute?.();
       f.metrics.requests.inc({ worker: w.url, outcome });
     };
     let res: UpstreamResponse;

@@ -1,9 +1,13 @@
 // The part of a request the cache-aware policy matches on: the prompt as numbers. Token-id prompts
 // stay token ids (shifted past Unicode so they never match text); text is encoded with the router's
 // tokenizer when it has one, else taken as code points. Only the head counts: prefix caching is about
-// the head, and the tree stays small.
+// the head, and the tree stays small. Matched against the workers' KV-cache events, the key must be
+// the very token ids the worker computes: the chat template applied, special tokens included.
 
+import { chatPromptIds } from '../model/tokenizer/chat-prompt.js';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.js';
+import { chatTemplateKwargs, templateMessages } from '../server/chat-render.js';
+import type { ChatRequest } from '../server/openai-schemas.js';
 
 const TOKEN_BASE = 0x110000;
 const MAX_KEY = 16384;
@@ -46,4 +50,29 @@ export function routingKey(body: Record<string, unknown>, tokenizer: Tokenizer |
     out.push(ch.codePointAt(0)!);
   }
   return out;
+}
+
+/**
+ * The token ids a tsllm worker will compute for this body's (first) prompt, as its completions and chat
+ * routes make them; null when the router cannot know them (no tokenizer for text, an odd body).
+ */
+export function promptTokenIds(body: Record<string, unknown>, tokenizer: Tokenizer | null): number[] | null {
+  try {
+    if (Array.isArray(body['messages'])) {
+      if (!tokenizer) return null;
+      const chat = body as unknown as ChatRequest;
+      const kwargs = chatTemplateKwargs(chat);
+      return chatPromptIds(tokenizer, templateMessages(chat.messages, tokenizer.chatTemplate), { addGenerationPrompt: chat.add_generation_prompt ?? true, ...(kwargs ? { kwargs } : {}) });
+    }
+    const p = body['prompt'];
+    if (typeof p === 'string') return tokenizer ? tokenizer.encode(p) : null;
+    if (Array.isArray(p)) {
+      if (p.every((x) => Number.isInteger(x))) return p as number[];
+      if (typeof p[0] === 'string') return tokenizer ? tokenizer.encode(p[0]) : null;
+      if (Array.isArray(p[0]) && p[0].every((x) => Number.isInteger(x))) return p[0] as number[];
+    }
+  } catch {
+    // The worker will say what is wrong with the request.
+  }
+  return null;
 }

@@ -14,6 +14,8 @@ export class RouterMetrics {
   readonly balancing: Counter<'policy'>;
   readonly noWorker: Counter;
   readonly prefillFallbacks: Counter;
+  readonly kvEvents: Counter<'worker'>;
+  readonly kvEventProblems: Counter<'worker'>;
 
   constructor(workers: () => readonly Worker[]) {
     const registers = [this.registry];
@@ -25,6 +27,8 @@ export class RouterMetrics {
     this.balancing = new Counter({ name: 'tsllm_router:balancing_events_total', help: 'Requests routed by load, not by cache, because the load was imbalanced.', labelNames: ['policy'], registers });
     this.noWorker = new Counter({ name: 'tsllm_router:no_worker_total', help: 'Requests refused because no worker was healthy.', registers });
     this.prefillFallbacks = new Counter({ name: 'tsllm_router:pd_prefill_fallbacks_total', help: 'Disaggregated requests sent to a decode worker without remote KV because no prefill worker answered (it computes the prompt).', registers });
+    this.kvEvents = new Counter({ name: 'tsllm_router:kv_events_total', help: 'KV-cache events received from each worker (blocks stored, removed, all cleared).', labelNames: ['worker'], registers });
+    this.kvEventProblems = new Counter({ name: 'tsllm_router:kv_event_problems_total', help: 'KV event batches unreadable, replays unanswered, or subscriptions that stopped, per worker.', labelNames: ['worker'], registers });
     const perWorker = (name: string, help: string, value: (w: Worker) => number | undefined) => new Gauge({
       name, help, labelNames: ['worker'], registers,
       collect() {

@@ -11,9 +11,11 @@ import { forward, type Forwarder } from './forward.js';
 import { invalidRequest, OpenAIError } from '../server/openai-error.js';
 import { RouterMetrics } from './router-metrics.js';
 import { CACHE_AWARE_DEFAULTS, createPolicy, type CacheAwareOptions, type PolicyName } from './routing-policy.js';
-import { normalizeWorkerUrl, WorkerPool, type Worker, type WorkerLoad } from './worker-pool.js';
+import { normalizeWorkerUrl, WorkerPool, type Worker } from './worker-pool.js';
 import { forwardDisaggregated, type DisaggregatedForwarder } from './pd-forward.js';
 import { mergeExpositions } from './metrics-merge.js';
+import { KVEventIndex } from './kv-event-index.js';
+import { KVEventFeeds } from './kv-event-feeds.js';
 
 export interface RouterOptions {
   workers: string[];
@@ -23,6 +25,8 @@ export interface RouterOptions {
   cacheAware?: CacheAwareOptions;
   /** Lets cache-aware match text prompts as tokens. */
   tokenizer?: Tokenizer | null;
+  /** cache-aware: route by the tsllm workers' KV-cache events (an exact view) instead of the router's own trees. */
+  kvEvents?: boolean;
   /** Health round period (default 5000 ms), its timeout (2000 ms), failed rounds before a worker leaves (2). */
   healthIntervalMs?: number;
   healthTimeoutMs?: number;
@@ -62,18 +66,21 @@ export function createRouter(o: RouterOptions): Router {
     requestTimeout: 0,
     forceCloseConnections: 'idle',
   });
+  let feeds: KVEventFeeds | null = null;
   const newPool = () => new WorkerPool({
     healthIntervalMs: o.healthIntervalMs ?? 5000, healthTimeoutMs: o.healthTimeoutMs ?? 2000,
     failureThreshold: o.failureThreshold ?? 2, maxTreeSize: o.maxTreeSize ?? 2 ** 22,
     onHealthChange: (w) => app.log[w.healthy ? 'info' : 'warn']({ worker: w.url }, w.healthy ? 'worker in rotation' : 'worker out of rotation'),
+    onLoad: (w) => feeds?.follow(w),
   });
   const pool = newPool();
   const prefillPool = o.prefillWorkers ? newPool() : null;
   const pools = prefillPool ? [prefillPool, pool] : [pool];
   const allWorkers = () => pools.flatMap((p) => p.workers);
   const metrics = new RouterMetrics(allWorkers);
+  if (o.kvEvents) feeds = new KVEventFeeds(new KVEventIndex(), metrics, app.log);
   const forwarder = (p: WorkerPool, policy: PolicyName): Forwarder => ({
-    pool: p, metrics, policyName: policy, needsKey: policy === 'cache-aware',
+    pool: p, metrics, policyName: policy, needsKey: policy === 'cache-aware', kvIndex: policy === 'cache-aware' ? feeds?.index ?? null : null,
     policy: createPolicy(policy, o.cacheAware ?? CACHE_AWARE_DEFAULTS), tokenizer: o.tokenizer ?? null, maxAttempts: o.maxAttempts ?? 3,
   });
   const f = forwarder(pool, prefillPool ? 'least-load' : o.policy);
@@ -116,7 +123,7 @@ export function createRouter(o: RouterOptions): Router {
   app.get('/load', async () => {
     await Promise.all(pools.map((p) => p.checkAll()));
     const sum = Object.fromEntries(LOAD_FIELDS.map((k) => [k, allWorkers().reduce((s, w) => s + (w.load?.[k] ?? 0), 0)]));
-    return { ...sum, workers: allWorkers().map((w) => describe(w, roleOf(w))) };
+    return { ...sum, workers: allWorkers().map((w) => describe(w, roleOf(w), feeds)) };
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
@@ -127,14 +134,14 @@ export function createRouter(o: RouterOptions): Router {
     })));
     return own + mergeExpositions(texts);
   });
-  app.get('/workers', async () => ({ policy: o.policy, disaggregated: pd !== null, workers: allWorkers().map((w) => describe(w, roleOf(w))) }));
+  app.get('/workers', async () => ({ policy: o.policy, disaggregated: pd !== null, workers: allWorkers().map((w) => describe(w, roleOf(w), feeds)) }));
   app.post('/workers', async (req, reply) => {
     const { url, role } = workerBody(req.body);
     if (role && !prefillPool) throw new UsageError('"role" is for a disaggregated router (--pd)');
     if (prefillPool && !role) throw new UsageError('a disaggregated router needs "role": "prefill" or "decode"');
     const w = (role === 'prefill' ? prefillPool! : pool).add(url);
     app.log.info({ worker: w.url, role: roleOf(w) }, 'worker added');
-    return reply.code(201).send(describe(w, roleOf(w)));
+    return reply.code(201).send(describe(w, roleOf(w), feeds));
   });
   app.delete('/workers', async (req, reply) => {
     const query = (req.query as { url?: string }).url;
@@ -144,14 +151,16 @@ export function createRouter(o: RouterOptions): Router {
     const w = owner.workers.find((x) => x.url === normalizeWorkerUrl(url))!;
     const role = roleOf(w);
     owner.remove(url);
+    feeds?.unfollow(w.url);
     app.log.info({ worker: w.url, role }, 'worker removed');
-    return describe(w, role);
+    return describe(w, role, feeds);
   });
 
   return {
     app, pool, prefillPool,
     async close() {
       for (const p of pools) p.stop();
+      feeds?.close();
       await app.close();
     },
   };
@@ -171,6 +180,7 @@ function workerBody(body: unknown): { url: string; role?: 'prefill' | 'decode' }
   return r.data;
 }
 
-function describe(w: Worker, role: string): { url: string; role: string; healthy: boolean | null; in_flight: number; load: WorkerLoad | null; tree_size: number } {
-  return { url: w.url, role, healthy: w.healthy, in_flight: w.inFlight, load: w.load, tree_size: w.tree.size };
+function describe(w: Worker, role: string, feeds: KVEventFeeds | null): Record<string, unknown> {
+  const view = feeds ? { kv_view_blocks: feeds.index.numBlocksOf(w.url) } : {};
+  return { url: w.url, role, healthy: w.healthy, in_flight: w.inFlight, load: w.load, tree_size: w.tree.size, ...view };
 }

@@ -4,7 +4,13 @@
 // matches most of the request wins if the match reaches the cache threshold; a miss, or an
 // imbalanced load, goes to the least-loaded worker, so misses spread instead of piling onto one.
 
-import type { PrefixTree } from './prefix-tree.js';
+/** What a worker is believed to hold: the router's prefix tree, or its view from KV-cache events. */
+export interface PrefixMatcher {
+  /** How many leading elements of `seq` it holds. */
+  matchLength(seq: readonly number[]): number;
+  /** Elements held (misses go to the emptier worker on equal load). */
+  readonly size: number;
+}
 
 export const POLICY_NAMES = ['round-robin', 'least-load', 'power-of-two', 'cache-aware'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -15,7 +21,7 @@ export interface Candidate {
   inFlight: number;
   /** KV cache usage last reported (0..1), 0 when unknown. */
   kvUsage: number;
-  tree: PrefixTree;
+  tree: PrefixMatcher;
 }
 
 export interface Choice {

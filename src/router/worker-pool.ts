@@ -16,6 +16,8 @@ export interface WorkerLoad {
   prefix_cache_hits: number;
   /** The KV cache's accounting problems once idle (empty: consistent), null while busy. */
   kv_audit: string[] | null;
+  /** Where the worker publishes its KV-cache events (with --kv-events-config), and how many blocks its prefix cache indexes. */
+  kv_events?: { endpoint: string; replay_endpoint: string | null; topic: string; cached_blocks: number };
 }
 
 export interface Worker {
@@ -37,6 +39,8 @@ export interface WorkerPoolOptions {
   maxTreeSize: number;
   /** Called when a worker enters or leaves the rotation. */
   onHealthChange?: (w: Worker) => void;
+  /** Called after a worker's /load was read. */
+  onLoad?: (w: Worker) => void;
 }
 
 export function normalizeWorkerUrl(url: string): string {
@@ -104,8 +108,10 @@ export class WorkerPool {
     if (ok && w.reportsLoad) {
       await get('/load').then(async (r) => {
         if (r.status === 404) w.reportsLoad = false;
-        if (r.ok) w.load = (await r.json()) as WorkerLoad;
-        else await r.body?.cancel();
+        if (r.ok) {
+          w.load = (await r.json()) as WorkerLoad;
+          this.o.onLoad?.(w);
+        } else await r.body?.cancel();
       }, () => {});
     }
     if (ok) w.failures = 0;

@@ -55,6 +55,7 @@ export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers &
       kv_cache_usage: s?.kvCacheUsage ?? 0, prefix_cache_queries: s?.prefixCacheQueries ?? 0, prefix_cache_hits: s?.prefixCacheHits ?? 0,
       kv_audit: s?.kvAudit ?? null,
       ...(s?.kvTransfer ? { kv_transfer: s.kvTransfer } : {}),
+      ...kvEventsOf(helpers),
     };
   });
 
@@ -63,4 +64,12 @@ export function registerInfoRoutes(app: FastifyInstance, helpers: RouteHelpers &
     reply.header('content-type', ctx.metrics.contentType);
     return ctx.metrics.text();
   });
+}
+
+/** Where a router subscribes to this engine's KV-cache events, and what the cache indexes now (absent without --kv-events-config). */
+function kvEventsOf(helpers: RouteHelpers): Record<string, unknown> {
+  const { info, stats } = helpers.context().engine;
+  if (!info.kvEvents) return {};
+  const { endpoint, replayEndpoint, topic } = info.kvEvents;
+  return { kv_events: { endpoint, replay_endpoint: replayEndpoint, topic, cached_blocks: stats?.cachedBlocks ?? 0 } };
 }

@@ -4,7 +4,7 @@ import { PrefixTree } from '../../src/router/prefix-tree.js';
 import { createPolicy, type Candidate } from '../../src/router/routing-policy.js';
 import { routingKey } from '../../src/router/request-key.js';
 
-const cands = (loads: number[], kv: number[] = loads.map(() => 0)): Candidate[] =>
+const cands = (loads: number[], kv: number[] = loads.map(() => 0)): (Candidate & { tree: PrefixTree })[] =>
   loads.map((inFlight, index) => ({ index, inFlight, kvUsage: kv[index]!, tree: new PrefixTree(1 << 16) }));
 
 describe('routing policies', () => {

@@ -3,6 +3,8 @@
 // request with the same prefix can take it back; allocation takes from the front, which evicts the
 // least recently freed cached block first.
 
+import type { KVEventLog } from './kv-event-log.js';
+
 export class KVBlock {
   refCount = 0;
   /** Set once the block is full and prefix caching is on. */
@@ -16,6 +18,8 @@ export class BlockPool {
   private readonly free = new Set<KVBlock>();
   private readonly cached = new Map<string, KVBlock>();
   evictions = 0;
+  /** Where hashes leaving the index are reported (KV-cache events), when someone listens. */
+  events: KVEventLog | null = null;
 
   constructor(readonly numBlocks: number) {
     this.blocks = Array.from({ length: numBlocks }, (_, i) => new KVBlock(i));
@@ -42,6 +46,7 @@ export class BlockPool {
       this.free.delete(b);
       if (b.hash !== null) {
         this.cached.delete(b.hash);
+        this.events?.removed(b.hash);
         b.hash = null;
         this.evictions++;
       }
@@ -71,17 +76,19 @@ export class BlockPool {
     }
   }
 
-  /** Makes a full block findable by its prefix hash (the first block with a given hash wins). */
-  register(block: KVBlock, hash: string): void {
-    if (block.hash !== null || this.cached.has(hash)) return;
+  /** Makes a full block findable by its prefix hash (the first block with a given hash wins); true if it became findable. */
+  register(block: KVBlock, hash: string): boolean {
+    if (block.hash !== null || this.cached.has(hash)) return false;
     block.hash = hash;
     this.cached.set(hash, block);
+    return true;
   }
 
   /** Removes one block from the prefix-cache index. */
   forget(block: KVBlock): void {
     if (block.hash === null) return;
     this.cached.delete(block.hash);
+    this.events?.removed(block.hash);
     block.hash = null;
   }
 

@@ -6,6 +6,7 @@
 import type { Request } from '../request.js';
 import { extendBlockHashes } from './block-hash.js';
 import { BlockPool, type KVBlock } from './block-pool.js';
+import { KVEventLog } from './kv-event-log.js';
 
 export interface PrefixCacheStats {
   /** Prompt tokens looked up in the prefix cache. */
@@ -94,9 +95,36 @@ export class KVCacheManager {
       // fill it are scheduled: the step writes their K/V before any attention reads them.
       extendBlockHashes(req.blockHashes, req.tokenIds, this.blockSize, req.cacheSalt);
       const full = Math.min(Math.floor(total / this.blockSize), req.blockHashes.length);
-      for (let i = 0; i < full; i++) this.pool.register(held[i]!, req.blockHashes[i]!);
+      this.registerBlocks(held, req.blockHashes, 0, full, req.tokenIds);
     }
     return true;
+  }
+
+  /** Starts reporting the prefix cache's changes (KV-cache events); the log is drained by its reader. */
+  recordEvents(): KVEventLog {
+    return (this.pool.events ??= new KVEventLog());
+  }
+
+  /**
+   * Makes blocks `from..to` of a prompt findable: `blocks[i - from]` holds block i, whose hash is
+   * `hashes[i]` and whose tokens are `tokenIds[i * blockSize..]`. Each run that became findable is one
+   * BlockStored event.
+   */
+  registerBlocks(blocks: readonly KVBlock[], hashes: readonly string[], from: number, to: number, tokenIds: readonly number[], offset = from): void {
+    const log = this.pool.events;
+    let runStart = -1;
+    const flush = (end: number) => {
+      if (runStart < 0) return;
+      log!.stored(hashes.slice(runStart, end), runStart > 0 ? hashes[runStart - 1]! : null, tokenIds.slice(runStart * this.blockSize, end * this.blockSize), this.blockSize);
+      runStart = -1;
+    };
+    for (let i = from; i < to; i++) {
+      const fresh = this.pool.register(blocks[i - offset]!, hashes[i]!);
+      if (!log) continue;
+      if (fresh && runStart < 0) runStart = i;
+      else if (!fresh) flush(i);
+    }
+    if (log) flush(to);
   }
 
   /**

@@ -166,7 +166,8 @@ export class KVConnector {
         const problem = framesProblem(this.core.runner.cache, fresh.length, frames);
         if (problem) throw new Error(`the prefill server's answer does not fit: ${problem}`);
         writeBlocks(this.core.runner.cache, fresh.map((b) => b.id), frames);
-        fresh.forEach((b, i) => this.core.kv.pool.register(b, plan.hashes[plan.indexes[i]!]!));
+        // The pulled blocks are the prompt's blocks local.length.. in order.
+        this.core.kv.registerBlocks(fresh, plan.hashes, plan.indexes[0]!, plan.indexes[0]! + fresh.length, promptIds);
         this.stats_.pulls++;
         this.stats_.blocksPulled += fresh.length;
         this.stats_.bytesPulled += frames.reduce((s, f) => s + f.byteLength, 0);
