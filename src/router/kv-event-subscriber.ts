@@ -1,7 +1,8 @@
 // Follows one worker's KV-cache events (ZeroMQ SUB, vLLM's framing: [topic, seq, batch]). It first asks
 // the replay socket for every batch the worker still keeps, so a router that starts after its workers
 // knows what they hold; after that, a gap in seq is filled from the replay socket the same way. A seq
-// starting again at 0 means the worker restarted: its view is emptied first.
+// already seen is a batch that came both ways, unless it is newer than the last one applied: then the
+// worker restarted and numbers its batches from 0 again, so its view is emptied first.
 
 import { Dealer, Subscriber } from 'zeromq';
 import { decodeBatch, type KVEventBatch } from '../engine/kv-events/kv-event-wire.js';
@@ -32,6 +33,7 @@ export class KVEventSubscriber {
   private readonly sub = new Subscriber({ linger: 0 });
   private readonly replay: Dealer | null;
   private last = -1;
+  private lastTs = -Infinity;
   private closed = false;
 
   constructor(readonly source: KVEventSource, private readonly hooks: SubscriberHooks) {
@@ -56,16 +58,25 @@ export class KVEventSubscriber {
       await this.replayFrom(0);
       for await (const [, seqFrame, payload] of this.sub) {
         const seq = Number(seqFrame!.readBigInt64BE());
-        if (seq === 0 && this.last >= 0) {
+        if (seq <= this.last) {
+          if (!this.newer(payload!)) continue;
           this.hooks.reset();
           this.last = -1;
+          this.lastTs = -Infinity;
         }
-        if (seq <= this.last) continue;
         if (seq > this.last + 1) await this.replayFrom(this.last + 1);
         if (seq > this.last) this.apply(seq, payload!);
       }
     } catch (e) {
       if (!this.closed) this.hooks.problem(`KV events from ${this.source.endpoint} stopped: ${(e as Error).message}`);
+    }
+  }
+
+  private newer(payload: Buffer): boolean {
+    try {
+      return decodeBatch(payload).ts > this.lastTs;
+    } catch {
+      return false;
     }
   }
 
@@ -78,6 +89,7 @@ export class KVEventSubscriber {
       this.hooks.problem(`KV event batch ${seq} from ${this.source.endpoint} is unreadable: ${(e as Error).message}`);
       return;
     }
+    this.lastTs = batch.ts;
     this.hooks.batch(batch);
   }
 

@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { POLICY_NAMES } from '../../src/router/routing-policy.js';
+import { BUILTIN_MODEL } from '../../src/model/load-model.js';
 import { alive, childPids, freePort, startListening, startServe, waitHealthy, type ServeProcess } from '../helpers/serve-process.js';
 import { assertDrained, load, MODEL, mixedRequests, sendAll, streamsWithDisconnects } from '../helpers/router-workload.js';
 
 const SERVER_ARGS = ['--kv-cache-memory', '16MiB', '--threads', '1'];
 const ROUTER_ARGS = ['--health-check-interval', '0.2'];
+const BUILTIN_TOKENIZER = BUILTIN_MODEL;
 
 const startRouter = async (workers: string[], extra: string[] = []) => {
   const r = await startListening(['router', '--port', '0', ...ROUTER_ARGS, ...workers.flatMap((w) => ['--worker', w]), ...extra]);
@@ -125,24 +127,24 @@ describe('router and data parallelism', { timeout: 300_000 }, () => {
     }
   });
 
+  // Cache-aware workloads: 8 prefixes of 96 token ids, 6 requests each with its own 8-token tail, 4 in flight.
+  const prefixes = Array.from({ length: 8 }, (_, p) => Array.from({ length: 96 }, (_, k) => 1 + ((p * 7919 + k * 104729) % 511)));
+  const prompts = Array.from({ length: 48 }, (_, i) => [...prefixes[i % 8]!, ...Array.from({ length: 8 }, (_, k) => 1 + ((i * 13 + k) % 511))]);
+  const run = async (url: string) => {
+    const served: string[] = new Array(prompts.length);
+    let next = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < prompts.length) {
+        const i = next++;
+        const res = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: prompts[i], max_tokens: 2, temperature: 0 }) });
+        assert.equal(res.status, 200);
+        await res.json();
+        served[i] = res.headers.get('x-tsllm-worker') ?? url;
+      }
+    }));
+    return served;
+  };
   it('cache-aware on 8 shared prefixes: each prefix stays on one worker, hits near one server\'s, load balanced', async () => {
-    // 8 prefixes of 96 token ids, 6 requests each with its own 8-token tail, 4 in flight.
-    const prefixes = Array.from({ length: 8 }, (_, p) => Array.from({ length: 96 }, (_, k) => 1 + ((p * 7919 + k * 104729) % 511)));
-    const prompts = Array.from({ length: 48 }, (_, i) => [...prefixes[i % 8]!, ...Array.from({ length: 8 }, (_, k) => 1 + ((i * 13 + k) % 511))]);
-    const run = async (url: string) => {
-      const served: string[] = new Array(prompts.length);
-      let next = 0;
-      await Promise.all(Array.from({ length: 4 }, async () => {
-        while (next < prompts.length) {
-          const i = next++;
-          const res = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: prompts[i], max_tokens: 2, temperature: 0 }) });
-          assert.equal(res.status, 200);
-          await res.json();
-          served[i] = res.headers.get('x-tsllm-worker') ?? url;
-        }
-      }));
-      return served;
-    };
     const hitRate = async (urls: string[], go: () => Promise<unknown>) => {
       const before = await Promise.all(urls.map(load));
       await go();
@@ -167,6 +169,41 @@ describe('router and data parallelism', { timeout: 300_000 }, () => {
       assert.equal(sum('tsllm_router:cache_misses_total'), 8);
       assert.equal(sum('tsllm_router:cache_hits_total'), 40);
     } finally {
+      await stop(r);
+      await Promise.all(fresh.map(stop));
+    }
+  });
+
+  it('cache-aware from the workers\' KV-cache events: prefixes stick, the view equals each worker\'s cache, a late router replays it', async () => {
+    const events = ['--kv-events-config', JSON.stringify({ enable_kv_cache_events: true, publisher: 'zmq', endpoint: 'tcp://127.0.0.1:0', replay_endpoint: 'tcp://127.0.0.1:0', topic: 'kv-events' })];
+    const fresh = await Promise.all([startServe([...SERVER_ARGS, ...events]), startServe([...SERVER_ARGS, ...events])]);
+    procs.push(...fresh);
+    const exact = ['--kv-events', '--tokenizer', BUILTIN_TOKENIZER];
+    const r = await startRouter(fresh.map((f) => f.url), exact);
+    let late: ServeProcess | null = null;
+    try {
+      const served = await run(r.url);
+      for (let p = 0; p < 8; p++) assert.equal(new Set(served.filter((_, i) => i % 8 === p)).size, 1, `prefix ${p} went to one worker`);
+      // Text and chat prompts are tokenized (and templated) by the router as the workers do.
+      assert.deepEqual(await sendAll(r.url, requests.slice(0, 40)), reference.slice(0, 40));
+      const metrics = await (await fetch(`${r.url}/metrics`)).text();
+      const sum = (name: string) => [...metrics.matchAll(new RegExp(`${name}\\{[^}]*\\} (\\d+)`, 'g'))].reduce((s, m) => s + Number(m[1]), 0);
+      assert.ok(sum('tsllm_router:cache_hits_total') >= 40, `hits ${sum('tsllm_router:cache_hits_total')}`);
+      assert.ok(sum('tsllm_router:kv_events_total') > 0);
+      assert.equal(sum('tsllm_router:kv_event_problems_total'), 0);
+      const views = async (url: string) => ((await (await fetch(`${url}/workers`)).json()) as { workers: { url: string; kv_view_blocks: number }[] }).workers;
+      const cached = async (url: string) => ((await load(url)) as unknown as { kv_events: { cached_blocks: number } }).kv_events.cached_blocks;
+      await Promise.all(fresh.map((f) => assertDrained(f.url)));
+      const truth = await Promise.all(fresh.map((f) => cached(f.url)));
+      assert.ok(truth.every((n) => n > 20), `cached blocks ${truth}`);
+      const until = Date.now() + 5000;
+      while (Date.now() < until && (await views(r.url)).some((w, i) => w.kv_view_blocks !== truth[i])) await new Promise((res) => setTimeout(res, 50));
+      assert.deepEqual((await views(r.url)).map((w) => w.kv_view_blocks), truth);
+      late = await startRouter(fresh.map((f) => f.url), exact);
+      while (Date.now() < until + 5000 && (await views(late.url)).some((w, i) => w.kv_view_blocks !== truth[i])) await new Promise((res) => setTimeout(res, 50));
+      assert.deepEqual((await views(late.url)).map((w) => w.kv_view_blocks), truth, 'a router started later learns the caches from the replay sockets');
+    } finally {
+      if (late) await stop(late);
       await stop(r);
       await Promise.all(fresh.map(stop));
     }
