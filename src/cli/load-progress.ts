@@ -19,6 +19,7 @@ export function layerProgress(stage: LoadProgress['stage'], model: LoadProgress[
   };
 }
 
+/** The model of weights the caller reads nothing more from than formats and shapes (copied matrices are dropped from them). */
 export function causalLMWithProgress(config: ModelConfig, weights: ModelWeights, backend: Backend, model: LoadProgress['model'] = 'target'): CausalLM {
-  return new CausalLM(config, weights, backend, prepareWeights(weights, backend, layerProgress('packing weights', model)));
+  return new CausalLM(config, weights, backend, prepareWeights(weights, backend, layerProgress('packing weights', model), true, true));
 }

@@ -53,7 +53,7 @@ async function start(): Promise<Started> {
   });
   const model = parallel.worldSize > 1
     ? (await joinParallel(loaded, backend, parallel, 0, master!, progress('target', 'packing weights'))).model
-    : new CausalLM(loaded.config, loaded.weights, backend, prepareWeights(loaded.weights, backend, progress('target', 'packing weights')));
+    : new CausalLM(loaded.config, loaded.weights, backend, prepareWeights(loaded.weights, backend, progress('target', 'packing weights'), true, true));
   // A draft model is read like the target (a preset name needs --load-format dummy on both).
   const draft = options.speculativeModel
     ? await loadModel(options.speculativeModel, {
@@ -62,7 +62,7 @@ async function start(): Promise<Started> {
       resolveHubId: resolveHubModel,
     })
     : null;
-  const draftModel = draft ? new CausalLM(draft.config, draft.weights, backend, prepareWeights(draft.weights, backend, progress('draft', 'packing weights'))) : undefined;
+  const draftModel = draft ? new CausalLM(draft.config, draft.weights, backend, prepareWeights(draft.weights, backend, progress('draft', 'packing weights'), true, true)) : undefined;
   // Each rank's KV cache holds its own KV heads: blocks are counted from this rank's share.
   const core = new EngineCore(model, loaded.tokenizer, resolveEngineConfig(model.config, options, draft?.config), draftModel);
   if (model instanceof LeaderModel) {

@@ -63,6 +63,8 @@ export interface PreparedWeight {
   /** [n, k] */
   readonly shape: readonly [number, number];
   readonly dtype: WeightDType;
+  /** The backend read the original into memory of its own: the original is not read again. */
+  readonly ownsCopy?: boolean;
 }
 
 /** Which rows each expert computes, and the weight of its output in each row's sum. */

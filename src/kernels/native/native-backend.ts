@@ -37,6 +37,7 @@ class NativeWeight implements PreparedWeight {
     readonly shape: readonly [number, number],
     readonly dtype: WeightDType,
     readonly data: Float32Array | Uint8Array,
+    readonly ownsCopy: boolean,
   ) {}
 }
 
@@ -100,19 +101,19 @@ export class NativeBackend implements Backend {
     const prepared = this.prepareOne(concatRows(weights));
     // The stacked copy was read instead of the originals (usually the mapped file): hand their pages back.
     for (const m of weights as readonly WeightTensor[]) this.addon.releasePages(m.data);
-    return prepared;
+    return new NativeWeight(prepared.shape, prepared.dtype, prepared.data, true);
   }
 
   releasePages(data: Uint8Array): void {
     this.addon.releasePages(data);
   }
 
-  private prepareOne(w: WeightTensor): PreparedWeight {
+  private prepareOne(w: WeightTensor): NativeWeight {
     const [n, k] = w.shape as [number, number];
     if (w.dtype === 'f32' && n * k * 4 <= PANEL_MAX_BYTES) {
       const packed = new Float32Array(Math.ceil(n / 16) * 16 * k);
       this.kernels.packPanels(packed, w.data, n, k);
-      return new NativeWeight([n, k], w.dtype, packed);
+      return new NativeWeight([n, k], w.dtype, packed, true);
     }
     if (WEIGHT_FORMATS[w.dtype].rows8) {
       const packed = new Uint8Array(this.addon.rows8Bytes(this.code(w.dtype), n, k));
@@ -120,9 +121,9 @@ export class NativeBackend implements Backend {
       // Packing read every page of the original (usually the mapped file); only an embedding table
       // used as the output head reads it again, a row at a time.
       this.addon.releasePages(w.data);
-      return new NativeWeight([n, k], w.dtype, packed);
+      return new NativeWeight([n, k], w.dtype, packed, true);
     }
-    return new NativeWeight([n, k], w.dtype, w.data);
+    return new NativeWeight([n, k], w.dtype, w.data, false);
   }
 
   gatherRows(out: Float32Array, x: Float32Array, ids: Int32Array, dim: number): void {

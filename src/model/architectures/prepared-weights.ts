@@ -60,8 +60,10 @@ export interface PreparedWeights {
   lmHead: PreparedWeight | null;
 }
 
+type Prepare = (w: WeightTensor | readonly WeightTensor[]) => PreparedWeight;
+
 /** Prepares each run of consecutive same-format matrices as one weight, their rows stacked. */
-export function fuseProjections(backend: Backend, mats: readonly WeightTensor[], biases: readonly (Float32Array | undefined)[]): FusedProjection {
+function fuseProjections(prepare: Prepare, mats: readonly WeightTensor[], biases: readonly (Float32Array | undefined)[]): FusedProjection {
   const parts: FusedProjection = [];
   let i = 0;
   while (i < mats.length) {
@@ -79,24 +81,34 @@ export function fuseProjections(backend: Backend, mats: readonly WeightTensor[],
         at += widths[r]!;
       });
     }
-    parts.push({ weight: backend.prepareWeight(run.length === 1 ? run[0]! : run), widths, ...(bias ? { bias } : {}) });
+    parts.push({ weight: prepare(run.length === 1 ? run[0]! : run), widths, ...(bias ? { bias } : {}) });
     i = j;
   }
   return parts;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * `onLayer` hears of each layer packed: the first touch of a mapped file's pages, the slow part of a load.
  * `withHead` false leaves the output head unprepared (a pipeline stage that never computes logits).
+ * `releaseOriginals`: the caller owns `weights` and only runs them through the model built from these:
+ * a matrix the backend copied into its own layout is dropped from `weights` (its data emptied, its
+ * format and shape kept), so weights held in memory (random, or converted at load) are not resident
+ * twice. The embedding table always stays: rows are read from it.
  */
-export function prepareWeights(weights: ModelWeights, backend: Backend, onLayer?: (done: number, total: number) => void, withHead = true): PreparedWeights {
-  const p = backend.prepareWeight.bind(backend);
+export function prepareWeights(weights: ModelWeights, backend: Backend, onLayer?: (done: number, total: number) => void, withHead = true, releaseOriginals = false): PreparedWeights {
+  const p: Prepare = (w) => {
+    const prepared = backend.prepareWeight(w);
+    if (releaseOriginals && prepared.ownsCopy) for (const m of Array.isArray(w) ? w : [w]) if (m !== weights.embed) (m as WeightTensor).data = NO_BYTES;
+    return prepared;
+  };
   const mlp = (m: MlpWeights): PreparedMlp => ({
-    gateUp: m.gate ? fuseProjections(backend, [m.gate, m.up], [m.gateBias, m.upBias]) : fuseProjections(backend, [m.up], [m.upBias]),
+    gateUp: m.gate ? fuseProjections(p, [m.gate, m.up], [m.gateBias, m.upBias]) : fuseProjections(p, [m.up], [m.upBias]),
     down: p(m.down),
   });
   const layer = (l: LayerWeights): PreparedLayer => ({
-    qkv: l.v ? fuseProjections(backend, [l.q, l.k, l.v], [l.qBias, l.kBias, l.vBias]) : fuseProjections(backend, [l.q, l.k], [l.qBias, l.kBias]),
+    qkv: l.v ? fuseProjections(p, [l.q, l.k, l.v], [l.qBias, l.kBias, l.vBias]) : fuseProjections(p, [l.q, l.k], [l.qBias, l.kBias]),
     o: p(l.o),
     ...(l.mla ? { mla: prepareMla(backend, l.mla) } : {}),
     ...(l.mlp ? { mlp: mlp(l.mlp) } : {}),

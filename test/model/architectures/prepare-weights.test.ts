@@ -10,6 +10,10 @@ import type { WeightTensor } from '../../../src/kernels/tensor.js';
 import { CausalLM } from '../../../src/model/architectures/decoder.js';
 import { loadModel } from '../../../src/model/load-model.js';
 import { modelDir } from '../../helpers/fixtures.js';
+import { prepareWeights } from '../../../src/model/architectures/prepared-weights.js';
+import { testBackends } from '../../helpers/backends.js';
+import type { ModelWeights } from '../../../src/model/weights.js';
+import type { ModelConfig } from '../../../src/model/config.js';
 
 type Prepared = WeightTensor | readonly WeightTensor[];
 
@@ -65,5 +69,38 @@ describe('weights prepared at model construction', () => {
         seqs: [{ queryStart: 0, queryLen: 1, contextLen: 1, blockTable: Int32Array.of(0) }], logitsRows: Int32Array.of(0),
       }, new KVCacheStorage(config, 1, 16, 'f32').layers.slice(0, 1), 16);
     });
+  }
+});
+
+describe('originals dropped once a backend holds its own copy', () => {
+  const logitsOf = (config: ModelConfig, model: CausalLM) => {
+    const rows = 9;
+    return model.forward({
+      tokenIds: Int32Array.from({ length: rows }, (_, i) => (i * 7 + 2) % config.vocabSize),
+      positions: Int32Array.from({ length: rows }, (_, i) => i),
+      slotMapping: Int32Array.from({ length: rows }, (_, i) => i),
+      seqs: [{ queryStart: 0, queryLen: rows, contextLen: rows, blockTable: Int32Array.of(0) }],
+      logitsRows: Int32Array.of(rows - 1),
+    }, new KVCacheStorage(config, 1, 16, 'f32').layers, 16);
+  };
+  const matrices = (w: ModelWeights): WeightTensor[] => w.layers.flatMap((l) => [l.q, l.k, l.o, ...(l.v ? [l.v] : []),
+    ...[l.mlp, ...(l.moe?.experts ?? [])].flatMap((m) => (m ? [m.gate, m.up, m.down].filter((t): t is WeightTensor => t !== undefined) : []))]);
+  for (const b of testBackends()) {
+    for (const name of ['llama31-tied-rope-llama3', 'qwen2moe']) {
+      it(`${b.name}, ${name}: the same logits, and only the backend's copies stay (the embedding table always)`, async () => {
+        const kept = await loadModel(modelDir(name));
+        const dropped = await loadModel(modelDir(name));
+        const embedBytes = dropped.weights.embed.data.byteLength;
+        const be = b.make();
+        const want = logitsOf(kept.config, new CausalLM(kept.config, kept.weights, be, prepareWeights(kept.weights, be)));
+        const got = logitsOf(dropped.config, new CausalLM(dropped.config, dropped.weights, be, prepareWeights(dropped.weights, be, undefined, true, true)));
+        assert.deepEqual(got, want);
+        const emptied = matrices(dropped.weights).filter((m) => m.data.byteLength === 0).length;
+        if (b.name === 'reference') assert.equal(emptied, 0, 'the reference backend reads the originals');
+        else assert.equal(emptied, matrices(dropped.weights).length, 'every packed matrix dropped');
+        assert.equal(dropped.weights.embed.data.byteLength, embedBytes);
+        assert.ok(matrices(kept.weights).every((m) => m.data.byteLength > 0), 'without the flag nothing is dropped');
+      });
+    }
   }
 });
