@@ -8,17 +8,24 @@ import type { MlpWeights, ModelWeights } from '../model/weights.js';
 export interface ModelFootprint {
   /** Bytes of matrices read per decode step (MoE: all experts, an upper bound). */
   weightBytes: number;
+  /** The same with only `activeExperts` experts per MoE layer: what a decode step that routes to that many reads. */
+  activeWeightBytes: number;
   /** Parameters multiplied per token (MoE: the active experts only). */
   matmulParams: number;
 }
 
 export function modelFootprint(w: ModelWeights, activeExperts = 0): ModelFootprint {
   let bytes = 0;
+  let activeBytes = 0;
   let params = 0;
   const add = (t: WeightTensor | undefined, active = true) => {
     if (!t) return;
-    bytes += byteSize(t.dtype, numel(t.shape));
-    if (active) params += numel(t.shape);
+    const b = byteSize(t.dtype, numel(t.shape));
+    bytes += b;
+    if (active) {
+      params += numel(t.shape);
+      activeBytes += b;
+    }
   };
   const mlp = (m: MlpWeights, active = true) => [m.gate, m.up, m.down].forEach((t) => add(t, active));
   for (const l of w.layers) {
@@ -31,7 +38,7 @@ export function modelFootprint(w: ModelWeights, activeExperts = 0): ModelFootpri
     }
   }
   add(w.lmHead);
-  return { weightBytes: bytes, matmulParams: params };
+  return { weightBytes: bytes, activeWeightBytes: activeBytes, matmulParams: params };
 }
 
 /** Bytes of all weights as stored: matrices in their formats, the embedding table, float32 norms and biases. */

@@ -2,7 +2,7 @@
 // prefill GFLOP/s, optionally side by side with llama.cpp on the same GGUF file in the same run.
 
 import { Command, Option } from 'commander';
-import { loadModel } from '../model/load-model.js';
+import { LOAD_FORMATS, loadModel, type LoadFormat } from '../model/load-model.js';
 import { UsageError } from '../util/errors.js';
 import { resolveHubModel } from '../model/hub/hub-download.js';
 import { physicalCores } from '../kernels/create-backend.js';
@@ -23,6 +23,7 @@ import { causalLMWithProgress } from './load-progress.js';
 
 interface LatencyFlags extends BackendFlags, ParallelFlags {
   model?: string;
+  loadFormat: LoadFormat;
   inputLen: number;
   outputLen: number;
   batchSize: number;
@@ -37,7 +38,8 @@ interface LatencyFlags extends BackendFlags, ParallelFlags {
 export function benchLatencyCommand(): Command {
   return addParallelOptions(addBackendOptions(new Command('latency')))
     .description('prefill and decode speed of one batch (medians over iterations), optionally against llama.cpp')
-    .option('-m, --model <model>', 'model folder, .gguf file or Hub id ' + MODEL_FLAG_DEFAULT)
+    .option('-m, --model <model>', 'model folder, .gguf file, Hub id, or preset (with --load-format dummy) ' + MODEL_FLAG_DEFAULT)
+    .option('--load-format <format>', `how to read --model: ${LOAD_FORMATS.join(', ')}`, 'auto')
     .option('--input-len <n>', 'prompt tokens per sequence', parseIntArg('--input-len'), 512)
     .option('--output-len <n>', 'decode steps per sequence', parseIntArg('--output-len'), 128)
     .option('--batch-size <n>', 'sequences decoded together', parseIntArg('--batch-size'), 1)
@@ -56,7 +58,7 @@ async function latency(f: LatencyFlags & { model: string }): Promise<void> {
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const backend = backendFromFlags(f);
-  const loaded = await loadModel(f.model, { resolveHubId: resolveHubModel, ...quantizeFlag(f, backend) });
+  const loaded = await loadModel(f.model, { loadFormat: f.loadFormat, resolveHubId: resolveHubModel, ...quantizeFlag(f, backend) });
   const threads = f.threads ?? physicalCores();
   const parallel = resolveParallelOptions(parallelFromFlags(f));
   const runners: LatencyRunner[] = [];
@@ -65,7 +67,7 @@ async function latency(f: LatencyFlags & { model: string }): Promise<void> {
     if (f.outputLen < 2) throw new UsageError('--output-len must be at least 2 with -tp/-pp (the first token ends the prefill)');
     const layout = `-tp ${parallel.tensorParallelSize} -pp ${parallel.pipelineParallelSize}`;
     runners.push(await EngineLatencyRunner.start(`tsllm (${backend.name}, ${layout}, ${threads} threads per rank)`, {
-      ...modelOptions({ ...f, loadFormat: 'auto' }), ...parallelFromFlags(f), kvCacheDtype: f.kvCacheDtype,
+      ...modelOptions(f), ...parallelFromFlags(f), kvCacheDtype: f.kvCacheDtype,
     }));
   } else {
     const model = causalLMWithProgress(loaded.config, loaded.weights, backend);
@@ -93,15 +95,18 @@ async function latency(f: LatencyFlags & { model: string }): Promise<void> {
   for (const r of runners) await r.close?.();
 
   const fp = modelFootprint(loaded.weights, loaded.config.moe?.topK ?? 0);
+  // A MoE decode step reads at most topK experts per sequence in each layer (all of them once the batch covers them).
+  const moe = loaded.config.moe;
+  const stepBytes = moe ? modelFootprint(loaded.weights, Math.min(moe.numExperts, moe.topK * f.batchSize)).activeWeightBytes : fp.weightBytes;
   const rows = results.map((r) => ({
     ...r,
-    decodeGBps: (fp.weightBytes * r.decodeStepsPerSecond) / 1e9,
+    decodeGBps: (stepBytes * r.decodeStepsPerSecond) / 1e9,
     prefillGflops: (2 * fp.matmulParams * r.prefillTokensPerSecond) / 1e9,
   }));
   if (f.json) {
     process.stdout.write(JSON.stringify({
       model: loaded.source, inputLen: f.inputLen, outputLen: f.outputLen, batchSize: f.batchSize, threads,
-      weightBytes: fp.weightBytes, matmulParams: fp.matmulParams, results: rows,
+      weightBytes: fp.weightBytes, decodeStepBytes: stepBytes, matmulParams: fp.matmulParams, results: rows,
     }, null, 2) + '\n');
     return;
   }

@@ -11,10 +11,12 @@ import type { LayerWeights, MlpWeights, ModelWeights } from './weights.js';
 
 export type Quantization = QuantTypeName;
 
+const FLOAT_SOURCES = new Set<WeightTensor['dtype']>(['f32', 'f16', 'bf16']);
+
 /**
  * Re-encodes the matrices in llama.cpp's mix for `type` (tensor-types.ts: Q4_K_M puts the output head
  * and some attn_v/ffn_down in Q6_K, ...), on `backend`'s kernels where it has them. A matrix whose
- * rows fit no block of its type stays as it is.
+ * rows fit no block of its type, or that is quantized already, stays as it is.
  */
 /** `onLayer` hears of each layer done (for a progress bar: a large model takes minutes). */
 export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: Backend, onLayer?: (done: number, total: number) => void): ModelWeights {
@@ -23,7 +25,8 @@ export function quantizeWeights(w: ModelWeights, type: QuantTypeName, backend: B
   const q = (t: WeightTensor, ggufName: string): WeightTensor => {
     const to = tensorType(type, ggufName, t.shape, shape);
     const k = t.shape[t.shape.length - 1]!;
-    if (!to || to === t.dtype || k % WEIGHT_FORMATS[to].blockSize !== 0) return t;
+    // An already quantized matrix (gpt-oss's MXFP4 experts) stays as it is: re-quantizing only loses.
+    if (!to || to === t.dtype || !FLOAT_SOURCES.has(t.dtype) || k % WEIGHT_FORMATS[to].blockSize !== 0) return t;
     return convertWeight(t, to, (dst, d, src, rows, cols) => backend.quantizeRows(dst, d, src, rows, cols));
   };
   const mlp = (m: MlpWeights, b: string, suffix = ''): MlpWeights => ({

@@ -18,6 +18,8 @@ import { testBackends } from '../helpers/backends.js';
 import { gptOssAsMxfp4 } from '../helpers/gpt-oss-mxfp4.js';
 import { maxAbsDiff, modelDir, readJson, type ModelGolden } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/make-model.js';
+import { quantizeWeights } from '../../src/model/quantize-weights.js';
+import { ReferenceBackend } from '../../src/kernels/reference/reference-backend.js';
 
 const dir = tempDir();
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -47,6 +49,16 @@ describe('gpt-oss with MXFP4 experts', () => {
       }
       assert.deepEqual(e.gateBias, f.gateBias);
     }));
+  });
+
+  it('--quantization q8_0 re-encodes the float matrices and leaves the MXFP4 experts as they are', () => {
+    const q = quantizeWeights(mx, 'Q8_0', new ReferenceBackend());
+    const l0 = q.layers[0]!;
+    assert.equal(l0.q.dtype, 'q8_0');
+    assert.equal(l0.o.dtype, 'q8_0');
+    l0.moe!.experts.forEach((e, x) => {
+      for (const m of ['gate', 'up', 'down'] as const) assert.equal(e![m], mx.layers[0]!.moe!.experts[x]![m], `expert ${x} ${m} untouched`);
+    });
   });
 
   // The float model with each expert replaced by its dequantized MXFP4 weights.
