@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadModel } from '../../src/model/load-model.js';
-import { headCostInLayers, shardForPipeline, stageLayers } from '../../src/model/parallel/pipeline-stage-shard.js';
+import { headCostInLayers, pipelineSplit, shardForPipeline, stageLayers } from '../../src/model/parallel/pipeline-stage-shard.js';
 import { modelDir } from '../helpers/fixtures.js';
 
 describe('pipeline stages', () => {
@@ -23,6 +23,9 @@ describe('pipeline stages', () => {
     assert.deepEqual([0, 1].map((s) => stageLayers(22, s, 2, head)), [{ start: 0, end: 12 }, { start: 12, end: 22 }]);
     assert.deepEqual([0, 1, 2, 3].map((s) => stageLayers(22, s, 4, head).end), [6, 12, 17, 22]);
     assert.deepEqual([0, 1].map((s) => stageLayers(2, s, 2, 10)), [{ start: 0, end: 1 }, { start: 1, end: 2 }], 'every stage keeps a layer');
+    // Stage 0's sampling and scheduling, charged like the head, keep the even split.
+    assert.deepEqual([0, 1].map((s) => pipelineSplit({ ...tinyllama, numLayers: 22 }, s, 2)), [{ start: 0, end: 11 }, { start: 11, end: 22 }]);
+    assert.deepEqual([0, 1].map((s) => stageLayers(22, s, 2, 3, 1).end), [12, 22], 'a head costlier than stage 0\'s extra work still moves layers to stage 0');
   });
 
   for (const name of ['llama-gqa', 'gemma2', 'deepseek-v3']) {
@@ -32,7 +35,7 @@ describe('pipeline stages', () => {
       for (const stage of [0, 1]) {
         const released = new Set<Uint8Array>();
         const shard = shardForPipeline(config, weights, { stage, size: 2, release: (d) => released.add(d) });
-        const { start, end } = stageLayers(config.numLayers, stage, 2, headCostInLayers(config));
+        const { start, end } = pipelineSplit(config, stage, 2);
         assert.equal(shard.config.numLayers, end - start);
         assert.deepEqual(shard.weights.layers, weights.layers.slice(start, end));
         if (config.slidingLayers) assert.deepEqual(shard.config.slidingLayers, config.slidingLayers.slice(start, end));

@@ -24,6 +24,8 @@ import { PostedSends } from './posted-sends.js';
 import type { OverlappingModel } from '../runner/model-runner.js';
 
 /** This rank's share of one forward pass (rank 0 gets the outputs, the others empty ones). */
+const NO_OUTPUTS: ForwardOutputs = { logits: new Float32Array(0), hidden: new Float32Array(0) };
+
 export type ForwardPass = (batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number) => ForwardOutputs;
 
 export interface ParallelRank {
@@ -84,7 +86,10 @@ export async function joinParallel(
   }
   const model = new CausalLM(config, weights, backend, prepared, ops);
   const pipeline = at.stages > 1 ? new StagePipeline(model, world.comm, sends, at) : null;
-  const pass: ForwardPass = pipeline ? (b, kv, bs) => pipeline.finish(b, pipeline.start(b, kv, bs)) : (b, kv, bs) => model.forwardWithHidden(b, kv, bs);
+  const pass: ForwardPass = pipeline ? (b, kv, bs) => {
+    pipeline.handOn(b, kv, bs);
+    return NO_OUTPUTS;
+  } : (b, kv, bs) => model.forwardWithHidden(b, kv, bs);
   return { model, pass, channel, groups };
 }
 

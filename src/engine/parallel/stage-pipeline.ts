@@ -26,6 +26,9 @@ export type ForwardOutputs = { logits: Float32Array; hidden: Float32Array };
 const TAG = { residual: 3, logits: 4, hidden: 5 } as const;
 
 export class StagePipeline {
+  /** Other ranks: the mark of the pass before the last, whose sends must be done before the next. */
+  private handedOn = 0;
+
   constructor(
     private readonly model: CausalLM,
     private readonly world: NativeCommunicator,
@@ -56,18 +59,29 @@ export class StagePipeline {
 
   /**
    * Rank 0: waits for the pass's outputs from the last stage, then for its own sends up to `mark`
-   * (a later pass's stay in flight). Other ranks: waits for every send, and returns nothing.
+   * (a later pass's stay in flight).
    */
   finish(batch: ForwardBatch, mark: number): ForwardOutputs {
-    const outputs = { logits: new Float32Array(0), hidden: new Float32Array(0) };
-    if (this.at.stage === 0 && this.at.tpRank === 0) {
-      const last = (this.at.stages - 1) * this.at.tpSize;
-      outputs.logits = new Float32Array(batch.logitsRows.length * this.model.config.vocabSize);
-      outputs.hidden = new Float32Array((batch.hiddenRows?.length ?? 0) * this.model.config.hiddenSize);
-      if (outputs.logits.length > 0) this.world.recv(outputs.logits, last, TAG.logits);
-      if (outputs.hidden.length > 0) this.world.recv(outputs.hidden, last, TAG.hidden);
-    }
+    const last = (this.at.stages - 1) * this.at.tpSize;
+    const outputs = {
+      logits: new Float32Array(batch.logitsRows.length * this.model.config.vocabSize),
+      hidden: new Float32Array((batch.hiddenRows?.length ?? 0) * this.model.config.hiddenSize),
+    };
+    if (outputs.logits.length > 0) this.world.recv(outputs.logits, last, TAG.logits);
+    if (outputs.hidden.length > 0) this.world.recv(outputs.hidden, last, TAG.hidden);
     this.sends.waitUntil(mark);
     return outputs;
+  }
+
+  /**
+   * The other ranks: runs this rank's share, then waits for the previous pass's sends only. This
+   * pass's sends complete while the next pass runs: the last stage's logits are taken by rank 0 only
+   * when it collects them, after running its own stage of the next pass, and waiting for that here
+   * idled the last stage for as long.
+   */
+  handOn(batch: ForwardBatch, kv: readonly LayerKV[], blockSize: number): void {
+    const mark = this.start(batch, kv, blockSize);
+    this.sends.waitUntil(this.handedOn);
+    this.handedOn = mark;
   }
 }
