@@ -23,6 +23,8 @@ export interface SubscriberHooks {
 
 const REPLAY_TIMEOUT_MS = 2000;
 
+const replaySocket = () => new Dealer({ linger: 0, receiveTimeout: REPLAY_TIMEOUT_MS });
+
 const seqBytes = (seq: number) => {
   const b = Buffer.alloc(8);
   b.writeBigInt64BE(BigInt(seq));
@@ -31,13 +33,13 @@ const seqBytes = (seq: number) => {
 
 export class KVEventSubscriber {
   private readonly sub = new Subscriber({ linger: 0 });
-  private readonly replay: Dealer | null;
+  private replay: Dealer | null;
   private last = -1;
   private lastTs = -Infinity;
   private closed = false;
 
   constructor(readonly source: KVEventSource, private readonly hooks: SubscriberHooks) {
-    this.replay = source.replayEndpoint ? new Dealer({ linger: 0, receiveTimeout: REPLAY_TIMEOUT_MS }) : null;
+    this.replay = source.replayEndpoint ? replaySocket() : null;
   }
 
   start(): void {
@@ -104,6 +106,10 @@ export class KVEventSubscriber {
       } catch (e) {
         if ((e as { code?: string }).code === 'EAGAIN') {
           this.hooks.problem(`the replay socket ${this.source.replayEndpoint} did not answer within ${REPLAY_TIMEOUT_MS} ms`);
+          // A fresh socket, so a late answer to this request is not read as the next one's.
+          this.replay.close();
+          this.replay = replaySocket();
+          this.replay.connect(this.source.replayEndpoint!);
           return;
         }
         throw e;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
+import { Router } from 'zeromq';
 import { EngineCore } from '../../../src/engine/engine-core.js';
 import { resolveEngineConfig } from '../../../src/engine/engine-config.js';
 import { makeSamplingParams } from '../../../src/engine/sampling/sampling-params.js';
@@ -174,6 +175,34 @@ describe('KV-cache events', () => {
       assert.equal(got[seen + 1], 100);
     } finally {
       sub.close();
+      pub.close();
+    }
+  });
+
+  it('a replay socket that never answers is reported, and live batches still flow', async () => {
+    const log = new KVEventLog();
+    const pub = await KVEventPublisher.create({ endpoint: 'tcp://127.0.0.1:0', replayEndpoint: null, topic: '', bufferSteps: 10 }, log, null);
+    const mute = new Router({ linger: 0 });
+    await mute.bind('tcp://127.0.0.1:0');
+    const got: number[] = [];
+    const problems: string[] = [];
+    const sub = new KVEventSubscriber({ endpoint: pub.endpoint, replayEndpoint: mute.lastEndpoint!, topic: '' }, {
+      batch: (b) => got.push(b.events.length), reset: () => {}, problem: (m) => problems.push(m),
+    });
+    sub.start();
+    try {
+      const until = Date.now() + 8000;
+      while (problems.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      assert.match(problems[0] ?? '', /did not answer within 2000 ms/);
+      while (got.length === 0 && Date.now() < until) {
+        log.stored(['ab'.repeat(32)], null, [1, 2, 3, 4], 4);
+        pub.flush();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(got.length > 0, 'live batches arrived after the failed replay');
+    } finally {
+      sub.close();
+      mute.close();
       pub.close();
     }
   });
