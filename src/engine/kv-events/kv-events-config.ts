@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { UsageError } from '../../util/errors.js';
+import { parseJsonOption } from '../../util/json-option.js';
 
 export interface KVEventsConfig {
   /** ZeroMQ endpoint the PUB socket binds, e.g. tcp://*:5557. */
@@ -30,15 +31,7 @@ const schema = z.object({
 
 /** vLLM's `--kv-events-config` JSON; null when it leaves publishing off. */
 export function parseKVEventsConfigJson(json: string): KVEventsConfig | null {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (e) {
-    throw new UsageError(`--kv-events-config is not JSON: ${(e as Error).message}`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new UsageError(`--kv-events-config: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
-  const c = r.data;
+  const c = parseJsonOption('--kv-events-config', json, schema);
   if (c.enable_kv_cache_events === false || c.publisher === 'null') return null;
   const endpoint = c.endpoint ?? KV_EVENTS_DEFAULTS.endpoint;
   for (const e of [endpoint, c.replay_endpoint]) {

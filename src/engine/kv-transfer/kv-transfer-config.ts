@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { UsageError } from '../../util/errors.js';
+import { parseJsonOption } from '../../util/json-option.js';
 
 export const KV_TRANSFER_ROLES = ['prefill', 'decode', 'both'] as const;
 export type KVTransferRole = (typeof KV_TRANSFER_ROLES)[number];
@@ -46,15 +47,7 @@ const vllmSchema = z.object({
 
 /** vLLM's `--kv-transfer-config` JSON, in tsllm's terms. */
 export function parseKVTransferConfigJson(json: string): KVTransferConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (e) {
-    throw new UsageError(`--kv-transfer-config is not JSON: ${(e as Error).message}`);
-  }
-  const r = vllmSchema.safeParse(raw);
-  if (!r.success) throw new UsageError(`--kv-transfer-config: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
-  const c = r.data;
+  const c = parseJsonOption('--kv-transfer-config', json, vllmSchema);
   if (c.kv_connector !== undefined && !['TsllmConnector', 'ZmqConnector'].includes(c.kv_connector)) {
     throw new UsageError(`--kv-transfer-config: kv_connector "${c.kv_connector}" is not one tsllm has (TsllmConnector: ZeroMQ between tsllm servers)`);
   }

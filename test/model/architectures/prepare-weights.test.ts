@@ -35,6 +35,17 @@ class RecordingBackend extends ReferenceBackend {
   }
 }
 
+/** One prefill of `rows` tokens (`token(i)` modulo the vocabulary) in a fresh cache; the last row's logits. */
+function onePass(config: ModelConfig, model: CausalLM, rows: number, token: (i: number) => number): Float32Array {
+  return model.forward({
+    tokenIds: Int32Array.from({ length: rows }, (_, i) => token(i) % config.vocabSize),
+    positions: Int32Array.from({ length: rows }, (_, i) => i),
+    slotMapping: Int32Array.from({ length: rows }, (_, i) => i),
+    seqs: [{ queryStart: 0, queryLen: rows, contextLen: rows, blockTable: Int32Array.of(0) }],
+    logitsRows: Int32Array.of(rows - 1),
+  }, new KVCacheStorage(config, 1, 16, 'f32').layers, 16);
+}
+
 describe('weights prepared at model construction', () => {
   for (const name of ['stories260K', 'llama31-tied-rope-llama3', 'qwen2moe']) {
     it(`${name}: each weight a forward pass multiplies by, once, before the pass`, async () => {
@@ -43,14 +54,7 @@ describe('weights prepared at model construction', () => {
       const model = new CausalLM(config, weights, be);
       assert.equal(new Set(be.prepared).size, be.prepared.length, 'no weight twice');
       assert.equal(be.multiplied.size, 0);
-      const rows = 12;
-      model.forward({
-        tokenIds: Int32Array.from({ length: rows }, (_, i) => (i * 13 + 1) % config.vocabSize),
-        positions: Int32Array.from({ length: rows }, (_, i) => i),
-        slotMapping: Int32Array.from({ length: rows }, (_, i) => i),
-        seqs: [{ queryStart: 0, queryLen: rows, contextLen: rows, blockTable: Int32Array.of(0) }],
-        logitsRows: Int32Array.of(rows - 1),
-      }, new KVCacheStorage(config, 1, 16, 'f32').layers, 16);
+      onePass(config, model, 12, (i) => i * 13 + 1);
       assert.ok(be.multiplied.size > 4 * config.numLayers);
       for (const w of be.multiplied) assert.ok(be.prepared.includes(w), 'a weight was not prepared');
       if (weights.lmHead !== weights.embed) assert.ok(!be.prepared.flat().includes(weights.embed), 'the embedding table is no matmul weight');
@@ -73,16 +77,7 @@ describe('weights prepared at model construction', () => {
 });
 
 describe('originals dropped once a backend holds its own copy', () => {
-  const logitsOf = (config: ModelConfig, model: CausalLM) => {
-    const rows = 9;
-    return model.forward({
-      tokenIds: Int32Array.from({ length: rows }, (_, i) => (i * 7 + 2) % config.vocabSize),
-      positions: Int32Array.from({ length: rows }, (_, i) => i),
-      slotMapping: Int32Array.from({ length: rows }, (_, i) => i),
-      seqs: [{ queryStart: 0, queryLen: rows, contextLen: rows, blockTable: Int32Array.of(0) }],
-      logitsRows: Int32Array.of(rows - 1),
-    }, new KVCacheStorage(config, 1, 16, 'f32').layers, 16);
-  };
+  const logitsOf = (config: ModelConfig, model: CausalLM) => onePass(config, model, 9, (i) => i * 7 + 2);
   const matrices = (w: ModelWeights): WeightTensor[] => w.layers.flatMap((l) => [l.q, l.k, l.o, ...(l.v ? [l.v] : []),
     ...[l.mlp, ...(l.moe?.experts ?? [])].flatMap((m) => (m ? [m.gate, m.up, m.down].filter((t): t is WeightTensor => t !== undefined) : []))]);
   for (const b of testBackends()) {
