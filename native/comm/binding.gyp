@@ -4,7 +4,7 @@
 {
   "targets": [{
     "target_name": "tsllm_comm",
-    "sources": ["../src/comm/comm-addon.cc", "../src/comm/store-client.cc", "../src/comm/shm-collectives.cc"],
+    "sources": ["../src/comm/comm-addon.cc", "../src/comm/store-client.cc", "../src/comm/shm-collectives.cc", "../src/comm/shm-mailboxes.cc"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

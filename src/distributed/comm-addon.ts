@@ -37,9 +37,15 @@ export interface NativeCommunicator {
   /** Blocks until every posted isend but the `keep` newest has completed (oldest first). */
   waitSends(keep?: number): void;
   setTimeout(ms: number): void;
-  /** Maps shared segment `name` (rank 0 creates it), slots of `slotBytes` per rank. */
-  useSharedMemory(name: string, create: boolean, slotBytes: number): void;
-  /** From now on, collectives that fit a slot go through the segment (on every rank at the same point). */
+  /**
+   * Maps shared segment `name` (rank 0 creates it), slots of `slotBytes` per rank for collectives and
+   * a mailbox of `ringBytes` per ordered pair of ranks for point-to-point messages.
+   */
+  useSharedMemory(name: string, create: boolean, slotBytes: number, ringBytes: number): void;
+  /**
+   * From now on, collectives that fit a slot, and messages up to a quarter of a mailbox, go through
+   * shared memory (on every rank at the same point).
+   */
   activateSharedMemory(): void;
   /** Removes the segment's name (it stays mapped): once every rank has opened it. */
   unlinkSharedMemory(): void;

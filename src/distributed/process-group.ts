@@ -55,6 +55,11 @@ export class ProcessGroup {
 
 /** Floats up to this size (per rank) go through shared memory on one host; larger ones through Gloo. */
 const SHM_SLOT_BYTES = 4 << 20;
+/**
+ * Each ordered pair's point-to-point mailbox; messages up to a quarter of it (a pass's activations or
+ * logits of a few rows: TinyLlama's logits for 8 rows are 1 MB) go through it, larger ones through Gloo.
+ */
+const SHM_RING_BYTES = 8 << 20;
 
 // Ranks on one host bound to one address (loopback, typically) share a memory segment; ranks that
 // bind different addresses (other hosts, or network namespaces standing in for them) do not.
@@ -80,9 +85,9 @@ function shareMemory(comm: NativeCommunicator, rank: number): void {
   if (rank === 0) name.set(new TextEncoder().encode(`/tsllm-${process.pid}-${randomBytes(6).toString('hex')}`));
   comm.broadcast(name, 0);
   const segment = new TextDecoder().decode(name).replace(/\0+$/, '');
-  if (rank === 0) comm.useSharedMemory(segment, true, SHM_SLOT_BYTES);
+  if (rank === 0) comm.useSharedMemory(segment, true, SHM_SLOT_BYTES, SHM_RING_BYTES);
   comm.allReduce(new Float32Array(1));
-  if (rank !== 0) comm.useSharedMemory(segment, false, SHM_SLOT_BYTES);
+  if (rank !== 0) comm.useSharedMemory(segment, false, SHM_SLOT_BYTES, SHM_RING_BYTES);
   comm.allReduce(new Float32Array(1));
   if (rank === 0) comm.unlinkSharedMemory();
   comm.activateSharedMemory();

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "shm-collectives.h"
+#include "shm-mailboxes.h"
 #include "store-client.h"
 
 namespace tsllm {
@@ -67,12 +68,17 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
 
   std::shared_ptr<gloo::rendezvous::Context> context;
   std::unique_ptr<ShmCollectives> shm;
+  std::unique_ptr<ShmMailboxes> mailboxes;
   bool shmActive = false;
   std::string failure;
 
  private:
+  // A send through Gloo has its buffer; one through a shared-memory mailbox, its peer and its end in
+  // that mailbox's stream.
   struct PendingSend {
     std::unique_ptr<gloo::transport::UnboundBuffer> buffer;
+    int mailboxPeer;
+    uint64_t mailboxEnd;
     Napi::ObjectReference array;
   };
   std::deque<PendingSend> pending;
@@ -235,6 +241,13 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     const int peer = info[1].As<Napi::Number>().Int32Value();
     const uint64_t tag = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
     return run(info, what, [&] {
+      if (shmActive && mailboxes && mailboxes->fits(b.bytes)) {
+        if (mode == P2p::recv) return mailboxes->recv(b.data, b.bytes, peer, tag, context->getTimeout());
+        const uint64_t end = mailboxes->send(b.data, b.bytes, peer, tag, context->getTimeout());
+        if (mode == P2p::isend) pending.push_back(PendingSend{nullptr, peer, end, Napi::ObjectReference()});
+        else mailboxes->waitConsumed(peer, end, context->getTimeout());
+        return;
+      }
       auto buf = context->createUnboundBuffer(b.data, b.bytes);
       if (mode == P2p::recv) {
         buf->recv(peer, tag);
@@ -243,7 +256,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
       }
       buf->send(peer, tag);
       if (mode == P2p::isend) {
-        pending.push_back(PendingSend{std::move(buf), Napi::Persistent(info[0].As<Napi::Object>())});
+        pending.push_back(PendingSend{std::move(buf), -1, 0, Napi::Persistent(info[0].As<Napi::Object>())});
       } else if (!buf->waitSend(context->getTimeout())) {
         throw std::runtime_error("send timed out");
       }
@@ -257,23 +270,28 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
     const size_t keep = info.Length() > 0 && info[0].IsNumber() ? static_cast<size_t>(std::max<int64_t>(0, info[0].As<Napi::Number>().Int64Value())) : 0;
     return run(info, "waitSends", [&] {
       while (pending.size() > keep) {
-        if (!pending.front().buffer->waitSend(context->getTimeout())) throw std::runtime_error("send timed out");
+        const PendingSend& p = pending.front();
+        if (!p.buffer) mailboxes->waitConsumed(p.mailboxPeer, p.mailboxEnd, context->getTimeout());
+        else if (!p.buffer->waitSend(context->getTimeout())) throw std::runtime_error("send timed out");
         pending.pop_front();
       }
     });
   }
 
-  // useSharedMemory(name, create, slotBytes): maps the shared segment `name` (rank 0 creates it);
-  // activateSharedMemory() then sends the collectives that fit a slot through it. Every rank must
-  // activate at the same point of its sequence of collectives.
+  // useSharedMemory(name, create, slotBytes, ringBytes): maps the shared segments `name` (collectives)
+  // and `name`.p2p (point-to-point mailboxes), rank 0 creating them; activateSharedMemory() then sends
+  // the collectives that fit a slot and the messages that fit a mailbox through them. Every rank must
+  // activate at the same point of its sequence of operations.
   Napi::Value useSharedMemory(const Napi::CallbackInfo& info) {
-    if (!info[0].IsString() || !info[1].IsBoolean() || !info[2].IsNumber()) {
-      Napi::TypeError::New(info.Env(), "useSharedMemory: expected (name, create, slotBytes)").ThrowAsJavaScriptException();
+    if (!info[0].IsString() || !info[1].IsBoolean() || !info[2].IsNumber() || !info[3].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "useSharedMemory: expected (name, create, slotBytes, ringBytes)").ThrowAsJavaScriptException();
       return info.Env().Undefined();
     }
     return run(info, "useSharedMemory", [&] {
-      shm = std::make_unique<ShmCollectives>(info[0].As<Napi::String>().Utf8Value(), context->rank, context->size,
-                                             static_cast<size_t>(info[2].As<Napi::Number>().Int64Value()), info[1].As<Napi::Boolean>().Value());
+      const std::string name = info[0].As<Napi::String>().Utf8Value();
+      const bool create = info[1].As<Napi::Boolean>().Value();
+      shm = std::make_unique<ShmCollectives>(name, context->rank, context->size, static_cast<size_t>(info[2].As<Napi::Number>().Int64Value()), create);
+      mailboxes = std::make_unique<ShmMailboxes>(name + ".p2p", context->rank, context->size, static_cast<size_t>(info[3].As<Napi::Number>().Int64Value()), create);
     });
   }
 
@@ -284,6 +302,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
 
   Napi::Value unlinkSharedMemory(const Napi::CallbackInfo& info) {
     if (shm) shm->unlink();
+    if (mailboxes) mailboxes->unlink();
     return info.Env().Undefined();
   }
 
@@ -300,6 +319,7 @@ class Communicator : public Napi::ObjectWrap<Communicator> {
   Napi::Value close(const Napi::CallbackInfo& info) {
     shmActive = false;
     shm.reset();
+    mailboxes.reset();
     pending.clear();
     context.reset();
     return info.Env().Undefined();

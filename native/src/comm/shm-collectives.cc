@@ -1,12 +1,8 @@
 #include "shm-collectives.h"
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include "shm-wait.h"
 
 #include <cstring>
-#include <stdexcept>
-#include <thread>
+#include <string>
 
 namespace tsllm {
 
@@ -16,31 +12,13 @@ constexpr size_t kFlagStride = 64;
 }  // namespace
 
 ShmCollectives::ShmCollectives(const std::string& name, int rank, int size, size_t slotBytes, bool create)
-    : name_(name), rank_(rank), size_(size), slotBytes_(slotBytes) {
-  mapBytes_ = kFlagStride * size + 2 * slotBytes * size;
-  const int fd = shm_open(name.c_str(), create ? (O_CREAT | O_EXCL | O_RDWR) : O_RDWR, 0600);
-  if (fd < 0) throw std::runtime_error("shared-memory collectives: shm_open " + name + ": " + strerror(errno));
-  if (create && ftruncate(fd, static_cast<off_t>(mapBytes_)) != 0) {
-    close(fd);
-    throw std::runtime_error(std::string("shared-memory collectives: ftruncate: ") + strerror(errno));
-  }
-  base_ = mmap(nullptr, mapBytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  if (base_ == MAP_FAILED) {
-    base_ = nullptr;
-    throw std::runtime_error(std::string("shared-memory collectives: mmap: ") + strerror(errno));
-  }
-  flags_ = reinterpret_cast<std::atomic<uint64_t>*>(base_);
-}
+    : segment_(name, kFlagStride * size + 2 * slotBytes * size, create, "shared-memory collectives"),
+      rank_(rank), size_(size), slotBytes_(slotBytes), flags_(reinterpret_cast<std::atomic<uint64_t>*>(segment_.base())) {}
 
-ShmCollectives::~ShmCollectives() {
-  if (base_) munmap(base_, mapBytes_);
-}
-
-void ShmCollectives::unlink() { shm_unlink(name_.c_str()); }
+void ShmCollectives::unlink() { segment_.unlink(); }
 
 char* ShmCollectives::slot(int parity, int rank) const {
-  return static_cast<char*>(base_) + kFlagStride * size_ + (static_cast<size_t>(parity) * size_ + rank) * slotBytes_;
+  return segment_.base() + kFlagStride * size_ + (static_cast<size_t>(parity) * size_ + rank) * slotBytes_;
 }
 
 static std::atomic<uint64_t>& flagOf(std::atomic<uint64_t>* flags, int r) {
@@ -49,20 +27,10 @@ static std::atomic<uint64_t>& flagOf(std::atomic<uint64_t>* flags, int r) {
 
 void ShmCollectives::publishAndWait(std::chrono::milliseconds timeout) {
   flagOf(flags_, rank_).store(seq_, std::memory_order_release);
-  const auto start = std::chrono::steady_clock::now();
   for (int r = 0; r < size_; r++) {
-    for (uint64_t spins = 0; flagOf(flags_, r).load(std::memory_order_acquire) < seq_; spins++) {
-      if (spins < 20000) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-        continue;
-      }
-      if (std::chrono::steady_clock::now() - start > timeout) {
-        throw std::runtime_error("shared-memory collectives: rank " + std::to_string(r) + " did not arrive within " + std::to_string(timeout.count()) + " ms");
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(spins < 200000 ? 0 : 50));
-    }
+    waitShared([&] { return flagOf(flags_, r).load(std::memory_order_acquire) >= seq_; }, timeout, [&] {
+      return "shared-memory collectives: rank " + std::to_string(r) + " did not arrive within " + std::to_string(timeout.count()) + " ms";
+    });
   }
 }
 

@@ -13,13 +13,14 @@
 #include <cstdint>
 #include <string>
 
+#include "shm-segment.h"
+
 namespace tsllm {
 
 class ShmCollectives {
  public:
   // Rank 0 creates the segment (create = true); the others open it by name.
   ShmCollectives(const std::string& name, int rank, int size, size_t slotBytes, bool create);
-  ~ShmCollectives();
 
   size_t slotBytes() const { return slotBytes_; }
   void allReduceSum(float* x, size_t n, std::chrono::milliseconds timeout);
@@ -32,12 +33,10 @@ class ShmCollectives {
   char* slot(int parity, int rank) const;
   void publishAndWait(std::chrono::milliseconds timeout);
 
-  std::string name_;
+  SharedSegment segment_;
   int rank_, size_;
   size_t slotBytes_;
-  size_t mapBytes_;
-  void* base_ = nullptr;
-  std::atomic<uint64_t>* flags_ = nullptr;
+  std::atomic<uint64_t>* flags_;
   uint64_t seq_ = 0;
 };
 
