@@ -28,7 +28,7 @@ static std::atomic<uint64_t>& flagOf(std::atomic<uint64_t>* flags, int r) {
 void ShmCollectives::publishAndWait(std::chrono::milliseconds timeout) {
   flagOf(flags_, rank_).store(seq_, std::memory_order_release);
   for (int r = 0; r < size_; r++) {
-    waitShared([&] { return flagOf(flags_, r).load(std::memory_order_acquire) >= seq_; }, timeout, [&] {
+    waitShared([&] { return flagOf(flags_, r).load(std::memory_order_acquire) >= seq_; }, timeout, Patience::yield, [&] {
       return "shared-memory collectives: rank " + std::to_string(r) + " did not arrive within " + std::to_string(timeout.count()) + " ms";
     });
   }

@@ -48,7 +48,7 @@ uint64_t ShmMailboxes::send(const void* data, size_t bytes, int dst, uint64_t ta
   const Ring r = ring(rank_, dst);
   const uint64_t head = r.head->load(std::memory_order_relaxed);
   const size_t total = kHeaderBytes + bytes;
-  waitShared([&] { return head + total - r.tail->load(std::memory_order_acquire) <= r.bytes; }, timeout, [&] {
+  waitShared([&] { return head + total - r.tail->load(std::memory_order_acquire) <= r.bytes; }, timeout, Patience::nap, [&] {
     return "send to rank " + std::to_string(dst) + ": no room in its mailbox within " + std::to_string(timeout.count()) + " ms";
   });
   const uint64_t header[2] = {tag, bytes};
@@ -60,7 +60,7 @@ uint64_t ShmMailboxes::send(const void* data, size_t bytes, int dst, uint64_t ta
 
 void ShmMailboxes::waitConsumed(int dst, uint64_t end, std::chrono::milliseconds timeout) const {
   const Ring r = ring(rank_, dst);
-  waitShared([&] { return r.tail->load(std::memory_order_acquire) >= end; }, timeout, [&] {
+  waitShared([&] { return r.tail->load(std::memory_order_acquire) >= end; }, timeout, Patience::nap, [&] {
     return "send to rank " + std::to_string(dst) + " was not received within " + std::to_string(timeout.count()) + " ms";
   });
 }
@@ -68,7 +68,7 @@ void ShmMailboxes::waitConsumed(int dst, uint64_t end, std::chrono::milliseconds
 void ShmMailboxes::recv(void* data, size_t bytes, int src, uint64_t tag, std::chrono::milliseconds timeout) {
   const Ring r = ring(src, rank_);
   const uint64_t tail = r.tail->load(std::memory_order_relaxed);
-  waitShared([&] { return r.head->load(std::memory_order_acquire) != tail; }, timeout, [&] {
+  waitShared([&] { return r.head->load(std::memory_order_acquire) != tail; }, timeout, Patience::nap, [&] {
     return "recv from rank " + std::to_string(src) + " timed out after " + std::to_string(timeout.count()) + " ms";
   });
   uint64_t header[2];

@@ -1,8 +1,11 @@
 // How a rank waits on another through shared memory: spins briefly (the answer usually comes within
-// microseconds), then naps in 50 us sleeps, and fails once the communicator's timeout has passed
-// without the condition coming true. Napping rather than yielding matters on a host with as many busy
-// ranks as cores: a pipeline stage waits milliseconds for the next one, and a waiter that keeps its
-// core busy slows the stage it waits for (measured: the stages' layers 5-10% slower).
+// microseconds), then, as `Patience` says, keeps yielding its core for a while before napping in 50 us
+// sleeps, or naps at once; it fails once the communicator's timeout has passed without the condition
+// coming true. A tensor-parallel all-reduce waits microseconds for a rank a little behind, and naps
+// there cost whole tokens per second (measured: docs/BENCHMARKS.md, issue 20), so collectives yield;
+// a pipeline stage waits milliseconds for the next one to finish a pass, and a waiter that keeps its
+// core busy takes it from the other processes of a host with as many busy ranks as cores, so
+// point-to-point receives nap.
 #pragma once
 
 #include <chrono>
@@ -13,9 +16,12 @@
 
 namespace tsllm {
 
+enum class Patience { yield, nap };
+
 template <class Ready, class Describe>
-void waitShared(Ready&& ready, std::chrono::milliseconds timeout, Describe&& describeTimeout) {
+void waitShared(Ready&& ready, std::chrono::milliseconds timeout, Patience patience, Describe&& describeTimeout) {
   const auto start = std::chrono::steady_clock::now();
+  const uint64_t yields = patience == Patience::yield ? 200000 : 20000;
   for (uint64_t spins = 0; !ready(); spins++) {
     if (spins < 20000) {
 #if defined(__x86_64__)
@@ -24,7 +30,7 @@ void waitShared(Ready&& ready, std::chrono::milliseconds timeout, Describe&& des
       continue;
     }
     if (std::chrono::steady_clock::now() - start > timeout) throw std::runtime_error(describeTimeout());
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    std::this_thread::sleep_for(std::chrono::microseconds(spins < yields ? 0 : 50));
   }
 }
 
