@@ -1,9 +1,10 @@
 // Rank 0's messages to the other ranks: a two-word header (kind, length), then its payload. Without
 // pipeline stages they are Gloo broadcasts (shared memory on one host). With stages they are posted
-// sends from rank 0 to each rank, so rank 0 never waits for a stage still busy with an earlier pass:
-// that is what lets several passes be in flight. Rank 0 sends a heartbeat when it has been idle for
-// a while, so that a follower waiting for the next step tells a quiet master from a dead or hung one
-// within the communicator's timeout, and rank 0 learns of a dead follower before a request needs it.
+// sends from rank 0 to each rank (shared-memory mailboxes on one host), so rank 0 never waits for a
+// stage still busy with an earlier pass: that is what lets several passes be in flight. Rank 0 sends
+// a heartbeat when it has been idle for a while, so that a follower waiting for the next step tells a
+// quiet master from a dead or hung one within the communicator's timeout, and rank 0 learns of a dead
+// follower before a request needs it.
 
 import type { NativeCommunicator } from '../../distributed/comm-addon.js';
 import type { PostedSends } from './posted-sends.js';
