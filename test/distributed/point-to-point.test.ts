@@ -16,7 +16,7 @@ const PEER = new URL('../helpers/point-to-point-peer.js', import.meta.url).href;
 
 describe('point-to-point between ranks on one host', { skip: skipWithoutGloo }, () => {
   it('delivers 60 messages of 16 B to 3 MB (mailbox and Gloo interleaved, 70 MB through an 8 MB ring) in order; a wrong tag is named', { timeout: 60_000 }, async () => {
-    // 1.9 MB fits the mailbox (a quarter of 8 MB), 3 MB goes through Gloo.
+    // Up to 2 MB fits the mailbox (a quarter of 8 MiB), 3 MB goes through Gloo.
     const sizes = [4, 75_000, 500_000, 750_000];
     const messages: PeerMessage[] = Array.from({ length: 60 }, (_, i) => ({ floats: sizes[i % sizes.length]!, tag: 10 + (i % 3) }));
     const store = await RendezvousStore.listen({ worldSize: 2, version: TSLLM_VERSION }, '127.0.0.1', 0);

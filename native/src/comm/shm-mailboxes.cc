@@ -1,8 +1,10 @@
 #include "shm-mailboxes.h"
 #include "shm-wait.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace tsllm {

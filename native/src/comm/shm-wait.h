@@ -21,7 +21,7 @@ enum class Patience { yield, nap };
 template <class Ready, class Describe>
 void waitShared(Ready&& ready, std::chrono::milliseconds timeout, Patience patience, Describe&& describeTimeout) {
   const auto start = std::chrono::steady_clock::now();
-  const uint64_t yields = patience == Patience::yield ? 200000 : 20000;
+  const uint64_t yieldUntil = patience == Patience::yield ? 200000 : 0;
   for (uint64_t spins = 0; !ready(); spins++) {
     if (spins < 20000) {
 #if defined(__x86_64__)
@@ -30,7 +30,7 @@ void waitShared(Ready&& ready, std::chrono::milliseconds timeout, Patience patie
       continue;
     }
     if (std::chrono::steady_clock::now() - start > timeout) throw std::runtime_error(describeTimeout());
-    std::this_thread::sleep_for(std::chrono::microseconds(spins < yields ? 0 : 50));
+    std::this_thread::sleep_for(std::chrono::microseconds(spins < yieldUntil ? 0 : 50));
   }
 }
 
