@@ -28,6 +28,14 @@
       "cflags_cc": ["<@(common_cflags)", "-fPIC", "-mavx2", "-mfma", "-mf16c"]
     },
     {
+      "target_name": "kernels_avxvnni",
+      "type": "static_library",
+      "sources": ["<@(kernel_sources)"],
+      "defines": ["TSLLM_ISA=avxvnni"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["<@(common_cflags)", "-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavxvnni"]
+    },
+    {
       "target_name": "kernels_avx512",
       "type": "static_library",
       "sources": ["<@(kernel_sources)"],
@@ -38,7 +46,7 @@
     {
       "target_name": "tsllm_native",
       "sources": ["src/addon.cc", "src/thread-pool.cc", "src/cpu-dispatch.cc", "src/formats.cc", "src/formats-js.cc", "src/mapped-file.cc"],
-      "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avx512"],
+      "dependencies": ["kernels_generic", "kernels_avx2", "kernels_avxvnni", "kernels_avx512"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

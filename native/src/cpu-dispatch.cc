@@ -22,6 +22,7 @@ const char* firstMissing(const char* const* features) {
                      : !std::strcmp(name, "avx512vl") ? __builtin_cpu_supports("avx512vl")
                      : !std::strcmp(name, "avx512dq") ? __builtin_cpu_supports("avx512dq")
                      : !std::strcmp(name, "avx512_vnni") ? __builtin_cpu_supports("avx512vnni")
+                     : !std::strcmp(name, "avx_vnni") ? __builtin_cpu_supports("avxvnni")
                      : false;
     if (!has) return name;
   }
@@ -32,6 +33,7 @@ const char* firstMissing(const char* const* features) { return *features ? *feat
 #endif
 
 const char* const kAvx512Features[] = {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx2", "fma", "f16c", nullptr};
+const char* const kAvxVnniFeatures[] = {"avx_vnni", "avx2", "fma", "f16c", nullptr};
 const char* const kAvx2Features[] = {"avx2", "fma", "f16c", nullptr};
 
 }  // namespace
@@ -39,10 +41,11 @@ const char* const kAvx2Features[] = {"avx2", "fma", "f16c", nullptr};
 const IsaVariant* isaVariants(int* count) {
   static const IsaVariant variants[] = {
       {"avx512", "avx512f avx512bw avx512vl avx512dq avx512_vnni", firstMissing(kAvx512Features), &avx512::kernels()},
+      {"avxvnni", "avx_vnni avx2 fma f16c", firstMissing(kAvxVnniFeatures), &avxvnni::kernels()},
       {"avx2", "avx2 fma f16c", firstMissing(kAvx2Features), &avx2::kernels()},
       {"generic", "", "", &generic::kernels()},
   };
-  *count = 3;
+  *count = 4;
   return variants;
 }
 

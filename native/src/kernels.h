@@ -1,5 +1,5 @@
 // The kernel table: every op the Backend interface needs, with one implementation per instruction set.
-// The sources in kernels/ are compiled once per ISA level (binding.gyp: generic, avx2, avx512), each
+// The sources in kernels/ are compiled once per ISA level (binding.gyp: generic, avx2, avxvnni, avx512), each
 // into its own namespace, and cpu-dispatch.cc picks one at run time. Kernels take raw pointers and
 // trust their shapes: the addon checks lengths before calling them.
 #pragma once
@@ -92,6 +92,9 @@ namespace generic {
 const KernelTable& kernels();
 }
 namespace avx2 {
+const KernelTable& kernels();
+}
+namespace avxvnni {
 const KernelTable& kernels();
 }
 namespace avx512 {

@@ -42,7 +42,7 @@ export function envLines(): string[] {
 
 export function envCommand(): Command {
   return new Command('env')
-    .description(`the machine as tsllm sees it: CPU, kernel builds and which one runs (force one with ${ISA_ENV}=generic|avx2|avx512)`)
+    .description(`the machine as tsllm sees it: CPU, kernel builds and which one runs (force one with ${ISA_ENV}=generic|avx2|avxvnni|avx512)`)
     .action(() => runCommand(async () => {
       process.stdout.write(`${envLines().join('\n')}\n`);
     }));

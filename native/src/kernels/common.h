@@ -90,6 +90,19 @@ inline uint16_t floatToBf16(float x) {
 }
 
 #if defined(__AVX2__)
+// u8 x s8 dot products, four bytes a lane added into int32: VNNI's vpdpbusd, EVEX-encoded with AVX-512
+// VNNI or VEX-encoded with AVX-VNNI (CPUs with AVX2 but not AVX-512: Alder Lake and later, Zen 5's
+// 256-bit form). TSLLM_VNNI says whether either is there; without, kernels widen through maddubs.
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define TSLLM_VNNI 1
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+#elif defined(__AVXVNNI__)
+#define TSLLM_VNNI 1
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
+#else
+#define TSLLM_VNNI 0
+#endif
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));

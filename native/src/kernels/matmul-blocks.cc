@@ -19,7 +19,7 @@ inline float dotDecoded(const int8_t* v, const float* s, const float* o, const i
 #if defined(__AVX2__)
   __m256 acc = _mm256_setzero_ps();
   const __m256i pairIdx = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-#if !defined(__AVX512VNNI__)
+#if !TSLLM_VNNI
   const __m256i ones = _mm256_set1_epi16(1);
 #endif
   for (int c = 0; c < nb; c++) {
@@ -28,8 +28,8 @@ inline float dotDecoded(const int8_t* v, const float* s, const float* o, const i
     // |w| (unsigned) times x with w's sign: no signed x signed byte product otherwise. int32 lane i
     // holds elements 4i .. 4i+3, so lanes 0-3 are the block's first 16 and lanes 4-7 its second.
     const __m256i aw = _mm256_sign_epi8(w, w), sx = _mm256_sign_epi8(xv, w);
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
+#if TSLLM_VNNI
+    const __m256i p = dpbusd(_mm256_setzero_si256(), aw, sx);
 #else
     const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
 #endif

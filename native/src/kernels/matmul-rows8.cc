@@ -122,11 +122,11 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         }
       }
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if TSLLM_VNNI
         dot[c] = dotHi[c] = _mm256_setzero_si256();
         TSLLM_UNROLL for (int t = 0; t < 4; t++) {
-          dot[c] = _mm256_dpbusd_epi32(dot[c], uLo[t], piece(c, t));
-          dotHi[c] = _mm256_dpbusd_epi32(dotHi[c], uHi[t], piece(c, t + 4));
+          dot[c] = dpbusd(dot[c], uLo[t], piece(c, t));
+          dotHi[c] = dpbusd(dotHi[c], uHi[t], piece(c, t + 4));
         }
 #else
         auto pair = [&](const __m256i* u, int t0, int x0) {
@@ -154,9 +154,9 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         }
       }
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-        dot[c] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[0], piece(c, 0));
-        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = _mm256_dpbusd_epi32(dot[c], u[t], piece(c, t));
+#if TSLLM_VNNI
+        dot[c] = dpbusd(_mm256_setzero_si256(), u[0], piece(c, 0));
+        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = dpbusd(dot[c], u[t], piece(c, t));
 #else
         __m256i a = _mm256_maddubs_epi16(u[0], piece(c, 0)), h = _mm256_maddubs_epi16(u[4], piece(c, 4));
         TSLLM_UNROLL for (int t = 1; t < 4; t++) {
@@ -181,8 +181,8 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
         dot[c] = _mm256_setzero_si256();
         TSLLM_UNROLL for (int t = 0; t < 8; t++) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-          dot[c] = _mm256_dpbusd_epi32(dot[c], aw[t], _mm256_sign_epi8(piece(c, t), wv[t]));
+#if TSLLM_VNNI
+          dot[c] = dpbusd(dot[c], aw[t], _mm256_sign_epi8(piece(c, t), wv[t]));
 #else
           dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw[t], _mm256_sign_epi8(piece(c, t), wv[t])), ones));
 #endif
@@ -199,10 +199,10 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         wv[t + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
       }
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if TSLLM_VNNI
         // The nibbles are dpbusd's unsigned operand as they are: one instruction per piece.
-        dot[c] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv[0], piece(c, 0));
-        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = _mm256_dpbusd_epi32(dot[c], wv[t], piece(c, t));
+        dot[c] = dpbusd(_mm256_setzero_si256(), wv[0], piece(c, 0));
+        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = dpbusd(dot[c], wv[t], piece(c, t));
 #else
         __m256i s16 = _mm256_maddubs_epi16(wv[0], piece(c, 0));
         TSLLM_UNROLL for (int t = 1; t < 8; t++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[t], piece(c, t)));
@@ -211,20 +211,29 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
         if constexpr (kind == Rows8Kind::Q4_0) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(xs[static_cast<size_t>(c) * nb + b]));
       }
     } else {
-      // int8 x int8: |w| x (x with w's sign), as VNNI's dpbusd where the CPU has it, else through
-      // maddubs, whose pairs cannot saturate (2 x 128 x 127 < 32767), widened to int32 per piece.
       TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_setzero_si256();
+#if TSLLM_VNNI
+      // dpbusd's unsigned operand: q5_K's values 0..31 as they are, q8_0's flipped to q + 128 (one xor
+      // per piece, shared by the C rows), its 128 x sum(x) = 16 x the eight-sums coming off after.
+      TSLLM_UNROLL for (int t = 0; t < 8; t++) {
+        __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+        if constexpr (kind == Rows8Kind::Q8_0) u = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+        TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = dpbusd(dot[c], u, piece(c, t));
+      }
+      if constexpr (kind == Rows8Kind::Q8_0) {
+        TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(16 * xs[static_cast<size_t>(c) * nb + b]));
+      }
+#else
+      // int8 x int8 through maddubs: |w| x (x with w's sign), whose pairs cannot saturate
+      // (2 x 128 x 127 < 32767), widened to int32 per piece.
       TSLLM_UNROLL for (int t = 0; t < 8; t++) {
         const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
         const __m256i aw = _mm256_sign_epi8(wv, wv);
         TSLLM_UNROLL for (int c = 0; c < C; c++) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-          dot[c] = _mm256_dpbusd_epi32(dot[c], aw, _mm256_sign_epi8(piece(c, t), wv));
-#else
           dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(piece(c, t), wv)), ones));
-#endif
         }
       }
+#endif
     }
     TSLLM_UNROLL for (int c = 0; c < C; c++) {
       const __m256 dx = _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b);

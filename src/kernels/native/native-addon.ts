@@ -54,7 +54,7 @@ export interface NativeAddon {
   releasePages(view: ArrayBufferView): boolean;
   /** Zero-filled native memory, committed as it is touched, released when the buffer is collected. */
   allocate(bytes: number): ArrayBuffer;
-  /** The fastest kernel build this CPU runs: 'avx512', 'avx2' or 'generic'. */
+  /** The fastest kernel build this CPU runs: 'avx512', 'avxvnni', 'avx2' or 'generic'. */
   cpuIsa(): string;
   /** Every kernel build, fastest first, with the CPU features it needs and the first one this CPU lacks. */
   isaVariants(): IsaVariant[];
