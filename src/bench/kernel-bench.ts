@@ -30,10 +30,21 @@ function randomWeight(be: NativeBackend, dtype: WeightDType, n: number, k: numbe
 
 /** The machine's read bandwidth over all of the backend's threads (GB/s): a 512 MB buffer streamed once, median of 7. */
 export function readBandwidth(be: NativeBackend): number {
-  const buf = new Uint8Array(512 << 20);
-  for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 255;
-  be.kernels.streamRead(buf);
-  return buf.length / time(() => be.kernels.streamRead(buf), 7) / 1e9;
+  return new ReadBandwidthProbe(be).measure();
+}
+
+/** readBandwidth again and again on one buffer: the roofline measured between a benchmark's iterations. */
+export class ReadBandwidthProbe {
+  private readonly buf = new Uint8Array(512 << 20);
+
+  constructor(private readonly be: NativeBackend) {
+    for (let i = 0; i < this.buf.length; i += 4096) this.buf[i] = i & 255;
+    be.kernels.streamRead(this.buf);
+  }
+
+  measure(): number {
+    return this.buf.length / time(() => this.be.kernels.streamRead(this.buf), 7) / 1e9;
+  }
 }
 
 function time(fn: () => void, reps: number): number {

@@ -75,9 +75,11 @@ export function servingMetrics(samples: readonly LatencySample[], batchSize: num
 }
 
 /** Runs every runner on the same prompts, iterations interleaved so drift in machine load hits all alike. */
-export async function benchLatency(runners: LatencyRunner[], prompts: number[][], opts: LatencyOptions, onSample?: (name: string, s: LatencySample) => void): Promise<LatencyResult[]> {
+export async function benchLatency(runners: LatencyRunner[], prompts: number[][], opts: LatencyOptions, onSample?: (name: string, s: LatencySample) => void,
+  beforeTimedIteration?: () => void): Promise<LatencyResult[]> {
   const samples = runners.map(() => [] as LatencySample[]);
   for (let it = 0; it < opts.warmupIters + opts.numIters; it++) {
+    if (it >= opts.warmupIters) beforeTimedIteration?.();
     for (let r = 0; r < runners.length; r++) {
       const s = await runners[r]!.runOnce(prompts, opts.outputLen);
       if (it >= opts.warmupIters) {

@@ -10,6 +10,9 @@ import { benchLatency, benchPrompts, TsllmLatencyRunner, type LatencyResult, typ
 import { LlamaCppLatencyRunner } from '../bench/peer-llama-cpp.js';
 import { LlamaBenchRunner } from '../bench/peer-llama-bench.js';
 import { modelFootprint } from '../bench/model-footprint.js';
+import { ReadBandwidthProbe } from '../bench/kernel-bench.js';
+import { median } from '../bench/stats.js';
+import { NativeBackend } from '../kernels/native/native-backend.js';
 import { addBackendOptions, backendFromFlags, modelOptions, quantizeFlag, type BackendFlags } from './backend-options.js';
 import { addParallelOptions, parallelFromFlags, type ParallelFlags } from './parallel-flags.js';
 import { resolveParallelOptions } from '../engine/parallel/parallel-options.js';
@@ -32,6 +35,7 @@ interface LatencyFlags extends BackendFlags, ParallelFlags {
   peer: 'none' | 'llama.cpp' | 'llama-bench';
   peerBin?: string;
   kvCacheDtype: KVCacheDTypeOption;
+  roofline: boolean;
   json?: boolean;
 }
 
@@ -48,6 +52,7 @@ export function benchLatencyCommand(): Command {
     .addOption(new Option('--peer <engine>', 'also measure this engine on the same GGUF file, iterations interleaved').choices(['none', 'llama.cpp', 'llama-bench']).default('none'))
     .option('--peer-bin <dir>', 'with --peer llama-bench: the folder holding a natively built llama-bench and llama-batched-bench')
     .addOption(kvCacheDtypeOption())
+    .option('--no-roofline', "skip measuring the machine's read bandwidth before each timed iteration (decode's roofline)")
     .option('--json', 'print the results as JSON')
     .action((flags: LatencyFlags) => runCommand(() => latency(withBuiltinModel(flags))));
 }
@@ -90,8 +95,17 @@ async function latency(f: LatencyFlags & { model: string }): Promise<void> {
   }
   const prompts = benchPrompts(loaded.config.vocabSize, f.inputLen, f.batchSize);
   log(`bench latency: ${loaded.source}, batch ${f.batchSize}, ${f.inputLen} prompt tokens, ${f.outputLen} decode steps, ${f.warmupIters} warm-up + ${f.numIters} timed iterations`);
+  // Decode's ceiling is the read bandwidth over the weight bytes; measured between the iterations, as
+  // the host's load drifts, with the kernels' own threads (the native backend's only).
+  const probe = f.roofline && backend instanceof NativeBackend ? new ReadBandwidthProbe(backend) : undefined;
+  const reads: number[] = [];
   const results = await benchLatency(runners, prompts, f, (name, s) =>
-    log(`  ${name}: prefill ${(s.prefillTokens / s.prefillSeconds).toFixed(1)} tok/s, decode ${((s.decodeSteps * f.batchSize) / s.decodeSeconds).toFixed(1)} tok/s`));
+    log(`  ${name}: prefill ${(s.prefillTokens / s.prefillSeconds).toFixed(1)} tok/s, decode ${((s.decodeSteps * f.batchSize) / s.decodeSeconds).toFixed(1)} tok/s`),
+  probe && (() => {
+    reads.push(probe.measure());
+    log(`  read bandwidth: ${reads.at(-1)!.toFixed(1)} GB/s`);
+  }));
+  const readGBps = reads.length ? median(reads) : undefined;
   for (const r of runners) await r.close?.();
 
   const fp = modelFootprint(loaded.weights, loaded.config.moe?.topK ?? 0);
@@ -106,19 +120,23 @@ async function latency(f: LatencyFlags & { model: string }): Promise<void> {
   if (f.json) {
     process.stdout.write(JSON.stringify({
       model: loaded.source, inputLen: f.inputLen, outputLen: f.outputLen, batchSize: f.batchSize, threads,
-      weightBytes: fp.weightBytes, decodeStepBytes: stepBytes, matmulParams: fp.matmulParams, results: rows,
+      weightBytes: fp.weightBytes, decodeStepBytes: stepBytes, matmulParams: fp.matmulParams, readGBps, readGBpsSamples: reads, results: rows,
     }, null, 2) + '\n');
     return;
   }
-  printLatencyTable(rows, f.batchSize);
+  printLatencyTable(rows, f.batchSize, readGBps);
+  if (readGBps !== undefined) {
+    process.stdout.write(`read bandwidth ${readGBps.toFixed(1)} GB/s: median of ${reads.length} measurements before the timed iterations (512 MB streamed by ${threads} threads); % of read = decode GB/s over it\n`);
+  }
 }
 
-function printLatencyTable(rows: (LatencyResult & { decodeGBps: number; prefillGflops: number })[], batch: number): void {
-  const header = ['engine', 'prefill tok/s', `decode tok/s (batch ${batch})`, 'decode GB/s', 'prefill GFLOP/s'];
-  const body = rows.map((r) => [r.engine, r.prefillTokensPerSecond.toFixed(1), r.decodeTokensPerSecond.toFixed(1), r.decodeGBps.toFixed(1), r.prefillGflops.toFixed(1)]);
+function printLatencyTable(rows: (LatencyResult & { decodeGBps: number; prefillGflops: number })[], batch: number, readGBps?: number): void {
+  const header = ['engine', 'prefill tok/s', `decode tok/s (batch ${batch})`, 'decode GB/s', ...(readGBps ? ['% of read'] : []), 'prefill GFLOP/s'];
+  const body = rows.map((r) => [r.engine, r.prefillTokensPerSecond.toFixed(1), r.decodeTokensPerSecond.toFixed(1), r.decodeGBps.toFixed(1),
+    ...(readGBps ? [`${((100 * r.decodeGBps) / readGBps).toFixed(1)}%`] : []), r.prefillGflops.toFixed(1)]);
   if (rows.length === 2) {
     const [a, b] = [rows[0]!, rows[1]!];
-    body.push(['ratio tsllm / peer', `${(a.prefillTokensPerSecond / b.prefillTokensPerSecond).toFixed(2)}x`, `${(a.decodeTokensPerSecond / b.decodeTokensPerSecond).toFixed(2)}x`, '', '']);
+    body.push(['ratio tsllm / peer', `${(a.prefillTokensPerSecond / b.prefillTokensPerSecond).toFixed(2)}x`, `${(a.decodeTokensPerSecond / b.decodeTokensPerSecond).toFixed(2)}x`, '', ...(readGBps ? [''] : []), '']);
   }
   printTable(header, body);
 }

@@ -39,6 +39,22 @@ describe('tsllm bench latency', () => {
     });
   }
 
+  it("native kernels: the read bandwidth measured before each timed iteration, and decode's share of it", () => {
+    const r = run(['--backend', 'native']) as ReturnType<typeof run> & { readGBps?: number; readGBpsSamples: number[]; decodeStepBytes: number };
+    assert.equal(r.readGBpsSamples.length, 2, 'one measurement per timed iteration');
+    for (const g of r.readGBpsSamples) assert.ok(g > 0.1 && g < 10_000, `read ${g} GB/s`);
+    const sorted = [...r.readGBpsSamples].sort((a, b) => a - b);
+    assert.equal(r.readGBps, (sorted[0]! + sorted[1]!) / 2, 'the median');
+    const table = tsllm(base.filter((a) => a !== '--json').concat(['--backend', 'native']));
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /% of read/);
+    assert.match(table.stdout, /read bandwidth \d+\.\d GB\/s: median of 2 measurements/);
+    const off = run(['--backend', 'native', '--no-roofline']) as ReturnType<typeof run> & { readGBps?: number; readGBpsSamples: number[] };
+    assert.equal(off.readGBps, undefined);
+    assert.deepEqual(off.readGBpsSamples, []);
+    assert.doesNotMatch(tsllm(base.filter((a) => a !== '--json').concat(['--backend', 'reference'])).stdout, /% of read/, 'no native kernels, no read bandwidth');
+  });
+
   it('with ranks, an output of one token is refused with the reason', { skip: skipWithoutGloo }, () => {
     const r = tsllm([...base, '--output-len', '1', '-pp', '2']);
     assert.notEqual(r.code, 0);

@@ -2,6 +2,7 @@
 
 #include "kernel-decls.h"
 #include "rows8-layouts.h"
+#include "rows8-wide-dots.h"
 
 namespace tsllm {
 namespace TSLLM_ISA {
@@ -61,6 +62,9 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
   TSLLM_UNROLL for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
   [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);
   __m256 dSuper = _mm256_setzero_ps(), mSuper = _mm256_setzero_ps();
+#if TSLLM_WIDE_DOTS
+  const PairIndex pairs;
+#endif
   for (int b = 0; b < nb; b++) {
     const uint8_t* blk = G::block(group, b);
     const uint8_t* body = blk + G::kBlockHead;
@@ -103,6 +107,15 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       return _mm256_set1_epi32(v);
     };
     __m256i dot[C], dotHi[C];
+#if TSLLM_WIDE_DOTS
+    if constexpr (wideDots<G>()) {
+      __m512i u[4];
+      unsignedPairs<G>(body, u);
+      TSLLM_UNROLL for (int c = 0; c < C; c++) {
+        wideBlockDot<G>(u, pairs, xb + static_cast<size_t>(c) * k, xs[static_cast<size_t>(c) * nb + b], dot[c], dotHi[c]);
+      }
+    } else
+#endif
     if constexpr (scalesPer16(kind)) {
       // Six bits 0..63 (q6_K as stored, from the nibbles and the top-bit plane) or three (q3_K's q + 4),
       // the centre coming off below, against int8. VNNI's dpbusd takes them unsigned as they are;
