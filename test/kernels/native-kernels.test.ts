@@ -1,4 +1,4 @@
-// Every native kernel (each ISA build this CPU runs: AVX-512, AVX2, portable) against the reference backend, op by op, on shapes
+// Every native kernel (each ISA build this CPU runs: AVX-512, AVX-VNNI, AVX2, portable) against the reference backend, op by op, on shapes
 // that hit the tile edges (rows not a multiple of the tile, odd n, k with a tail). Float formats must
 // agree to float32 rounding; q8_0 and q4_0 differ from the reference (which multiplies the dequantized
 // weights with the exact activations) only by the per-block quantization of the activations, whose
@@ -385,4 +385,26 @@ describe('native thread pool', { skip: !addon }, () => {
     assert.deepEqual(results[1], results[0]);
     assert.deepEqual(results[2], results[0]);
   });
+});
+
+// The SIMD builds compute the same integer dot products (the AVX-512 build two pieces a vector with
+// unsigned weights and exact offsets, the others one piece, through VNNI or maddubs) and the same float
+// chain around them, so every output has the same bits whichever build runs.
+describe('native kernel builds agree bit for bit', () => {
+  const simd = nativeIsas().filter((isa) => isa !== 'generic');
+  for (const dtype of WEIGHT_DTYPES.filter((d) => WEIGHT_FORMATS[d].rows8)) {
+    it(`matmul ${dtype}: ${simd.join(', ')}`, { skip: simd.length < 2 && 'fewer than two SIMD builds run here' }, () => {
+      const rng = new Rng(77);
+      const n = 37, k = 512, rows = 6;
+      const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
+      const x = randn(rng, rows * k);
+      const outs = simd.map((isa) => {
+        const be = new NativeBackend(addon!, { threads: 2, isa });
+        const out = new Float32Array(rows * n);
+        be.matmul(out, x, be.prepareWeight(w), rows);
+        return out;
+      });
+      for (let i = 1; i < outs.length; i++) assert.deepEqual(outs[i], outs[0], `${simd[i]} against ${simd[0]}`);
+    });
+  }
 });
