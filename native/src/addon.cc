@@ -431,17 +431,20 @@ Napi::Value mapFileJs(const Napi::CallbackInfo& info) {
   }, keep);
 }
 
-// allocate(bytes) -> zero-filled ArrayBuffer in native memory (the KV cache), freed when collected.
+// allocate(bytes, hugePages?) -> zero-filled ArrayBuffer in native memory (the KV cache, repacked
+// weights), freed when collected.
 Napi::Value allocateJs(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1) {
     Napi::TypeError::New(env, "allocate(bytes): bytes must be a positive number").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  const size_t bytes = static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue());
+  const bool hugePages = info.Length() > 1 && info[1].ToBoolean().Value();
   MappedFile region;
   std::string error;
-  if (!mapAnonymous(static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()), region, error)) {
-    Napi::Error::New(env, "cannot allocate the KV cache: " + error).ThrowAsJavaScriptException();
+  if (!mapAnonymous(bytes, region, error, hugePages)) {
+    Napi::Error::New(env, "cannot allocate " + std::to_string(bytes) + " bytes: " + error).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto* keep = new MappedFile(region);

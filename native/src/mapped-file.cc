@@ -53,11 +53,24 @@ bool releasePages(const void* data, size_t bytes) {
   return madvise(reinterpret_cast<void*>(start), end - start, MADV_PAGEOUT) == 0;
 }
 
-bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error, bool hugePages) {
+  constexpr uintptr_t kHuge = 2u << 20;
+  const size_t span = hugePages ? bytes + kHuge : bytes;
+  void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     error = std::strerror(errno);
     return false;
+  }
+  if (hugePages) {
+    // Over-mapped by 2 MiB so an aligned start exists; the slack either side goes back at once.
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t raw = reinterpret_cast<uintptr_t>(p), start = (raw + kHuge - 1) / kHuge * kHuge;
+    const uintptr_t end = (start + bytes + page - 1) / page * page;
+    if (start > raw) munmap(p, start - raw);
+    if (raw + span > end) munmap(reinterpret_cast<void*>(end), raw + span - end);
+    p = reinterpret_cast<void*>(start);
+    // Advice only: a kernel without transparent huge pages answers EINVAL and the memory works as is.
+    madvise(p, end - start, MADV_HUGEPAGE);
   }
   out.data = p;
   out.size = bytes;

@@ -21,7 +21,10 @@ void unmapFile(const MappedFile& file);
 // contents never change, so it is safe on any memory. Returns false where the kernel refuses.
 bool releasePages(const void* data, size_t bytes);
 
-// Zero-filled anonymous memory (the KV cache): page-aligned, committed only as pages are touched.
-bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error);
+// Zero-filled anonymous memory (the KV cache, repacked weights): page-aligned, committed only as pages
+// are touched. With hugePages, aligned to 2 MiB and advised for transparent huge pages (where the
+// system allows them): a weight matrix streamed once per decode step then costs one TLB entry per
+// 2 MiB instead of per 4 KiB.
+bool mapAnonymous(size_t bytes, MappedFile& out, std::string& error, bool hugePages = false);
 
 }  // namespace tsllm

@@ -52,8 +52,11 @@ export interface NativeAddon {
    * back if touched again); the contents stay the same. False where the kernel refuses.
    */
   releasePages(view: ArrayBufferView): boolean;
-  /** Zero-filled native memory, committed as it is touched, released when the buffer is collected. */
-  allocate(bytes: number): ArrayBuffer;
+  /**
+   * Zero-filled native memory, committed as it is touched, released when the buffer is collected;
+   * `hugePages`: 2 MiB-aligned and advised for transparent huge pages.
+   */
+  allocate(bytes: number, hugePages?: boolean): ArrayBuffer;
   /** The fastest kernel build this CPU runs: 'avx512', 'avxvnni', 'avx2' or 'generic'. */
   cpuIsa(): string;
   /** Every kernel build, fastest first, with the CPU features it needs and the first one this CPU lacks. */
