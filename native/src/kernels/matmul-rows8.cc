@@ -49,8 +49,8 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
 }
 
 // out[c][0 .. valid) for C activation rows against one group: xq, xd, xs and xs16 are row 0's quants,
-// scales, eight-sums (see quantizeActivationRow) and scaled sums per 16 (q6_K only), rows k, k / 32,
-// k / 32 and k / 16 apart.
+// scales, eight-sums (see quantizeActivationRow) and offset terms (see matmulRows8: per 16 values for
+// q6_K/q3_K, per block for the formats with an offset), rows k, k / 32, k / 32 and k / 16 apart.
 template <class W, int C>
 void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const int32_t* xs, const float* xs16, int k, float* out,
                int n, int valid, const float* bias) {
@@ -256,14 +256,12 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       if constexpr (scalesPer16(kind)) {
         acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[c]);
         // The centre: centre x scale x the activations' quantized sum, per 16.
-        constexpr float centre = static_cast<float>(centre16(kind));
         const float* s16 = xs16 + static_cast<size_t>(c) * (k / 16) + 2 * b;
-        acc[c] = _mm256_fnmadd_ps(sLo, _mm256_set1_ps(centre * s16[0]), acc[c]);
-        acc[c] = _mm256_fnmadd_ps(sHi, _mm256_set1_ps(centre * s16[1]), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(sLo, _mm256_broadcast_ss(s16), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(sHi, _mm256_broadcast_ss(s16 + 1), acc[c]);
       }
       if constexpr (hasMins(kind) || isLegacyOffset(kind)) {
-        const float sumX = xd[static_cast<size_t>(c) * nb + b] * (0.125f * static_cast<float>(xs[static_cast<size_t>(c) * nb + b]));
-        acc[c] = _mm256_fnmadd_ps(off, _mm256_set1_ps(sumX), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(off, _mm256_broadcast_ss(xs16 + static_cast<size_t>(c) * (k / 16) + b), acc[c]);
       }
     }
     (void)sHi;
@@ -332,7 +330,19 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     int8_t* q = xa.q + static_cast<size_t>(r) * k;
     float* d = xa.d + static_cast<size_t>(r) * nb;
     quantizeActivationRow(x + static_cast<size_t>(r) * k, k, q, d, xa.m + static_cast<size_t>(r) * nb);
-    if constexpr (scalesPer16(Rows8<W>::kKind)) activationSums16(q, d, k, xa.sums16 + static_cast<size_t>(r) * (k / 16));
+    // What the kernel takes off per block, computed once per row instead of once per group of 8 weight
+    // rows: the centre x the scaled sums per 16 (q6_K, q3_K), or the block's scaled activation sum
+    // (formats with an offset), float for float as the kernel used to form them.
+#if defined(__AVX2__)
+    float* off = xa.sums16 + static_cast<size_t>(r) * (k / 16);
+    if constexpr (scalesPer16(Rows8<W>::kKind)) {
+      activationSums16(q, d, k, off);
+      for (int g = 0; g < k / 16; g++) off[g] *= static_cast<float>(centre16(Rows8<W>::kKind));
+    } else if constexpr (hasMins(Rows8<W>::kKind) || isLegacyOffset(Rows8<W>::kKind)) {
+      const int32_t* eightSums = xa.m + static_cast<size_t>(r) * nb;
+      for (int b = 0; b < nb; b++) off[b] = d[b] * (0.125f * static_cast<float>(eightSums[b]));
+    }
+#endif
   };
   if (rows <= 2) {
     for (int r = 0; r < rows; r++) quantize(r);
