@@ -70,7 +70,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
     const uint8_t* body = blk + G::kBlockHead;
     // The group is one sequential stream, yet prefetching it ahead still gains 10-20% in decode: the
     // hardware prefetcher ramps up slowly and stops at 4 KiB pages. Into L2, a page ahead: on Zen 5,
-    // model-shaped q8_0 matmuls streamed 8-10% faster so than 2 KiB ahead into L1 (same process,
+    // model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead into L1 (same process,
     // alternating), batch-1 decode 5 points closer to the read bandwidth.
     TSLLM_UNROLL for (int line = 0; line < G::kPackedBlock; line += 64) {
       _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes + line, _MM_HINT_T1);
