@@ -6,6 +6,9 @@ import { describe, it } from 'node:test';
 import { hashBlock } from '../../src/engine/kv-cache/block-hash.js';
 import { BlockPool } from '../../src/engine/kv-cache/block-pool.js';
 import { KVCacheManager } from '../../src/engine/kv-cache/kv-cache-manager.js';
+import { KVCacheStorage } from '../../src/engine/kv-cache/kv-cache-storage.js';
+import { kvHeadBytes } from '../../src/kernels/kv-cache-dtype.js';
+import { loadNativeAddon } from '../../src/kernels/native/native-addon.js';
 import { Request } from '../../src/engine/request.js';
 import { Rng } from '../../src/util/rng.js';
 import { makeSamplingParams } from '../../src/engine/sampling/sampling-params.js';
@@ -102,5 +105,29 @@ describe('KVCacheManager', () => {
     assert.ok(kv.allocateSlots(a, 1), 'the ninth token opens a third block');
     assert.equal(a.blockTable.length, 3);
     assert.equal(kv.usage, 1);
+  });
+});
+
+describe('KVCacheStorage', () => {
+  it('gives every layer its own zero-filled K and V pools, several layers to one huge-page region', () => {
+    const shape = { numLayers: 5, numKvHeads: 2, headDim: 8 };
+    const storage = new KVCacheStorage(shape, 3, 4, 'f16');
+    const bytes = 3 * 4 * 2 * kvHeadBytes('f16', 8);
+    const pools = storage.layers.flatMap((l) => [l.k, l.v]);
+    assert.equal(new Set(pools).size, 10);
+    for (const p of pools) {
+      assert.equal(p.byteLength, bytes);
+      assert.ok(p.every((b) => b === 0));
+    }
+    pools.forEach((p, i) => p.fill(i + 1));
+    pools.forEach((p, i) => assert.ok(p.every((b) => b === i + 1), `pool ${i} was written by a neighbour`));
+    if (loadNativeAddon().ok) assert.equal(storage.layers[0]!.k.buffer, storage.layers[4]!.v.buffer, 'one region for these small pools');
+  });
+
+  it('gives latent attention one pool per layer, serving as K and V', () => {
+    const mla = { kvLoraRank: 8, qkRopeHeadDim: 8, qkNopeHeadDim: 8, vHeadDim: 8, qLoraRank: null } as never;
+    const storage = new KVCacheStorage({ numLayers: 3, numKvHeads: 1, headDim: 16, mla }, 2, 4, 'f32');
+    for (const l of storage.layers) assert.equal(l.k, l.v);
+    assert.equal(new Set(storage.layers.map((l) => l.k)).size, 3);
   });
 });

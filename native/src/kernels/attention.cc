@@ -2,21 +2,25 @@
 // keys and values (causal, sliding window, GQA), one query tile x KV head per task, keys and values
 // read back a tile at a time.
 
+#include <type_traits>
+
 #include "kernel-decls.h"
 #include "kv-formats.h"
 
 namespace tsllm {
 namespace TSLLM_ISA {
 
-inline float dot(const float* a, const float* b, int n) {
+// Keys and values are float, Half or BHalf (kv-formats.h): T below.
+template <class T>
+inline float dot(const float* a, const T* b, int n) {
   int i = 0;
   float s = 0;
 #if defined(__AVX2__)
   __m256 acc = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), acc);
   s = hsum(acc);
 #endif
-  for (; i < n; i++) s += a[i] * b[i];
+  for (; i < n; i++) s += a[i] * toFloat(b[i]);
   return s;
 }
 
@@ -32,7 +36,8 @@ inline __m256 hsum8(const __m256* a) {
 
 // sc[j] = q . key_j * scale for j in [ja, jb); key j at keys + j * stride. Eight keys at a time share
 // the loads of q and one transposing reduction.
-inline void scoreKeys(float* sc, const float* q, const float* keys, size_t stride, int ja, int jb, int hd, float scale) {
+template <class T>
+inline void scoreKeys(float* sc, const float* q, const T* keys, size_t stride, int ja, int jb, int hd, float scale) {
   int j = ja;
 #if defined(__AVX2__)
   if (hd % 8 == 0) {
@@ -41,7 +46,7 @@ inline void scoreKeys(float* sc, const float* q, const float* keys, size_t strid
       for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
       for (int d = 0; d < hd; d += 8) {
         const __m256 qv = _mm256_loadu_ps(q + d);
-        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(keys + (j + i) * stride + d), acc[i]);
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qv, load8(keys + (j + i) * stride + d), acc[i]);
       }
       _mm256_storeu_ps(sc + j, _mm256_mul_ps(hsum8(acc), _mm256_set1_ps(scale)));
     }
@@ -51,7 +56,7 @@ inline void scoreKeys(float* sc, const float* q, const float* keys, size_t strid
   // group or tail it falls in.
   if (hd == 8) {
     for (; j < jb; j++) {
-      const __m256 prod = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(keys + j * stride));
+      const __m256 prod = _mm256_mul_ps(_mm256_loadu_ps(q), load8(keys + j * stride));
       const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(prod, prod), _mm256_setzero_ps());
       sc[j] = _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1))) * scale;
     }
@@ -72,12 +77,13 @@ inline void padScores(float* sc, int ja, int jb) {
 // task: eight keys then score with vertical products and sums against broadcasts of q.
 
 // kT[d * ld + j] = keys[(j - j0) * 8 + d] for j in [j0, j1).
-inline void transposeKeys8(float* kT, size_t ld, const float* keys, int j0, int j1) {
+template <class T>
+inline void transposeKeys8(float* kT, size_t ld, const T* keys, int j0, int j1) {
   int j = j0;
   for (; j + 8 <= j1; j += 8) {
-    const float* k = keys + static_cast<size_t>(j - j0) * 8;
+    const T* k = keys + static_cast<size_t>(j - j0) * 8;
     __m256 r[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(k + i * 8);
+    for (int i = 0; i < 8; i++) r[i] = load8(k + i * 8);
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -94,7 +100,7 @@ inline void transposeKeys8(float* kT, size_t ld, const float* keys, int j0, int 
     for (int d = 0; d < 8; d++) _mm256_storeu_ps(kT + d * ld + j, cols[d]);
   }
   for (; j < j1; j++)
-    for (int d = 0; d < 8; d++) kT[d * ld + j] = keys[static_cast<size_t>(j - j0) * 8 + d];
+    for (int d = 0; d < 8; d++) kT[d * ld + j] = toFloat(keys[static_cast<size_t>(j - j0) * 8 + d]);
 }
 
 // Eight scores from transposed keys, summed in hsum8's order (see scoreKeys), so the row-wise path
@@ -185,8 +191,8 @@ inline float maxOf(const float* sc, int ja, int jb) {
 // acc[0..8G) += sum over j in [ja, jb) of w[j] * value_j[0..8G). A chain of FMAs into one register
 // waits on each one's latency, so G chunks of the head times P interleaved runs of keys keep 4-8
 // independent chains in flight (a head of 8 alone would otherwise be one serial chain).
-template <int G, int P>
-inline void accumulateChunks(float* acc, const float* w, const float* values, size_t stride, int ja, int jb) {
+template <int G, int P, class T>
+inline void accumulateChunks(float* acc, const float* w, const T* values, size_t stride, int ja, int jb) {
   __m256 a[P][G];
   TSLLM_UNROLL for (int p = 0; p < P; p++)
     TSLLM_UNROLL for (int g = 0; g < G; g++) a[p][g] = p == 0 ? _mm256_loadu_ps(acc + 8 * g) : _mm256_setzero_ps();
@@ -194,13 +200,13 @@ inline void accumulateChunks(float* acc, const float* w, const float* values, si
   for (; j + P <= jb; j += P) {
     TSLLM_UNROLL for (int p = 0; p < P; p++) {
       const __m256 wj = _mm256_set1_ps(w[j + p]);
-      const float* v = values + (j + p) * stride;
-      TSLLM_UNROLL for (int g = 0; g < G; g++) a[p][g] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(v + 8 * g), a[p][g]);
+      const T* v = values + (j + p) * stride;
+      TSLLM_UNROLL for (int g = 0; g < G; g++) a[p][g] = _mm256_fmadd_ps(wj, load8(v + 8 * g), a[p][g]);
     }
   }
   for (; j < jb; j++) {
     const __m256 wj = _mm256_set1_ps(w[j]);
-    TSLLM_UNROLL for (int g = 0; g < G; g++) a[0][g] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(values + j * stride + 8 * g), a[0][g]);
+    TSLLM_UNROLL for (int g = 0; g < G; g++) a[0][g] = _mm256_fmadd_ps(wj, load8(values + j * stride + 8 * g), a[0][g]);
   }
   TSLLM_UNROLL for (int g = 0; g < G; g++) {
     __m256 t = a[0][g];
@@ -211,25 +217,26 @@ inline void accumulateChunks(float* acc, const float* w, const float* values, si
 #endif
 
 // acc[0..hd) += sum over j in [ja, jb) of w[j] * value_j
-inline void accumulateValues(float* acc, const float* w, const float* values, size_t stride, int ja, int jb, int hd) {
+template <class T>
+inline void accumulateValues(float* acc, const float* w, const T* values, size_t stride, int ja, int jb, int hd) {
   int d = 0;
 #if defined(__AVX2__)
-  for (; d + 64 <= hd; d += 64) accumulateChunks<8, 1>(acc + d, w, values + d, stride, ja, jb);
+  for (; d + 64 <= hd; d += 64) accumulateChunks<8, 1, T>(acc + d, w, values + d, stride, ja, jb);
   switch ((hd - d) / 8) {
-    case 7: accumulateChunks<7, 1>(acc + d, w, values + d, stride, ja, jb); break;
-    case 6: accumulateChunks<6, 1>(acc + d, w, values + d, stride, ja, jb); break;
-    case 5: accumulateChunks<5, 1>(acc + d, w, values + d, stride, ja, jb); break;
-    case 4: accumulateChunks<4, 2>(acc + d, w, values + d, stride, ja, jb); break;
-    case 3: accumulateChunks<3, 2>(acc + d, w, values + d, stride, ja, jb); break;
-    case 2: accumulateChunks<2, 2>(acc + d, w, values + d, stride, ja, jb); break;
-    case 1: accumulateChunks<1, 4>(acc + d, w, values + d, stride, ja, jb); break;
+    case 7: accumulateChunks<7, 1, T>(acc + d, w, values + d, stride, ja, jb); break;
+    case 6: accumulateChunks<6, 1, T>(acc + d, w, values + d, stride, ja, jb); break;
+    case 5: accumulateChunks<5, 1, T>(acc + d, w, values + d, stride, ja, jb); break;
+    case 4: accumulateChunks<4, 2, T>(acc + d, w, values + d, stride, ja, jb); break;
+    case 3: accumulateChunks<3, 2, T>(acc + d, w, values + d, stride, ja, jb); break;
+    case 2: accumulateChunks<2, 2, T>(acc + d, w, values + d, stride, ja, jb); break;
+    case 1: accumulateChunks<1, 4, T>(acc + d, w, values + d, stride, ja, jb); break;
     default: break;
   }
   d += (hd - d) / 8 * 8;
 #endif
   for (; d < hd; d++) {
     float a = acc[d];
-    for (int j = ja; j < jb; j++) a += w[j] * values[j * stride + d];
+    for (int j = ja; j < jb; j++) a += w[j] * toFloat(values[j * stride + d]);
     acc[d] = a;
   }
 }
@@ -253,7 +260,8 @@ inline __m128 hsum4Tree(const __m256* a) {
 }
 
 // scoreKeys for kHeadBlock heads: sc + h * ld from q + h * hd. Needs hd % 8 == 0.
-inline void scoreKeysHeads(float* sc, size_t ld, const float* q, const float* keys, size_t stride, int ja, int jb, int hd, float scale) {
+template <class T>
+inline void scoreKeysHeads(float* sc, size_t ld, const float* q, const T* keys, size_t stride, int ja, int jb, int hd, float scale) {
   const __m128 vscale = _mm_set1_ps(scale);
   int j = ja;
   for (; j + kBlockKeys <= jb; j += kBlockKeys) {
@@ -264,7 +272,7 @@ inline void scoreKeysHeads(float* sc, size_t ld, const float* q, const float* ke
       __m256 x[kHeadBlock];
       TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) x[h] = _mm256_loadu_ps(q + static_cast<size_t>(h) * hd + d);
       TSLLM_UNROLL for (int i = 0; i < kBlockKeys; i++) {
-        const __m256 k = _mm256_loadu_ps(keys + (j + i) * stride + d);
+        const __m256 k = load8(keys + (j + i) * stride + d);
         TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) a[h][i] = _mm256_fmadd_ps(x[h], k, a[h][i]);
       }
     }
@@ -276,11 +284,13 @@ inline void scoreKeysHeads(float* sc, size_t ld, const float* q, const float* ke
 // accumulateValues for kHeadBlock heads: acc + h * hd += sum of w[h * ld + j] * value_j. Needs
 // hd % 64 == 0, where accumulateValues runs one chain per element over the keys in order (P = 1); the
 // vector width does not change an element's chain.
-inline void accumulateValuesHeads(float* acc, const float* w, size_t ld, const float* values, size_t stride, int ja, int jb, int hd) {
+template <class T>
+inline void accumulateValuesHeads(float* acc, const float* w, size_t ld, const T* values, size_t stride, int ja, int jb, int hd) {
 #if defined(__AVX512F__)
   using V = __m512;
   constexpr int kLanes = 16;
   auto load = [](const float* p) { return _mm512_loadu_ps(p); };
+  auto loadValues = [](const T* p) { return load16(p); };
   auto store = [](float* p, V v) { _mm512_storeu_ps(p, v); };
   auto broadcast = [](float x) { return _mm512_set1_ps(x); };
   auto fma = [](V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); };
@@ -288,6 +298,7 @@ inline void accumulateValuesHeads(float* acc, const float* w, size_t ld, const f
   using V = __m256;
   constexpr int kLanes = 8;
   auto load = [](const float* p) { return _mm256_loadu_ps(p); };
+  auto loadValues = [](const T* p) { return load8(p); };
   auto store = [](float* p, V v) { _mm256_storeu_ps(p, v); };
   auto broadcast = [](float x) { return _mm256_set1_ps(x); };
   auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
@@ -300,9 +311,9 @@ inline void accumulateValuesHeads(float* acc, const float* w, size_t ld, const f
     for (int j = ja; j < jb; j++) {
       V b[kHeadBlock];
       TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) b[h] = broadcast(w[h * ld + j]);
-      const float* v = values + j * stride + d;
+      const T* v = values + j * stride + d;
       TSLLM_UNROLL for (int c = 0; c < kChunks; c++) {
-        const V x = load(v + c * kLanes);
+        const V x = loadValues(v + c * kLanes);
         TSLLM_UNROLL for (int h = 0; h < kHeadBlock; h++) a[h][c] = fma(b[h], x, a[h][c]);
       }
     }
@@ -330,8 +341,9 @@ inline void softcapScores(float* sc, int ja, int jb, float cap) {
 // softmax across tiles (running max and sum, output rescaled when the max grows), so no score matrix is
 // ever built. A tile spans several cache blocks, up to kKeyTileFloats floats of keys: the max, rescale
 // and exponentials are paid once per tile rather than per 16-key block, which matters for small heads.
-// Each tile's keys and values of this head are dequantized once, for every query of the task and every
-// query head sharing the KV head (GQA); f32 is read in place, block by block.
+// f32, f16 and bf16 are read in place, block by block (a decode token's attention once spent a third
+// of its time copying f16 tiles to f32); the quantized formats' tiles of this head are dequantized
+// once, for every query of the task and every query head sharing the KV head (GQA).
 constexpr int kQueryTile = 16;
 constexpr int kKeyTileFloats = 8192;
 constexpr int kMinStatesForTransposedKeys = 4;
@@ -339,11 +351,13 @@ constexpr int kMinStatesForTransposedKeys = 4;
 template <class Fmt>
 void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* kCache, const uint8_t* vCache,
                   const AttentionSeqDesc* seqs, int numSeqs, const AttentionParams& p) {
+  using Elem = typename Fmt::InPlace;
+  constexpr bool kInPlace = !std::is_void_v<Elem>;
   const int group = p.numHeads / p.numKvHeads;
   const int hd = p.headDim, qDim = p.numHeads * hd, bs = p.blockSize;
   const size_t headBytes = Fmt::headBytes(hd), headRunBytes = headBytes * bs, blockBytes = headRunBytes * p.numKvHeads;
   const int tileKeys = bs * std::max(1, kKeyTileFloats / (bs * hd));
-  // A head's records are contiguous in a block, so rows are hd floats apart in place (f32) and in a tile.
+  // A head's records are contiguous in a block, so rows are hd elements apart in place and in a tile.
   const size_t rowStride = static_cast<size_t>(hd);
 #if defined(__AVX2__)
   const bool head8 = hd == 8;
@@ -375,8 +389,8 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
     float* maxv = threadScratch(1, states);
     float* sum = threadScratch(2, states);
     float* scores = threadScratch(3, scoresLd * kBlockHeadsOf);
-    float* kTile = Fmt::kDirect ? nullptr : threadScratch(4, static_cast<size_t>(tileKeys) * hd);
-    float* vTile = Fmt::kDirect ? nullptr : threadScratch(5, static_cast<size_t>(tileKeys) * hd);
+    float* kTile = kInPlace ? nullptr : threadScratch(4, static_cast<size_t>(tileKeys) * hd);
+    float* vTile = kInPlace ? nullptr : threadScratch(5, static_cast<size_t>(tileKeys) * hd);
     // Transposing a tile pays off once several query heads share it (a decode token alone: row-wise).
     const bool keysT8 = head8 && states >= kMinStatesForTransposedKeys;
     float* kT = keysT8 ? threadScratch(6, static_cast<size_t>(kTLd) * 8) : nullptr;
@@ -392,10 +406,10 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
     // fn(keys, values, first, a, b): the tile's keys [first + a, first + b) (tile-relative), which lie
     // in one contiguous run starting at keys/values (a block in place, or the whole dequantized tile).
     auto forRuns = [&](int t0, int ja, int jb, auto&& fn) {
-      if constexpr (Fmt::kDirect) {
+      if constexpr (kInPlace) {
         for (int j = ja; j < jb;) {
           const int first = (t0 + j) / bs * bs - t0, end = std::min(jb, first + bs);
-          fn(reinterpret_cast<const float*>(blockRecords(kCache, t0 + j)), reinterpret_cast<const float*>(blockRecords(vCache, t0 + j)), first, j - first, end - first);
+          fn(reinterpret_cast<const Elem*>(blockRecords(kCache, t0 + j)), reinterpret_cast<const Elem*>(blockRecords(vCache, t0 + j)), first, j - first, end - first);
           j = end;
         }
       } else {
@@ -450,7 +464,7 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
     for (int t0 = lo / tileKeys * tileKeys; t0 <= hi; t0 += tileKeys) {
       const int ta = std::max(t0, lo) - t0, tb = std::min(hi + 1, t0 + tileKeys) - t0;
       prefetchTile(t0 + kTilesAhead * tileKeys);
-      if constexpr (!Fmt::kDirect) {
+      if constexpr (!kInPlace) {
         for (int j = ta; j < tb;) {
           const int offset = (t0 + j) % bs, n = std::min(tb - j, bs - offset);
           Fmt::readRun(kTile + static_cast<size_t>(j) * hd, blockRecords(kCache, t0 + j) + offset * headBytes, hd, n);
@@ -460,8 +474,8 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
       }
 #if defined(__AVX2__)
       if (keysT8) {
-        if constexpr (Fmt::kDirect) {
-          forRuns(t0, ta, tb, [&](const float* keys, const float*, int first, int a, int b) { transposeKeys8(kT, kTLd, keys + static_cast<size_t>(a) * 8, first + a, first + b); });
+        if constexpr (kInPlace) {
+          forRuns(t0, ta, tb, [&](const auto* keys, const auto*, int first, int a, int b) { transposeKeys8(kT, kTLd, keys + static_cast<size_t>(a) * 8, first + a, first + b); });
         } else {
           transposeKeys8(kT, kTLd, kTile + static_cast<size_t>(ta) * 8, ta, tb);
         }
@@ -478,13 +492,13 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
           const float* qg = qh + static_cast<size_t>(g) * hd;
 #if defined(__AVX2__)
           if (heads > 1) {
-            forRuns(t0, ja, jb, [&](const float* keys, const float*, int first, int a, int b) { scoreKeysHeads(scores + first, scoresLd, qg, keys, rowStride, a, b, hd, p.scale); });
+            forRuns(t0, ja, jb, [&](const auto* keys, const auto*, int first, int a, int b) { scoreKeysHeads(scores + first, scoresLd, qg, keys, rowStride, a, b, hd, p.scale); });
           } else if (keysT8) {
             scoreKeysT8(scores, qg, kT, kTLd, ja, jb, p.scale);
           }
 #endif
           if (heads == 1 && !keysT8) {
-            forRuns(t0, ja, jb, [&](const float* keys, const float*, int first, int a, int b) { scoreKeys(scores + first, qg, keys, rowStride, a, b, hd, p.scale); });
+            forRuns(t0, ja, jb, [&](const auto* keys, const auto*, int first, int a, int b) { scoreKeys(scores + first, qg, keys, rowStride, a, b, hd, p.scale); });
             // Heads of 8 take the softmax over whole groups of eight, padded with -inf.
             if (head8) padScores(scores, ja, jb);
           }
@@ -494,11 +508,11 @@ void attentionFor(ThreadPool& pool, float* out, const float* q, const uint8_t* k
           for (int h = 0; h < heads; h++) softmaxTile(scores + h * scoresLd, st0 + h, ja, jb);
 #if defined(__AVX2__)
           if (heads > 1) {
-            forRuns(t0, ja, jb, [&](const float*, const float* values, int first, int a, int b) { accumulateValuesHeads(acc + static_cast<size_t>(st0) * hd, scores + first, scoresLd, values, rowStride, a, b, hd); });
+            forRuns(t0, ja, jb, [&](const auto*, const auto* values, int first, int a, int b) { accumulateValuesHeads(acc + static_cast<size_t>(st0) * hd, scores + first, scoresLd, values, rowStride, a, b, hd); });
           }
 #endif
           if (heads == 1) {
-            forRuns(t0, ja, jb, [&](const float*, const float* values, int first, int a, int b) { accumulateValues(acc + static_cast<size_t>(st0) * hd, scores + first, values, rowStride, a, b, hd); });
+            forRuns(t0, ja, jb, [&](const auto*, const auto* values, int first, int a, int b) { accumulateValues(acc + static_cast<size_t>(st0) * hd, scores + first, values, rowStride, a, b, hd); });
           }
           g += heads;
         }

@@ -47,19 +47,48 @@ inline uint8_t encodeFp8(float x) {
   return static_cast<uint8_t>(sign | std::min(code, kMaxCode));
 }
 
+// Elements that attention reads in place, with no tile copy: f32 as it is, f16 and bf16 widened as they
+// are loaded. The widening is exact, so the arithmetic is that of a widened tile to the bit.
+struct Half { uint16_t bits; };
+struct BHalf { uint16_t bits; };
+inline float toFloat(float x) { return x; }
+inline float toFloat(Half h) { return halfToFloat(h.bits); }
+inline float toFloat(BHalf h) { return bf16ToFloat(h.bits); }
+#if defined(__AVX2__)
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const Half* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline __m256 load8(const BHalf* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+#endif
+#if defined(__AVX512F__)
+// GCC 12's AVX-512 conversions start from a self-initialised "undefined" vector, which its
+// -Wmaybe-uninitialized reports wherever they inline (GCC bug 105593, fixed in 13).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const Half* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline __m512 load16(const BHalf* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+#endif
+
 // Formats: headBytes(hd), write(record, x[hd]), read(out[hd], record) and readRun(out[n * hd], first of
-// n consecutive records). kDirect formats are read in place by attention (f32); the others are
-// dequantized one tile at a time. f16 and bf16 records hold no scale, so a run of them is one array.
+// n consecutive records). Attention reads a format whose InPlace is an element type (f32, f16, bf16: no
+// scale in the record, so a run of records is one array) where it lies; the others (InPlace = void) are
+// dequantized one tile at a time.
 
 struct KvF32 : KvF32Format {
-  static constexpr bool kDirect = true;
+  using InPlace = float;
   static void write(uint8_t* rec, const float* x, int hd) { std::memcpy(rec, x, static_cast<size_t>(hd) * 4); }
   static void read(float* out, const uint8_t* rec, int hd) { std::memcpy(out, rec, static_cast<size_t>(hd) * 4); }
   static void readRun(float* out, const uint8_t* rec, int hd, int n) { read(out, rec, hd * n); }
 };
 
 struct KvF16 : KvF16Format {
-  static constexpr bool kDirect = false;
+  using InPlace = Half;
   static void write(uint8_t* rec, const float* x, int hd) {
     for (int i = 0; i < hd; i++) { const uint16_t h = floatToHalf(x[i]); std::memcpy(rec + 2 * i, &h, 2); }
   }
@@ -74,7 +103,7 @@ struct KvF16 : KvF16Format {
 };
 
 struct KvBF16 : KvBF16Format {
-  static constexpr bool kDirect = false;
+  using InPlace = BHalf;
   static void write(uint8_t* rec, const float* x, int hd) {
     for (int i = 0; i < hd; i++) { const uint16_t h = floatToBf16(x[i]); std::memcpy(rec + 2 * i, &h, 2); }
   }
@@ -95,7 +124,7 @@ struct KvBF16 : KvBF16Format {
 template <class Code>
 struct KvScaled8 : Code::Format {
   using Code::Format::headBytes;
-  static constexpr bool kDirect = false;
+  using InPlace = void;
   static void readRun(float* out, const uint8_t* rec, int hd, int n) {
     for (int r = 0; r < n; r++) read(out + static_cast<size_t>(r) * hd, rec + r * headBytes(hd), hd);
   }
@@ -163,7 +192,7 @@ struct E4M3Code {
 // int4: groups of G = 32 values (or the whole head), byte j of a group holding value j (low nibble)
 // and j + G/2 (high); all groups' bytes, then one bf16 scale d per group: x = (q - 8) * d.
 struct KvInt4 : KvInt4Format {
-  static constexpr bool kDirect = false;
+  using InPlace = void;
   static int group(int hd) { return scaleGroup(hd); }
   static void readRun(float* out, const uint8_t* rec, int hd, int n) {
     for (int r = 0; r < n; r++) read(out + static_cast<size_t>(r) * hd, rec + r * headBytes(hd), hd);
