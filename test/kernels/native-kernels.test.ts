@@ -30,6 +30,17 @@ function emptyCache(dtype: KVCacheDType, slots: number, numKvHeads: number, head
   return { k: new Uint8Array(bytes), v: new Uint8Array(bytes), dtype, blockSize };
 }
 
+// How far int8 activations (steps of max|x| / 127 per block of 32, rounded) can move w . x.
+function activationRoundingBound(w: Float32Array, x: Float32Array): number {
+  let bound = 0;
+  for (let b = 0; b < x.length; b += 32) {
+    let amax = 0;
+    for (let t = b; t < b + 32; t++) amax = Math.max(amax, Math.abs(x[t]!));
+    for (let t = b; t < b + 32; t++) bound += Math.abs(w[t]!) * (amax / 127) * 0.5;
+  }
+  return bound;
+}
+
 function assertClose(actual: Float32Array, expected: Float32Array, tol: (i: number) => number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) {
@@ -326,6 +337,29 @@ for (const isa of nativeIsas()) {
       });
     }
 
+    // A decode row against rows of k >= 4096 goes through two groups of 8 weight rows at a time
+    // (n = 45: two pairs, then a whole group beside a partial one).
+    for (const dtype of WEIGHT_DTYPES.filter((d) => WEIGHT_FORMATS[d].rows8)) {
+      it(`${dtype} matmul with long rows: a decode row gets the reference's values and a batch row's bits`, () => {
+        const n = 45, k = 4096, total = 3;
+        const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
+        const x = randn(rng, total * k);
+        const bias = randn(rng, n);
+        const prepared = be.prepareWeight(w);
+        const wf = new Float32Array(n * k);
+        dequantize(w, 0, n * k, wf);
+        const all = new Float32Array(total * n), expected = new Float32Array(n);
+        be.matmul(all, x, prepared, total, bias);
+        ref.matmul(expected, x.subarray(0, k), ref.prepareWeight(w), 1, bias);
+        for (let r = 0; r < total; r++) {
+          const alone = new Float32Array(n);
+          be.matmul(alone, x.subarray(r * k, (r + 1) * k), prepared, 1, bias);
+          assert.deepEqual(alone, all.subarray(r * n, (r + 1) * n), `row ${r}`);
+          if (r === 0) assertClose(alone, expected, (j) => activationRoundingBound(wf.subarray(j * k, (j + 1) * k), x.subarray(0, k)) + 1e-4, `${dtype} against the reference`);
+        }
+      });
+    }
+
     it('gathers rows and scatter-adds weighted rows with the reference bits; refuses ids outside the array', () => {
       const dim = 37, rows = 9;
       const x = randn(rng, rows * dim);
@@ -395,16 +429,18 @@ describe('native kernel builds agree bit for bit', () => {
   for (const dtype of WEIGHT_DTYPES.filter((d) => WEIGHT_FORMATS[d].rows8)) {
     it(`matmul ${dtype}: ${simd.join(', ')}`, { skip: simd.length < 2 && 'fewer than two SIMD builds run here' }, () => {
       const rng = new Rng(77);
-      const n = 37, k = 512, rows = 6;
-      const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
-      const x = randn(rng, rows * k);
-      const outs = simd.map((isa) => {
-        const be = new NativeBackend(addon!, { threads: 2, isa });
-        const out = new Float32Array(rows * n);
-        be.matmul(out, x, be.prepareWeight(w), rows);
-        return out;
-      });
-      for (let i = 1; i < outs.length; i++) assert.deepEqual(outs[i], outs[0], `${simd[i]} against ${simd[0]}`);
+      // Rows of 512 in a batch, and rows of 4096 against one decode row (two groups at a time).
+      for (const [n, k, rows] of [[37, 512, 6], [45, 4096, 1]] as const) {
+        const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
+        const x = randn(rng, rows * k);
+        const outs = simd.map((isa) => {
+          const be = new NativeBackend(addon!, { threads: 2, isa });
+          const out = new Float32Array(rows * n);
+          be.matmul(out, x, be.prepareWeight(w), rows);
+          return out;
+        });
+        for (let i = 1; i < outs.length; i++) assert.deepEqual(outs[i], outs[0], `k ${k}: ${simd[i]} against ${simd[0]}`);
+      }
     });
   }
 });

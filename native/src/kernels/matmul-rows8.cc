@@ -19,6 +19,12 @@ namespace TSLLM_ISA {
 
 constexpr int kPrefetchBytes = 4096;
 
+// A decode row against long weight rows takes two groups at a time, each activation piece loaded once
+// for both: with k >= 4096 (a down projection) a single group streamed 10-25% slower per byte than with
+// k = 2048, and pairs win most of that back (Zen 5, 2 threads, from DRAM: q8_0 k = 5632 36 -> 42 GB/s,
+// q4_K 36 -> 40, q6_K 37 -> 44), while at k = 2048 they lost 10-15%. Same chain per output, same bits.
+constexpr int kPairMinK = 4096;
+
 template <class W>
 void packRows8T(ThreadPool& pool, uint8_t* dst, const uint8_t* w, int n, int k) {
   const int groups = (n + kGroupRows - 1) / kGroupRows;
@@ -51,229 +57,243 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
 // out[c][0 .. valid) for C activation rows against one group: xq, xd, xs and xs16 are row 0's quants,
 // scales, eight-sums (see quantizeActivationRow) and offset terms (see matmulRows8: per 16 values for
 // q6_K/q3_K, per block for the formats with an offset), rows k, k / 32, k / 32 and k / 16 apart.
-template <class W, int C>
+// NG = 2 (SIMD builds, see kPairMinK) takes the next group too, out[c][8 .. 8 + valid): the first whole.
+template <class W, int C, int NG = 1>
 void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const int32_t* xs, const float* xs16, int k, float* out,
                int n, int valid, const float* bias) {
   const int nb = k / 32;
   using G = Rows8<W>;
 #if defined(__AVX2__)
   constexpr Rows8Kind kind = G::kKind;
-  __m256 acc[C];
-  TSLLM_UNROLL for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();
+  const size_t gBytes = G::groupBytes(k);
+  __m256 acc[NG][C];
+  TSLLM_UNROLL for (int g = 0; g < NG; g++)
+    TSLLM_UNROLL for (int c = 0; c < C; c++) acc[g][c] = _mm256_setzero_ps();
   [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);
-  __m256 dSuper = _mm256_setzero_ps(), mSuper = _mm256_setzero_ps();
+  __m256 dSuper[NG], mSuper[NG];
+  TSLLM_UNROLL for (int g = 0; g < NG; g++) dSuper[g] = mSuper[g] = _mm256_setzero_ps();
 #if TSLLM_WIDE_DOTS
   const PairIndex pairs;
 #endif
   for (int b = 0; b < nb; b++) {
-    const uint8_t* blk = G::block(group, b);
-    const uint8_t* body = blk + G::kBlockHead;
-    // The group is one sequential stream, yet prefetching it ahead still gains 10-20% in decode: the
-    // hardware prefetcher ramps up slowly and stops at 4 KiB pages. Into L2, a page ahead: on Zen 5,
-    // model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead into L1 (same process,
-    // alternating), batch-1 decode 5 points closer to the read bandwidth.
-    TSLLM_UNROLL for (int line = 0; line < G::kPackedBlock; line += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes + line, _MM_HINT_T1);
-    }
-    if constexpr (G::kSuperBlocks > 1) {
-      if (b % G::kSuperBlocks == 0) {
-        const uint8_t* sup = G::super(group, b);
-        dSuper = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup)));
-        if constexpr (hasMins(kind)) mSuper = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup + 16)));
+    TSLLM_UNROLL for (int g = 0; g < NG; g++) {
+      const uint8_t* blk = G::block(group + g * gBytes, b);
+      const uint8_t* body = blk + G::kBlockHead;
+      // The group is one sequential stream, yet prefetching it ahead still gains 10-20% in decode: the
+      // hardware prefetcher ramps up slowly and stops at 4 KiB pages. Into L2, a page ahead: on Zen 5,
+      // model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead into L1 (same process,
+      // alternating), batch-1 decode 5 points closer to the read bandwidth.
+      TSLLM_UNROLL for (int line = 0; line < G::kPackedBlock; line += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes + line, _MM_HINT_T1);
       }
-    }
-    // The 8 rows' scales for this block (elements 0..15 and 16..31 differ for q6_K) and offsets (q4_K).
-    __m256 sLo, sHi, off = _mm256_setzero_ps();
-    auto bytes8 = [blk](int at) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + at)); };
-    if constexpr (hasMins(kind)) {
-      sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(0))));
-      off = _mm256_mul_ps(mSuper, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(8))));
-    } else if constexpr (kind == Rows8Kind::IQ4_XS) {
-      sLo = sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
-    } else if constexpr (kind == Rows8Kind::MXFP4) {
-      // E8M0 e as a float's exponent field is 2^(e - 127), halved; e = 0 (2^-128) reads as 0.
-      sLo = sHi = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(bytes8(0)), 23)), _mm256_set1_ps(0.5f));
-    } else if constexpr (isLegacyOffset(kind)) {
-      sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
-      off = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16)));
-    } else if constexpr (scalesPer16(kind)) {
-      sLo = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
-      sHi = _mm256_mul_ps(dSuper, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(8))));
-    } else {
-      sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
-    }
-    const int8_t* xb = xq + b * 32;
-    auto piece = [xb, k](int c, int t) {
-      int32_t v;
-      std::memcpy(&v, xb + static_cast<size_t>(c) * k + 4 * t, 4);
-      return _mm256_set1_epi32(v);
-    };
-    __m256i dot[C], dotHi[C];
-#if TSLLM_WIDE_DOTS
-    if constexpr (wideDots<G>()) {
-      __m512i u[4];
-      unsignedPairs<G>(body, u);
-      TSLLM_UNROLL for (int c = 0; c < C; c++) {
-        wideBlockDot<G>(u, pairs, xb + static_cast<size_t>(c) * k, xs[static_cast<size_t>(c) * nb + b], dot[c], dotHi[c]);
-      }
-    } else
-#endif
-    if constexpr (scalesPer16(kind)) {
-      // Six bits 0..63 (q6_K as stored, from the nibbles and the top-bit plane) or three (q3_K's q + 4),
-      // the centre coming off below, against int8. VNNI's dpbusd takes them unsigned as they are;
-      // maddubs pairs reach 2 x 63 x 127, so two pieces at a time add up in int16 before widening.
-      const __m256i low4 = _mm256_set1_epi8(15);
-      __m256i uLo[4], uHi[4];
-      TSLLM_UNROLL for (int t = 0; t < 4; t++) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
-        uLo[t] = _mm256_and_si256(v, low4);
-        uHi[t] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-        if constexpr (G::kHighPlane) {
-          const __m256i three = _mm256_set1_epi8(3);
-          const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128 + 32 * (t / 2)));
-          const __m256i h = t % 2 ? _mm256_srli_epi16(p, 4) : p;
-          uLo[t] = _mm256_or_si256(uLo[t], _mm256_slli_epi16(_mm256_and_si256(h, three), 4));
-          uHi[t] = _mm256_or_si256(uHi[t], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), three), 4));
+      if constexpr (G::kSuperBlocks > 1) {
+        if (b % G::kSuperBlocks == 0) {
+          const uint8_t* sup = G::super(group + g * gBytes, b);
+          dSuper[g] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup)));
+          if constexpr (hasMins(kind)) mSuper[g] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sup + 16)));
         }
       }
-      TSLLM_UNROLL for (int c = 0; c < C; c++) {
-#if TSLLM_VNNI
-        dot[c] = dotHi[c] = _mm256_setzero_si256();
-        TSLLM_UNROLL for (int t = 0; t < 4; t++) {
-          dot[c] = dpbusd(dot[c], uLo[t], piece(c, t));
-          dotHi[c] = dpbusd(dotHi[c], uHi[t], piece(c, t + 4));
-        }
-#else
-        auto pair = [&](const __m256i* u, int t0, int x0) {
-          return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(u[t0], piece(c, x0)), _mm256_maddubs_epi16(u[t0 + 1], piece(c, x0 + 1))), ones);
-        };
-        dot[c] = _mm256_add_epi32(pair(uLo, 0, 0), pair(uLo, 2, 2));
-        dotHi[c] = _mm256_add_epi32(pair(uHi, 0, 4), pair(uHi, 2, 6));
-#endif
+      // The 8 rows' scales for this block (elements 0..15 and 16..31 differ for q6_K) and offsets (q4_K).
+      __m256 sLo, sHi, off = _mm256_setzero_ps();
+      auto bytes8 = [blk](int at) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + at)); };
+      if constexpr (hasMins(kind)) {
+        sLo = sHi = _mm256_mul_ps(dSuper[g], _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(0))));
+        off = _mm256_mul_ps(mSuper[g], _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes8(8))));
+      } else if constexpr (kind == Rows8Kind::IQ4_XS) {
+        sLo = sHi = _mm256_mul_ps(dSuper[g], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
+      } else if constexpr (kind == Rows8Kind::MXFP4) {
+        // E8M0 e as a float's exponent field is 2^(e - 127), halved; e = 0 (2^-128) reads as 0.
+        sLo = sHi = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(bytes8(0)), 23)), _mm256_set1_ps(0.5f));
+      } else if constexpr (isLegacyOffset(kind)) {
+        sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+        off = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16)));
+      } else if constexpr (scalesPer16(kind)) {
+        sLo = _mm256_mul_ps(dSuper[g], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(0))));
+        sHi = _mm256_mul_ps(dSuper[g], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes8(8))));
+      } else {
+        sLo = sHi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
       }
-    } else if constexpr (isLegacyOffset(kind)) {
-      // Nibbles (and q5's fifth bits from their plane), unsigned 0..31: dpbusd's unsigned operand; with
-      // maddubs a pair reaches 2 x 31 x 127, so four pieces at a time add up in int16.
-      const __m256i low4 = _mm256_set1_epi8(15);
-      __m256i u[8];
-      [[maybe_unused]] __m256i plane = _mm256_setzero_si256();
-      if constexpr (G::kFifthPlane) plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128));
-      TSLLM_UNROLL for (int t = 0; t < 4; t++) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
-        u[t] = _mm256_and_si256(v, low4);
-        u[t + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-        if constexpr (G::kFifthPlane) {
-          const __m256i one = _mm256_set1_epi8(1);
-          u[t] = _mm256_or_si256(u[t], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(plane, 2 * t), one), 4));
-          u[t + 4] = _mm256_or_si256(u[t + 4], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(plane, 2 * t + 1), one), 4));
-        }
-      }
-      TSLLM_UNROLL for (int c = 0; c < C; c++) {
-#if TSLLM_VNNI
-        dot[c] = dpbusd(_mm256_setzero_si256(), u[0], piece(c, 0));
-        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = dpbusd(dot[c], u[t], piece(c, t));
-#else
-        __m256i a = _mm256_maddubs_epi16(u[0], piece(c, 0)), h = _mm256_maddubs_epi16(u[4], piece(c, 4));
-        TSLLM_UNROLL for (int t = 1; t < 4; t++) {
-          a = _mm256_add_epi16(a, _mm256_maddubs_epi16(u[t], piece(c, t)));
-          h = _mm256_add_epi16(h, _mm256_maddubs_epi16(u[t + 4], piece(c, t + 4)));
-        }
-        dot[c] = _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(h, ones));
-#endif
-      }
-    } else if constexpr (isGrid4(kind)) {
-      // Nibbles index the grid (pshufb within each 128-bit lane, the grid in both), then int8 x int8
-      // as below; |grid| <= 127, so a maddubs pair cannot saturate.
-      const __m256i low4 = _mm256_set1_epi8(15);
-      const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gridOf(kind))));
-      __m256i wv[8], aw[8];
-      TSLLM_UNROLL for (int t = 0; t < 4; t++) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
-        wv[t] = _mm256_shuffle_epi8(grid, _mm256_and_si256(v, low4));
-        wv[t + 4] = _mm256_shuffle_epi8(grid, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
-      }
-      TSLLM_UNROLL for (int t = 0; t < 8; t++) aw[t] = _mm256_sign_epi8(wv[t], wv[t]);
-      TSLLM_UNROLL for (int c = 0; c < C; c++) {
-        dot[c] = _mm256_setzero_si256();
-        TSLLM_UNROLL for (int t = 0; t < 8; t++) {
-#if TSLLM_VNNI
-          dot[c] = dpbusd(dot[c], aw[t], _mm256_sign_epi8(piece(c, t), wv[t]));
-#else
-          dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw[t], _mm256_sign_epi8(piece(c, t), wv[t])), ones));
-#endif
-        }
-      }
-    } else if constexpr (G::kNibbles) {
-      // Nibbles 0..15 against int8: a pair of products is at most 2 x 15 x 127, so eight pieces add up
-      // in int16 without saturating. q4_0's stored +8 comes off as 8 x sum(x), exactly.
-      const __m256i low4 = _mm256_set1_epi8(15);
-      __m256i wv[8];
-      TSLLM_UNROLL for (int t = 0; t < 4; t++) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
-        wv[t] = _mm256_and_si256(v, low4);
-        wv[t + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-      }
-      TSLLM_UNROLL for (int c = 0; c < C; c++) {
-#if TSLLM_VNNI
-        // The nibbles are dpbusd's unsigned operand as they are: one instruction per piece.
-        dot[c] = dpbusd(_mm256_setzero_si256(), wv[0], piece(c, 0));
-        TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = dpbusd(dot[c], wv[t], piece(c, t));
-#else
-        __m256i s16 = _mm256_maddubs_epi16(wv[0], piece(c, 0));
-        TSLLM_UNROLL for (int t = 1; t < 8; t++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[t], piece(c, t)));
-        dot[c] = _mm256_madd_epi16(s16, ones);
-#endif
-        if constexpr (kind == Rows8Kind::Q4_0) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(xs[static_cast<size_t>(c) * nb + b]));
-      }
-    } else {
-      TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_setzero_si256();
-#if TSLLM_VNNI
-      // dpbusd's unsigned operand: q5_K's values 0..31 as they are, q8_0's flipped to q + 128 (one xor
-      // per piece, shared by the C rows), its 128 x sum(x) = 16 x the eight-sums coming off after.
-      TSLLM_UNROLL for (int t = 0; t < 8; t++) {
-        __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
-        if constexpr (kind == Rows8Kind::Q8_0) u = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
-        TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = dpbusd(dot[c], u, piece(c, t));
-      }
-      if constexpr (kind == Rows8Kind::Q8_0) {
-        TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(16 * xs[static_cast<size_t>(c) * nb + b]));
-      }
-#else
-      // int8 x int8 through maddubs: |w| x (x with w's sign), whose pairs cannot saturate
-      // (2 x 128 x 127 < 32767), widened to int32 per piece.
-      TSLLM_UNROLL for (int t = 0; t < 8; t++) {
-        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
-        const __m256i aw = _mm256_sign_epi8(wv, wv);
+      const int8_t* xb = xq + b * 32;
+      auto piece = [xb, k](int c, int t) {
+        int32_t v;
+        std::memcpy(&v, xb + static_cast<size_t>(c) * k + 4 * t, 4);
+        return _mm256_set1_epi32(v);
+      };
+      __m256i dot[C], dotHi[C];
+  #if TSLLM_WIDE_DOTS
+      if constexpr (wideDots<G>()) {
+        __m512i u[4];
+        unsignedPairs<G>(body, u);
         TSLLM_UNROLL for (int c = 0; c < C; c++) {
-          dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(piece(c, t), wv)), ones));
+          wideBlockDot<G>(u, pairs, xb + static_cast<size_t>(c) * k, xs[static_cast<size_t>(c) * nb + b], dot[c], dotHi[c]);
+        }
+      } else
+  #endif
+      if constexpr (scalesPer16(kind)) {
+        // Six bits 0..63 (q6_K as stored, from the nibbles and the top-bit plane) or three (q3_K's q + 4),
+        // the centre coming off below, against int8. VNNI's dpbusd takes them unsigned as they are;
+        // maddubs pairs reach 2 x 63 x 127, so two pieces at a time add up in int16 before widening.
+        const __m256i low4 = _mm256_set1_epi8(15);
+        __m256i uLo[4], uHi[4];
+        TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+          uLo[t] = _mm256_and_si256(v, low4);
+          uHi[t] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+          if constexpr (G::kHighPlane) {
+            const __m256i three = _mm256_set1_epi8(3);
+            const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128 + 32 * (t / 2)));
+            const __m256i h = t % 2 ? _mm256_srli_epi16(p, 4) : p;
+            uLo[t] = _mm256_or_si256(uLo[t], _mm256_slli_epi16(_mm256_and_si256(h, three), 4));
+            uHi[t] = _mm256_or_si256(uHi[t], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), three), 4));
+          }
+        }
+        TSLLM_UNROLL for (int c = 0; c < C; c++) {
+  #if TSLLM_VNNI
+          dot[c] = dotHi[c] = _mm256_setzero_si256();
+          TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+            dot[c] = dpbusd(dot[c], uLo[t], piece(c, t));
+            dotHi[c] = dpbusd(dotHi[c], uHi[t], piece(c, t + 4));
+          }
+  #else
+          auto pair = [&](const __m256i* u, int t0, int x0) {
+            return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(u[t0], piece(c, x0)), _mm256_maddubs_epi16(u[t0 + 1], piece(c, x0 + 1))), ones);
+          };
+          dot[c] = _mm256_add_epi32(pair(uLo, 0, 0), pair(uLo, 2, 2));
+          dotHi[c] = _mm256_add_epi32(pair(uHi, 0, 4), pair(uHi, 2, 6));
+  #endif
+        }
+      } else if constexpr (isLegacyOffset(kind)) {
+        // Nibbles (and q5's fifth bits from their plane), unsigned 0..31: dpbusd's unsigned operand; with
+        // maddubs a pair reaches 2 x 31 x 127, so four pieces at a time add up in int16.
+        const __m256i low4 = _mm256_set1_epi8(15);
+        __m256i u[8];
+        [[maybe_unused]] __m256i plane = _mm256_setzero_si256();
+        if constexpr (G::kFifthPlane) plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 128));
+        TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+          u[t] = _mm256_and_si256(v, low4);
+          u[t + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+          if constexpr (G::kFifthPlane) {
+            const __m256i one = _mm256_set1_epi8(1);
+            u[t] = _mm256_or_si256(u[t], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(plane, 2 * t), one), 4));
+            u[t + 4] = _mm256_or_si256(u[t + 4], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(plane, 2 * t + 1), one), 4));
+          }
+        }
+        TSLLM_UNROLL for (int c = 0; c < C; c++) {
+  #if TSLLM_VNNI
+          dot[c] = dpbusd(_mm256_setzero_si256(), u[0], piece(c, 0));
+          TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = dpbusd(dot[c], u[t], piece(c, t));
+  #else
+          __m256i a = _mm256_maddubs_epi16(u[0], piece(c, 0)), h = _mm256_maddubs_epi16(u[4], piece(c, 4));
+          TSLLM_UNROLL for (int t = 1; t < 4; t++) {
+            a = _mm256_add_epi16(a, _mm256_maddubs_epi16(u[t], piece(c, t)));
+            h = _mm256_add_epi16(h, _mm256_maddubs_epi16(u[t + 4], piece(c, t + 4)));
+          }
+          dot[c] = _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(h, ones));
+  #endif
+        }
+      } else if constexpr (isGrid4(kind)) {
+        // Nibbles index the grid (pshufb within each 128-bit lane, the grid in both), then int8 x int8
+        // as below; |grid| <= 127, so a maddubs pair cannot saturate.
+        const __m256i low4 = _mm256_set1_epi8(15);
+        const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gridOf(kind))));
+        __m256i wv[8], aw[8];
+        TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+          wv[t] = _mm256_shuffle_epi8(grid, _mm256_and_si256(v, low4));
+          wv[t + 4] = _mm256_shuffle_epi8(grid, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+        }
+        TSLLM_UNROLL for (int t = 0; t < 8; t++) aw[t] = _mm256_sign_epi8(wv[t], wv[t]);
+        TSLLM_UNROLL for (int c = 0; c < C; c++) {
+          dot[c] = _mm256_setzero_si256();
+          TSLLM_UNROLL for (int t = 0; t < 8; t++) {
+  #if TSLLM_VNNI
+            dot[c] = dpbusd(dot[c], aw[t], _mm256_sign_epi8(piece(c, t), wv[t]));
+  #else
+            dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw[t], _mm256_sign_epi8(piece(c, t), wv[t])), ones));
+  #endif
+          }
+        }
+      } else if constexpr (G::kNibbles) {
+        // Nibbles 0..15 against int8: a pair of products is at most 2 x 15 x 127, so eight pieces add up
+        // in int16 without saturating. q4_0's stored +8 comes off as 8 x sum(x), exactly.
+        const __m256i low4 = _mm256_set1_epi8(15);
+        __m256i wv[8];
+        TSLLM_UNROLL for (int t = 0; t < 4; t++) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+          wv[t] = _mm256_and_si256(v, low4);
+          wv[t + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        }
+        TSLLM_UNROLL for (int c = 0; c < C; c++) {
+  #if TSLLM_VNNI
+          // The nibbles are dpbusd's unsigned operand as they are: one instruction per piece.
+          dot[c] = dpbusd(_mm256_setzero_si256(), wv[0], piece(c, 0));
+          TSLLM_UNROLL for (int t = 1; t < 8; t++) dot[c] = dpbusd(dot[c], wv[t], piece(c, t));
+  #else
+          __m256i s16 = _mm256_maddubs_epi16(wv[0], piece(c, 0));
+          TSLLM_UNROLL for (int t = 1; t < 8; t++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[t], piece(c, t)));
+          dot[c] = _mm256_madd_epi16(s16, ones);
+  #endif
+          if constexpr (kind == Rows8Kind::Q4_0) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(xs[static_cast<size_t>(c) * nb + b]));
+        }
+      } else {
+        TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_setzero_si256();
+  #if TSLLM_VNNI
+        // dpbusd's unsigned operand: q5_K's values 0..31 as they are, q8_0's flipped to q + 128 (one xor
+        // per piece, shared by the C rows), its 128 x sum(x) = 16 x the eight-sums coming off after.
+        TSLLM_UNROLL for (int t = 0; t < 8; t++) {
+          __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+          if constexpr (kind == Rows8Kind::Q8_0) u = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+          TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = dpbusd(dot[c], u, piece(c, t));
+        }
+        if constexpr (kind == Rows8Kind::Q8_0) {
+          TSLLM_UNROLL for (int c = 0; c < C; c++) dot[c] = _mm256_sub_epi32(dot[c], _mm256_set1_epi32(16 * xs[static_cast<size_t>(c) * nb + b]));
+        }
+  #else
+        // int8 x int8 through maddubs: |w| x (x with w's sign), whose pairs cannot saturate
+        // (2 x 128 x 127 < 32767), widened to int32 per piece.
+        TSLLM_UNROLL for (int t = 0; t < 8; t++) {
+          const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(body + 32 * t));
+          const __m256i aw = _mm256_sign_epi8(wv, wv);
+          TSLLM_UNROLL for (int c = 0; c < C; c++) {
+            dot[c] = _mm256_add_epi32(dot[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(piece(c, t), wv)), ones));
+          }
+        }
+  #endif
+      }
+      TSLLM_UNROLL for (int c = 0; c < C; c++) {
+        const __m256 dx = _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b);
+        acc[g][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(sLo, dx), acc[g][c]);
+        if constexpr (scalesPer16(kind)) {
+          acc[g][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[g][c]);
+          // The centre: centre x scale x the activations' quantized sum, per 16.
+          const float* s16 = xs16 + static_cast<size_t>(c) * (k / 16) + 2 * b;
+          acc[g][c] = _mm256_fnmadd_ps(sLo, _mm256_broadcast_ss(s16), acc[g][c]);
+          acc[g][c] = _mm256_fnmadd_ps(sHi, _mm256_broadcast_ss(s16 + 1), acc[g][c]);
+        }
+        if constexpr (hasMins(kind) || isLegacyOffset(kind)) {
+          acc[g][c] = _mm256_fnmadd_ps(off, _mm256_broadcast_ss(xs16 + static_cast<size_t>(c) * (k / 16) + b), acc[g][c]);
         }
       }
-#endif
+      (void)sHi;
     }
-    TSLLM_UNROLL for (int c = 0; c < C; c++) {
-      const __m256 dx = _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b);
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(sLo, dx), acc[c]);
-      if constexpr (scalesPer16(kind)) {
-        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[c]);
-        // The centre: centre x scale x the activations' quantized sum, per 16.
-        const float* s16 = xs16 + static_cast<size_t>(c) * (k / 16) + 2 * b;
-        acc[c] = _mm256_fnmadd_ps(sLo, _mm256_broadcast_ss(s16), acc[c]);
-        acc[c] = _mm256_fnmadd_ps(sHi, _mm256_broadcast_ss(s16 + 1), acc[c]);
-      }
-      if constexpr (hasMins(kind) || isLegacyOffset(kind)) {
-        acc[c] = _mm256_fnmadd_ps(off, _mm256_broadcast_ss(xs16 + static_cast<size_t>(c) * (k / 16) + b), acc[c]);
-      }
-    }
-    (void)sHi;
+  }
+  // Every group of a pair is whole (see groupRows).
+  TSLLM_UNROLL for (int g = 0; g + 1 < NG; g++) {
+    const __m256 bv = bias ? _mm256_loadu_ps(bias + g * kGroupRows) : _mm256_setzero_ps();
+    TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_storeu_ps(out + static_cast<size_t>(c) * n + g * kGroupRows, _mm256_add_ps(acc[g][c], bv));
   }
   if (valid == kGroupRows) {
-    const __m256 bv = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
-    TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_storeu_ps(out + static_cast<size_t>(c) * n, _mm256_add_ps(acc[c], bv));
+    const __m256 bv = bias ? _mm256_loadu_ps(bias + (NG - 1) * kGroupRows) : _mm256_setzero_ps();
+    TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_storeu_ps(out + static_cast<size_t>(c) * n + (NG - 1) * kGroupRows, _mm256_add_ps(acc[NG - 1][c], bv));
     return;
   }
+  out += (NG - 1) * kGroupRows;
+  if (bias) bias += (NG - 1) * kGroupRows;
   alignas(32) float v[C][kGroupRows];
-  TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_store_ps(v[c], acc[c]);
+  TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_store_ps(v[c], acc[NG - 1][c]);
 #else
+  static_assert(NG == 1, "groups side by side only in the SIMD builds");
   (void)xs;
   (void)xs16;
   float v[C][kGroupRows] = {};
@@ -356,7 +376,17 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     const int panel = task / chunks, chunk = task % chunks;
     const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
     const int n0 = chunk * chunkRows, n1 = std::min(n, n0 + chunkRows);
-    for (int j = n0; j < n1; j += kGroupRows) {
+    int j = n0;
+#if defined(__AVX2__)
+    if (r1 - r0 == 1 && k >= kPairMinK) {
+      for (; j + kGroupRows < n1; j += 2 * kGroupRows) {
+        tileRows8<W, 1, 2>(w + (j / kGroupRows) * groupBytes, xa.q + static_cast<size_t>(r0) * k, xa.d + static_cast<size_t>(r0) * nb,
+                           xa.m + static_cast<size_t>(r0) * nb, xa.sums16 + static_cast<size_t>(r0) * (k / 16), k,
+                           out + static_cast<size_t>(r0) * n + j, n, std::min(kGroupRows, n1 - j - kGroupRows), bias ? bias + j : nullptr);
+      }
+    }
+#endif
+    for (; j < n1; j += kGroupRows) {
       groupRows<W>(w + (j / kGroupRows) * groupBytes, xa, r0, r1, k, out, n, j, std::min(kGroupRows, n1 - j), bias ? bias + j : nullptr);
     }
   });
