@@ -35,7 +35,9 @@ class ChatProcess {
     const [out, err] = [this.stdout.length, this.stderr.length];
     this.send(line);
     const stats = await this.until(() => STATS.exec(this.stderr.slice(err)) ?? undefined);
-    // The reply is what stdout got since the line went in, less the newline that closes it.
+    // The reply is what stdout got since the line went in, less the newline that closes it. The chat
+    // writes that newline before the stats line, but the two pipes reach this process in either order.
+    await this.until(() => (this.stdout.slice(out).endsWith('\n') ? true : undefined));
     return { reply: this.stdout.slice(out).replace(/\n$/, ''), tokens: Number(stats[2]), stopped: stats[1] !== undefined };
   }
 
