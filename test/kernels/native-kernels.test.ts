@@ -337,11 +337,12 @@ for (const isa of nativeIsas()) {
       });
     }
 
-    // A decode row against rows of k >= 4096 goes through two groups of 8 weight rows at a time
-    // (n = 45: two pairs, then a whole group beside a partial one).
+    // A decode row against rows of k >= 4096 goes through three, two or one groups of 8 weight rows
+    // at a time, within a chunk of the pool's: n = 45 makes chunks of 2 groups (a pair, the last one
+    // partial), n = 509 chunks of 4 (a triple and a single, the very last partial).
     for (const dtype of WEIGHT_DTYPES.filter((d) => WEIGHT_FORMATS[d].rows8)) {
-      it(`${dtype} matmul with long rows: a decode row gets the reference's values and a batch row's bits`, () => {
-        const n = 45, k = 4096, total = 3;
+      for (const n of [45, 509]) it(`${dtype} matmul with long rows (n ${n}): a decode row gets the reference's values and a batch row's bits`, () => {
+        const k = 4096, total = 3;
         const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
         const x = randn(rng, total * k);
         const bias = randn(rng, n);
@@ -429,8 +430,8 @@ describe('native kernel builds agree bit for bit', () => {
   for (const dtype of WEIGHT_DTYPES.filter((d) => WEIGHT_FORMATS[d].rows8)) {
     it(`matmul ${dtype}: ${simd.join(', ')}`, { skip: simd.length < 2 && 'fewer than two SIMD builds run here' }, () => {
       const rng = new Rng(77);
-      // Rows of 512 in a batch, and rows of 4096 against one decode row (two groups at a time).
-      for (const [n, k, rows] of [[37, 512, 6], [45, 4096, 1]] as const) {
+      // Rows of 512 in a batch, and rows of 4096 against one decode row (groups side by side).
+      for (const [n, k, rows] of [[37, 512, 6], [45, 4096, 1], [509, 4096, 1]] as const) {
         const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
         const x = randn(rng, rows * k);
         const outs = simd.map((isa) => {

@@ -19,10 +19,11 @@ namespace TSLLM_ISA {
 
 constexpr int kPrefetchBytes = 4096;
 
-// A decode row against long weight rows takes two groups at a time, each activation piece loaded once
-// for both: with k >= 4096 (a down projection) a single group streamed 10-25% slower per byte than with
-// k = 2048, and pairs win most of that back (Zen 5, 2 threads, from DRAM: q8_0 k = 5632 36 -> 42 GB/s,
-// q4_K 36 -> 40, q6_K 37 -> 44), while at k = 2048 they lost 10-15%. Same chain per output, same bits.
+// A decode row against long weight rows takes three groups at a time (then two, then one), each
+// activation piece loaded once for all of them: with k >= 4096 (a down projection) a single group
+// streamed 10-25% slower per byte than with k = 2048. Zen 5, 2 threads, from DRAM, k = 5632: pairs
+// took q8_0 36 -> 42 GB/s, q4_K 36 -> 40, q6_K 37 -> 44; triples then q8_0 +4-10%, q6_K +17-23%, q4_K
+// the same, four groups less. At k = 2048 pairs lost 10-15%. Same chain per output, same bits.
 constexpr int kPairMinK = 4096;
 
 template <class W>
@@ -57,7 +58,8 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
 // out[c][0 .. valid) for C activation rows against one group: xq, xd, xs and xs16 are row 0's quants,
 // scales, eight-sums (see quantizeActivationRow) and offset terms (see matmulRows8: per 16 values for
 // q6_K/q3_K, per block for the formats with an offset), rows k, k / 32, k / 32 and k / 16 apart.
-// NG = 2 (SIMD builds, see kPairMinK) takes the next group too, out[c][8 .. 8 + valid): the first whole.
+// NG > 1 (SIMD builds, see kPairMinK) takes the next groups too, the last one's out[c][8 (NG - 1) ..
+// 8 (NG - 1) + valid): the others whole.
 template <class W, int C, int NG = 1>
 void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const int32_t* xs, const float* xs16, int k, float* out,
                int n, int valid, const float* bias) {
@@ -278,7 +280,7 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       (void)sHi;
     }
   }
-  // Every group of a pair is whole (see groupRows).
+  // Every group but the last is whole (see matmulRows8).
   TSLLM_UNROLL for (int g = 0; g + 1 < NG; g++) {
     const __m256 bv = bias ? _mm256_loadu_ps(bias + g * kGroupRows) : _mm256_setzero_ps();
     TSLLM_UNROLL for (int c = 0; c < C; c++) _mm256_storeu_ps(out + static_cast<size_t>(c) * n + g * kGroupRows, _mm256_add_ps(acc[g][c], bv));
@@ -379,11 +381,15 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     int j = n0;
 #if defined(__AVX2__)
     if (r1 - r0 == 1 && k >= kPairMinK) {
-      for (; j + kGroupRows < n1; j += 2 * kGroupRows) {
-        tileRows8<W, 1, 2>(w + (j / kGroupRows) * groupBytes, xa.q + static_cast<size_t>(r0) * k, xa.d + static_cast<size_t>(r0) * nb,
-                           xa.m + static_cast<size_t>(r0) * nb, xa.sums16 + static_cast<size_t>(r0) * (k / 16), k,
-                           out + static_cast<size_t>(r0) * n + j, n, std::min(kGroupRows, n1 - j - kGroupRows), bias ? bias + j : nullptr);
-      }
+      auto side = [&](auto tile, int groups) {
+        for (; j + (groups - 1) * kGroupRows < n1; j += groups * kGroupRows) {
+          tile(w + (j / kGroupRows) * groupBytes, xa.q + static_cast<size_t>(r0) * k, xa.d + static_cast<size_t>(r0) * nb,
+               xa.m + static_cast<size_t>(r0) * nb, xa.sums16 + static_cast<size_t>(r0) * (k / 16), k,
+               out + static_cast<size_t>(r0) * n + j, n, std::min(kGroupRows, n1 - j - (groups - 1) * kGroupRows), bias ? bias + j : nullptr);
+        }
+      };
+      side(tileRows8<W, 1, 3>, 3);
+      side(tileRows8<W, 1, 2>, 2);
     }
 #endif
     for (; j < n1; j += kGroupRows) {
