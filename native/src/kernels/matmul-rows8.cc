@@ -24,7 +24,7 @@ constexpr int kPrefetchBytes = 4096;
 // streamed 10-25% slower per byte than with k = 2048. Zen 5, 2 threads, from DRAM, k = 5632: pairs
 // took q8_0 36 -> 42 GB/s, q4_K 36 -> 40, q6_K 37 -> 44; triples then q8_0 +4-10%, q6_K +17-23%, q4_K
 // the same, four groups less. At k = 2048 pairs lost 10-15%. Same chain per output, same bits.
-constexpr int kPairMinK = 4096;
+constexpr int kSideBySideMinK = 4096;
 
 template <class W>
 void packRows8T(ThreadPool& pool, uint8_t* dst, const uint8_t* w, int n, int k) {
@@ -58,7 +58,7 @@ void packRows8(ThreadPool& pool, uint8_t* dst, const uint8_t* w, DType dtype, in
 // out[c][0 .. valid) for C activation rows against one group: xq, xd, xs and xs16 are row 0's quants,
 // scales, eight-sums (see quantizeActivationRow) and offset terms (see matmulRows8: per 16 values for
 // q6_K/q3_K, per block for the formats with an offset), rows k, k / 32, k / 32 and k / 16 apart.
-// NG > 1 (SIMD builds, see kPairMinK) takes the next groups too, the last one's out[c][8 (NG - 1) ..
+// NG > 1 (SIMD builds, see kSideBySideMinK) takes the next groups too, the last one's out[c][8 (NG - 1) ..
 // 8 (NG - 1) + valid): the others whole.
 template <class W, int C, int NG = 1>
 void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const int32_t* xs, const float* xs16, int k, float* out,
@@ -326,14 +326,19 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
 // One group against activation rows [r0, r1), four rows at a time: q8_0's 4 int32 and 4 float
 // accumulators, or q4_0's 8 unpacked pieces and 4 float accumulators, leave registers for the
 // temporaries. (Six rows spill a few registers and measured the same.)
+// tile on activation row r's quants, scales, eight-sums and offset terms, its outputs from column j.
+template <class Tile>
+inline void tileAt(Tile tile, const uint8_t* group, const QuantizedActivations& xa, int r, int k, float* out, int n, int j,
+                   int valid, const float* bj) {
+  const int nb = k / 32;
+  tile(group, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb, xa.m + static_cast<size_t>(r) * nb,
+       xa.sums16 + static_cast<size_t>(r) * (k / 16), k, out + static_cast<size_t>(r) * n + j, n, valid, bj);
+}
+
 template <class W>
 void groupRows(const uint8_t* group, const QuantizedActivations& xa, int r0, int r1, int k, float* out, int n, int j,
                int valid, const float* bj) {
-  const int nb = k / 32;
-  auto run = [&](auto tile, int r) {
-    tile(group, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb, xa.m + static_cast<size_t>(r) * nb,
-         xa.sums16 + static_cast<size_t>(r) * (k / 16), k, out + static_cast<size_t>(r) * n + j, n, valid, bj);
-  };
+  auto run = [&](auto tile, int r) { tileAt(tile, group, xa, r, k, out, n, j, valid, bj); };
   int r = r0;
   for (; r + 4 <= r1; r += 4) run(tileRows8<W, 4>, r);
   switch (r1 - r) {
@@ -380,12 +385,11 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     const int n0 = chunk * chunkRows, n1 = std::min(n, n0 + chunkRows);
     int j = n0;
 #if defined(__AVX2__)
-    if (r1 - r0 == 1 && k >= kPairMinK) {
+    if (r1 - r0 == 1 && k >= kSideBySideMinK) {
       auto side = [&](auto tile, int groups) {
         for (; j + (groups - 1) * kGroupRows < n1; j += groups * kGroupRows) {
-          tile(w + (j / kGroupRows) * groupBytes, xa.q + static_cast<size_t>(r0) * k, xa.d + static_cast<size_t>(r0) * nb,
-               xa.m + static_cast<size_t>(r0) * nb, xa.sums16 + static_cast<size_t>(r0) * (k / 16), k,
-               out + static_cast<size_t>(r0) * n + j, n, std::min(kGroupRows, n1 - j - (groups - 1) * kGroupRows), bias ? bias + j : nullptr);
+          tileAt(tile, w + (j / kGroupRows) * groupBytes, xa, r0, k, out, n, j, std::min(kGroupRows, n1 - j - (groups - 1) * kGroupRows),
+                 bias ? bias + j : nullptr);
         }
       };
       side(tileRows8<W, 1, 3>, 3);
