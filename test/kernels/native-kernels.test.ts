@@ -333,9 +333,11 @@ for (const isa of nativeIsas()) {
 
     // A decode row against rows of k >= 4096 goes through three, two or one groups of 8 weight rows
     // at a time, within a chunk of the pool's: n = 45 makes chunks of 2 groups (a pair, the last one
-    // partial), n = 509 chunks of 4 (a triple and a single, the very last partial).
+    // partial), n = 509 chunks of 4 (a triple and a single, the very last partial); n = 1030 (q8_0 and
+    // q4_k: the chunking is the same for every format) chunks of 9 groups, then of 8, 6 and 4 (the guided
+    // schedule), the very last partial.
     for (const dtype of WEIGHT_DTYPES.filter((d) => WEIGHT_FORMATS[d].rows8)) {
-      for (const n of [45, 509]) it(`${dtype} matmul with long rows (n ${n}): a decode row gets the reference's values and a batch row's bits`, () => {
+      for (const n of [45, 509, ...(dtype === 'q8_0' || dtype === 'q4_k' ? [1030] : [])]) it(`${dtype} matmul with long rows (n ${n}): a decode row gets the reference's values and a batch row's bits`, () => {
         const k = 4096, total = 3;
         const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
         const x = randn(rng, total * k);

@@ -176,10 +176,10 @@ constexpr int kTileW = 4;  // float weight rows per tile (R)
 constexpr int kPanelRows = 64;
 constexpr int64_t kMinTaskMacs = 1 << 15;
 
-// Weight chunks for one matmul: enough for both threads to stay busy, each a multiple of `align`
-// rows; but a task below kMinTaskMacs costs more in hand-off (waking a worker, sharing the task
-// counter) than it saves, so small matmuls (a 64-wide model's, one token) run on fewer threads or on
-// the caller alone.
+// The largest weight chunk of one matmul: enough chunks for both threads to stay busy, each a multiple
+// of `align` rows; but a task below kMinTaskMacs costs more in hand-off (waking a worker, sharing the
+// task counter) than it saves, so small matmuls (a 64-wide model's, one token) run on fewer threads or
+// on the caller alone.
 inline int chunkRowsFor(const ThreadPool& pool, int n, int k, int rows, int align) {
   const int panels = (rows + kPanelRows - 1) / kPanelRows;
   const int64_t macs = static_cast<int64_t>(n) * k * rows;
@@ -187,6 +187,34 @@ inline int chunkRowsFor(const ThreadPool& pool, int n, int k, int rows, int alig
   int chunkRows = std::max(align, ((n + wantChunks - 1) / wantChunks + align - 1) / align * align);
   if (rows > 8) chunkRows = std::max(chunkRows, 16);
   return chunkRows;
+}
+
+// A matmul's weight rows in chunks, largest first, chunk c being [start[c], start[c + 1]). The pool
+// hands tasks out in order and a thread that finds none left waits for the others' last ones, so where
+// one panel of activation rows is all the work (decode, small batches) each chunk past the first ones
+// is cut to a share of what remains (OpenMP's guided schedule), down to kLeastChunkRows: with equal
+// chunks of 1/16 of the matrix, the two threads of a decode step finished a small projection 3-8 us
+// apart (rdtsc per task, Zen 5 VM), and a host that slows one thread for a while cost a whole chunk.
+// Several panels make many tasks, which even out by themselves.
+constexpr int kLeastChunkRows = 32;
+
+struct WeightChunks {
+  std::vector<int> start;
+  int count() const { return static_cast<int>(start.size()) - 1; }
+};
+
+inline WeightChunks weightChunks(const ThreadPool& pool, int n, int k, int rows, int align) {
+  const int most = chunkRowsFor(pool, n, k, rows, align);
+  const int least = rows > kPanelRows ? most : std::min(most, std::max(align, kLeastChunkRows / align * align));
+  const int shares = 2 * pool.size();
+  WeightChunks c;
+  for (int at = 0; at < n;) {
+    c.start.push_back(at);
+    const int share = ((n - at + shares - 1) / shares + align - 1) / align * align;
+    at = std::min(n, at + std::clamp(share, least, most));
+  }
+  c.start.push_back(n);
+  return c;
 }
 
 // ---- element-wise and row ops -----------------------------------------------------------------------

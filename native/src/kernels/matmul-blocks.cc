@@ -83,12 +83,12 @@ void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w
     pool.run(rows, [&](int r, int) { quantize(r); });
   }
   const size_t stride = W::bytes(k);
-  const int chunkRows = chunkRowsFor(pool, n, k, rows, 1);
-  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = (n + chunkRows - 1) / chunkRows;
+  const WeightChunks wc = weightChunks(pool, n, k, rows, 1);
+  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = wc.count();
   pool.run(panels * chunks, [&](int task, int) {
     const int panel = task / chunks, chunk = task % chunks;
     const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
-    const int n0 = chunk * chunkRows, n1 = std::min(n, n0 + chunkRows);
+    const int n0 = wc.start[chunk], n1 = wc.start[chunk + 1];
     // Scratch slots hold floats; the int8 values take k / 4 of them.
     int8_t* v = reinterpret_cast<int8_t*>(threadScratch(0, static_cast<size_t>(k) / 4 + 8));
     float* s = threadScratch(1, ng);

@@ -87,12 +87,12 @@ void tileColumn(const uint8_t* wj, size_t wStride, const float* x, int r0, int r
 template <class W>
 void matmulFloat(ThreadPool& pool, float* out, const float* x, const uint8_t* w, int n, int k, int rows, const float* bias) {
   const size_t wStride = W::bytes(k);
-  const int chunkRows = chunkRowsFor(pool, n, k, rows, kTileW);
-  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = (n + chunkRows - 1) / chunkRows;
+  const WeightChunks wc = weightChunks(pool, n, k, rows, kTileW);
+  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = wc.count();
   pool.run(panels * chunks, [&](int task, int) {
     const int panel = task / chunks, chunk = task % chunks;
     const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
-    const int n0 = chunk * chunkRows, n1 = std::min(n, n0 + chunkRows);
+    const int n0 = wc.start[chunk], n1 = wc.start[chunk + 1];
     for (int j = n0; j < n1;) {
       const uint8_t* wj = w + static_cast<size_t>(j) * wStride;
       const float* bj = bias ? bias + j : nullptr;

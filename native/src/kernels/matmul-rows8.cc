@@ -377,12 +377,12 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     pool.run(rows, [&](int r, int) { quantize(r); });
   }
   const size_t groupBytes = Rows8<W>::groupBytes(k);
-  const int chunkRows = chunkRowsFor(pool, n, k, rows, kGroupRows);
-  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = (n + chunkRows - 1) / chunkRows;
+  const WeightChunks wc = weightChunks(pool, n, k, rows, kGroupRows);
+  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = wc.count();
   pool.run(panels * chunks, [&](int task, int) {
     const int panel = task / chunks, chunk = task % chunks;
     const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
-    const int n0 = chunk * chunkRows, n1 = std::min(n, n0 + chunkRows);
+    const int n0 = wc.start[chunk], n1 = wc.start[chunk + 1];
     int j = n0;
 #if defined(__AVX2__)
     if (r1 - r0 == 1 && k >= kSideBySideMinK) {

@@ -6,7 +6,9 @@ export type ActivationName = 'hidden' | 'normed' | 'q' | 'k' | 'v' | 'fused' | '
   | 'mlaQa' | 'mlaKva' | 'mlaQ' | 'mlaKeys' | 'mlaLatent' | 'mlaQueries' | 'mlaQNope' | 'mlaQLatent' | 'mlaAttn' | 'mlaValues' | 'mlaOLatent' | 'mlaVHead';
 
 export class ActivationBuffers {
-  private readonly buffers = new Map<ActivationName, Float32Array>();
+  // Each buffer with the view last handed out: decode steps ask for the same length every time, and a
+  // fresh subarray per call was ~300 small allocations a step.
+  private readonly buffers = new Map<ActivationName, { whole: Float32Array; view: Float32Array }>();
 
   /**
    * `length` floats of the named buffer, grown when a larger batch needs it. Its contents are whatever
@@ -14,10 +16,12 @@ export class ActivationBuffers {
    */
   get(name: ActivationName, length: number): Float32Array {
     let b = this.buffers.get(name);
-    if (!b || b.length < length) {
-      b = new Float32Array(length);
+    if (!b || b.whole.length < length) {
+      const whole = new Float32Array(length);
+      b = { whole, view: whole };
       this.buffers.set(name, b);
     }
-    return b.length === length ? b : b.subarray(0, length);
+    if (b.view.length !== length) b.view = b.whole.length === length ? b.whole : b.whole.subarray(0, length);
+    return b.view;
   }
 }

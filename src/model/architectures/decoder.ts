@@ -34,6 +34,8 @@ const NO_HIDDEN = new Float32Array(0);
 export class CausalLM {
   private readonly layerAttn: LayerAttention[];
   private readonly attnShapeBase: Omit<AttentionShape, 'blockSize' | 'slidingWindow'>;
+  /** Per layer, the attention shape for the cache's block size (the last one used). */
+  private layerShapes: { blockSize: number; shapes: AttentionShape[] } = { blockSize: 0, shapes: [] };
   private readonly buffers = new ActivationBuffers();
   /** The matmul weights as the backend holds them. */
   private readonly prepared: PreparedWeights;
@@ -125,13 +127,12 @@ export class CausalLM {
     const rows = batch.tokenIds.length;
     const H = c.hiddenSize;
     const x = this.buffers.get('normed', rows * H);
+    const shapes = this.attnShapes(blockSize);
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
       const pw = this.prepared.layers[l]!;
       this.norm(x, h, w.attnNorm, w.attnNormBias, rows);
-      const attnShape: AttentionShape = {
-        ...this.attnShapeBase, blockSize, slidingWindow: this.layerAttn[l]!.slidingWindow, ...(w.sinks ? { sinks: w.sinks } : {}),
-      };
+      const attnShape = shapes[l]!;
       const a = c.mla
         ? latentAttention(this.latentCtx, x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows)
         : this.attention(x, w, pw, batch, kv[l]!, attnShape, this.layerAttn[l]!, rows);
@@ -144,6 +145,17 @@ export class CausalLM {
       if (w.postMlpNorm) this.norm(m, m, w.postMlpNorm, undefined, rows);
       be.add(h, m, rows * H);
     }
+  }
+
+  // Built once per block size rather than spread anew per layer and pass.
+  private attnShapes(blockSize: number): AttentionShape[] {
+    if (this.layerShapes.blockSize !== blockSize) {
+      const shapes = this.weights.layers.map((w, l): AttentionShape => ({
+        ...this.attnShapeBase, blockSize, slidingWindow: this.layerAttn[l]!.slidingWindow, ...(w.sinks ? { sinks: w.sinks } : {}),
+      }));
+      this.layerShapes = { blockSize, shapes };
+    }
+    return this.layerShapes.shapes;
   }
 
   /** Logits of logitsRows and final-normed hidden states of hiddenRows, from the last layer's stream `h`. */
