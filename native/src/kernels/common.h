@@ -193,7 +193,7 @@ inline int chunkRowsFor(const ThreadPool& pool, int n, int k, int rows, int alig
 // hands tasks out in order and a thread that finds none left waits for the others' last ones, so where
 // one panel of activation rows is all the work (decode, small batches) each chunk past the first ones
 // is cut to a share of what remains (OpenMP's guided schedule), down to kLeastChunkRows: with equal
-// chunks of 1/16 of the matrix, the two threads of a decode step finished a small projection 3-8 us
+// chunks of 1/16 of the matrix, the two threads of a decode step finished a small projection 1-5 us
 // apart (rdtsc per task, Zen 5 VM), and a host that slows one thread for a while cost a whole chunk.
 // Several panels make many tasks, which even out by themselves.
 constexpr int kLeastChunkRows = 32;

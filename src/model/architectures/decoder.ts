@@ -8,7 +8,7 @@ import type { AttentionSeq, AttentionShape, Backend, LayerKV } from '../../kerne
 import type { ModelConfig } from '../config.js';
 import { ActivationBuffers } from './activation-buffers.js';
 import { latentAttention, type LatentAttentionContext } from './latent-attention.js';
-import { applyRope, layerAttention, ropeRegime, type LayerAttention } from './layer-attention.js';
+import { applyRope, layerAttention, LayerShapes, ropeRegime, type LayerAttention } from './layer-attention.js';
 import { prepareWeights, type FusedProjection, type PreparedLayer, type PreparedMlp, type PreparedMoe, type PreparedWeights } from './prepared-weights.js';
 import type { LayerWeights, MlpWeights, ModelWeights } from '../weights.js';
 import type { TensorParallelOps } from '../parallel/tensor-parallel-ops.js';
@@ -33,9 +33,7 @@ const NO_HIDDEN = new Float32Array(0);
 
 export class CausalLM {
   private readonly layerAttn: LayerAttention[];
-  private readonly attnShapeBase: Omit<AttentionShape, 'blockSize' | 'slidingWindow'>;
-  /** Per layer, the attention shape for the cache's block size (the last one used). */
-  private layerShapes: { blockSize: number; shapes: AttentionShape[] } = { blockSize: 0, shapes: [] };
+  private readonly attnShapes: LayerShapes;
   private readonly buffers = new ActivationBuffers();
   /** The matmul weights as the backend holds them. */
   private readonly prepared: PreparedWeights;
@@ -53,13 +51,7 @@ export class CausalLM {
     private readonly tp?: TensorParallelOps,
   ) {
     this.layerAttn = layerAttention(config);
-    this.attnShapeBase = {
-      numHeads: config.numHeads,
-      numKvHeads: config.numKvHeads,
-      headDim: config.headDim,
-      scale: config.attnScale ?? 1 / Math.sqrt(config.headDim),
-      ...(config.attnSoftcap ? { softcap: config.attnSoftcap } : {}),
-    };
+    this.attnShapes = new LayerShapes(config, this.layerAttn, weights.layers.map((w) => w.sinks));
     this.prepared = prepared ?? prepareWeights(weights, backend);
     this.latentCtx = { be: backend, buffers: this.buffers, config, project: this.project.bind(this) };
   }
@@ -127,7 +119,7 @@ export class CausalLM {
     const rows = batch.tokenIds.length;
     const H = c.hiddenSize;
     const x = this.buffers.get('normed', rows * H);
-    const shapes = this.attnShapes(blockSize);
+    const shapes = this.attnShapes.forBlockSize(blockSize);
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
       const pw = this.prepared.layers[l]!;
@@ -145,17 +137,6 @@ export class CausalLM {
       if (w.postMlpNorm) this.norm(m, m, w.postMlpNorm, undefined, rows);
       be.add(h, m, rows * H);
     }
-  }
-
-  // Built once per block size rather than spread anew per layer and pass.
-  private attnShapes(blockSize: number): AttentionShape[] {
-    if (this.layerShapes.blockSize !== blockSize) {
-      const shapes = this.weights.layers.map((w, l): AttentionShape => ({
-        ...this.attnShapeBase, blockSize, slidingWindow: this.layerAttn[l]!.slidingWindow, ...(w.sinks ? { sinks: w.sinks } : {}),
-      }));
-      this.layerShapes = { blockSize, shapes };
-    }
-    return this.layerShapes.shapes;
   }
 
   /** Logits of logitsRows and final-normed hidden states of hiddenRows, from the last layer's stream `h`. */

@@ -2,7 +2,7 @@
 // full layers with their own RoPE bases; Phi-3's LongRoPE switches to its long factors once a
 // sequence is longer than the original context.
 
-import type { Backend, RopeSpec } from '../../kernels/backend.js';
+import type { AttentionShape, Backend, RopeSpec } from '../../kernels/backend.js';
 import { ropeInvFreq, type ModelConfig, type RopeConfig } from '../config.js';
 import type { ForwardBatch } from './decoder.js';
 
@@ -36,6 +36,34 @@ export function layerAttention(c: ModelConfig): LayerAttention[] {
     const sliding = c.slidingLayers ? c.slidingLayers[l]! : c.slidingWindow > 0;
     return { slidingWindow: sliding ? c.slidingWindow : 0, rope: sliding ? local : global };
   });
+}
+
+/**
+ * Each layer's attention shape for a cache of blockSize-token blocks, built once per block size: spread
+ * anew per layer and pass, the shapes were the decoder's largest JavaScript cost in a decode step.
+ */
+export class LayerShapes {
+  private blockSize = 0;
+  private shapes: AttentionShape[] = [];
+
+  constructor(
+    private readonly c: ModelConfig,
+    private readonly layers: readonly LayerAttention[],
+    private readonly sinks: readonly (Float32Array | undefined)[],
+  ) {}
+
+  forBlockSize(blockSize: number): readonly AttentionShape[] {
+    if (blockSize !== this.blockSize) {
+      const c = this.c;
+      const base = {
+        numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, scale: c.attnScale ?? 1 / Math.sqrt(c.headDim),
+        ...(c.attnSoftcap ? { softcap: c.attnSoftcap } : {}),
+      };
+      this.shapes = this.layers.map((l, i) => ({ ...base, blockSize, slidingWindow: l.slidingWindow, ...(this.sinks[i] ? { sinks: this.sinks[i] } : {}) }));
+      this.blockSize = blockSize;
+    }
+    return this.shapes;
+  }
 }
 
 /**
