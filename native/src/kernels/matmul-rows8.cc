@@ -323,9 +323,6 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
     for (int r = 0; r < valid; r++) out[static_cast<size_t>(c) * n + r] = v[c][r] + (bias ? bias[r] : 0.0f);
 }
 
-// One group against activation rows [r0, r1), four rows at a time: q8_0's 4 int32 and 4 float
-// accumulators, or q4_0's 8 unpacked pieces and 4 float accumulators, leave registers for the
-// temporaries. (Six rows spill a few registers and measured the same.)
 // tile on activation row r's quants, scales, eight-sums and offset terms, its outputs from column j.
 template <class Tile>
 inline void tileAt(Tile tile, const uint8_t* group, const QuantizedActivations& xa, int r, int k, float* out, int n, int j,
@@ -335,6 +332,9 @@ inline void tileAt(Tile tile, const uint8_t* group, const QuantizedActivations& 
        xa.sums16 + static_cast<size_t>(r) * (k / 16), k, out + static_cast<size_t>(r) * n + j, n, valid, bj);
 }
 
+// One group against activation rows [r0, r1), four rows at a time: q8_0's 4 int32 and 4 float
+// accumulators, or q4_0's 8 unpacked pieces and 4 float accumulators, leave registers for the
+// temporaries. (Six rows spill a few registers and measured the same.)
 template <class W>
 void groupRows(const uint8_t* group, const QuantizedActivations& xa, int r0, int r1, int k, float* out, int n, int j,
                int valid, const float* bj) {
