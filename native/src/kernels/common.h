@@ -159,11 +159,13 @@ inline float expNonPositiveScalar(float x) {
 
 // Per-thread scratch that keeps its capacity across calls, so kernels called thousands of times a
 // second do not allocate. Each slot is one buffer; a kernel uses distinct slots for buffers alive at once.
+// Buffers start on a cache line, so vector loads from a buffer's start do not straddle two (decode
+// attention's scratch, cache warm, Zen 5: 31.4-32.5 against 32.7-34.3 us a call, alternating builds).
 inline float* threadScratch(int slot, size_t n) {
   thread_local std::vector<float> buffers[7];
   std::vector<float>& b = buffers[slot];
-  if (b.size() < n) b.resize(n);
-  return b.data();
+  if (b.size() < n + 15) b.resize(n + 15);
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(b.data()) + 63) & ~uintptr_t{63});
 }
 
 // ---- matmul: out[rows, n] = x[rows, k] @ w[n, k]^T -------------------------------------------------
