@@ -84,6 +84,23 @@ void tileColumn(const uint8_t* wj, size_t wStride, const float* x, int r0, int r
   if (r1 - r == 1) tileFloat<W, R, 1>(wj, wStride, x + static_cast<size_t>(r) * k, k, at(r), n, bj);
 }
 
+#if defined(__AVX2__)
+// Decode streams kTileW rows side by side, each its own run of k values, and the hardware prefetcher
+// starts a run only after its first misses, and again at every 4 KiB page. So each tile kicks the next
+// tile's rows: their first line and the first line of every page they cross. Zen 5, 2 threads, from
+// DRAM, alternating: f16 [5632, 2048] 38.2 -> 49.0 GB/s, [2048, 5632] 32.6 -> 43.8; bf16 36.4 -> 43.8
+// and 30.8 -> 40.1; an f16 TinyLlama decode step 15.0 -> 18.0 tok/s.
+inline void kickRows(const uint8_t* rows, size_t stride) {
+  TSLLM_UNROLL for (int r = 0; r < kTileW; r++) {
+    const uintptr_t start = reinterpret_cast<uintptr_t>(rows + r * stride);
+    _mm_prefetch(reinterpret_cast<const char*>(start), _MM_HINT_T1);
+    for (uintptr_t page = (start + 4095) & ~static_cast<uintptr_t>(4095); page < start + stride; page += 4096) {
+      _mm_prefetch(reinterpret_cast<const char*>(page), _MM_HINT_T1);
+    }
+  }
+}
+#endif
+
 template <class W>
 void matmulFloat(ThreadPool& pool, float* out, const float* x, const uint8_t* w, int n, int k, int rows, const float* bias) {
   const size_t wStride = W::bytes(k);
@@ -97,6 +114,9 @@ void matmulFloat(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
       const uint8_t* wj = w + static_cast<size_t>(j) * wStride;
       const float* bj = bias ? bias + j : nullptr;
       if (n1 - j >= kTileW) {
+#if defined(__AVX2__)
+        if (j + 2 * kTileW <= n1) kickRows(wj + kTileW * wStride, wStride);
+#endif
         tileColumn<W, kTileW>(wj, wStride, x, r0, r1, k, out, n, j, bj);
         j += kTileW;
       } else {
