@@ -60,9 +60,10 @@ for (const isa of nativeIsas()) {
       const quantized = WEIGHT_FORMATS[dtype].quantized;
       const block = WEIGHT_FORMATS[dtype].blockSize;
       it(`matmul ${dtype} matches the reference on the dequantized weights`, () => {
-        // Float formats: k with a tail (scalar path) and k a multiple of 8 (rows reduced four at a time);
-        // block formats: three blocks of 32 or two super-blocks of 256.
-        for (const k of quantized ? [block === 256 ? 512 : 96] : [83, 64])
+        // Float formats: k with a tail (scalar path), k whose last 8 follow the AVX-512 build's 16-wide
+        // steps, and k a multiple of 16 (rows reduced four at a time); block formats: three blocks of 32
+        // or two super-blocks of 256.
+        for (const k of quantized ? [block === 256 ? 512 : 96] : [83, 88, 64])
         for (const rows of [1, 2, 3, 4, 7, 70]) {
           for (const n of [1, 6, 37]) {
             const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
@@ -310,12 +311,14 @@ for (const isa of nativeIsas()) {
       assert.throws(() => be.kernels.packRows8(new Uint8Array(1 << 12), new Uint8Array(1 << 12), WEIGHT_FORMATS.f16.code, 8, 64), /packRows8: bad dtype/);
     });
 
-    for (const dtype of ['f32', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs', 'mxfp4'] as WeightDType[]) {
+    for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs', 'mxfp4'] as WeightDType[]) {
       it(`${dtype} matmul gives a row the same bits alone, in a prefill and in a batch`, () => {
         // Every output is one ordered chain over k (FMAs of the packed-panel kernel; per-block exact
         // integer dots scaled and summed in block order for q8_0/q4_0), whatever tile its row falls
-        // in: speculative verification relies on this to reproduce plain decoding exactly.
-        const n = 45, k = dtype === 'f32' ? 70 : WEIGHT_FORMATS[dtype].blockSize === 256 ? 512 : 96, total = 13;
+        // in: speculative verification relies on this to reproduce plain decoding exactly. f16/bf16 (the
+        // row-major float kernel): k = 91 takes the AVX-512 build's 16-wide steps, one 8-wide step and a tail.
+        const floatK: Partial<Record<WeightDType, number>> = { f32: 70, f16: 91, bf16: 91 };
+        const n = 45, k = floatK[dtype] ?? (WEIGHT_FORMATS[dtype].blockSize === 256 ? 512 : 96), total = 13;
         const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], dtype);
         const x = randn(rng, total * k);
         const bias = randn(rng, n);

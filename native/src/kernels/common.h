@@ -16,6 +16,13 @@
 #include <immintrin.h>
 #endif
 
+// GCC 12's AVX-512 intrinsics start from a self-initialised "undefined" vector, which its
+// -Wmaybe-uninitialized reports wherever they inline (GCC bug 105593, fixed in 13).
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace tsllm {
 namespace TSLLM_ISA {
 

@@ -6,7 +6,7 @@
 namespace tsllm {
 namespace TSLLM_ISA {
 
-// Float formats expose load8 (8 consecutive elements as float) for the FMA kernel; block formats
+// Float formats expose load8 (8 consecutive elements as float; load16 in the AVX-512 build) for the FMA kernel; block formats
 // `decode` (below), which packRows8 and the row-at-a-time kernel read. Every format has `get` (one
 // element).
 
@@ -19,6 +19,9 @@ struct F32 : F32Format {
 #if defined(__AVX2__)
   static __m256 load8(const uint8_t* row, int i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
 #endif
+#if defined(__AVX512F__)
+  static __m512 load16(const uint8_t* row, int i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+#endif
 };
 
 struct F16 : F16Format {
@@ -26,6 +29,11 @@ struct F16 : F16Format {
 #if defined(__AVX2__)
   static __m256 load8(const uint8_t* row, int i) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  }
+#endif
+#if defined(__AVX512F__)
+  static __m512 load16(const uint8_t* row, int i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
   }
 #endif
 };
@@ -36,6 +44,12 @@ struct BF16 : BF16Format {
   static __m256 load8(const uint8_t* row, int i) {
     const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+  }
+#endif
+#if defined(__AVX512F__)
+  static __m512 load16(const uint8_t* row, int i) {
+    const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
   }
 #endif
 };
