@@ -103,6 +103,11 @@ void tileColumn(const uint8_t* wj, size_t wStride, const float* x, int r0, int r
                 const float* bj) {
   auto at = [&](int r) { return out + static_cast<size_t>(r) * n + j; };
   int r = r0;
+#if defined(__AVX512F__)
+  // 32 vector registers: six activation rows a tile (4 x 6 accumulators) reuse each weight vector twice
+  // as often as three.
+  for (; r + 6 <= r1; r += 6) tileFloat<W, R, 6>(wj, wStride, x + static_cast<size_t>(r) * k, k, at(r), n, bj);
+#endif
   for (; r + 3 <= r1; r += 3) tileFloat<W, R, 3>(wj, wStride, x + static_cast<size_t>(r) * k, k, at(r), n, bj);
   if (r1 - r == 2) tileFloat<W, R, 2>(wj, wStride, x + static_cast<size_t>(r) * k, k, at(r), n, bj);
   if (r1 - r == 1) tileFloat<W, R, 1>(wj, wStride, x + static_cast<size_t>(r) * k, k, at(r), n, bj);
