@@ -23,8 +23,9 @@ constexpr int kPrefetchBytes = 4096;
 // ahead and leaves the rest of the page to the hardware prefetcher, which stops at page boundaries and
 // otherwise keeps up; the line-by-line prefetches cost q8_0 a quarter of its speed from cache. Zen 5, 2
 // threads, from DRAM, alternating: q8_0 matrices [5632, 2048] 43.9 -> 58.2 GB/s, [2048, 5632] 40.3 ->
-// 42.1; a Q8_0 TinyLlama decode step 38.7 -> 45.9 tok/s. The same kick made q4_K, q6_K and q4_0 (more
-// work per byte) slower: 10-30% per matrix, Q4_K_M and Q4_0 decode 3-14%.
+// 42.1; a Q8_0 TinyLlama decode step 38.7 -> 45.9 tok/s. The same kick made q4_K and q6_K (more work
+// per byte) 5-33% slower per matrix and q4_0 +15% at k = 2048 but -12% at k = 5632; Q4_K_M decode -14%,
+// Q4_0 -4%.
 template <class G>
 constexpr bool prefetchesPages() {
   return G::kKind == Rows8Kind::Q8_0;

@@ -6,9 +6,9 @@
 namespace tsllm {
 namespace TSLLM_ISA {
 
-// Float formats expose load8 (8 consecutive elements as float; load16 in the AVX-512 build) for the FMA kernel; block formats
-// `decode` (below), which packRows8 and the row-at-a-time kernel read. Every format has `get` (one
-// element).
+// Float formats expose load8 (8 consecutive elements as float; load16, 16 of them, in the AVX-512
+// build) for the FMA kernel; block formats `decode` (below), which packRows8 and the row-at-a-time
+// kernel read. Every format has `get` (one element).
 
 struct F32 : F32Format {
   static float get(const uint8_t* row, int i) {
