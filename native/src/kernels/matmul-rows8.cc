@@ -80,9 +80,12 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
 #if defined(__AVX2__)
   constexpr Rows8Kind kind = G::kKind;
   const size_t gBytes = G::groupBytes(k);
-  __m256 acc[NG][C];
+  // Two chains per output where a block adds two terms (the offsets', or q6_K/q3_K's second half),
+  // joined at the end: one chain would wait on two or four FMA latencies per block, which bounded q6_K
+  // (16 cycles a block) and q4_K below twice the DRAM rate even from cache.
+  __m256 acc[NG][C], acc2[NG][C];
   TSLLM_UNROLL for (int g = 0; g < NG; g++)
-    TSLLM_UNROLL for (int c = 0; c < C; c++) acc[g][c] = _mm256_setzero_ps();
+    TSLLM_UNROLL for (int c = 0; c < C; c++) acc[g][c] = acc2[g][c] = _mm256_setzero_ps();
   [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);
   __m256 dSuper[NG], mSuper[NG];
   TSLLM_UNROLL for (int g = 0; g < NG; g++) dSuper[g] = mSuper[g] = _mm256_setzero_ps();
@@ -284,21 +287,26 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       }
       TSLLM_UNROLL for (int c = 0; c < C; c++) {
         const __m256 dx = _mm256_broadcast_ss(xd + static_cast<size_t>(c) * nb + b);
-        acc[g][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(sLo, dx), acc[g][c]);
         if constexpr (scalesPer16(kind)) {
-          acc[g][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotHi[c]), _mm256_mul_ps(sHi, dx), acc[g][c]);
-          // The centre: centre x scale x the activations' quantized sum, per 16.
+          // Each half: scale x (dot x dx - the centre x the activations' scaled sum), in its own chain.
           const float* s16 = xs16 + static_cast<size_t>(c) * (k / 16) + 2 * b;
-          acc[g][c] = _mm256_fnmadd_ps(sLo, _mm256_broadcast_ss(s16), acc[g][c]);
-          acc[g][c] = _mm256_fnmadd_ps(sHi, _mm256_broadcast_ss(s16 + 1), acc[g][c]);
+          acc[g][c] = _mm256_fmadd_ps(sLo, _mm256_fmsub_ps(_mm256_cvtepi32_ps(dot[c]), dx, _mm256_broadcast_ss(s16)), acc[g][c]);
+          acc2[g][c] = _mm256_fmadd_ps(sHi, _mm256_fmsub_ps(_mm256_cvtepi32_ps(dotHi[c]), dx, _mm256_broadcast_ss(s16 + 1)), acc2[g][c]);
+        } else {
+          acc[g][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_mul_ps(sLo, dx), acc[g][c]);
         }
         if constexpr (hasMins(kind) || isLegacyOffset(kind)) {
-          acc[g][c] = _mm256_fnmadd_ps(off, _mm256_broadcast_ss(xs16 + static_cast<size_t>(c) * (k / 16) + b), acc[g][c]);
+          acc2[g][c] = _mm256_fmadd_ps(off, _mm256_broadcast_ss(xs16 + static_cast<size_t>(c) * (k / 16) + b), acc2[g][c]);
         }
       }
       (void)sHi;
     }
   }
+  TSLLM_UNROLL for (int g = 0; g < NG; g++)
+    TSLLM_UNROLL for (int c = 0; c < C; c++) {
+      if constexpr (scalesPer16(kind)) acc[g][c] = _mm256_add_ps(acc[g][c], acc2[g][c]);
+      if constexpr (hasMins(kind) || isLegacyOffset(kind)) acc[g][c] = _mm256_sub_ps(acc[g][c], acc2[g][c]);
+    }
   // Every group but the last is whole (see matmulRows8).
   TSLLM_UNROLL for (int g = 0; g + 1 < NG; g++) {
     const __m256 bv = bias ? _mm256_loadu_ps(bias + g * kGroupRows) : _mm256_setzero_ps();
