@@ -335,10 +335,11 @@ for (const isa of nativeIsas()) {
     }
 
     // A decode row against rows of k >= 4096 goes through three, two or one groups of 8 weight rows
-    // at a time, within a chunk of the pool's: n = 45 makes chunks of 2 groups (a pair, the last one
-    // partial), n = 509 chunks of 4 (a triple and a single, the very last partial); n = 1030 (q8_0 and
-    // q4_k: the chunking is the same for every format) chunks of 9 groups, then of 8, 6 and 4 (the guided
-    // schedule), the very last partial.
+    // at a time, within a unit of 6 groups of a thread's share (2 threads): n = 45 makes shares of 24
+    // and 21 rows (a triple, and a triple whose last group is partial), n = 509 shares of 256 and 253
+    // (5 units and a pair; 5 units and a pair, the last group partial); n = 1030 (q8_0 and q4_k: the
+    // schedule is the same for every format) shares of 520 and 510 (10 units and a triple and a
+    // single; 10 units and a triple and a partial group). A batch row takes the guided chunks.
     for (const dtype of WEIGHT_DTYPES.filter((d) => WEIGHT_FORMATS[d].rows8)) {
       for (const n of [45, 509, ...(dtype === 'q8_0' || dtype === 'q4_k' ? [1030] : [])]) it(`${dtype} matmul with long rows (n ${n}): a decode row gets the reference's values and a batch row's bits`, () => {
         const k = 4096, total = 3;
@@ -416,6 +417,27 @@ describe('native thread pool', { skip: !addon }, () => {
       for (let rep = 0; rep < 20; rep++) be.matmul(out, x, pw, rows);
       return out;
     });
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
+  });
+
+  it('gives a decode row the same bits with 1, 2 and 3 threads, each share taken in units and the rest taken by the others', () => {
+    // n = 1030 over 3 threads: shares of 344, 344 and 342 rows in units of 48, the last unit of each short.
+    const rng = new Rng(10);
+    const n = 1030, k = 512;
+    const w = quantizeRowsReference(randn(rng, n * k, 0.1), [n, k], 'q4_k');
+    const x = randn(rng, k);
+    const ref = new ReferenceBackend();
+    const expected = new Float32Array(n);
+    ref.matmul(expected, x, ref.prepareWeight(w), 1);
+    const results = [1, 2, 3].map((threads) => {
+      const be = new NativeBackend(addon!, { threads });
+      const out = new Float32Array(n).fill(NaN);
+      const pw = be.prepareWeight(w);
+      for (let rep = 0; rep < 20; rep++) be.matmul(out, x, pw, 1);
+      return out;
+    });
+    assert.ok(results[0]!.every((v, j) => Math.abs(v - expected[j]!) < 0.05 + 0.02 * Math.abs(expected[j]!)), 'every row computed');
     assert.deepEqual(results[1], results[0]);
     assert.deepEqual(results[2], results[0]);
   });

@@ -404,12 +404,8 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     pool.run(rows, [&](int r, int) { quantize(r); });
   }
   const size_t groupBytes = Rows8<W>::groupBytes(k);
-  const WeightChunks wc = weightChunks(pool, n, k, rows, kGroupRows);
-  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = wc.count();
-  pool.run(panels * chunks, [&](int task, int) {
-    const int panel = task / chunks, chunk = task % chunks;
-    const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
-    const int n0 = wc.start[chunk], n1 = wc.start[chunk + 1];
+  // Activation rows [r0, r1) against weight rows [n0, n1).
+  auto block = [&](int r0, int r1, int n0, int n1) {
     int j = n0;
 #if defined(__AVX2__)
     if (r1 - r0 == 1 && k >= kSideBySideMinK) {
@@ -426,6 +422,18 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
     for (; j < n1; j += kGroupRows) {
       groupRows<W>(w + (j / kGroupRows) * groupBytes, xa, r0, r1, k, out, n, j, std::min(kGroupRows, n1 - j), bias ? bias + j : nullptr);
     }
+  };
+  // Two triples of groups a unit (see kSideBySideMinK).
+  if (rows == 1 && static_cast<int64_t>(n) * k >= kMinTaskMacs * pool.size()) {
+    runShares(pool, n, kGroupRows, 6 * kGroupRows, [&](int n0, int n1) { block(0, 1, n0, n1); });
+    return;
+  }
+  const WeightChunks wc = weightChunks(pool, n, k, rows, kGroupRows);
+  const int panels = (rows + kPanelRows - 1) / kPanelRows, chunks = wc.count();
+  pool.run(panels * chunks, [&](int task, int) {
+    const int panel = task / chunks, chunk = task % chunks;
+    const int r0 = panel * kPanelRows;
+    block(r0, std::min(rows, r0 + kPanelRows), wc.start[chunk], wc.start[chunk + 1]);
   });
 }
 
