@@ -203,11 +203,11 @@ inline int chunkRowsFor(const ThreadPool& pool, int n, int k, int rows, int alig
 // A matmul's weight rows in chunks, largest first, chunk c being [start[c], start[c + 1]). The pool
 // hands tasks out in order and a thread that finds none left waits for the others' last ones, so where
 // one panel of activation rows is all the work (small batches, and decode on the formats that do not
-// take runShares below) each chunk past the first ones
-// is cut to a share of what remains (OpenMP's guided schedule), down to kLeastChunkRows: with equal
-// chunks of 1/16 of the matrix, the two threads of a decode step finished a small projection 1-5 us
-// apart (rdtsc per task, Zen 5 VM), and a host that slows one thread for a while cost a whole chunk.
-// Several panels make many tasks, which even out by themselves.
+// take runShares below) each chunk past the first ones is cut to a share of what remains (OpenMP's
+// guided schedule), down to kLeastChunkRows: with equal chunks of 1/16 of the matrix, the two threads
+// of a decode step finished a small projection 1-5 us apart (rdtsc per task, Zen 5 VM), and a host that
+// slows one thread for a while cost a whole chunk. Several panels make many tasks, which even out by
+// themselves.
 constexpr int kLeastChunkRows = 32;
 
 struct WeightChunks {
