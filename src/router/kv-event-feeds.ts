@@ -24,6 +24,8 @@ export class KVEventFeeds {
   follow(w: Worker): void {
     const info = w.load?.kv_events;
     if (!info) return;
+    // Known before any event, so requests routed before the first one already mark their prefix.
+    if (this.index.blockSize === 0 && info.block_size) this.index.blockSize = info.block_size;
     const source: KVEventSource = {
       endpoint: reachableEndpoint(info.endpoint, w.url),
       replayEndpoint: info.replay_endpoint ? reachableEndpoint(info.replay_endpoint, w.url) : null,

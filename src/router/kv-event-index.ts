@@ -3,7 +3,8 @@
 // engine); the router renames each stored block by a hash of its parent's name and its tokens, so the
 // same prefix has the same name on every worker and a request's name chain is computed once. Blocks
 // of requests the router has sent but whose events have not come back count as held too, so a burst
-// sharing a new prefix sticks to one worker before the first of them is computed.
+// sharing a new prefix sticks to one worker before the first of them is computed; they keep counting
+// for a while after the answer, since the events travel apart from it and may come later.
 
 import { hashBlock } from '../engine/kv-cache/block-hash.js';
 import type { KVCacheEvent } from '../engine/kv-cache/kv-event-log.js';
@@ -84,20 +85,31 @@ export class WorkerKVView {
     return n * this.index.blockSize;
   }
 
-  /** A request with these tokens went here; `done` when it has finished (its blocks are in the events by then). */
+  /** A request with these tokens went here; `done` when it has finished. Its blocks not yet in the events linger for `index.lingerMs`. */
   routedHere(tokens: readonly number[]): () => void {
     const chain = this.index.chainOf(tokens);
     for (const name of chain) inc(this.routed, name);
     return () => {
-      for (const name of chain) dec(this.routed, name);
+      const pending = chain.filter((name) => {
+        if (this.held.has(name)) dec(this.routed, name);
+        return !this.held.has(name);
+      });
+      if (pending.length === 0) return;
+      setTimeout(() => {
+        for (const name of pending) dec(this.routed, name);
+      }, this.index.lingerMs).unref();
     };
   }
 }
 
 export class KVEventIndex {
   private readonly views = new Map<string, WorkerKVView>();
-  /** Tokens per block, from the first BlockStored event (0: none yet, so nothing matches). */
+  /** Tokens per block, from a worker's /load or the first BlockStored event (0: neither yet, so nothing matches). */
   blockSize = 0;
+
+  /** @param lingerMs how long a finished request's blocks count for its worker while their events are awaited. */
+  constructor(readonly lingerMs = 5000) {}
+
   private lastTokens: readonly number[] | null = null;
   private lastChain: string[] = [];
   private lastBlockSize = 0;

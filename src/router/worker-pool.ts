@@ -16,8 +16,8 @@ export interface WorkerLoad {
   prefix_cache_hits: number;
   /** The KV cache's accounting problems once idle (empty: consistent), null while busy. */
   kv_audit: string[] | null;
-  /** Where the worker publishes its KV-cache events (with --kv-events-config), and how many blocks its prefix cache indexes. */
-  kv_events?: { endpoint: string; replay_endpoint: string | null; topic: string; cached_blocks: number };
+  /** Where the worker publishes its KV-cache events (with --kv-events-config), its block size, and how many blocks its prefix cache indexes. */
+  kv_events?: { endpoint: string; replay_endpoint: string | null; topic: string; block_size?: number; cached_blocks: number };
 }
 
 export interface Worker {

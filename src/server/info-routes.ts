@@ -71,5 +71,5 @@ function kvEventsOf(helpers: RouteHelpers): Record<string, unknown> {
   const { info, stats } = helpers.context().engine;
   if (!info.kvEvents) return {};
   const { endpoint, replayEndpoint, topic } = info.kvEvents;
-  return { kv_events: { endpoint, replay_endpoint: replayEndpoint, topic, cached_blocks: stats?.cachedBlocks ?? 0 } };
+  return { kv_events: { endpoint, replay_endpoint: replayEndpoint, topic, block_size: info.config.blockSize, cached_blocks: stats?.cachedBlocks ?? 0 } };
 }

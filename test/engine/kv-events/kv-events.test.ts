@@ -84,8 +84,8 @@ describe('KV-cache events', () => {
     }
   });
 
-  it('a request routed but not yet computed counts for its worker until it is done', () => {
-    const index = new KVEventIndex();
+  it('a request routed but not yet computed counts for its worker until done, and its blocks not in the events linger', async () => {
+    const index = new KVEventIndex(40);
     const v = index.viewOf('w');
     v.apply({ type: 'BlockStored', blockHashes: ['aa'], parentBlockHash: null, tokenIds: [1, 2, 3, 4], blockSize: 4 });
     const tokens = [1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -93,9 +93,20 @@ describe('KV-cache events', () => {
     const done = v.routedHere(tokens);
     assert.equal(v.matchLength([...tokens]), 8);
     done();
-    assert.equal(v.matchLength([...tokens]), 4);
+    assert.equal(v.matchLength([...tokens]), 8, 'the second block\'s events have not come: it lingers');
+    v.apply({ type: 'BlockRemoved', blockHashes: ['aa'] });
+    assert.equal(v.matchLength([...tokens]), 0, 'the first block was in the events when the request ended: not kept past them');
+    v.apply({ type: 'BlockStored', blockHashes: ['aa'], parentBlockHash: null, tokenIds: [1, 2, 3, 4], blockSize: 4 });
+    assert.equal(v.matchLength([...tokens]), 8);
+    await new Promise((res) => setTimeout(res, 80));
+    assert.equal(v.matchLength([...tokens]), 4, 'the linger ends');
     v.apply({ type: 'BlockRemoved', blockHashes: ['aa'] });
     assert.equal(v.matchLength([...tokens]), 0);
+    const early = new KVEventIndex();
+    early.blockSize = 4;
+    early.viewOf('x').routedHere(tokens);
+    assert.equal(early.viewOf('x').matchLength([...tokens]), 8, 'with the block size from /load, a request routed before any event marks its prefix');
+    assert.equal(early.viewOf('y').matchLength([...tokens]), 0);
     v.apply({ type: 'BlockStored', blockHashes: ['cc'], parentBlockHash: 'bb', tokenIds: [5, 6, 7, 8], blockSize: 4 });
     assert.equal(v.orphans, 1, 'a block whose parent was never seen stays out of the view');
   });
