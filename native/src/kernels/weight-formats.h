@@ -163,13 +163,34 @@ struct MXFP4 : MXFP4Format, BlockFormat<MXFP4> {
 struct Q2_K : Q2_KFormat, BlockFormat<Q2_K> {
   static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
     const float d = halfToFloat(loadU16(b + 80)), dmin = halfToFloat(loadU16(b + 82));
+#if defined(__AVX2__)
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(dmin);
+    for (int h = 0; h < 2; h++) {
+      const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 8 * h)));
+      _mm256_storeu_ps(s + 8 * h, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_and_si256(sc, _mm256_set1_epi32(15)))));
+      _mm256_storeu_ps(o + 8 * h, _mm256_mul_ps(vm, _mm256_cvtepi32_ps(_mm256_srli_epi32(sc, 4))));
+    }
+#else
     for (int g = 0; g < 16; g++) {
       s[g] = d * static_cast<float>(b[g] & 15);
       o[g] = dmin * static_cast<float>(b[g] >> 4);
-      const uint8_t* q = b + 16 + 32 * (g >> 3) + 16 * (g & 1);
-      const int shift = 2 * ((g >> 1) & 3);
-      for (int l = 0; l < 16; l++) v[16 * g + l] = static_cast<int8_t>((q[l] >> shift) & 3);
     }
+#endif
+    // Elements 128c + 32j + l are bits 2j, 2j+1 of byte l of the c-th 32 bytes of qs: a shift and a
+    // mask per 32 (decoded an element at a time, decode matmuls ran at ~1.5 GB/s).
+#if defined(__AVX2__)
+    const __m256i three = _mm256_set1_epi8(3);
+    for (int c = 0; c < 2; c++) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * c));
+      for (int j = 0; j < 4; j++) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(v + 128 * c + 32 * j), _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three));
+      }
+    }
+#else
+    for (int c = 0; c < 2; c++)
+      for (int j = 0; j < 4; j++)
+        for (int l = 0; l < 32; l++) v[128 * c + 32 * j + l] = static_cast<int8_t>((b[16 + 32 * c + l] >> (2 * j)) & 3);
+#endif
   }
 };
 
