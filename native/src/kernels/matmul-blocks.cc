@@ -15,31 +15,29 @@ namespace TSLLM_ISA {
 // sum over blocks c of 32: xd[c] * (s[2c] * dot(v, xq) over elements 0..15 + s[2c+1] * ... 16..31), with
 // the integer dots exact, minus sum over groups g of 16: o[g] * xd * (sum of xq over g). The float
 // operations run in one fixed order whatever the batch, so a row's result has the same bits alone or
-// in any batch.
-inline float dotDecoded(const int8_t* v, const float* s, const float* o, const int8_t* xq, const float* xd,
+// in any batch. q2_K's values are unsigned, so they are the unsigned operand of the byte dot as they
+// are; `pairs` holds each block's two scales spread over the int32 lanes of its dot (lanes 0-3 hold
+// elements 0..15, lanes 4-7 16..31), formed once per weight row for every activation row of the panel
+// (against sign-adjusting the values and permuting the scales per block for each activation row:
+// [512, 2048] x [2048, 5632] 102 -> 137 GFLOP/s, Zen 5, 2 threads).
+inline float dotDecoded(const int8_t* v, const float* s, const float* pairs, const float* o, const int8_t* xq, const float* xd,
                         const float* sums16, int k) {
   const int nb = k / 32, ng = k / 16;
 #if defined(__AVX2__)
+  (void)s;
   __m256 acc = _mm256_setzero_ps();
-  const __m256i pairIdx = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
 #if !TSLLM_VNNI
   const __m256i ones = _mm256_set1_epi16(1);
 #endif
   for (int c = 0; c < nb; c++) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 32 * c));
     const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c));
-    // |w| (unsigned) times x with w's sign: no signed x signed byte product otherwise. int32 lane i
-    // holds elements 4i .. 4i+3, so lanes 0-3 are the block's first 16 and lanes 4-7 its second.
-    const __m256i aw = _mm256_sign_epi8(w, w), sx = _mm256_sign_epi8(xv, w);
 #if TSLLM_VNNI
-    const __m256i p = dpbusd(_mm256_setzero_si256(), aw, sx);
+    const __m256i p = dpbusd(_mm256_setzero_si256(), w, xv);
 #else
-    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv), ones);
 #endif
-    double pair;
-    std::memcpy(&pair, s + 2 * c, 8);
-    const __m256 sc = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_castpd_ps(_mm_set_sd(pair))), pairIdx);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(sc, _mm256_set1_ps(xd[c])), acc);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(_mm256_loadu_ps(pairs + 8 * c), _mm256_set1_ps(xd[c])), acc);
   }
   __m256 off = _mm256_setzero_ps();
   int g = 0;
@@ -48,6 +46,7 @@ inline float dotDecoded(const int8_t* v, const float* s, const float* o, const i
   for (; g < ng; g++) offset += o[g] * sums16[g];
   return hsum(acc) - offset;
 #else
+  (void)pairs;
   float acc = 0.0f;
   for (int c = 0; c < nb; c++) {
     int32_t lo = 0, hi = 0;
@@ -136,6 +135,7 @@ void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w
     int8_t* v = reinterpret_cast<int8_t*>(threadScratch(0, static_cast<size_t>(k) / 4 + 8));
     float* s = threadScratch(1, ng);
     float* o = threadScratch(2, ng);
+    float* pairs = threadScratch(3, static_cast<size_t>(nb) * 8);
 #if defined(__AVX2__)
     if (std::is_same_v<W, Q2_K> && r1 - r0 == 1) {
       for (int j = n0; j < n1; j++) {
@@ -147,9 +147,13 @@ void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w
 #endif
     for (int j = n0; j < n1; j++) {
       decodeRow<W>(w + static_cast<size_t>(j) * stride, k, v, s, o);
+#if defined(__AVX2__)
+      for (int c = 0; c < nb; c++)
+        for (int l = 0; l < 8; l++) pairs[8 * c + l] = s[2 * c + (l >> 2)];
+#endif
       const float b = bias ? bias[j] : 0.0f;
       for (int r = r0; r < r1; r++) {
-        out[static_cast<size_t>(r) * n + j] = dotDecoded(v, s, o, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb,
+        out[static_cast<size_t>(r) * n + j] = dotDecoded(v, s, pairs, o, xa.q + static_cast<size_t>(r) * k, xa.d + static_cast<size_t>(r) * nb,
                                                          xa.sums16 + static_cast<size_t>(r) * ng, k) + b;
       }
     }
