@@ -11,13 +11,25 @@
 namespace tsllm {
 namespace TSLLM_ISA {
 
+#if defined(__AVX2__)
+// Per int32 lane, the dot of four unsigned weight bytes with four signed activation bytes (lanes 0-3
+// hold a block's elements 0..15, lanes 4-7 its 16..31).
+inline __m256i dotBytes(__m256i u, __m256i s) {
+#if TSLLM_VNNI
+  return dpbusd(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+#endif
+
 // ---- one decoded weight row . one quantized activation row --------------------------------------------
 // sum over blocks c of 32: xd[c] * (s[2c] * dot(v, xq) over elements 0..15 + s[2c+1] * ... 16..31), with
 // the integer dots exact, minus sum over groups g of 16: o[g] * xd * (sum of xq over g). The float
 // operations run in one fixed order whatever the batch, so a row's result has the same bits alone or
 // in any batch. q2_K's values are unsigned, so they are the unsigned operand of the byte dot as they
-// are; `pairs` holds each block's two scales spread over the int32 lanes of its dot (lanes 0-3 hold
-// elements 0..15, lanes 4-7 16..31), formed once per weight row for every activation row of the panel
+// are; `pairs` holds each block's two scales spread over the int32 lanes of its dot (dotBytes), formed
+// once per weight row for every activation row of the panel
 // (against sign-adjusting the values and permuting the scales per block for each activation row:
 // [512, 2048] x [2048, 5632] 102 -> 137 GFLOP/s, Zen 5, 2 threads).
 inline float dotDecoded(const int8_t* v, const float* s, const float* pairs, const float* o, const int8_t* xq, const float* xd,
@@ -26,17 +38,9 @@ inline float dotDecoded(const int8_t* v, const float* s, const float* pairs, con
 #if defined(__AVX2__)
   (void)s;
   __m256 acc = _mm256_setzero_ps();
-#if !TSLLM_VNNI
-  const __m256i ones = _mm256_set1_epi16(1);
-#endif
   for (int c = 0; c < nb; c++) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 32 * c));
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c));
-#if TSLLM_VNNI
-    const __m256i p = dpbusd(_mm256_setzero_si256(), w, xv);
-#else
-    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv), ones);
-#endif
+    const __m256i p = dotBytes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 32 * c)),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c)));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(_mm256_loadu_ps(pairs + 8 * c), _mm256_set1_ps(xd[c])), acc);
   }
   __m256 off = _mm256_setzero_ps();
@@ -69,9 +73,6 @@ inline float dotDecoded(const int8_t* v, const float* s, const float* pairs, con
 inline float dotQ2KRow(const uint8_t* row, int k, const int8_t* xq, const float* xd, const float* sums16) {
   __m256 acc = _mm256_setzero_ps(), off = _mm256_setzero_ps();
   const __m256i three = _mm256_set1_epi8(3), fifteen = _mm256_set1_epi32(15);
-#if !TSLLM_VNNI
-  const __m256i ones = _mm256_set1_epi16(1);
-#endif
   for (int blk = 0; blk < k / 256; blk++) {
     const uint8_t* b = row + static_cast<size_t>(blk) * Q2_K::kBlockBytes;
     const __m256 vd = _mm256_set1_ps(halfToFloat(loadU16(b + 80))), vm = _mm256_set1_ps(halfToFloat(loadU16(b + 82)));
@@ -83,13 +84,8 @@ inline float dotQ2KRow(const uint8_t* row, int k, const int8_t* xq, const float*
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * h));
       TSLLM_UNROLL for (int j = 0; j < 4; j++) {
         const int c = 8 * blk + 4 * h + j;
-        const __m256i w = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c));
-#if TSLLM_VNNI
-        const __m256i p = dpbusd(_mm256_setzero_si256(), w, xv);
-#else
-        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, xv), ones);
-#endif
+        const __m256i p = dotBytes(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three),
+                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c)));
         const __m256 pair = _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(pair, _mm256_set1_ps(xd[c])), acc);
       }
@@ -131,11 +127,6 @@ void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w
     const int panel = task / chunks, chunk = task % chunks;
     const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
     const int n0 = wc.start[chunk], n1 = wc.start[chunk + 1];
-    // Scratch slots hold floats; the int8 values take k / 4 of them.
-    int8_t* v = reinterpret_cast<int8_t*>(threadScratch(0, static_cast<size_t>(k) / 4 + 8));
-    float* s = threadScratch(1, ng);
-    float* o = threadScratch(2, ng);
-    float* pairs = threadScratch(3, static_cast<size_t>(nb) * 8);
 #if defined(__AVX2__)
     if (std::is_same_v<W, Q2_K> && r1 - r0 == 1) {
       for (int j = n0; j < n1; j++) {
@@ -145,6 +136,11 @@ void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w
       return;
     }
 #endif
+    // Scratch slots hold floats; the int8 values take k / 4 of them.
+    int8_t* v = reinterpret_cast<int8_t*>(threadScratch(0, static_cast<size_t>(k) / 4 + 8));
+    float* s = threadScratch(1, ng);
+    float* o = threadScratch(2, ng);
+    float* pairs = threadScratch(3, static_cast<size_t>(nb) * 8);
     for (int j = n0; j < n1; j++) {
       decodeRow<W>(w + static_cast<size_t>(j) * stride, k, v, s, o);
 #if defined(__AVX2__)
