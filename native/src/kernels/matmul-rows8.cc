@@ -110,8 +110,8 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       const uint8_t* blk = G::block(group + g * gBytes, b);
       const uint8_t* body = blk + G::kBlockHead;
       // The group is one sequential stream, yet prefetching it ahead still gains 10-20% in decode: the
-      // hardware prefetcher ramps up slowly and stops at 4 KiB pages. Into L2 (prefetchBytes ahead): on Zen 5,
-      // model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead into L1 (same process,
+      // hardware prefetcher ramps up slowly and stops at 4 KiB pages. Into L2, prefetchBytes ahead: on
+      // Zen 5, model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead into L1 (same process,
       // alternating), batch-1 decode 5 points closer to the read bandwidth. q8_0 kicks pages only
       // (prefetchesPages).
       if constexpr (prefetchesPages<G>()) {
