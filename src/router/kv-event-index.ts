@@ -90,10 +90,11 @@ export class WorkerKVView {
     const chain = this.index.chainOf(tokens);
     for (const name of chain) inc(this.routed, name);
     return () => {
-      const pending = chain.filter((name) => {
+      const pending: string[] = [];
+      for (const name of chain) {
         if (this.held.has(name)) dec(this.routed, name);
-        return !this.held.has(name);
-      });
+        else pending.push(name);
+      }
       if (pending.length === 0) return;
       setTimeout(() => {
         for (const name of pending) dec(this.routed, name);

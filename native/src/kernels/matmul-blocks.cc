@@ -72,20 +72,16 @@ inline float dotDecoded(const int8_t* v, const float* s, const float* pairs, con
 // alternating processes) against decoding each row to memory first.
 inline float dotQ2KRow(const uint8_t* row, int k, const int8_t* xq, const float* xd, const float* sums16) {
   __m256 acc = _mm256_setzero_ps(), off = _mm256_setzero_ps();
-  const __m256i three = _mm256_set1_epi8(3), fifteen = _mm256_set1_epi32(15);
   for (int blk = 0; blk < k / 256; blk++) {
     const uint8_t* b = row + static_cast<size_t>(blk) * Q2_K::kBlockBytes;
     const __m256 vd = _mm256_set1_ps(halfToFloat(loadU16(b + 80))), vm = _mm256_set1_ps(halfToFloat(loadU16(b + 82)));
     for (int h = 0; h < 2; h++) {
-      // Scales and offsets of the half's eight groups of 16 (as Q2_K::decode forms them).
-      const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 8 * h)));
-      const __m256 s = _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_and_si256(sc, fifteen)));
-      const __m256 o = _mm256_mul_ps(vm, _mm256_cvtepi32_ps(_mm256_srli_epi32(sc, 4)));
+      __m256 s, o;
+      Q2_K::scales8(b, h, vd, vm, s, o);
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * h));
       TSLLM_UNROLL for (int j = 0; j < 4; j++) {
         const int c = 8 * blk + 4 * h + j;
-        const __m256i p = dotBytes(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three),
-                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c)));
+        const __m256i p = dotBytes(Q2_K::values32(q, j), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * c)));
         const __m256 pair = _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(pair, _mm256_set1_ps(xd[c])), acc);
       }
@@ -128,12 +124,14 @@ void matmulBlocks(ThreadPool& pool, float* out, const float* x, const uint8_t* w
     const int r0 = panel * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
     const int n0 = wc.start[chunk], n1 = wc.start[chunk + 1];
 #if defined(__AVX2__)
-    if (std::is_same_v<W, Q2_K> && r1 - r0 == 1) {
-      for (int j = n0; j < n1; j++) {
-        out[static_cast<size_t>(r0) * n + j] = dotQ2KRow(w + static_cast<size_t>(j) * stride, k, xa.q + static_cast<size_t>(r0) * k,
-                                                         xa.d + static_cast<size_t>(r0) * nb, xa.sums16 + static_cast<size_t>(r0) * ng) + (bias ? bias[j] : 0.0f);
+    if constexpr (std::is_same_v<W, Q2_K>) {
+      if (r1 - r0 == 1) {
+        for (int j = n0; j < n1; j++) {
+          out[static_cast<size_t>(r0) * n + j] = dotQ2KRow(w + static_cast<size_t>(j) * stride, k, xa.q + static_cast<size_t>(r0) * k,
+                                                           xa.d + static_cast<size_t>(r0) * nb, xa.sums16 + static_cast<size_t>(r0) * ng) + (bias ? bias[j] : 0.0f);
+        }
+        return;
       }
-      return;
     }
 #endif
     // Scratch slots hold floats; the int8 values take k / 4 of them.

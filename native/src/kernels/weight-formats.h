@@ -161,32 +161,35 @@ struct MXFP4 : MXFP4Format, BlockFormat<MXFP4> {
 
 // q2_K: scales[16] (low nibble scale, high nibble min, per 16), qs[64] (2 bits), d, dmin.
 struct Q2_K : Q2_KFormat, BlockFormat<Q2_K> {
+#if defined(__AVX2__)
+  // Half h's eight groups of 16: scales d * (sc & 15) and offsets dmin * (sc >> 4). Shared with the
+  // in-register decode row (matmul-blocks.cc), so both form the same floats.
+  static void scales8(const uint8_t* b, int h, __m256 vd, __m256 vm, __m256& s, __m256& o) {
+    const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 8 * h)));
+    s = _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_and_si256(sc, _mm256_set1_epi32(15))));
+    o = _mm256_mul_ps(vm, _mm256_cvtepi32_ps(_mm256_srli_epi32(sc, 4)));
+  }
+  // Elements 128c + 32j + l are bits 2j, 2j+1 of byte l of the c-th 32 bytes of qs (q): a shift and a
+  // mask per 32 (decoded an element at a time, decode matmuls ran at ~1.5 GB/s).
+  static __m256i values32(__m256i q, int j) { return _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), _mm256_set1_epi8(3)); }
+#endif
   static void decode(const uint8_t* b, int8_t* v, float* s, float* o) {
     const float d = halfToFloat(loadU16(b + 80)), dmin = halfToFloat(loadU16(b + 82));
 #if defined(__AVX2__)
     const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(dmin);
     for (int h = 0; h < 2; h++) {
-      const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 8 * h)));
-      _mm256_storeu_ps(s + 8 * h, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_and_si256(sc, _mm256_set1_epi32(15)))));
-      _mm256_storeu_ps(o + 8 * h, _mm256_mul_ps(vm, _mm256_cvtepi32_ps(_mm256_srli_epi32(sc, 4))));
+      __m256 sh, oh;
+      scales8(b, h, vd, vm, sh, oh);
+      _mm256_storeu_ps(s + 8 * h, sh);
+      _mm256_storeu_ps(o + 8 * h, oh);
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * h));
+      for (int j = 0; j < 4; j++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(v + 128 * h + 32 * j), values32(q, j));
     }
 #else
     for (int g = 0; g < 16; g++) {
       s[g] = d * static_cast<float>(b[g] & 15);
       o[g] = dmin * static_cast<float>(b[g] >> 4);
     }
-#endif
-    // Elements 128c + 32j + l are bits 2j, 2j+1 of byte l of the c-th 32 bytes of qs: a shift and a
-    // mask per 32 (decoded an element at a time, decode matmuls ran at ~1.5 GB/s).
-#if defined(__AVX2__)
-    const __m256i three = _mm256_set1_epi8(3);
-    for (int c = 0; c < 2; c++) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * c));
-      for (int j = 0; j < 4; j++) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(v + 128 * c + 32 * j), _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three));
-      }
-    }
-#else
     for (int c = 0; c < 2; c++)
       for (int j = 0; j < 4; j++)
         for (int l = 0; l < 32; l++) v[128 * c + 32 * j + l] = static_cast<int8_t>((b[16 + 32 * c + l] >> (2 * j)) & 3);
