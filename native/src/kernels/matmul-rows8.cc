@@ -439,11 +439,9 @@ void matmulRows8(ThreadPool& pool, float* out, const float* x, const uint8_t* w,
   auto block = [&](int r0, int r1, int n0, int n1) {
     int j = n0;
 #if defined(__AVX2__)
-    if (r1 - r0 == 1) {
-      if (k >= kSideBySideMinK) prefetchUnitStart<W, 3>(w + (j / kGroupRows) * groupBytes, groupBytes);
-      else prefetchUnitStart<W, 1>(w + (j / kGroupRows) * groupBytes, groupBytes);
-    }
+    if (r1 - r0 == 1 && k < kSideBySideMinK) prefetchUnitStart<W, 1>(w + (j / kGroupRows) * groupBytes, groupBytes);
     if (r1 - r0 == 1 && k >= kSideBySideMinK) {
+      prefetchUnitStart<W, 3>(w + (j / kGroupRows) * groupBytes, groupBytes);
       auto side = [&](auto tile, int groups) {
         for (; j + (groups - 1) * kGroupRows < n1; j += groups * kGroupRows) {
           tileAt(tile, w + (j / kGroupRows) * groupBytes, xa, r0, k, out, n, j, std::min(kGroupRows, n1 - j - (groups - 1) * kGroupRows),
