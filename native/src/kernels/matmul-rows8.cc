@@ -32,6 +32,20 @@ constexpr int prefetchBytes() {
   return (NG == 1 ? 56 : 16) * G::kPackedBlock;
 }
 
+#if defined(__AVX2__)
+// Where a tile's prefetches put the weights. A decode row reads each line once, so its prefetches are
+// non-temporal: on Zen 5 they then fill L1 and leave L2 and L3 to what a step reads again (activations,
+// the KV cache). Zen 5 VM, 2 threads, whole 32-token decode runs alternated (median ratio of 12-16
+// pairs) against prefetches into L2: Q4_K_M -1.3% and -5.8% step time, Q4_0 -7.9% (faster in 12 of
+// 12), Q6_K +1.7% and -0.7% (noise); into L1 (T0) Q4_K_M +3.7% against non-temporal. Decode steps
+// alternated one by one mislead here: each step finds the cache the other variant left. A batch's
+// tiles read a weight chunk once per panel of rows, so theirs go to L2.
+template <int C>
+constexpr auto prefetchHint() {
+  return C == 1 ? _MM_HINT_NTA : _MM_HINT_T1;
+}
+#endif
+
 // q8_0, the format with the least work per byte, prefetches only the first line of each 4 KiB page a page
 // ahead and leaves the rest of the page to the hardware prefetcher, which stops at page boundaries and
 // otherwise keeps up; the line-by-line prefetches cost q8_0 a quarter of its speed from cache. Zen 5, 2
@@ -64,7 +78,7 @@ inline void prefetchUnitStart(const uint8_t* group, size_t gBytes) {
   using G = Rows8<W>;
   if constexpr (!prefetchesPages<G>()) {
     TSLLM_UNROLL for (int g = 0; g < NG; g++)
-      for (int at = 0; at < prefetchBytes<G, 1, NG>(); at += 64) _mm_prefetch(reinterpret_cast<const char*>(group + g * gBytes + at), _MM_HINT_T1);
+      for (int at = 0; at < prefetchBytes<G, 1, NG>(); at += 64) _mm_prefetch(reinterpret_cast<const char*>(group + g * gBytes + at), prefetchHint<1>());
   }
 }
 #endif
@@ -128,17 +142,17 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       const uint8_t* blk = G::block(group + g * gBytes, b);
       const uint8_t* body = blk + G::kBlockHead;
       // The group is one sequential stream, yet prefetching it ahead still gains 10-20% in decode: the
-      // hardware prefetcher ramps up slowly and stops at 4 KiB pages. Into L2, prefetchBytes ahead: on
-      // Zen 5, model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead into L1 (same process,
-      // alternating), batch-1 decode 5 points closer to the read bandwidth. q8_0 kicks pages only
-      // (prefetchesPages).
+      // hardware prefetcher ramps up slowly and stops at 4 KiB pages. prefetchBytes ahead: on Zen 5,
+      // model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead (same process,
+      // alternating), batch-1 decode 5 points closer to the read bandwidth; where to, prefetchHint.
+      // q8_0 kicks pages only (prefetchesPages), into L2.
       if constexpr (prefetchesPages<G>()) {
         const uintptr_t ahead = reinterpret_cast<uintptr_t>(blk) + kPrefetchBytes;
         const uintptr_t page = (ahead + G::kPackedBlock - 1) & ~static_cast<uintptr_t>(4095);
         if (page >= ahead) _mm_prefetch(reinterpret_cast<const char*>(page), _MM_HINT_T1);
       } else {
         TSLLM_UNROLL for (int line = 0; line < G::kPackedBlock; line += 64) {
-          _mm_prefetch(reinterpret_cast<const char*>(blk) + prefetchBytes<G, C, NG>() + line, _MM_HINT_T1);
+          _mm_prefetch(reinterpret_cast<const char*>(blk) + prefetchBytes<G, C, NG>() + line, prefetchHint<C>());
         }
       }
       if constexpr (G::kSuperBlocks > 1) {
