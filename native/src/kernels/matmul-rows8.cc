@@ -37,9 +37,10 @@ constexpr int prefetchBytes() {
 // non-temporal: on Zen 5 they then fill L1 and leave L2 and L3 to what a step reads again (activations,
 // the KV cache). Zen 5 VM, 2 threads, whole 32-token decode runs alternated (median ratio of 12-16
 // pairs) against prefetches into L2: Q4_K_M -1.3% and -5.8% step time, Q4_0 -7.9% (faster in 12 of
-// 12), Q6_K +1.7% and -0.7% (noise); into L1 (T0) Q4_K_M +3.7% against non-temporal. Decode steps
-// alternated one by one mislead here: each step finds the cache the other variant left. A batch's
-// tiles read a weight chunk once per panel of rows, so theirs go to L2.
+// 12), Q6_K +1.7% and -0.7% (noise), Q8_0's page kicks -1.4% and -3.5% (10 of 12 twice); into L1
+// (T0) Q4_K_M +3.7% against non-temporal, Q8_0 -0.8% (noise). Decode steps alternated one by one
+// mislead here: each step finds the cache the other variant left. A batch's tiles read a weight chunk
+// once per panel of rows, so theirs go to L2.
 template <int C>
 constexpr auto prefetchHint() {
   return C == 1 ? _MM_HINT_NTA : _MM_HINT_T1;
@@ -145,11 +146,11 @@ void tileRows8(const uint8_t* group, const int8_t* xq, const float* xd, const in
       // hardware prefetcher ramps up slowly and stops at 4 KiB pages. prefetchBytes ahead: on Zen 5,
       // model-shaped q8_0 matmuls streamed 8-10% faster than with 2 KiB ahead (same process,
       // alternating), batch-1 decode 5 points closer to the read bandwidth; where to, prefetchHint.
-      // q8_0 kicks pages only (prefetchesPages), into L2.
+      // q8_0 kicks pages only (prefetchesPages).
       if constexpr (prefetchesPages<G>()) {
         const uintptr_t ahead = reinterpret_cast<uintptr_t>(blk) + kPrefetchBytes;
         const uintptr_t page = (ahead + G::kPackedBlock - 1) & ~static_cast<uintptr_t>(4095);
-        if (page >= ahead) _mm_prefetch(reinterpret_cast<const char*>(page), _MM_HINT_T1);
+        if (page >= ahead) _mm_prefetch(reinterpret_cast<const char*>(page), prefetchHint<C>());
       } else {
         TSLLM_UNROLL for (int line = 0; line < G::kPackedBlock; line += 64) {
           _mm_prefetch(reinterpret_cast<const char*>(blk) + prefetchBytes<G, C, NG>() + line, prefetchHint<C>());
