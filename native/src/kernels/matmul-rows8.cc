@@ -40,7 +40,8 @@ constexpr int prefetchBytes() {
 // 12), Q6_K +1.7% and -0.7% (noise), Q8_0's page kicks -1.4% and -3.5% (10 of 12 twice); into L1
 // (T0) Q4_K_M +3.7% against non-temporal, Q8_0 -0.8% (noise). Decode steps alternated one by one
 // mislead here: each step finds the cache the other variant left. A batch's tiles read a weight chunk
-// once per panel of rows, so theirs go to L2.
+// once per panel of rows, so theirs go to L2. (A batch's one-row tiles take the decode hint, but only
+// its last panel has them, the last to read each chunk: panels are multiples of 4 rows.)
 template <int C>
 constexpr auto prefetchHint() {
   return C == 1 ? _MM_HINT_NTA : _MM_HINT_T1;
